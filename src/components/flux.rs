@@ -1,0 +1,130 @@
+//! The Flux entry point: `Kustomization` objects in `out/clusters/open4goods/`.
+//!
+//! Chain: `infra-controllers` → `infra-configs` → `apps-<env>` (one per environment), all
+//! with `prune: true` and `wait: true`, reading the `flux-system` GitRepository that
+//! `flux bootstrap` creates. App Kustomizations decrypt SOPS secrets with the `sops-age` Secret.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::layout;
+use crate::Error;
+use crate::crd::flux::{
+    Decryption, DecryptionProvider, DependencyReference, Kustomization, KustomizationSpec,
+    LocalObjectReference, SourceKind, SourceReference,
+};
+use crate::object::Object;
+use crate::settings::{Environment, FluxSettings};
+
+/// Namespace of the Flux controllers and of our Kustomizations.
+pub const FLUX_NAMESPACE: &str = "flux-system";
+/// The GitRepository created by `flux bootstrap`.
+pub const GIT_SOURCE: &str = "flux-system";
+/// Secret (created out of band in `flux-system`) holding the age private keys.
+pub const SOPS_SECRET: &str = "sops-age";
+/// Name of the controllers Kustomization.
+pub const INFRA_CONTROLLERS: &str = "infra-controllers";
+/// Name of the configs Kustomization.
+pub const INFRA_CONFIGS: &str = "infra-configs";
+
+/// The Kustomization that applies one environment's apps.
+pub fn apps_name(env: Environment) -> String {
+    format!("apps-{}", env.name())
+}
+
+/// A Flux Kustomization and the file of `out/clusters/open4goods/` it goes to.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// File name in the cluster folder.
+    pub file: &'static str,
+    /// The object.
+    pub kustomization: Kustomization,
+}
+
+fn kustomization(
+    flux: &FluxSettings,
+    name: &str,
+    path: &str,
+    depends_on: Option<&str>,
+    decryption: bool,
+) -> Kustomization {
+    Kustomization {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(FLUX_NAMESPACE.to_string()),
+            ..Default::default()
+        },
+        spec: KustomizationSpec {
+            depends_on: depends_on
+                .map(|d| DependencyReference {
+                    name: d.to_string(),
+                })
+                .into_iter()
+                .collect(),
+            interval: flux.interval,
+            retry_interval: flux.retry_interval,
+            timeout: flux.timeout,
+            path: layout::flux_path(path),
+            prune: true,
+            wait: true,
+            source_ref: SourceReference {
+                kind: SourceKind::GitRepository,
+                name: GIT_SOURCE.to_string(),
+            },
+            decryption: decryption.then(|| Decryption {
+                provider: DecryptionProvider::Sops,
+                secret_ref: LocalObjectReference {
+                    name: SOPS_SECRET.to_string(),
+                },
+            }),
+        },
+    }
+}
+
+/// Every Flux Kustomization of the cluster, in dependency order.
+pub fn kustomizations(
+    flux: &FluxSettings,
+    envs: impl IntoIterator<Item = Environment>,
+) -> Vec<Entry> {
+    let mut all = vec![
+        Entry {
+            file: "infrastructure.yaml",
+            kustomization: kustomization(flux, INFRA_CONTROLLERS, layout::CONTROLLERS, None, false),
+        },
+        Entry {
+            file: "infrastructure.yaml",
+            kustomization: kustomization(
+                flux,
+                INFRA_CONFIGS,
+                layout::CONFIGS,
+                Some(INFRA_CONTROLLERS),
+                false,
+            ),
+        },
+    ];
+    for env in envs {
+        all.push(Entry {
+            file: "apps.yaml",
+            kustomization: kustomization(
+                flux,
+                &apps_name(env),
+                &layout::app_overlay(env),
+                Some(INFRA_CONFIGS),
+                true,
+            ),
+        });
+    }
+    all
+}
+
+/// Groups the entries by file, keeping their order.
+pub fn files(entries: &[Entry]) -> Result<Vec<(&'static str, Vec<Object>)>, Error> {
+    let mut files: Vec<(&'static str, Vec<Object>)> = Vec::new();
+    for e in entries {
+        let obj = Object::new(&e.kustomization)?;
+        match files.iter_mut().find(|(f, _)| *f == e.file) {
+            Some((_, objs)) => objs.push(obj),
+            None => files.push((e.file, vec![obj])),
+        }
+    }
+    Ok(files)
+}

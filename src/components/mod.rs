@@ -1,0 +1,58 @@
+//! One module per platform part; [`build`] assembles them into the [`Tree`].
+//!
+//! Components return typed objects and know nothing about each other's internals: shared
+//! names (paths, namespaces, labels) are values passed between them.
+
+pub mod docs;
+pub mod flux;
+pub mod layout;
+pub mod namespaces;
+
+use crate::Error;
+use crate::kustomize::Labels;
+use crate::settings::Settings;
+use crate::tree::{Folder, Tree};
+
+/// Builds the whole tree from settings: a pure function, no clock, no network, no
+/// environment variables.
+pub fn build(settings: &Settings) -> Result<Tree, Error> {
+    let mut tree = Tree::new();
+    let namespaces = namespaces::platform();
+
+    tree.add_folder(
+        Folder::new(layout::CONTROLLERS).file("namespaces.yaml", namespaces::objects(&namespaces)?),
+    )?;
+    tree.add_folder(Folder::new(layout::CONFIGS))?;
+    tree.add_folder(Folder::new(layout::APPS_BASE))?;
+    for (env, _) in settings.envs() {
+        tree.add_folder(
+            Folder::new(layout::app_overlay(env))
+                .resource("../../base")
+                .kustomization(|k| {
+                    k.namespace = Some(env.name().to_string());
+                    k.labels.push(Labels {
+                        pairs: [(
+                            namespaces::ENVIRONMENT_LABEL.to_string(),
+                            env.name().to_string(),
+                        )]
+                        .into(),
+                        include_selectors: false,
+                        include_templates: true,
+                    });
+                }),
+        )?;
+    }
+
+    let kustomizations =
+        flux::kustomizations(&settings.cluster.flux, settings.envs().map(|(e, _)| e));
+    for (file, objects) in flux::files(&kustomizations)? {
+        let bytes = crate::tree::to_yaml(&objects.iter().map(|o| o.body()).collect::<Vec<_>>())?;
+        tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
+    }
+
+    tree.insert(
+        "out/README.md",
+        docs::out_readme(settings, &namespaces, &kustomizations)?.into_bytes(),
+    )?;
+    tree.seal()
+}

@@ -1,0 +1,39 @@
+//! The library's error type; `main` is the one place that reports it.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a build, a render or a check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad settings: the message is a full diagnostic naming file, line, column and key.
+    #[error("{0}")]
+    Settings(#[from] crate::settings::SettingsError),
+    /// A component produced something inconsistent (a bug in the code, not in the input).
+    #[error("build error: {0}")]
+    Build(String),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Process exit code for this error: 2 for bad input, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Settings(_) => 2,
+            Error::Build(_) | Error::Io { .. } => 1,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Turning a parse or validation failure into a diagnostic with file, line, column and key.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use codespan_reporting::diagnostic::{Diagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term;
+
+/// A bad setting: where it is, which key, and what is wrong (with what is allowed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The file, as given (relative to the repository root when loaded by [`super::Settings::load`]).
+    pub file: PathBuf,
+    /// 1-based line of the offending text (0 when the file could not be read).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted key path, e.g. `xwiki.host`, when the error belongs to a key.
+    pub key: Option<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+    rendered: String,
+}
+
+impl SettingsError {
+    /// An error at `span` (byte offsets) of `source`.
+    pub fn at(
+        file: impl Into<PathBuf>,
+        source: &str,
+        span: Option<Range<usize>>,
+        key: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let file = file.into();
+        let message = message.into();
+        let span = span.unwrap_or(0..0);
+        let start = span.start.min(source.len());
+        let before = &source[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let name = file.display().to_string();
+        let headline = match &key {
+            Some(k) => format!("{name}:{line}:{column}: invalid setting `{k}`: {message}"),
+            None => format!("{name}:{line}:{column}: {message}"),
+        };
+        let snippet = SimpleFile::new(name, source);
+        let label = Label::primary((), start..span.end.clamp(start, source.len())).with_message(
+            key.as_deref()
+                .map_or_else(String::new, |k| format!("key `{k}`")),
+        );
+        let diagnostic = Diagnostic::error()
+            .with_message(headline)
+            .with_labels(vec![label]);
+        let config = term::Config::default();
+        let rendered = term::emit_into_string(&config, &snippet, &diagnostic)
+            .unwrap_or_else(|_| diagnostic.message.clone());
+        Self {
+            file,
+            line,
+            column,
+            key,
+            message,
+            rendered,
+        }
+    }
+
+    /// An error that has no position (a file that cannot be read).
+    pub fn unreadable(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        let file = file.into();
+        let message = message.into();
+        let rendered = format!("error: {}: {message}\n", file.display());
+        Self {
+            file,
+            line: 0,
+            column: 0,
+            key: None,
+            message,
+            rendered,
+        }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rendered.trim_end())
+    }
+}
+
+impl std::error::Error for SettingsError {}

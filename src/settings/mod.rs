@@ -1,0 +1,371 @@
+//! Settings: `overlays/cluster.toml` (cluster-wide) and `overlays/<env>/env.toml`.
+//!
+//! Parsed into typed structs with unknown keys rejected. Every error, syntactic or semantic,
+//! is a [`SettingsError`] naming the file, the line and column, the key and what is allowed.
+
+mod diagnostic;
+pub mod values;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+
+pub use diagnostic::SettingsError;
+use values::{CronSchedule, DnsName, Email, GitUrl, RegistryHost};
+
+use crate::quantity::{Bytes, Duration};
+
+/// Folder, relative to the repository root, that holds the settings.
+pub const OVERLAYS_DIR: &str = "overlays";
+
+/// The application environments; each is a namespace of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Environment {
+    /// Production, served at `xwiki.logo-solutions.fr`.
+    Prod,
+    /// Integration: where changes land first.
+    Integration,
+    /// Recette: acceptance testing by the content team.
+    Recette,
+}
+
+impl Environment {
+    /// Every environment, in promotion order (prod first in listings).
+    pub const ALL: [Environment; 3] = [Self::Prod, Self::Integration, Self::Recette];
+
+    /// The environment's name, which is also its namespace and its folder name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Prod => "prod",
+            Self::Integration => "integration",
+            Self::Recette => "recette",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `overlays/cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Where Flux reads this repository from.
+    pub git: GitSettings,
+    /// Reconciliation timings of the Flux Kustomizations.
+    pub flux: FluxSettings,
+    /// Let's Encrypt account.
+    pub acme: AcmeSettings,
+    /// Registries images may come from.
+    pub registries: RegistrySettings,
+}
+
+/// `[git]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSettings {
+    /// Repository URL given to `flux bootstrap git --url`.
+    pub url: GitUrl,
+    /// Branch Flux follows.
+    pub branch: String,
+}
+
+/// `[flux]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FluxSettings {
+    /// Drift-correction period. Default in the committed file: `1h`, as in Flux's examples.
+    pub interval: Duration,
+    /// Retry period after a failure. Default in the committed file: `2m`.
+    pub retry_interval: Duration,
+    /// Timeout for apply and health checks. Default in the committed file: `5m`.
+    pub timeout: Duration,
+}
+
+/// `[acme]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSettings {
+    /// Contact address of the Let's Encrypt account (expiry warnings go there).
+    pub email: Email,
+}
+
+/// `[registries]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Registry hosts allowed by the audit and by Kyverno; must include every registry of
+    /// [`crate::images`].
+    pub allowed: Spanned<Vec<RegistryHost>>,
+}
+
+/// `overlays/<env>/env.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSettings {
+    /// XWiki exposure and storage.
+    pub xwiki: XwikiSettings,
+    /// MySQL storage.
+    pub mysql: MysqlSettings,
+    /// Backup schedule.
+    pub backup: BackupSettings,
+}
+
+/// Which Let's Encrypt ClusterIssuer signs an environment's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ClusterIssuer {
+    /// Trusted certificates, strict rate limits: production only.
+    #[serde(rename = "letsencrypt-prod")]
+    LetsEncryptProd,
+    /// Untrusted test certificates, generous rate limits.
+    #[serde(rename = "letsencrypt-staging")]
+    LetsEncryptStaging,
+}
+
+impl ClusterIssuer {
+    /// Name of the ClusterIssuer object.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::LetsEncryptProd => "letsencrypt-prod",
+            Self::LetsEncryptStaging => "letsencrypt-staging",
+        }
+    }
+}
+
+/// `[xwiki]` of `env.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XwikiSettings {
+    /// Public host name of the wiki (Ingress host and TLS certificate).
+    pub host: Spanned<DnsName>,
+    /// ClusterIssuer of the certificate.
+    pub cluster_issuer: ClusterIssuer,
+    /// Size of the `xwiki-data` volume (permanent directory: attachments, extensions, index).
+    pub storage_size: Bytes,
+}
+
+/// `[mysql]` of `env.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlSettings {
+    /// Size of the data volume on `longhorn-db`.
+    pub storage_size: Bytes,
+}
+
+/// `[backup]` of `env.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// When the nightly export and dump run (cron, cluster time zone).
+    pub schedule: CronSchedule,
+}
+
+/// All settings, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Cluster-wide settings.
+    pub cluster: ClusterSettings,
+    envs: Vec<(Environment, EnvSettings)>,
+}
+
+impl Settings {
+    /// Reads and validates `overlays/` under `root`. File names in errors are relative to `root`.
+    pub fn load(root: &Path) -> Result<Self, SettingsError> {
+        let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
+        let (cluster, cluster_src) = read_toml::<ClusterSettings>(root, &cluster_file)?;
+        check_registries(&cluster, &cluster_file, &cluster_src)?;
+        let mut envs = Vec::new();
+        let mut hosts: Vec<(DnsName, Environment)> = Vec::new();
+        for env in Environment::ALL {
+            let file = PathBuf::from(OVERLAYS_DIR)
+                .join(env.name())
+                .join("env.toml");
+            let (settings, src) = read_toml::<EnvSettings>(root, &file)?;
+            let host = settings.xwiki.host.get_ref();
+            if let Some((_, other)) = hosts.iter().find(|(h, _)| h == host) {
+                return Err(SettingsError::at(
+                    &file,
+                    &src,
+                    Some(settings.xwiki.host.span()),
+                    Some("xwiki.host".into()),
+                    format!(
+                        "`{host}` is already the host of `{other}`: each environment needs its own host"
+                    ),
+                ));
+            }
+            hosts.push((host.clone(), env));
+            envs.push((env, settings));
+        }
+        Ok(Self { cluster, envs })
+    }
+
+    /// Settings of one environment.
+    pub fn env(&self, env: Environment) -> &EnvSettings {
+        // `load` fills every environment of `Environment::ALL`.
+        &self
+            .envs
+            .iter()
+            .find(|(e, _)| *e == env)
+            .expect("every environment is loaded")
+            .1
+    }
+
+    /// Every environment with its settings, in [`Environment::ALL`] order.
+    pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
+        self.envs.iter().map(|(e, s)| (*e, s))
+    }
+}
+
+/// The compile-time image list must be allowed by the runtime allow-list.
+fn check_registries(
+    cluster: &ClusterSettings,
+    file: &Path,
+    src: &str,
+) -> Result<(), SettingsError> {
+    let allowed = &cluster.registries.allowed;
+    for image in crate::images::ALL {
+        if !allowed
+            .get_ref()
+            .iter()
+            .any(|r| r.as_str() == image.registry())
+        {
+            return Err(SettingsError::at(
+                file,
+                src,
+                Some(allowed.span()),
+                Some("registries.allowed".into()),
+                format!(
+                    "must include `{}`, the registry of {image} (src/images.rs)",
+                    image.registry()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads `root/file` and deserializes it, mapping every failure to a [`SettingsError`].
+fn read_toml<T: DeserializeOwned>(root: &Path, file: &Path) -> Result<(T, String), SettingsError> {
+    let src = std::fs::read_to_string(root.join(file))
+        .map_err(|e| SettingsError::unreadable(file, format!("cannot read settings: {e}")))?;
+    let value = parse_toml(file, &src)?;
+    Ok((value, src))
+}
+
+/// Parses TOML text into `T`; errors carry the key path and the span of the offending text.
+pub fn parse_toml<T: DeserializeOwned>(file: &Path, src: &str) -> Result<T, SettingsError> {
+    let de = toml::de::Deserializer::parse(src).map_err(|e| {
+        SettingsError::at(
+            file,
+            src,
+            e.span(),
+            None,
+            format!("TOML syntax error: {}", e.message().trim()),
+        )
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // `Spanned` values add a private segment to the path; the key is the field itself.
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = e.into_inner();
+        let message = inner.message().trim().to_string();
+        let parent = (path != ".").then_some(path);
+        // For unknown or missing fields the key is the field named in the message.
+        let field = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
+            .and_then(|rest| rest.split('`').next());
+        let key = match (parent, field) {
+            (Some(p), Some(f)) if !p.ends_with(f) => Some(format!("{p}.{f}")),
+            (None, Some(f)) => Some(f.to_string()),
+            (p, _) => p,
+        };
+        SettingsError::at(file, src, inner.span(), key, message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_toml(extra: &str) -> String {
+        format!(
+            "[xwiki]\nhost = \"xwiki.example.org\"\ncluster_issuer = \"letsencrypt-staging\"\nstorage_size = \"20Gi\"\n\n[mysql]\nstorage_size = \"50Gi\"\n\n[backup]\nschedule = \"15 2 * * *\"\n{extra}"
+        )
+    }
+
+    fn err(src: &str) -> SettingsError {
+        parse_toml::<EnvSettings>(Path::new("overlays/prod/env.toml"), src).unwrap_err()
+    }
+
+    #[test]
+    fn valid_env_settings_parse() {
+        let s: EnvSettings = parse_toml(Path::new("x.toml"), &env_toml("")).unwrap();
+        assert_eq!(s.mysql.storage_size, Bytes::gibi(50));
+        assert_eq!(s.xwiki.cluster_issuer, ClusterIssuer::LetsEncryptStaging);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        // Appended at the end, the key belongs to the last table.
+        let e = err(&env_toml("bogus_key = 1\n"));
+        assert_eq!(e.key.as_deref(), Some("backup.bogus_key"));
+        assert_eq!(e.line, 11, "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("overlays/prod/env.toml:11:1"), "{shown}");
+        assert!(shown.contains("expected `schedule`"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_named_alone() {
+        let e = err(&format!("bogus_key = 1\n{}", env_toml("")));
+        assert_eq!((e.key.as_deref(), e.line), (Some("bogus_key"), 1), "{e}");
+    }
+
+    #[test]
+    fn unknown_nested_key_names_its_table() {
+        let e = err(&env_toml("").replace("[mysql]\n", "[mysql]\nsize = 3\n"));
+        assert_eq!(e.key.as_deref(), Some("mysql.size"), "{e}");
+        assert_eq!(e.line, 7);
+    }
+
+    #[test]
+    fn invalid_values_point_at_the_value() {
+        let e = err(&env_toml("").replace("xwiki.example.org", "Not_A_Host"));
+        assert_eq!(e.key.as_deref(), Some("xwiki.host"));
+        assert_eq!((e.line, e.column), (2, 8), "{e}");
+        assert!(e.message.contains("not a valid host name"));
+
+        let e = err(&env_toml("").replace("50Gi", "50GB"));
+        assert_eq!(e.key.as_deref(), Some("mysql.storage_size"));
+        assert_eq!(e.line, 7);
+
+        let e = err(&env_toml("").replace("15 2 * * *", "every night"));
+        assert_eq!(e.key.as_deref(), Some("backup.schedule"));
+
+        let e = err(&env_toml("").replace("letsencrypt-staging", "letsencrypt"));
+        assert_eq!(e.key.as_deref(), Some("xwiki.cluster_issuer"));
+        assert!(e.message.contains("letsencrypt-prod"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let e = err(&env_toml("").replace("[mysql]", "[mysql"));
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.starts_with("TOML syntax error"));
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let e = err(&env_toml("").replace("schedule = \"15 2 * * *\"\n", ""));
+        assert_eq!(e.key.as_deref(), Some("backup.schedule"), "{e}");
+    }
+}

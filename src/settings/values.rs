@@ -1,0 +1,273 @@
+//! Validated setting values: each parses from its TOML string and says what is allowed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, de};
+
+use crate::quantity::{Bytes, Duration};
+
+/// Deserializes a value through `FromStr`, turning its message into a serde error (which
+/// the TOML reader places at the value's line and column).
+fn via_from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(de::Error::custom)
+}
+
+macro_rules! deserialize_from_str {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                via_from_str(d)
+            }
+        }
+    )*};
+}
+deserialize_from_str!(DnsName, CronSchedule, Email, GitUrl, RegistryHost);
+
+impl FromStr for Bytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Bytes::parse(s)
+    }
+}
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Duration::parse(s)
+    }
+}
+deserialize_from_str!(Bytes, Duration);
+
+/// A lowercase RFC 1123 DNS name with at least two labels, e.g. `xwiki.logo-solutions.fr`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DnsName(String);
+
+impl DnsName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DnsName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let allowed = "a lowercase DNS name (RFC 1123) of at least two labels, each 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-', 253 characters at most, e.g. `xwiki.example.org`";
+        let labels: Vec<&str> = s.split('.').collect();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if s.len() > 253 || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+            return Err(format!(
+                "`{s}` is not a valid host name: expected {allowed}"
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl fmt::Display for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registry host such as `docker.io` or `registry.k8s.io` (optionally with a port).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegistryHost(String);
+
+impl RegistryHost {
+    /// The host.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RegistryHost {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (host, port) = s.split_once(':').map_or((s, None), |(h, p)| (h, Some(p)));
+        let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+        if host.parse::<DnsName>().is_err() || !port_ok {
+            return Err(format!(
+                "`{s}` is not a registry host: expected a lowercase DNS name with an optional port, without scheme or path, e.g. `ghcr.io`"
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// A contact e-mail address (for ACME registration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Email {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !local.contains(char::is_whitespace)
+                && domain.parse::<DnsName>().is_ok()
+        });
+        if !ok {
+            return Err(format!(
+                "`{s}` is not an e-mail address: expected `name@domain.tld` with a lowercase domain"
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// The URL Flux clones the repository from (`https://` or `ssh://`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitUrl(String);
+
+impl GitUrl {
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for GitUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("ssh://"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.contains(char::is_whitespace) && r.contains('/') => {
+                Ok(Self(s.to_string()))
+            }
+            _ => Err(format!(
+                "`{s}` is not a Git URL Flux accepts: expected `https://host/path` or `ssh://git@host/path` (scp-like `git@host:path` is not accepted by Flux)"
+            )),
+        }
+    }
+}
+
+/// A Kubernetes CronJob schedule: five fields (minute hour day-of-month month day-of-week)
+/// or a macro such as `@daily`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronSchedule(String);
+
+impl CronSchedule {
+    /// The schedule as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for CronSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let allowed = "five fields `minute hour day-of-month month day-of-week` (e.g. `15 2 * * *`) or one of @yearly, @monthly, @weekly, @daily, @hourly";
+        let macros = [
+            "@yearly",
+            "@annually",
+            "@monthly",
+            "@weekly",
+            "@daily",
+            "@midnight",
+            "@hourly",
+        ];
+        if macros.contains(&s) {
+            return Ok(Self(s.to_string()));
+        }
+        let fields = s.split_whitespace().count();
+        // Kubernetes uses the standard five-field syntax; croner's extensions (L, W, #) are not in it.
+        if fields != 5 || s.contains(['L', 'W', '#', '?']) {
+            return Err(format!(
+                "`{s}` is not a CronJob schedule: expected {allowed}"
+            ));
+        }
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build()
+            .parse(s)
+            .map_err(|e| format!("`{s}` is not a CronJob schedule ({e}): expected {allowed}"))?;
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl fmt::Display for CronSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_follow_rfc1123() {
+        assert!("xwiki.logo-solutions.fr".parse::<DnsName>().is_ok());
+        for bad in [
+            "xwiki",
+            "XWiki.example.org",
+            "-a.example.org",
+            "a_b.example.org",
+            "a..b",
+            "a.b-",
+            "",
+        ] {
+            assert!(bad.parse::<DnsName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schedules_are_five_field_cron() {
+        for good in ["15 2 * * *", "0 3 1 * *", "*/30 * * * 1-5", "@daily"] {
+            assert!(good.parse::<CronSchedule>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "* * * *",
+            "0 0 * * * *",
+            "61 * * * *",
+            "0 25 * * *",
+            "0 0 L * *",
+            "@often",
+        ] {
+            assert!(bad.parse::<CronSchedule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn git_urls_and_emails_and_registries() {
+        assert!(
+            "ssh://git@github.com/open4goods/o4g-gitops"
+                .parse::<GitUrl>()
+                .is_ok()
+        );
+        assert!(
+            "git@github.com:open4goods/o4g-gitops"
+                .parse::<GitUrl>()
+                .is_err()
+        );
+        assert!("ops@logo-solutions.fr".parse::<Email>().is_ok());
+        assert!("ops.logo-solutions.fr".parse::<Email>().is_err());
+        assert!("registry.k8s.io".parse::<RegistryHost>().is_ok());
+        assert!("localhost.localdomain:5000".parse::<RegistryHost>().is_ok());
+        assert!("https://docker.io".parse::<RegistryHost>().is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! The YAML writer: block style, keys in declaration order, and quoting that is safe for
+//! YAML 1.1 readers too.
+//!
+//! serde_yaml (and yaml-rust2) write YAML 1.2 and leave strings such as `on`, `yes`, `y`
+//! (serde_yaml) or `1_000` (both) unquoted; kustomize's reader takes those for booleans and
+//! numbers (`1_000` comes out of `kubectl kustomize` as the integer 1000). This writer emits a
+//! string plain only when it is clearly a string under both YAML versions, and as a JSON
+//! double-quoted scalar (valid YAML) otherwise. Multi-line strings use literal blocks.
+
+use serde_json::Value;
+
+/// Words YAML 1.1 resolves to booleans or null, compared case-insensitively.
+const YAML11_WORDS: [&str; 10] = [
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
+];
+
+/// True when `s` can be written as a plain scalar and read back as the same string by YAML
+/// 1.1 and 1.2 readers.
+fn plain_is_safe(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    let charset_ok = bytes
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-' | b' '));
+    if !charset_ok || s.ends_with(' ') || s.contains("  ") {
+        return false;
+    }
+    if YAML11_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+        return false;
+    }
+    match first {
+        b'a'..=b'z' | b'A'..=b'Z' | b'/' => true,
+        b'.' => bytes.get(1) == Some(&b'/'),
+        // Starting with a digit: plain only when a letter makes a number impossible
+        // (`50Gi`, `1h`): never with radix letters, and not when hex digits are the only letters.
+        b'0'..=b'9' => {
+            s.bytes().all(|c| !b"xXoObB".contains(&c))
+                && s.bytes()
+                    .any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit())
+                && !s.contains(' ')
+        }
+        _ => false,
+    }
+}
+
+fn scalar(s: &str) -> String {
+    if plain_is_safe(s) {
+        s.to_string()
+    } else {
+        // A JSON string is a valid YAML double-quoted scalar.
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
+/// A literal block for a multi-line string, or `None` when the string needs quoting instead.
+fn literal_block(s: &str, indent: usize) -> Option<String> {
+    if !s.contains('\n') || s.starts_with([' ', '\t', '\n']) || s.ends_with("\n\n") {
+        return None;
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return None;
+    }
+    let (body, chomp) = match s.strip_suffix('\n') {
+        Some(b) => (b, "|"),
+        None => (s, "|-"),
+    };
+    let pad = " ".repeat(indent);
+    let mut out = String::from(chomp);
+    out.push('\n');
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// Writes a value after `key:` or `- `; `indent` is the indentation of nested content.
+fn inline_or_nested(out: &mut String, v: &Value, indent: usize, seq_under_key: bool) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            write_map(out, m, indent);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            // kubectl style: a sequence under a key is not indented further.
+            write_seq(out, a, if seq_under_key { indent - 2 } else { indent });
+        }
+        Value::String(s) => match literal_block(s, indent) {
+            Some(block) => {
+                out.push(' ');
+                out.push_str(&block);
+            }
+            None => {
+                out.push(' ');
+                out.push_str(&scalar(s));
+                out.push('\n');
+            }
+        },
+        other => {
+            out.push(' ');
+            out.push_str(&atom(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn atom(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => scalar(s),
+        Value::Array(_) => "[]".into(),
+        Value::Object(_) => "{}".into(),
+    }
+}
+
+fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, indent: usize) {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&scalar(k));
+        out.push(':');
+        inline_or_nested(out, v, indent + 2, true);
+    }
+}
+
+fn write_seq(out: &mut String, a: &[Value], indent: usize) {
+    for item in a {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Value::Object(m) if !m.is_empty() => {
+                // First key on the dash line, the others aligned under it.
+                let mut first = String::new();
+                write_map(&mut first, m, indent + 2);
+                out.push(' ');
+                out.push_str(&first[indent + 2..]);
+            }
+            _ => inline_or_nested(out, item, indent + 2, false),
+        }
+    }
+}
+
+/// One YAML document (without `---`) for a value; a non-container value is written alone.
+pub fn to_document(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Object(m) if !m.is_empty() => write_map(&mut out, m, 0),
+        Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0),
+        other => {
+            out.push_str(&atom(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(v: &Value) {
+        let text = to_document(v);
+        let back: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        assert_eq!(&back, v, "\n{text}");
+    }
+
+    #[test]
+    fn documents_round_trip_through_a_yaml_reader() {
+        round_trip(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {"app.kubernetes.io/part-of": "open4goods"}},
+            "data": {"script.sh": "#!/bin/sh\nset -eu\n\necho \"${A}\" | tr a b\n", "noeol": "a\nb",
+                     "lead": " x\ny", "tabs": "a\tb", "unicode": "é ü 日本", "empty": "", "colon": "a: b"},
+            "list": [{"name": "a", "value": "1"}, {"name": "b", "nested": [1, 2, {"k": [true, null]}]}, "s", [], {}],
+            "empty": {}, "none": [], "n": 3, "f": 1.5, "b": false, "nul": null,
+            "seq_of_seq": [["a", "b"], ["c"]],
+        }));
+    }
+
+    #[test]
+    fn yaml11_lookalikes_are_quoted_and_plain_strings_stay_plain() {
+        for w in [
+            "on", "Off", "yes", "NO", "y", "N", "0777", "1e3", "1_000", "~", "null", "true",
+            "0x1F", ".5", "+1", "-1", "12:30", "0o17", "1.0", "8.0.46", ".inf", "", " lead",
+            "trail ", "a: b", "#c", "@x", "*x", "&x", "!x", "%x", "[x]", "{x}", ">x", "|x", "'x",
+            "\"x",
+        ] {
+            assert!(!plain_is_safe(w), "{w:?} must be quoted");
+            round_trip(&json!({ w: w }));
+        }
+        for w in [
+            "prod",
+            "50Gi",
+            "1h",
+            "2m",
+            "500m",
+            "./out/apps",
+            "/tmp",
+            "app.kubernetes.io/name",
+            "RuntimeDefault",
+            "a b",
+        ] {
+            assert!(plain_is_safe(w), "{w:?} can stay plain");
+        }
+    }
+}

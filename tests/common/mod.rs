@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository, if present.
+pub fn shared() -> Option<PathBuf> {
+    let p = root().join("../shared");
+    p.join("DESIGN.md").is_file().then_some(p)
+}
+
+/// True when running in CI (`CI=true`), where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips the calling test with a printed reason, or fails it in CI.
+#[macro_export]
+macro_rules! skip_or_fail {
+    ($($why:tt)*) => {{
+        let why = format!($($why)*);
+        if $crate::common::in_ci() {
+            panic!("CI=true and a prerequisite is missing: {why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return;
+    }};
+}
+
+/// True when `tool` can be run.
+pub fn has_tool(tool: &str, version_arg: &str) -> bool {
+    Command::new(tool)
+        .arg(version_arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A scratch copy of the repository inputs (`overlays/`, `out/`) in a temporary folder.
+pub fn scratch_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&root().join("overlays"), &dir.path().join("overlays"));
+    copy_dir(&root().join("out"), &dir.path().join("out"));
+    dir
+}
+
+/// Copies a folder recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir`, as relative path → bytes.
+pub fn snapshot_dir(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    if !dir.exists() {
+        return files;
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            files.insert(rel, std::fs::read(entry.path()).unwrap());
+        }
+    }
+    files
+}
+
+/// Runs `o4g ARGS --root ROOT`.
+pub fn o4g(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_o4g"))
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .output()
+        .expect("run o4g")
+}
+
+/// stdout + stderr as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs `kubectl kustomize DIR`, returning its stdout or panicking with its stderr.
+pub fn kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl is on the machine");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every folder under `dir` that holds a `kustomization.yaml`.
+pub fn kustomize_dirs(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() == "kustomization.yaml")
+        .map(|e| e.path().parent().unwrap().to_path_buf())
+        .collect()
+}
+
+/// Every YAML document of every `.yaml` file under `dir`, as JSON values with their file.
+pub fn documents(dir: &Path) -> Vec<(PathBuf, serde_json::Value)> {
+    use serde::Deserialize;
+    let mut docs = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let v = serde_json::Value::deserialize(doc).unwrap();
+                if !v.is_null() {
+                    docs.push((entry.path().to_path_buf(), v));
+                }
+            }
+        }
+    }
+    docs
+}

@@ -1,0 +1,246 @@
+//! The render pipeline, end to end through the `o4g` binary.
+
+mod common;
+
+use common::{o4g, scratch_repo, snapshot_dir, text};
+
+#[test]
+fn committed_tree_is_in_sync() {
+    let out = o4g(&common::root(), &["render", "--check"]);
+    assert!(
+        out.status.success(),
+        "render --check failed:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn two_renders_from_empty_out_are_identical_and_equal_the_committed_tree() {
+    let repo = scratch_repo();
+    let out = repo.path().join("out");
+    std::fs::remove_dir_all(&out).unwrap();
+    let first = o4g(repo.path(), &["render"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let a = snapshot_dir(&out);
+    std::fs::remove_dir_all(&out).unwrap();
+    let second = o4g(repo.path(), &["render"]);
+    assert!(second.status.success(), "{}", text(&second));
+    let b = snapshot_dir(&out);
+    assert_eq!(a, b, "two renders differ");
+    assert_eq!(
+        a,
+        snapshot_dir(&common::root().join("out")),
+        "render differs from the committed out/"
+    );
+    assert!(a.len() > 5, "the tree holds the first real output");
+}
+
+#[test]
+fn a_second_render_writes_nothing() {
+    let repo = scratch_repo();
+    let out = o4g(repo.path(), &["render"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("0 written, 0 removed"), "{t}");
+}
+
+/// Applies `edit` to one settings file, runs render and render --check, and proves both exit
+/// 2 with a message naming the file, line and key, leaving out/ byte-identical.
+fn bad_input(file: &str, edit: impl Fn(&str) -> String, expect: &[&str]) {
+    let repo = scratch_repo();
+    let path = repo.path().join(file);
+    let src = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&src)).unwrap();
+    let before = snapshot_dir(&repo.path().join("out"));
+    for args in [&["render"][..], &["render", "--check"][..]] {
+        let out = o4g(repo.path(), args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} must exit 2:\n{t}");
+        assert!(t.contains(file), "message must name {file}:\n{t}");
+        for e in expect {
+            assert!(t.contains(e), "message must contain {e:?}:\n{t}");
+        }
+    }
+    assert_eq!(
+        before,
+        snapshot_dir(&repo.path().join("out")),
+        "out/ changed after bad input"
+    );
+}
+
+#[test]
+fn render_refuses_an_unknown_key() {
+    let lines = std::fs::read_to_string(common::root().join("overlays/prod/env.toml"))
+        .unwrap()
+        .lines()
+        .count();
+    let at = format!("overlays/prod/env.toml:{}:1", lines + 1);
+    bad_input(
+        "overlays/prod/env.toml",
+        |s| format!("{s}bogus_key = 1\n"),
+        &[&at, "bogus_key", "unknown field", "expected"],
+    );
+}
+
+#[test]
+fn render_refuses_a_toml_syntax_error() {
+    bad_input(
+        "overlays/prod/env.toml",
+        |s| s.replacen("[mysql]", "[mysql", 1),
+        &["TOML syntax error", "overlays/prod/env.toml:"],
+    );
+}
+
+#[test]
+fn render_refuses_an_invalid_hostname() {
+    bad_input(
+        "overlays/prod/env.toml",
+        |s| s.replace("xwiki.logo-solutions.fr", "XWiki_Prod"),
+        &["xwiki.host", "not a valid host name", "RFC 1123"],
+    );
+}
+
+#[test]
+fn render_refuses_an_invalid_quantity_and_schedule() {
+    bad_input(
+        "overlays/recette/env.toml",
+        |s| s.replace("50Gi", "50 gigs"),
+        &["mysql.storage_size", "unknown suffix", "50Gi"],
+    );
+    bad_input(
+        "overlays/integration/env.toml",
+        |s| s.replace("45 2 * * *", "45 26 * * *"),
+        &["backup.schedule", "five fields"],
+    );
+}
+
+#[test]
+fn render_refuses_cluster_settings_missing_an_image_registry() {
+    bad_input(
+        "overlays/cluster.toml",
+        |s| s.replace("\"quay.io\", ", ""),
+        &["registries.allowed", "quay.io"],
+    );
+}
+
+#[test]
+fn render_refuses_a_missing_settings_file() {
+    let repo = scratch_repo();
+    std::fs::remove_file(repo.path().join("overlays/recette/env.toml")).unwrap();
+    let out = o4g(repo.path(), &["render"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("overlays/recette/env.toml"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn bad_cli_arguments_exit_2() {
+    let out = o4g(&common::root(), &["render", "--chek"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--chek"));
+}
+
+#[test]
+fn stray_file_is_reported_by_check_and_removed_by_render() {
+    let repo = scratch_repo();
+    let stray = repo.path().join("out/apps/base/stray.yaml");
+    std::fs::write(&stray, "kind: ConfigMap\n").unwrap();
+    let check = o4g(repo.path(), &["render", "--check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(
+        text(&check).contains("stray: out/apps/base/stray.yaml"),
+        "{}",
+        text(&check)
+    );
+    assert!(stray.exists(), "--check must not remove anything");
+    let render = o4g(repo.path(), &["render"]);
+    assert!(render.status.success(), "{}", text(&render));
+    assert!(!stray.exists(), "render removes the stray file");
+    assert!(o4g(repo.path(), &["render", "--check"]).status.success());
+}
+
+#[test]
+fn hand_written_files_outside_generated_folders_are_never_removed() {
+    let repo = scratch_repo();
+    let keep = [
+        "README.md",
+        "overlays/prod/notes.md",
+        // `flux bootstrap` writes here; no generated file lives in this folder.
+        "out/clusters/open4goods/flux-system/gotk-sync.yaml",
+        "out/apps/base/extra/notes.md",
+    ];
+    for k in keep {
+        let p = repo.path().join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "hand-written\n").unwrap();
+    }
+    let check = o4g(repo.path(), &["render", "--check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    let render = o4g(repo.path(), &["render"]);
+    assert!(render.status.success(), "{}", text(&render));
+    for k in keep {
+        assert!(repo.path().join(k).exists(), "{k} was removed");
+    }
+}
+
+#[test]
+fn edited_and_deleted_generated_files_are_reported_as_diffs_and_restored() {
+    let repo = scratch_repo();
+    let ns = repo
+        .path()
+        .join("out/infrastructure/controllers/namespaces.yaml");
+    let original = std::fs::read_to_string(&ns).unwrap();
+    std::fs::write(
+        &ns,
+        original.replace("enforce: restricted", "enforce: privileged"),
+    )
+    .unwrap();
+    std::fs::remove_file(repo.path().join("out/README.md")).unwrap();
+    let check = o4g(repo.path(), &["render", "--check"]);
+    let t = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("--- a/out/infrastructure/controllers/namespaces.yaml"),
+        "{t}"
+    );
+    assert!(
+        t.contains("-    pod-security.kubernetes.io/enforce: privileged"),
+        "{t}"
+    );
+    assert!(
+        t.contains("+    pod-security.kubernetes.io/enforce: restricted"),
+        "{t}"
+    );
+    assert!(t.contains("missing: out/README.md"), "{t}");
+    assert!(o4g(repo.path(), &["render"]).status.success());
+    assert_eq!(std::fs::read_to_string(&ns).unwrap(), original);
+}
+
+#[test]
+fn stale_generated_files_listed_in_the_manifest_are_removed() {
+    let repo = scratch_repo();
+    // Pretend an earlier render generated a file in a folder it no longer writes to.
+    let stale = "out/apps/old-component/deployment.yaml";
+    let full = repo.path().join(stale);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(&full, "old\n").unwrap();
+    let manifest = repo.path().join("out/generated.sha256");
+    let mut m = std::fs::read_to_string(&manifest).unwrap();
+    m.push_str(&format!("{}  {stale}\n", "0".repeat(64)));
+    std::fs::write(&manifest, m).unwrap();
+    let check = o4g(repo.path(), &["render", "--check"]);
+    assert!(
+        text(&check).contains(&format!("stray: {stale}")),
+        "{}",
+        text(&check)
+    );
+    assert!(o4g(repo.path(), &["render"]).status.success());
+    assert!(!full.exists());
+    assert!(
+        !full.parent().unwrap().exists(),
+        "the emptied folder is removed too"
+    );
+}

@@ -1,0 +1,124 @@
+//! Promises of the repository itself: README, CI script, dev shell, hooks, no keys.
+
+mod common;
+
+use std::process::Command;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(common::root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The first two command lines of the README's first code block.
+fn readme_commands() -> (String, String) {
+    let readme = read("README.md");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .expect("README opens with a sh block");
+    let mut lines = block
+        .lines()
+        .take_while(|l| !l.starts_with("```"))
+        .map(|l| l.split('#').next().unwrap().trim().to_string());
+    (lines.next().unwrap(), lines.next().unwrap())
+}
+
+#[test]
+fn readme_opens_with_render_then_test_and_ci_runs_that_test_command() {
+    let (render, test) = readme_commands();
+    assert_eq!(render, "cargo run -- render");
+    let head: String = read("README.md")
+        .lines()
+        .take(6)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        head.contains(&render) && head.contains(&test),
+        "the commands come first:\n{head}"
+    );
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == test),
+        ".ci/run must run exactly `{test}`"
+    );
+    assert!(ci.contains("export CI=true"));
+}
+
+#[test]
+fn pre_commit_runs_render_check() {
+    let cfg: serde_json::Value = serde_yaml::from_str(&read(".pre-commit-config.yaml")).unwrap();
+    let entries: Vec<&str> = cfg["repos"][0]["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["entry"].as_str())
+        .collect();
+    assert!(
+        entries.contains(&"cargo run -q -- render --check"),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn flake_parses_and_lists_the_dev_tools() {
+    let flake = read("flake.nix");
+    for tool in [
+        "cargo",
+        "kubectl",
+        "kustomize",
+        "fluxcd",
+        "sops",
+        "age",
+        "kubeconform",
+        "trivy",
+        "prometheus",
+    ] {
+        assert!(
+            flake.contains(&format!("            {tool}")),
+            "flake.nix dev shell lacks {tool}"
+        );
+    }
+    if !common::has_tool("nix-instantiate", "--version") {
+        skip_or_fail!("nix-instantiate (Debian nix-bin) is not installed");
+    }
+    let out = Command::new("nix-instantiate")
+        .args(["--parse", "flake.nix"])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn no_private_key_is_committed() {
+    let mut scanned = 0;
+    let walker = walkdir::WalkDir::new(common::root())
+        .into_iter()
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some("target" | ".git")));
+    for entry in walker {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        // Spelled in two parts so this file does not match itself.
+        let marker = format!("{}-SECRET-KEY-", "AGE");
+        assert!(
+            !text.contains(&marker),
+            "{} holds an age private key",
+            entry.path().display()
+        );
+        let ssh = format!("BEGIN OPENSSH {}", "PRIVATE KEY");
+        assert!(
+            !text.contains(&ssh),
+            "{} holds an SSH private key",
+            entry.path().display()
+        );
+        scanned += 1;
+    }
+    assert!(scanned > 20, "scanned {scanned} files");
+}
