@@ -44,7 +44,9 @@ pub mod image;
 #[rustfmt::skip] // one image per line, so Renovate and reviewers read one line per bump
 pub mod images;
 pub mod kustomize;
+pub mod lint;
 pub mod object;
+pub mod policy;
 pub mod quantity;
 pub mod render;
 pub mod settings;

@@ -17,27 +17,7 @@ pub const ENVIRONMENT_LABEL: &str = "open4goods.org/environment";
 /// `audit` and `warn` use `latest` so new checks show up as warnings first.
 pub const ENFORCE_VERSION: &str = "v1.33";
 
-/// A Pod Security Standards level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// Hardened: what every workload of ours meets by construction.
-    Restricted,
-    /// Blocks known privilege escalations only.
-    Baseline,
-    /// Unrestricted: only for node-level agents that need it.
-    Privileged,
-}
-
-impl Level {
-    /// The label value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Restricted => "restricted",
-            Self::Baseline => "baseline",
-            Self::Privileged => "privileged",
-        }
-    }
-}
+pub use crate::policy::Level;
 
 /// The Pod Security a namespace enforces; anything below `restricted` carries its reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -216,6 +216,17 @@ impl Settings {
             .1
     }
 
+    /// The registry allow-list as plain strings.
+    pub fn allowed_registries(&self) -> Vec<String> {
+        self.cluster
+            .registries
+            .allowed
+            .get_ref()
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect()
+    }
+
     /// Every environment with its settings, in [`Environment::ALL`] order.
     pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
         self.envs.iter().map(|(e, s)| (*e, s))
