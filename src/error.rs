@@ -11,6 +11,9 @@ pub enum Error {
     /// A component produced something inconsistent (a bug in the code, not in the input).
     #[error("build error: {0}")]
     Build(String),
+    /// The tree breaks policy rules; nothing is written.
+    #[error("{} policy violation(s); nothing was written:\n{}", .0.len(), .0.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n"))]
+    Violations(Vec<crate::policy::Violation>),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -26,7 +29,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Settings(_) => 2,
-            Error::Build(_) | Error::Io { .. } => 1,
+            Error::Build(_) | Error::Violations(_) | Error::Io { .. } => 1,
         }
     }
 

@@ -114,6 +114,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             let settings = Settings::load(&cli.root)?;
             let tree = components::build(&settings)?;
             if check {
+                components::audit(&tree, &settings)?;
                 let drift = render::check(&cli.root, &tree)?;
                 if drift.is_clean() {
                     println!("out/ is in sync ({} files)", tree.files().len());
@@ -123,7 +124,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     Ok(ExitCode::from(1))
                 }
             } else {
-                let done = render::write(&cli.root, &tree)?;
+                let done = render::render(&cli.root, &tree, &settings)?;
                 for path in &done.written {
                     println!("wrote   {path}");
                 }

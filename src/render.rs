@@ -145,6 +145,17 @@ pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
     Ok(drift)
 }
 
+/// Audits the tree with the platform's rules, then writes it ([`write`]); on a violation
+/// nothing is written.
+pub fn render(
+    root: &Path,
+    tree: &Tree,
+    settings: &crate::settings::Settings,
+) -> Result<Written, Error> {
+    crate::components::audit(tree, settings)?;
+    write(root, tree)
+}
+
 /// Writes the tree under `root`: only files whose bytes changed, each through a temporary file
 /// renamed into place once every temporary file is written; then removes stray and stale files.
 pub fn write(root: &Path, tree: &Tree) -> Result<Written, Error> {

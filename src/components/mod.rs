@@ -7,6 +7,7 @@ pub mod docs;
 pub mod flux;
 pub mod layout;
 pub mod namespaces;
+pub mod policies;
 
 use crate::Error;
 use crate::kustomize::Labels;
@@ -22,7 +23,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     tree.add_folder(
         Folder::new(layout::CONTROLLERS).file("namespaces.yaml", namespaces::objects(&namespaces)?),
     )?;
-    tree.add_folder(Folder::new(layout::CONFIGS))?;
+    let enforced: Vec<&str> = namespaces
+        .iter()
+        .filter(|ns| ns.pod_security.level() == crate::policy::Level::Restricted)
+        .map(|ns| ns.name)
+        .collect();
+    let mut policies = Folder::new(format!("{}/policies", layout::CONFIGS));
+    for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
+        policies = policies.file(file, objects);
+    }
+    tree.add_folder(policies)?;
+    tree.add_folder(Folder::new(layout::CONFIGS).resource("policies"))?;
     tree.add_folder(Folder::new(layout::APPS_BASE))?;
     for (env, _) in settings.envs() {
         tree.add_folder(
@@ -55,4 +66,25 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         docs::out_readme(settings, &namespaces, &kustomizations)?.into_bytes(),
     )?;
     tree.seal()
+}
+
+/// Audits every object of the tree with the platform's rules: objects in a namespace the
+/// platform declares get that namespace's Pod Security level; everything else (the
+/// environment-agnostic app base included) gets `restricted`.
+pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
+    let levels: Vec<(&str, crate::policy::Level)> = namespaces::platform()
+        .iter()
+        .map(|ns| (ns.name, ns.pod_security.level()))
+        .collect();
+    let violations = crate::policy::audit_tree(tree, &settings.allowed_registries(), |ns| {
+        levels
+            .iter()
+            .find(|(n, _)| Some(*n) == ns)
+            .map_or(crate::policy::Level::Restricted, |(_, l)| *l)
+    })?;
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Violations(violations))
+    }
 }

@@ -5,6 +5,7 @@
 //! any built-in kind. Field names follow the CRD schemas in `../shared/schemas/`.
 
 pub mod flux;
+pub mod kyverno;
 
 /// Declares a custom resource `$kind { metadata, spec }` with its `Resource`, `Metadata` and
 /// `Serialize` implementations (`apiVersion` and `kind` written first, as Kubernetes does).

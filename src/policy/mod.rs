@@ -214,3 +214,34 @@ pub fn flatten(v: Value) -> Vec<Value> {
         vec![v]
     }
 }
+
+/// Audits every YAML object of a tree. `level_of` gives the Pod Security level for an object's
+/// namespace (`None` when the object carries none).
+pub fn audit_tree(
+    tree: &crate::tree::Tree,
+    allowed_registries: &[String],
+    level_of: impl Fn(Option<&str>) -> Level,
+) -> Result<Vec<Violation>, crate::Error> {
+    let mut out = Vec::new();
+    for (path, bytes) in tree.files() {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let objects = crate::lint::parse_documents(std::path::Path::new(path), &text)
+            .map_err(|e| crate::Error::Build(e.to_string()))?;
+        for object in objects {
+            let cfg = AuditConfig {
+                level: level_of(object["metadata"]["namespace"].as_str()),
+                version: PssVersion::Latest,
+                allowed_registries: allowed_registries.to_vec(),
+            };
+            out.extend(audit_object(&object, &cfg).into_iter().map(|mut v| {
+                v.object = format!("{path}: {}", v.object);
+                v
+            }));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

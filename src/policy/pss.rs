@@ -593,14 +593,14 @@ fn restricted_volumes(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
             .map(|(k, _)| k)
             .filter(|k| *k != "name")
             .collect();
-        if sources.is_empty()
-            || sources
-                .iter()
-                .any(|s| ALLOWED_VOLUMES.contains(&s.as_str()))
-        {
+        // Any restricted source counts, even beside an allowed one (the API server refuses a
+        // volume with two sources anyway; upstream would let the allowed one win).
+        let Some(kind) = sources
+            .into_iter()
+            .find(|s| !ALLOWED_VOLUMES.contains(&s.as_str()))
+        else {
             continue;
-        }
-        let kind = sources[0];
+        };
         out.push(finding(
             "restrictedVolumes",
             pod.path(&format!("volumes[{i}].{kind}")),

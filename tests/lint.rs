@@ -1,0 +1,173 @@
+//! `o4g lint` from the command line: exit codes, formats, inputs.
+
+mod common;
+
+use common::{o4g, text};
+
+fn write(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const GOOD_POD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: good, namespace: prod}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: app
+    image: docker.io/library/mysql:8.0.46@sha256:7dcddc01f13bab2f15cde676d44d01f61fc9f99fe7785e86196dfc07d358ae2b
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+    resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 200m, memory: 128Mi}}
+"#;
+
+#[test]
+fn clean_input_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "good.yaml", GOOD_POD);
+    let out = o4g(&common::root(), &["lint", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("0 violation(s)"));
+}
+
+#[test]
+fn violations_exit_1_with_object_container_rule_and_path_in_a_stable_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = GOOD_POD
+        .replace("name: good", "name: bad")
+        .replace(
+            "allowPrivilegeEscalation: false",
+            "allowPrivilegeEscalation: false, privileged: true",
+        )
+        .replace(
+            "@sha256:7dcddc01f13bab2f15cde676d44d01f61fc9f99fe7785e86196dfc07d358ae2b",
+            "",
+        );
+    // A List of a Deployment, and a second document.
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {{name: web}}\n  spec:\n    template:\n      spec:\n        containers: [{{name: c, image: nginx}}]\n---\n{bad}"
+    );
+    let f = write(dir.path(), "sub/bad.yml", &list);
+    let run = |fmt: &str| {
+        o4g(
+            &common::root(),
+            &["lint", "--format", fmt, dir.path().to_str().unwrap()],
+        )
+    };
+    let out = run("text");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Pod/prod/bad: [pss:privileged] spec.containers[0].securityContext.privileged (container app)"), "{t}");
+    assert!(
+        t.contains(
+            "Deployment/web: [image-registry] spec.template.spec.containers[0].image (container c)"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("Deployment/web: [requests-limits]"), "{t}");
+    assert_eq!(t, text(&run("text")), "output is stable");
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&run("json").stdout).unwrap();
+    assert!(json.iter().all(|v| v["file"] == f.to_str().unwrap()));
+    let rules: Vec<&str> = json.iter().map(|v| v["rule"].as_str().unwrap()).collect();
+    assert!(
+        rules.contains(&"image-digest")
+            && rules.contains(&"image-tag")
+            && rules.contains(&"run-as-non-root"),
+        "{rules:?}"
+    );
+    let mut sorted = json.clone();
+    sorted.sort_by_key(|v| {
+        (
+            v["object"].to_string(),
+            v["rule"].to_string(),
+            v["path"].to_string(),
+        )
+    });
+    assert_eq!(
+        json, sorted,
+        "violations come sorted by object, rule and path"
+    );
+}
+
+#[test]
+fn baseline_level_and_old_versions_change_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    // Violates only restricted checks (no seccomp, no drop ALL) and v1.23's runAsUser.
+    let pod = GOOD_POD
+        .replace("seccompProfile: {type: RuntimeDefault}", "runAsUser: 0")
+        .replace(", capabilities: {drop: [ALL]}", "");
+    let f = write(dir.path(), "p.yaml", &pod);
+    let pss = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["lint", "--format", "json"];
+        a.extend(args);
+        a.push(f.to_str().unwrap());
+        let out = o4g(&common::root(), &a);
+        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        v.iter()
+            .filter_map(|x| x["rule"].as_str())
+            .filter(|r| r.starts_with("pss:"))
+            .map(String::from)
+            .collect()
+    };
+    assert!(pss(&["--level", "baseline"]).is_empty());
+    let latest = pss(&[]);
+    assert!(
+        latest.contains(&"pss:runAsUser".to_string())
+            && latest.contains(&"pss:capabilities_restricted".to_string()),
+        "{latest:?}"
+    );
+    let old = pss(&["--pss-version", "v1.21"]);
+    assert!(
+        !old.iter()
+            .any(|r| r == "pss:runAsUser" || r == "pss:capabilities_restricted"),
+        "{old:?}"
+    );
+}
+
+#[test]
+fn unreadable_input_exits_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "broken.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n  oops: [\n",
+    );
+    let out = o4g(&common::root(), &["lint", f.to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("{}:", f.display())) && t.contains("YAML syntax error"),
+        "{t}"
+    );
+    let missing = o4g(&common::root(), &["lint", "/nonexistent/file.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let bad_version = o4g(
+        &common::root(),
+        &["lint", "--pss-version", "1.33", f.to_str().unwrap()],
+    );
+    assert_eq!(bad_version.status.code(), Some(2));
+    assert!(text(&bad_version).contains("v1.N"));
+}
+
+#[test]
+fn odd_documents_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "odd.yaml",
+        "--- 3\n--- [1, 2]\n---\n--- {kind: Pod}\n--- {kind: Deployment, spec: {template: 7}}\n--- {kind: Pod, spec: {containers: 5, volumes: [1], securityContext: []}}\n",
+    );
+    let out = o4g(&common::root(), &["lint", f.to_str().unwrap()]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+}
+
+#[test]
+fn the_committed_tree_lints_clean() {
+    let out = o4g(
+        &common::root(),
+        &["lint", common::root().join("out").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
