@@ -52,23 +52,25 @@ pub struct Labels {
     pub include_templates: bool,
 }
 
-/// One entry of `patches:`.
+/// One entry of `patches:`: a file of JSON6902 operations applied to one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Patch {
-    /// The patch (strategic merge or JSON6902) inline.
-    pub patch: String,
+    /// The patch file, relative to the kustomization.
+    pub path: String,
     /// What the patch applies to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<PatchTarget>,
+    pub target: PatchTarget,
 }
 
-/// Selects the objects a patch applies to.
+/// Selects the object a patch applies to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PatchTarget {
-    /// Kind of the objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Name of the object.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    /// API group (empty for the core group).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
 }

@@ -22,6 +22,39 @@ impl Cpu {
     pub const fn as_millis(self) -> u32 {
         self.0
     }
+
+    /// Parses a Kubernetes CPU quantity: whole cores (`2`), millicores (`500m`) or a decimal
+    /// number of cores with at most three decimals (`0.5`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let err = || {
+            format!(
+                "`{s}` is not a CPU quantity: expected cores (`2`, `0.5`) or millicores (`500m`)"
+            )
+        };
+        let millis: u64 = if let Some(m) = s.strip_suffix('m') {
+            if m.is_empty() || !m.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(err());
+            }
+            m.parse().map_err(|_| err())?
+        } else {
+            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+            let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit());
+            if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 3 || s.ends_with('.')
+            {
+                return Err(err());
+            }
+            let whole: u64 = int.parse().map_err(|_| err())?;
+            let frac_m: u64 = format!("{frac:0<3}").parse().map_err(|_| err())?;
+            whole
+                .checked_mul(1000)
+                .and_then(|w| w.checked_add(frac_m))
+                .ok_or_else(err)?
+        };
+        if millis == 0 {
+            return Err(format!("`{s}` is zero: a CPU quantity must be positive"));
+        }
+        u32::try_from(millis).map(Self).map_err(|_| err())
+    }
 }
 
 impl fmt::Display for Cpu {
@@ -203,6 +236,16 @@ mod tests {
     fn cpu_is_written_in_cores_or_millicores() {
         assert_eq!(Cpu::millis(250).to_string(), "250m");
         assert_eq!(Cpu::cores(2).to_string(), "2");
+    }
+
+    #[test]
+    fn cpu_parses_cores_and_millicores() {
+        assert_eq!(Cpu::parse("500m").unwrap(), Cpu::millis(500));
+        assert_eq!(Cpu::parse("2").unwrap(), Cpu::cores(2));
+        assert_eq!(Cpu::parse("0.25").unwrap(), Cpu::millis(250));
+        for bad in ["", "m", "0", "1.2345", "-1", "1.", "1e3", "2 cores"] {
+            assert!(Cpu::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

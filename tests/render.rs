@@ -244,3 +244,17 @@ fn stale_generated_files_listed_in_the_manifest_are_removed() {
         "the emptied folder is removed too"
     );
 }
+
+#[test]
+fn render_refuses_requests_above_limits_and_unknown_mysql_versions() {
+    bad_input(
+        "overlays/prod/env.toml",
+        |s| s.replacen("requests = { cpu = \"500m\"", "requests = { cpu = \"4\"", 1),
+        &["xwiki.resources", "must not exceed limits"],
+    );
+    bad_input(
+        "overlays/prod/env.toml",
+        |s| s.replace("version = \"8.0\"", "version = \"5.7\""),
+        &["mysql.version", "8.0", "8.4"],
+    );
+}

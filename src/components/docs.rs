@@ -34,3 +34,53 @@ pub fn out_readme(
     .render()
     .map_err(|e| Error::Build(format!("out/README.md: {e}")))
 }
+
+/// One environment's row in `out/docs/apps.md`.
+struct EnvRow {
+    name: &'static str,
+    host: String,
+    issuer: &'static str,
+    mysql_image: String,
+    mysql_storage: String,
+    buffer_pool: u64,
+    xwiki_storage: String,
+    xwiki_class: String,
+    heap: u64,
+}
+
+/// `out/docs/apps.md`: per-environment values, the Secrets the workloads read, and the
+/// reasons behind the restricted setup of XWiki and MySQL.
+#[derive(Template)]
+#[template(path = "apps.md", escape = "none")]
+struct AppsDoc {
+    envs: Vec<EnvRow>,
+    secrets: Vec<super::apps::SecretRef>,
+}
+
+/// Renders `out/docs/apps.md`.
+pub fn apps(settings: &Settings) -> Result<String, Error> {
+    use super::apps::AppParams;
+    let envs = settings
+        .envs()
+        .map(|(env, _)| {
+            let p = AppParams::for_env(settings, env);
+            EnvRow {
+                name: env.name(),
+                host: p.host.clone(),
+                issuer: p.issuer.name(),
+                mysql_image: p.mysql_version.image().tag().to_string(),
+                mysql_storage: p.mysql_storage.to_string(),
+                buffer_pool: super::mysql::buffer_pool_mib(&p),
+                xwiki_storage: p.xwiki_storage.to_string(),
+                xwiki_class: p.xwiki_storage_class.clone(),
+                heap: super::xwiki::heap_mib(&p),
+            }
+        })
+        .collect();
+    AppsDoc {
+        envs,
+        secrets: super::apps::secret_refs(),
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("out/docs/apps.md: {e}")))
+}

@@ -3,14 +3,17 @@
 //! Components return typed objects and know nothing about each other's internals: shared
 //! names (paths, namespaces, labels) are values passed between them.
 
+pub mod apps;
 pub mod docs;
 pub mod flux;
+pub mod ingress;
 pub mod layout;
+pub mod mysql;
 pub mod namespaces;
 pub mod policies;
+pub mod xwiki;
 
 use crate::Error;
-use crate::kustomize::Labels;
 use crate::settings::Settings;
 use crate::tree::{Folder, Tree};
 
@@ -34,25 +37,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     }
     tree.add_folder(policies)?;
     tree.add_folder(Folder::new(layout::CONFIGS).resource("policies"))?;
-    tree.add_folder(Folder::new(layout::APPS_BASE))?;
-    for (env, _) in settings.envs() {
-        tree.add_folder(
-            Folder::new(layout::app_overlay(env))
-                .resource("../../base")
-                .kustomization(|k| {
-                    k.namespace = Some(env.name().to_string());
-                    k.labels.push(Labels {
-                        pairs: [(
-                            namespaces::ENVIRONMENT_LABEL.to_string(),
-                            env.name().to_string(),
-                        )]
-                        .into(),
-                        include_selectors: false,
-                        include_templates: true,
-                    });
-                }),
-        )?;
-    }
+    apps::add_to_tree(&mut tree, settings)?;
 
     let kustomizations =
         flux::kustomizations(&settings.cluster.flux, settings.envs().map(|(e, _)| e));
@@ -61,6 +46,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
     }
 
+    tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
     tree.insert(
         "out/README.md",
         docs::out_readme(settings, &namespaces, &kustomizations)?.into_bytes(),

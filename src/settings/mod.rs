@@ -148,14 +148,82 @@ pub struct XwikiSettings {
     pub cluster_issuer: ClusterIssuer,
     /// Size of the `xwiki-data` volume (permanent directory: attachments, extensions, index).
     pub storage_size: Bytes,
+    /// StorageClass of the `xwiki-data` volume.
+    pub storage_class: String,
+    /// Requests and limits of the XWiki container (the JVM heap is sized from the limit).
+    pub resources: Spanned<ResourceSettings>,
+}
+
+/// MySQL major line; the image of each is in `src/images.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum MysqlVersion {
+    /// 8.0.46, the final 8.0 release (EOL April 2026).
+    #[serde(rename = "8.0")]
+    V8_0,
+    /// 8.4 LTS, the upgrade path.
+    #[serde(rename = "8.4")]
+    V8_4,
+}
+
+impl MysqlVersion {
+    /// The pinned image of this line.
+    pub const fn image(self) -> crate::image::PinnedImage {
+        match self {
+            Self::V8_0 => crate::images::MYSQL_8_0,
+            Self::V8_4 => crate::images::MYSQL_8_4,
+        }
+    }
 }
 
 /// `[mysql]` of `env.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MysqlSettings {
+    /// MySQL line (`8.0` or `8.4`): switching to 8.4 LTS is this one line.
+    pub version: MysqlVersion,
     /// Size of the data volume on `longhorn-db`.
     pub storage_size: Bytes,
+    /// Requests and limits of the MySQL container (the InnoDB buffer pool is sized from the limit).
+    pub resources: Spanned<ResourceSettings>,
+}
+
+/// CPU and memory, as in `{ cpu = "500m", memory = "2Gi" }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeSettings {
+    /// CPU.
+    pub cpu: crate::quantity::Cpu,
+    /// Memory.
+    pub memory: Bytes,
+}
+
+/// `requests` and `limits` of a container.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSettings {
+    /// Reserved by the scheduler.
+    pub requests: ComputeSettings,
+    /// Upper bound.
+    pub limits: ComputeSettings,
+}
+
+impl ResourceSettings {
+    /// As the workload builders' value (checked: requests never exceed limits).
+    pub fn to_resources(self) -> crate::workload::Resources {
+        let c = |x: ComputeSettings| crate::workload::Compute::new(x.cpu, x.memory);
+        crate::workload::Resources::new(c(self.requests), c(self.limits))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let (r, l) = (self.requests, self.limits);
+        if r.cpu > l.cpu || r.memory > l.memory {
+            return Err(format!(
+                "requests ({} CPU, {} memory) must not exceed limits ({} CPU, {} memory)",
+                r.cpu, r.memory, l.cpu, l.memory
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[backup]` of `env.toml`.
@@ -198,6 +266,20 @@ impl Settings {
                         "`{host}` is already the host of `{other}`: each environment needs its own host"
                     ),
                 ));
+            }
+            for (key, res) in [
+                ("xwiki.resources", &settings.xwiki.resources),
+                ("mysql.resources", &settings.mysql.resources),
+            ] {
+                if let Err(message) = res.get_ref().check() {
+                    return Err(SettingsError::at(
+                        &file,
+                        &src,
+                        Some(res.span()),
+                        Some(key.into()),
+                        message,
+                    ));
+                }
             }
             hosts.push((host.clone(), env));
             envs.push((env, settings));
@@ -309,7 +391,7 @@ mod tests {
 
     fn env_toml(extra: &str) -> String {
         format!(
-            "[xwiki]\nhost = \"xwiki.example.org\"\ncluster_issuer = \"letsencrypt-staging\"\nstorage_size = \"20Gi\"\n\n[mysql]\nstorage_size = \"50Gi\"\n\n[backup]\nschedule = \"15 2 * * *\"\n{extra}"
+            "[xwiki]\nhost = \"xwiki.example.org\"\ncluster_issuer = \"letsencrypt-staging\"\nstorage_size = \"20Gi\"\nstorage_class = \"longhorn-db\"\nresources = {{ requests = {{ cpu = \"500m\", memory = \"2Gi\" }}, limits = {{ cpu = \"2\", memory = \"3Gi\" }} }}\n\n[mysql]\nversion = \"8.0\"\nstorage_size = \"50Gi\"\nresources = {{ requests = {{ cpu = \"250m\", memory = \"1Gi\" }}, limits = {{ cpu = \"1\", memory = \"2Gi\" }} }}\n\n[backup]\nschedule = \"15 2 * * *\"\n{extra}"
         )
     }
 
@@ -329,9 +411,9 @@ mod tests {
         // Appended at the end, the key belongs to the last table.
         let e = err(&env_toml("bogus_key = 1\n"));
         assert_eq!(e.key.as_deref(), Some("backup.bogus_key"));
-        assert_eq!(e.line, 11, "{e}");
+        assert_eq!(e.line, 15, "{e}");
         let shown = e.to_string();
-        assert!(shown.contains("overlays/prod/env.toml:11:1"), "{shown}");
+        assert!(shown.contains("overlays/prod/env.toml:15:1"), "{shown}");
         assert!(shown.contains("expected `schedule`"), "{shown}");
     }
 
@@ -345,7 +427,7 @@ mod tests {
     fn unknown_nested_key_names_its_table() {
         let e = err(&env_toml("").replace("[mysql]\n", "[mysql]\nsize = 3\n"));
         assert_eq!(e.key.as_deref(), Some("mysql.size"), "{e}");
-        assert_eq!(e.line, 7);
+        assert_eq!(e.line, 9);
     }
 
     #[test]
@@ -357,7 +439,7 @@ mod tests {
 
         let e = err(&env_toml("").replace("50Gi", "50GB"));
         assert_eq!(e.key.as_deref(), Some("mysql.storage_size"));
-        assert_eq!(e.line, 7);
+        assert_eq!(e.line, 10);
 
         let e = err(&env_toml("").replace("15 2 * * *", "every night"));
         assert_eq!(e.key.as_deref(), Some("backup.schedule"));
@@ -370,7 +452,7 @@ mod tests {
     #[test]
     fn syntax_error_has_a_position() {
         let e = err(&env_toml("").replace("[mysql]", "[mysql"));
-        assert_eq!(e.line, 6, "{e}");
+        assert_eq!(e.line, 8, "{e}");
         assert!(e.message.starts_with("TOML syntax error"));
     }
 

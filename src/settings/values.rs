@@ -35,13 +35,19 @@ impl FromStr for Bytes {
         Bytes::parse(s)
     }
 }
+impl FromStr for crate::quantity::Cpu {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        crate::quantity::Cpu::parse(s)
+    }
+}
 impl FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Duration::parse(s)
     }
 }
-deserialize_from_str!(Bytes, Duration);
+deserialize_from_str!(Bytes, Duration, crate::quantity::Cpu);
 
 /// A lowercase RFC 1123 DNS name with at least two labels, e.g. `xwiki.logo-solutions.fr`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

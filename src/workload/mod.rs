@@ -36,10 +36,12 @@
 //! ```
 
 mod container;
+mod objects;
 mod pod;
 
 pub use container::{
     Compute, Container, ContainerBuilder, EnvVar, LongRunning, Mount, NoProbes, NoResources, Port,
     Probe, Probed, Protocol, Resourced, Resources, Task,
 };
+pub use objects::{AppLabels, claim, deployment, service, stateful_set};
 pub use pod::{JobPod, PodTemplate, RunAs, ServicePod, Volume, VolumeSource};

@@ -32,10 +32,13 @@ pub enum VolumeSource {
         /// ConfigMap name.
         name: String,
     },
-    /// A Secret's keys as files (mode 0400).
+    /// A Secret's keys as files (mode 0440: owner root, group `fsGroup`, so the non-root
+    /// container reads them through its group).
     Secret {
         /// Secret name.
         name: String,
+        /// Only these keys (key, file name); all keys when empty.
+        items: Vec<(String, String)>,
     },
 }
 
@@ -73,7 +76,7 @@ impl Volume {
     pub fn claim_template(name: impl Into<String>) -> Self {
         Self::new(name, VolumeSource::ClaimTemplate)
     }
-    /// A ConfigMap.
+    /// A ConfigMap (files mode 0444; readable by the non-root user).
     pub fn config_map(name: impl Into<String>, config_map: impl Into<String>) -> Self {
         Self::new(
             name,
@@ -82,12 +85,31 @@ impl Volume {
             },
         )
     }
-    /// A Secret.
+    /// A Secret, every key as a file.
     pub fn secret(name: impl Into<String>, secret: impl Into<String>) -> Self {
         Self::new(
             name,
             VolumeSource::Secret {
                 name: secret.into(),
+                items: Vec::new(),
+            },
+        )
+    }
+    /// Some keys of a Secret, each as the given file name.
+    pub fn secret_keys(
+        name: impl Into<String>,
+        secret: impl Into<String>,
+        keys: &[(&str, &str)],
+    ) -> Self {
+        let items = keys
+            .iter()
+            .map(|(k, p)| (k.to_string(), p.to_string()))
+            .collect();
+        Self::new(
+            name,
+            VolumeSource::Secret {
+                name: secret.into(),
+                items,
             },
         )
     }
@@ -131,10 +153,20 @@ impl Volume {
                     ..Default::default()
                 })
             }
-            VolumeSource::Secret { name } => {
+            VolumeSource::Secret { name, items } => {
                 v.secret = Some(core::SecretVolumeSource {
                     secret_name: Some(name.clone()),
-                    default_mode: Some(0o400),
+                    default_mode: Some(0o440),
+                    items: (!items.is_empty()).then(|| {
+                        items
+                            .iter()
+                            .map(|(key, path)| core::KeyToPath {
+                                key: key.clone(),
+                                path: path.clone(),
+                                mode: None,
+                            })
+                            .collect()
+                    }),
                     ..Default::default()
                 })
             }

@@ -1,0 +1,255 @@
+//! The applications (MySQL + XWiki): an environment-agnostic base and one overlay per
+//! environment that patches only what differs.
+//!
+//! The base is built from [`AppParams::base`]; each environment's objects are built from its
+//! settings, and its overlay holds the JSON6902 difference between the two, object by object.
+//! So what kustomize builds for an environment is, by construction, what the generator built
+//! for it ([`final_objects`]); a test proves it with the real kustomize.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{layout, mysql, namespaces, xwiki};
+use crate::Error;
+use crate::kustomize::{Patch, PatchTarget};
+use crate::object::Object;
+use crate::quantity::{Bytes, Cpu};
+use crate::settings::{ClusterIssuer, Environment, MysqlVersion, Settings};
+use crate::tree::{Folder, Tree};
+
+/// StorageClass of the databases (one Longhorn replica, xfs).
+pub const DB_STORAGE_CLASS: &str = "longhorn-db";
+
+/// Everything the application objects depend on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppParams {
+    /// The environment, `None` for the base.
+    pub env: Option<Environment>,
+    /// Public host of the wiki.
+    pub host: String,
+    /// Certificate issuer.
+    pub issuer: ClusterIssuer,
+    /// XWiki volume size.
+    pub xwiki_storage: Bytes,
+    /// XWiki volume StorageClass.
+    pub xwiki_storage_class: String,
+    /// XWiki container resources.
+    pub xwiki_resources: crate::workload::Resources,
+    /// MySQL line.
+    pub mysql_version: MysqlVersion,
+    /// MySQL volume size.
+    pub mysql_storage: Bytes,
+    /// MySQL container resources.
+    pub mysql_resources: crate::workload::Resources,
+}
+
+impl AppParams {
+    /// The neutral values of the base, which every overlay patches. Default host
+    /// `xwiki.invalid` (a reserved name that never resolves), staging certificates, the
+    /// design card's 50Gi MySQL volume, and the smallest resources XWiki starts with.
+    pub fn base() -> Self {
+        use crate::workload::{Compute, Resources};
+        Self {
+            env: None,
+            host: "xwiki.invalid".into(),
+            issuer: ClusterIssuer::LetsEncryptStaging,
+            xwiki_storage: Bytes::gibi(10),
+            xwiki_storage_class: DB_STORAGE_CLASS.into(),
+            xwiki_resources: Resources::new(
+                Compute::new(Cpu::millis(250), Bytes::mebi(1536)),
+                Compute::new(Cpu::cores(1), Bytes::mebi(2560)),
+            ),
+            mysql_version: MysqlVersion::V8_0,
+            mysql_storage: Bytes::gibi(50),
+            mysql_resources: Resources::new(
+                Compute::new(Cpu::millis(100), Bytes::mebi(768)),
+                Compute::new(Cpu::millis(500), Bytes::gibi(1)),
+            ),
+        }
+    }
+
+    /// The values of one environment.
+    pub fn for_env(settings: &Settings, env: Environment) -> Self {
+        let s = settings.env(env);
+        Self {
+            env: Some(env),
+            host: s.xwiki.host.get_ref().to_string(),
+            issuer: s.xwiki.cluster_issuer,
+            xwiki_storage: s.xwiki.storage_size,
+            xwiki_storage_class: s.xwiki.storage_class.clone(),
+            xwiki_resources: s.xwiki.resources.get_ref().to_resources(),
+            mysql_version: s.mysql.version,
+            mysql_storage: s.mysql.storage_size,
+            mysql_resources: s.mysql.resources.get_ref().to_resources(),
+        }
+    }
+
+    /// Labels every object of an environment carries besides `app.kubernetes.io/*`.
+    pub fn extra_labels(&self) -> BTreeMap<String, String> {
+        self.env
+            .map(|e| {
+                BTreeMap::from([(
+                    namespaces::ENVIRONMENT_LABEL.to_string(),
+                    e.name().to_string(),
+                )])
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A Secret key a workload reads, for the docs and the required-secrets list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretRef {
+    /// Secret name.
+    pub secret: &'static str,
+    /// Key.
+    pub key: &'static str,
+    /// Container that reads it.
+    pub consumer: &'static str,
+    /// How it is used.
+    pub usage: &'static str,
+}
+
+impl SecretRef {
+    /// A reference.
+    pub const fn new(
+        secret: &'static str,
+        key: &'static str,
+        consumer: &'static str,
+        usage: &'static str,
+    ) -> Self {
+        Self {
+            secret,
+            key,
+            consumer,
+            usage,
+        }
+    }
+}
+
+/// Every Secret key the applications read.
+pub fn secret_refs() -> Vec<SecretRef> {
+    let mut all = mysql::secret_refs();
+    all.extend(xwiki::secret_refs());
+    all
+}
+
+/// One file of application objects.
+#[derive(Debug, Clone)]
+pub struct AppFile {
+    /// Component folder under `out/apps/base/` (`mysql`, `xwiki`).
+    pub component: &'static str,
+    /// File name.
+    pub file: &'static str,
+    /// The objects in it.
+    pub objects: Vec<Object>,
+}
+
+/// The application objects for `p`, by component folder and file.
+pub fn objects(p: &AppParams) -> Result<Vec<AppFile>, Error> {
+    let mut out = Vec::new();
+    for (component, files) in [("mysql", mysql::objects(p)?), ("xwiki", xwiki::objects(p)?)] {
+        for (file, objects) in files {
+            out.push(AppFile {
+                component,
+                file,
+                objects,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What kustomize must build for `env`: the environment's objects in its namespace.
+pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for f in objects(&AppParams::for_env(settings, env))? {
+        for o in f.objects {
+            let mut body = o.body().clone();
+            if !o.is_cluster_scoped() {
+                body["metadata"]["namespace"] = Value::String(env.name().to_string());
+            }
+            out.push(body);
+        }
+    }
+    Ok(out)
+}
+
+fn target(o: &Object) -> PatchTarget {
+    let (group, version) = o
+        .api_version()
+        .rsplit_once('/')
+        .unwrap_or(("", o.api_version()));
+    PatchTarget {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: o.kind().to_string(),
+        name: o.name().to_string(),
+    }
+}
+
+/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree.
+pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
+    let base = objects(&AppParams::base())?;
+    let mut base_folder = Folder::new(layout::APPS_BASE);
+    let mut by_component: Vec<(&str, Folder)> = Vec::new();
+    for AppFile {
+        component,
+        file,
+        objects: objs,
+    } in &base
+    {
+        let idx = match by_component.iter().position(|(c, _)| c == component) {
+            Some(i) => i,
+            None => {
+                by_component.push((
+                    component,
+                    Folder::new(format!("{}/{component}", layout::APPS_BASE)),
+                ));
+                base_folder = base_folder.resource(*component);
+                by_component.len() - 1
+            }
+        };
+        let (c, folder) = by_component.remove(idx);
+        by_component.insert(idx, (c, folder.file(*file, objs.clone())));
+    }
+    for (_, folder) in by_component {
+        tree.add_folder(folder)?;
+    }
+    tree.add_folder(base_folder)?;
+
+    let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
+    for (env, _) in settings.envs() {
+        let env_objects: Vec<Object> = objects(&AppParams::for_env(settings, env))?
+            .into_iter()
+            .flat_map(|f| f.objects)
+            .collect();
+        let dir = layout::app_overlay(env);
+        let mut patches = Vec::new();
+        for (b, e) in base_objects.iter().zip(&env_objects) {
+            if (b.kind(), b.name()) != (e.kind(), e.name()) {
+                return Err(Error::Build(format!(
+                    "{} and {} are not the same object",
+                    b.id(),
+                    e.id()
+                )));
+            }
+            let ops = serde_json::to_value(json_patch::diff(b.body(), e.body()))
+                .map_err(|err| Error::Build(err.to_string()))?;
+            if ops.as_array().is_some_and(|a| !a.is_empty()) {
+                let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
+                tree.insert(format!("{dir}/{file}"), crate::tree::to_yaml(&[&ops])?)?;
+                patches.push(Patch {
+                    path: file,
+                    target: target(b),
+                });
+            }
+        }
+        tree.add_folder(Folder::new(dir).resource("../../base").kustomization(|k| {
+            k.namespace = Some(env.name().to_string());
+            k.patches = patches;
+        }))?;
+    }
+    Ok(())
+}
