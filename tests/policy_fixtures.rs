@@ -370,3 +370,31 @@ fn builder_pod() -> serde_json::Value {
         .unwrap();
     serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "from-builders"}, "spec": t.spec})
 }
+
+#[test]
+fn policy_exclusions_are_valid_cel_and_only_skip_what_they_name() {
+    let pod = |labels: serde_json::Value| serde_json::json!({"metadata": {"name": "p", "labels": labels}, "spec": {"containers": []}});
+    let solver = pod(serde_json::json!({"acme.cert-manager.io/http01-solver": "true"}));
+    let ordinary = pod(serde_json::json!({"app": "x"}));
+    let unlabelled = serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": []}});
+    let mut checked = 0;
+    for rule in kyverno::RULES {
+        for (name, expr, why) in rule.exclusions {
+            assert!(!why.is_empty(), "{name}: an exclusion says why");
+            let program = cel::Program::compile(expr).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let applies = |object: &serde_json::Value| {
+                let mut ctx = cel::Context::default();
+                ctx.add_variable("object", cel::to_value(object).unwrap())
+                    .unwrap();
+                program.execute(&ctx).unwrap() == cel::Value::Bool(true)
+            };
+            assert!(!applies(&solver), "{name} must exclude solver pods");
+            assert!(
+                applies(&ordinary) && applies(&unlabelled),
+                "{name} must keep other pods"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 1);
+}

@@ -22,7 +22,11 @@ fn docs(tree: &o4g_gitops::tree::Tree, path: &str) -> Vec<serde_json::Value> {
 #[test]
 fn namespaces_carry_part_of_environment_and_pod_security_labels() {
     let tree = built();
-    let namespaces = docs(&tree, "out/infrastructure/controllers/namespaces.yaml");
+    let mut namespaces = docs(&tree, "out/infrastructure/controllers/namespaces.yaml");
+    namespaces.extend(docs(
+        &tree,
+        "out/infrastructure/controllers/kube-prometheus-stack/namespace.yaml",
+    ));
     let names: Vec<&str> = namespaces
         .iter()
         .map(|n| n["metadata"]["name"].as_str().unwrap())

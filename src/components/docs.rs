@@ -84,3 +84,61 @@ pub fn apps(settings: &Settings) -> Result<String, Error> {
     .render()
     .map_err(|e| Error::Build(format!("out/docs/apps.md: {e}")))
 }
+
+/// One Helm release in `out/docs/infrastructure.md`.
+pub struct ComponentRow {
+    /// Release name.
+    pub name: &'static str,
+    /// Chart name.
+    pub chart: &'static str,
+    /// Chart version.
+    pub version: &'static str,
+    /// Repository URL.
+    pub source: &'static str,
+    /// Namespace.
+    pub namespace: &'static str,
+    /// Failure handling, in words.
+    pub remediation: &'static str,
+}
+
+/// `out/docs/infrastructure.md`.
+#[derive(Template)]
+#[template(path = "infrastructure.md", escape = "none")]
+struct InfrastructureDoc<'a> {
+    components: Vec<ComponentRow>,
+    namespaces: &'a [PlatformNamespace],
+    enforce_version: &'a str,
+    enforced: Vec<&'a str>,
+    excluded: Vec<(&'a str, &'a str)>,
+    staging: &'a str,
+    prod: &'a str,
+    email: &'a str,
+    retention: String,
+    prometheus_storage: String,
+    alertmanager_storage: String,
+}
+
+/// Renders `out/docs/infrastructure.md`.
+pub fn infrastructure(
+    settings: &Settings,
+    components: Vec<ComponentRow>,
+    namespaces: &[PlatformNamespace],
+    enforced: Vec<&str>,
+) -> Result<String, Error> {
+    let m = &settings.cluster.monitoring;
+    InfrastructureDoc {
+        components,
+        namespaces,
+        enforce_version: ENFORCE_VERSION,
+        enforced,
+        excluded: super::policies::EXCLUDED_NAMESPACES.to_vec(),
+        staging: super::cert_manager::LETSENCRYPT_STAGING,
+        prod: super::cert_manager::LETSENCRYPT_PROD,
+        email: settings.cluster.acme.email.as_str(),
+        retention: m.retention.to_string(),
+        prometheus_storage: m.prometheus_storage.to_string(),
+        alertmanager_storage: m.alertmanager_storage.to_string(),
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("out/docs/infrastructure.md: {e}")))
+}

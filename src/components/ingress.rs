@@ -73,3 +73,125 @@ pub fn https_route(
         status: None,
     }
 }
+
+/// The controller's namespace.
+pub fn namespace() -> super::namespaces::PlatformNamespace {
+    use super::namespaces::{Level, PodSecurity};
+    super::namespaces::PlatformNamespace {
+        name: "ingress-nginx",
+        environment: "platform",
+        pod_security: PodSecurity::relaxed(
+            Level::Privileged,
+            "the controller runs with hostNetwork to bind ports 80/443 on the node (no cloud load balancer); baseline already forbids hostNetwork",
+        ),
+        purpose: "ingress-nginx controller (retired project, final release)",
+    }
+}
+
+/// ingress-nginx chart values we set.
+#[derive(Debug, serde::Serialize)]
+pub struct ControllerValues {
+    controller: Controller,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Controller {
+    kind: &'static str,
+    host_network: bool,
+    dns_policy: &'static str,
+    host_port: EnabledFlag,
+    container_port: ContainerPorts,
+    service: EnabledFlag,
+    publish_service: EnabledFlag,
+    report_node_internal_ip: bool,
+    ingress_class: &'static str,
+    ingress_class_resource: IngressClassResource,
+    allow_snippet_annotations: bool,
+    image: ControllerImage,
+    metrics: ControllerMetrics,
+    resources: super::helm::ChartResources,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct EnabledFlag {
+    enabled: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ContainerPorts {
+    http: u16,
+    https: u16,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IngressClassResource {
+    name: &'static str,
+    enabled: bool,
+    default: bool,
+    controller_value: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ControllerImage {
+    registry: &'static str,
+    image: &'static str,
+    tag: &'static str,
+    digest: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ControllerMetrics {
+    enabled: bool,
+    service_monitor: EnabledFlag,
+}
+
+/// The ingress-nginx HelmRelease: a DaemonSet on the host network (ports 80/443 of the
+/// node), no Service of type LoadBalancer, snippet annotations off.
+pub fn component() -> Result<super::helm::HelmComponent, crate::Error> {
+    let image = crate::images::INGRESS_NGINX_CONTROLLER;
+    let values = ControllerValues {
+        controller: Controller {
+            kind: "DaemonSet",
+            host_network: true,
+            dns_policy: "ClusterFirstWithHostNet",
+            host_port: EnabledFlag { enabled: false },
+            container_port: ContainerPorts {
+                http: 80,
+                https: 443,
+            },
+            service: EnabledFlag { enabled: false },
+            publish_service: EnabledFlag { enabled: false },
+            report_node_internal_ip: true,
+            ingress_class: INGRESS_CLASS,
+            ingress_class_resource: IngressClassResource {
+                name: INGRESS_CLASS,
+                enabled: true,
+                default: true,
+                controller_value: "k8s.io/ingress-nginx",
+            },
+            allow_snippet_annotations: false,
+            image: ControllerImage {
+                registry: image.registry(),
+                image: image.repository(),
+                tag: image.tag(),
+                digest: image.digest(),
+            },
+            metrics: ControllerMetrics {
+                enabled: true,
+                service_monitor: EnabledFlag { enabled: true },
+            },
+            resources: super::helm::resources(100, 128, 1000, 512).into(),
+        },
+    };
+    let mut c = super::helm::HelmComponent::new(
+        "ingress-nginx",
+        namespace(),
+        crate::charts::INGRESS_NGINX,
+        &values,
+    )?;
+    c.crds = false;
+    Ok(c)
+}

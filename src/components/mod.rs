@@ -4,40 +4,96 @@
 //! names (paths, namespaces, labels) are values passed between them.
 
 pub mod apps;
+pub mod cert_manager;
 pub mod docs;
 pub mod flux;
+pub mod helm;
 pub mod ingress;
 pub mod layout;
+pub mod longhorn;
+pub mod monitoring;
 pub mod mysql;
 pub mod namespaces;
 pub mod policies;
+pub mod policy_engine;
 pub mod xwiki;
 
 use crate::Error;
+use crate::object::Object;
 use crate::settings::Settings;
 use crate::tree::{Folder, Tree};
+
+/// Every namespace the platform creates, applications first.
+pub fn all_namespaces() -> Vec<namespaces::PlatformNamespace> {
+    let mut all = namespaces::applications();
+    all.extend([
+        namespaces::observability(),
+        monitoring::node_exporter_namespace(),
+        longhorn::namespace(),
+        ingress::namespace(),
+        cert_manager::namespace(),
+        policy_engine::namespace(),
+    ]);
+    all
+}
 
 /// Builds the whole tree from settings: a pure function, no clock, no network, no
 /// environment variables.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
     let mut tree = Tree::new();
-    let namespaces = namespaces::platform();
+    let apps_ns = namespaces::applications();
 
-    tree.add_folder(
-        Folder::new(layout::CONTROLLERS).file("namespaces.yaml", namespaces::objects(&namespaces)?),
-    )?;
-    let enforced: Vec<&str> = namespaces
-        .iter()
-        .filter(|ns| ns.pod_security.level() == crate::policy::Level::Restricted)
-        .map(|ns| ns.name)
-        .collect();
+    // Controllers: app namespaces, then one folder per Helm-installed component.
+    let node_exporter_ns = monitoring::node_exporter_namespace();
+    let helm = [
+        (longhorn::component()?, vec![]),
+        (ingress::component()?, vec![]),
+        (cert_manager::component()?, vec![]),
+        (policy_engine::component()?, vec![]),
+        (
+            monitoring::component(settings, namespaces::observability())?,
+            vec![(
+                "node-exporter-namespace.yaml".to_string(),
+                vec![Object::new(&namespaces::namespace(&node_exporter_ns))?],
+            )],
+        ),
+    ];
+    let mut controllers =
+        Folder::new(layout::CONTROLLERS).file("namespaces.yaml", namespaces::objects(&apps_ns)?);
+    for (component, extra) in &helm {
+        tree.add_folder(component.folder(layout::CONTROLLERS, extra.clone())?)?;
+        controllers = controllers.resource(component.name);
+    }
+    tree.add_folder(controllers)?;
+
+    // Configs: objects that need the controllers' CRDs.
+    let enforced: Vec<&str> = apps_ns.iter().map(|ns| ns.name).collect();
     let mut policies = Folder::new(format!("{}/policies", layout::CONFIGS));
     for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
         policies = policies.file(file, objects);
     }
     tree.add_folder(policies)?;
-    tree.add_folder(Folder::new(layout::CONFIGS).resource("policies"))?;
+    tree.add_folder(
+        Folder::new(format!("{}/storage", layout::CONFIGS))
+            .file("storageclass.yaml", longhorn::config_objects()?),
+    )?;
+    tree.add_folder(Folder::new(format!("{}/issuers", layout::CONFIGS)).file(
+        "clusterissuers.yaml",
+        cert_manager::config_objects(settings)?,
+    ))?;
+    tree.add_folder(
+        Folder::new(layout::CONFIGS)
+            .resource("storage")
+            .resource("issuers")
+            .resource("policies"),
+    )?;
+
     apps::add_to_tree(&mut tree, settings)?;
+    let rows = helm.iter().map(|(c, _)| c.doc_row()).collect();
+    tree.insert(
+        "out/docs/infrastructure.md",
+        docs::infrastructure(settings, rows, &all_namespaces(), enforced)?.into_bytes(),
+    )?;
 
     let kustomizations =
         flux::kustomizations(&settings.cluster.flux, settings.envs().map(|(e, _)| e));
@@ -49,7 +105,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
     tree.insert(
         "out/README.md",
-        docs::out_readme(settings, &namespaces, &kustomizations)?.into_bytes(),
+        docs::out_readme(settings, &all_namespaces(), &kustomizations)?.into_bytes(),
     )?;
     tree.seal()
 }
@@ -58,7 +114,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
 /// platform declares get that namespace's Pod Security level; everything else (the
 /// environment-agnostic app base included) gets `restricted`.
 pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
-    let levels: Vec<(&str, crate::policy::Level)> = namespaces::platform()
+    let levels: Vec<(&str, crate::policy::Level)> = all_namespaces()
         .iter()
         .map(|ns| (ns.name, ns.pod_security.level()))
         .collect();

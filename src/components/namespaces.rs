@@ -66,9 +66,9 @@ pub struct PlatformNamespace {
     pub purpose: &'static str,
 }
 
-/// The application and observability namespaces, all `restricted`.
-pub fn platform() -> Vec<PlatformNamespace> {
-    let mut all: Vec<PlatformNamespace> = Environment::ALL
+/// The application namespaces, one per environment, all `restricted`.
+pub fn applications() -> Vec<PlatformNamespace> {
+    Environment::ALL
         .into_iter()
         .map(|env| PlatformNamespace {
             name: env.name(),
@@ -76,14 +76,18 @@ pub fn platform() -> Vec<PlatformNamespace> {
             pod_security: PodSecurity::RESTRICTED,
             purpose: "XWiki, MySQL and their backups",
         })
-        .collect();
-    all.push(PlatformNamespace {
+        .collect()
+}
+
+/// `observability`: `restricted`, because node-exporter (which needs the host) lives in a
+/// namespace of its own.
+pub fn observability() -> PlatformNamespace {
+    PlatformNamespace {
         name: "observability",
         environment: "platform",
         pod_security: PodSecurity::RESTRICTED,
         purpose: "Prometheus, Alertmanager and Grafana (node-exporter lives in its own namespace)",
-    });
-    all
+    }
 }
 
 /// The Namespace objects.

@@ -57,7 +57,7 @@ fn policy(
     selector: LabelSelectorRequirement,
     registries: &[String],
 ) -> ValidatingPolicy {
-    let annotations = BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (
             "policies.kyverno.io/title".to_string(),
             rule.name.to_string(),
@@ -75,6 +75,9 @@ fn policy(
                 .join("; "),
         ),
     ]);
+    for (name, _, why) in rule.exclusions {
+        annotations.insert(format!("open4goods.org/exclusion-{name}"), why.to_string());
+    }
     ValidatingPolicy {
         metadata: ObjectMeta {
             name: Some(name),
@@ -98,6 +101,14 @@ fn policy(
                     match_expressions: vec![selector],
                 },
             },
+            match_conditions: rule
+                .exclusions
+                .iter()
+                .map(|(name, expression, _)| MatchCondition {
+                    name: name.to_string(),
+                    expression: expression.to_string(),
+                })
+                .collect(),
             autogen: Autogen {
                 pod_controllers: PodControllers {
                     controllers: POD_CONTROLLERS.iter().map(|c| c.to_string()).collect(),

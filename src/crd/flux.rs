@@ -97,3 +97,215 @@ pub struct LocalObjectReference {
     /// Name of the object.
     pub name: String,
 }
+
+custom_resource! {
+    /// A Flux `HelmRepository`: a classic Helm chart repository.
+    HelmRepository, spec = HelmRepositorySpec, group = "source.toolkit.fluxcd.io",
+    version = "v1", plural = "helmrepositories", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of a [`HelmRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelmRepositorySpec {
+    /// How often the index is fetched.
+    #[serde(serialize_with = "as_string")]
+    pub interval: Duration,
+    /// Repository URL (`https://`).
+    pub url: String,
+}
+
+custom_resource! {
+    /// A Flux `OCIRepository`: here, a Helm chart in an OCI registry.
+    OCIRepository, spec = OciRepositorySpec, group = "source.toolkit.fluxcd.io",
+    version = "v1", plural = "ocirepositories", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of an [`OCIRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciRepositorySpec {
+    /// How often the tag is checked.
+    #[serde(serialize_with = "as_string")]
+    pub interval: Duration,
+    /// `oci://` URL of the chart.
+    pub url: String,
+    /// The exact tag.
+    #[serde(rename = "ref")]
+    pub reference: OciReference,
+    /// Which layer holds the chart.
+    pub layer_selector: LayerSelector,
+}
+
+/// `spec.ref` of an [`OCIRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OciReference {
+    /// Tag.
+    pub tag: String,
+}
+
+/// `spec.layerSelector` of an [`OCIRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerSelector {
+    /// Helm chart layer media type.
+    pub media_type: String,
+    /// `copy`: keep the chart tarball as is.
+    pub operation: String,
+}
+
+custom_resource! {
+    /// A Flux `HelmRelease` (`helm.toolkit.fluxcd.io/v2`).
+    HelmRelease, spec = HelmReleaseSpec, group = "helm.toolkit.fluxcd.io",
+    version = "v2", plural = "helmreleases", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of a [`HelmRelease`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmReleaseSpec {
+    /// Reconciliation period.
+    #[serde(serialize_with = "as_string")]
+    pub interval: Duration,
+    /// Timeout of install/upgrade (including waiting for readiness).
+    #[serde(serialize_with = "as_string")]
+    pub timeout: Duration,
+    /// Chart from a HelmRepository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<HelmChartTemplate>,
+    /// Chart from an OCIRepository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_ref: Option<ChartRef>,
+    /// Install behaviour.
+    pub install: Install,
+    /// Upgrade behaviour.
+    pub upgrade: Upgrade,
+    /// Correct in-cluster changes to what Helm rendered.
+    pub drift_detection: DriftDetection,
+    /// Chart values (serialized from a typed struct per chart).
+    pub values: serde_json::Value,
+}
+
+/// `spec.chart` of a [`HelmRelease`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelmChartTemplate {
+    /// The chart spec.
+    pub spec: HelmChartSpec,
+}
+
+/// `spec.chart.spec`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmChartSpec {
+    /// Chart name.
+    pub chart: String,
+    /// Exact version.
+    pub version: String,
+    /// The HelmRepository.
+    pub source_ref: NamespacedSourceReference,
+    /// How often the chart is checked.
+    #[serde(serialize_with = "as_string")]
+    pub interval: Duration,
+}
+
+/// A source in a given namespace (written out so Renovate can link release and repository).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamespacedSourceReference {
+    /// `HelmRepository`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// `spec.chartRef`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartRef {
+    /// `OCIRepository`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// How CRDs in the chart are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CrdPolicy {
+    /// Do not touch CRDs (charts without CRDs).
+    Skip,
+    /// Create new CRDs and replace existing ones, so upgrades bring CRD changes.
+    CreateReplace,
+}
+
+/// What to do after a failed install or upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StrategyName {
+    /// Roll back (upgrade) or uninstall (install), then retry.
+    RemediateOnFailure,
+    /// Retry in place, never roll back or uninstall: for stateful components.
+    RetryOnFailure,
+}
+
+/// `install`/`upgrade` `.strategy`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Strategy {
+    /// Strategy.
+    pub name: StrategyName,
+    /// Wait between retries (RetryOnFailure only).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_string")]
+    pub retry_interval: Option<Duration>,
+}
+
+fn opt_string<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.collect_str(d),
+        None => s.serialize_none(),
+    }
+}
+
+/// `install`/`upgrade` `.remediation` (RemediateOnFailure only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Remediation {
+    /// Attempts before giving up.
+    pub retries: i32,
+    /// Remediate the last failure too.
+    pub remediate_last_failure: bool,
+}
+
+/// `spec.install`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Install {
+    /// CRD policy.
+    pub crds: CrdPolicy,
+    /// Failure strategy.
+    pub strategy: Strategy,
+    /// Remediation (only with RemediateOnFailure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+}
+
+/// `spec.upgrade`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upgrade {
+    /// CRD policy (Flux's default is Skip: CRDs would never be upgraded).
+    pub crds: CrdPolicy,
+    /// Failure strategy.
+    pub strategy: Strategy,
+    /// Remediation (only with RemediateOnFailure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+    /// Delete new resources of a failed upgrade.
+    pub cleanup_on_fail: bool,
+}
+
+/// `spec.driftDetection`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftDetection {
+    /// `enabled`, `warn` or `disabled`.
+    pub mode: String,
+}

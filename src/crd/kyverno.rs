@@ -32,6 +32,9 @@ pub struct ValidatingPolicySpec {
     pub validation_actions: Vec<ValidationAction>,
     /// What the policy applies to.
     pub match_constraints: MatchConstraints,
+    /// CEL conditions that must all hold for the policy to apply (exclusions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub match_conditions: Vec<MatchCondition>,
     /// Rules for pod controllers generated from the pod rule.
     pub autogen: Autogen,
     /// Admission and background evaluation.
@@ -83,6 +86,15 @@ pub struct LabelSelectorRequirement {
     pub operator: String,
     /// Values.
     pub values: Vec<String>,
+}
+
+/// A named CEL condition; the policy applies only where it is true.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchCondition {
+    /// Name (also the reason, in short).
+    pub name: String,
+    /// CEL.
+    pub expression: String,
 }
 
 /// `spec.autogen`.

@@ -4,6 +4,7 @@
 //! with its scope, `k8s_openapi::Metadata`), so it goes through [`crate::object::Object`] like
 //! any built-in kind. Field names follow the CRD schemas in `../shared/schemas/`.
 
+pub mod cert_manager;
 pub mod flux;
 pub mod kyverno;
 

@@ -15,6 +15,8 @@ pub struct CelRule {
     pub expression: &'static str,
     /// Message when it fails.
     pub message: &'static str,
+    /// Pods the rule does not apply to: (name, CEL true when the rule applies, reason).
+    pub exclusions: &'static [(&'static str, &'static str, &'static str)],
 }
 
 /// All containers of the pod in `object` (written with `has()`, which every CEL runtime has).
@@ -31,6 +33,7 @@ pub const RULES: &[CelRule] = &[
         variables: &[ALL_CONTAINERS],
         expression: "variables.allContainers.all(c, c.image.matches('@sha256:[0-9a-fA-F]{64}$'))",
         message: "images must be pinned by digest (image@sha256:...)",
+        exclusions: &[],
     },
     CelRule {
         name: "image-tag",
@@ -38,6 +41,11 @@ pub const RULES: &[CelRule] = &[
         variables: &[ALL_CONTAINERS],
         expression: "variables.allContainers.all(c, c.image.matches('^([^@/]*/)*[^@/:]+:[^@/:]+(@.*)?$') && !c.image.matches('^([^@/]*/)*[^@/:]+:latest(@.*)?$'))",
         message: "images need an explicit tag other than latest",
+        exclusions: &[(
+            "not-acme-http01-solver",
+            "!has(object.metadata.labels) || !('acme.cert-manager.io/http01-solver' in object.metadata.labels)",
+            "cert-manager's chart writes its digest-pinned solver image as repository@digest, without the tag",
+        )],
     },
     CelRule {
         name: "image-registry",
@@ -45,6 +53,7 @@ pub const RULES: &[CelRule] = &[
         variables: &[ALL_CONTAINERS, ("allowed", "{registries}")],
         expression: "variables.allContainers.all(c, variables.allowed.exists(r, c.image.startsWith(r + '/')))",
         message: "images must come from an allowed registry, written fully qualified",
+        exclusions: &[],
     },
     CelRule {
         name: "run-as-non-root",
@@ -52,6 +61,7 @@ pub const RULES: &[CelRule] = &[
         variables: &[ALL_CONTAINERS],
         expression: "(has(object.spec.securityContext) && has(object.spec.securityContext.runAsNonRoot) && object.spec.securityContext.runAsNonRoot == true && variables.allContainers.all(c, !has(c.securityContext) || !has(c.securityContext.runAsNonRoot) || c.securityContext.runAsNonRoot == true)) || variables.allContainers.all(c, has(c.securityContext) && has(c.securityContext.runAsNonRoot) && c.securityContext.runAsNonRoot == true)",
         message: "runAsNonRoot must be true on the pod or on every container",
+        exclusions: &[],
     },
     CelRule {
         name: "requests-limits",
@@ -62,6 +72,7 @@ pub const RULES: &[CelRule] = &[
         )],
         expression: "variables.withResources.all(c, has(c.resources) && has(c.resources.requests) && has(c.resources.requests.cpu) && has(c.resources.requests.memory) && has(c.resources.limits) && has(c.resources.limits.cpu) && has(c.resources.limits.memory))",
         message: "every container needs CPU and memory requests and limits",
+        exclusions: &[],
     },
 ];
 

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use diagnostic::SettingsError;
-use values::{CronSchedule, DnsName, Email, GitUrl, RegistryHost};
+use values::{CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
 
 use crate::quantity::{Bytes, Duration};
 
@@ -64,6 +64,20 @@ pub struct ClusterSettings {
     pub acme: AcmeSettings,
     /// Registries images may come from.
     pub registries: RegistrySettings,
+    /// Prometheus and Alertmanager.
+    pub monitoring: MonitoringSettings,
+}
+
+/// `[monitoring]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSettings {
+    /// How long Prometheus keeps samples.
+    pub retention: Retention,
+    /// Prometheus volume on Longhorn.
+    pub prometheus_storage: Bytes,
+    /// Alertmanager volume on Longhorn.
+    pub alertmanager_storage: Bytes,
 }
 
 /// `[git]` of `cluster.toml`.

@@ -27,7 +27,14 @@ macro_rules! deserialize_from_str {
         }
     )*};
 }
-deserialize_from_str!(DnsName, CronSchedule, Email, GitUrl, RegistryHost);
+deserialize_from_str!(
+    DnsName,
+    CronSchedule,
+    Email,
+    GitUrl,
+    RegistryHost,
+    Retention
+);
 
 impl FromStr for Bytes {
     type Err = String;
@@ -166,6 +173,40 @@ impl FromStr for GitUrl {
                 "`{s}` is not a Git URL Flux accepts: expected `https://host/path` or `ssh://git@host/path` (scp-like `git@host:path` is not accepted by Flux)"
             )),
         }
+    }
+}
+
+/// A Prometheus retention period: a whole number with one unit (`15d`, `4w`, `720h`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention(String);
+
+impl Retention {
+    /// The period as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Retention {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(unit_at);
+        let ok = !n.is_empty()
+            && n.parse::<u64>().is_ok_and(|v| v > 0)
+            && ["ms", "s", "m", "h", "d", "w", "y"].contains(&unit);
+        if !ok {
+            return Err(format!(
+                "`{s}` is not a retention period: expected a positive whole number with one unit of ms, s, m, h, d, w, y (e.g. `15d`)"
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -1,0 +1,199 @@
+//! cert-manager and the Let's Encrypt ClusterIssuers (staging and prod, HTTP-01 through the
+//! ingress layer).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{PodSecurityContext, SeccompProfile};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::helm::HelmComponent;
+use super::namespaces::{PlatformNamespace, PodSecurity};
+use crate::Error;
+use crate::crd::cert_manager::*;
+use crate::object::Object;
+use crate::settings::{ClusterIssuer as Issuer, Settings};
+
+/// Let's Encrypt production directory.
+pub const LETSENCRYPT_PROD: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt staging directory.
+pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+/// Label cert-manager puts on HTTP-01 solver pods (NetworkPolicies select it).
+pub const SOLVER_LABEL: (&str, &str) = ("acme.cert-manager.io/http01-solver", "true");
+/// Port of the solver pods.
+pub const SOLVER_PORT: u16 = 8089;
+
+/// cert-manager's namespace: its pods meet `restricted` (chart defaults: non-root, RuntimeDefault
+/// seccomp, no privilege escalation, all capabilities dropped).
+pub fn namespace() -> PlatformNamespace {
+    PlatformNamespace {
+        name: "cert-manager",
+        environment: "platform",
+        pod_security: PodSecurity::RESTRICTED,
+        purpose: "cert-manager (certificates from Let's Encrypt)",
+    }
+}
+
+// Digests of cert-manager v1.21.1 images (seen pinned in public repositories; verify with
+// `crane digest` when bumping). Renovate updates them with the chart.
+// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-controller
+const CONTROLLER_DIGEST: &str =
+    "sha256:416a2d76870d996460e62bd7f521bf14fa017be9e3e904aab92163a331fcb61a";
+// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-webhook
+const WEBHOOK_DIGEST: &str =
+    "sha256:d8b3961b51c8c7320633f8208dc46bf88aa13804d0f7cbe48a096b2c523cee42";
+// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-cainjector
+const CAINJECTOR_DIGEST: &str =
+    "sha256:ccf6b919ec0500745a47a910118f834f9636d0aac1ff221245cd2557ed8c7c98";
+// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-acmesolver
+const ACMESOLVER_DIGEST: &str =
+    "sha256:dbc7cc1354f603918e7c5af7f55a0a620537394452c93a565bde75c6f48e8837";
+// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-startupapicheck
+const STARTUPAPICHECK_DIGEST: &str =
+    "sha256:d8ab6416e6e7303a86fa0a8daa82c94a8001f21c9d78eb2e7db20534e5d07ae8";
+
+/// cert-manager chart values we set.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Values {
+    crds: Crds,
+    prometheus: Prometheus,
+    image: Image,
+    webhook: Sub,
+    cainjector: Sub,
+    acmesolver: Sub,
+    startupapicheck: Sub,
+    extra_args: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Crds {
+    enabled: bool,
+    keep: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Prometheus {
+    enabled: bool,
+    servicemonitor: Flag,
+}
+
+#[derive(Debug, Serialize)]
+struct Flag {
+    enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Image {
+    digest: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Sub {
+    image: Image,
+}
+
+/// The cert-manager HelmRelease.
+pub fn component() -> Result<HelmComponent, Error> {
+    let sub = |digest| Sub {
+        image: Image { digest },
+    };
+    let values = Values {
+        crds: Crds {
+            enabled: true,
+            keep: true,
+        },
+        prometheus: Prometheus {
+            enabled: true,
+            servicemonitor: Flag { enabled: true },
+        },
+        image: Image {
+            digest: CONTROLLER_DIGEST,
+        },
+        webhook: sub(WEBHOOK_DIGEST),
+        cainjector: sub(CAINJECTOR_DIGEST),
+        acmesolver: sub(ACMESOLVER_DIGEST),
+        startupapicheck: sub(STARTUPAPICHECK_DIGEST),
+        // Solver pods run in the app namespaces, where requests and limits are required.
+        extra_args: vec![
+            "--acme-http01-solver-resource-request-cpu=10m".into(),
+            "--acme-http01-solver-resource-request-memory=64Mi".into(),
+            "--acme-http01-solver-resource-limits-cpu=100m".into(),
+            "--acme-http01-solver-resource-limits-memory=64Mi".into(),
+        ],
+    };
+    HelmComponent::new(
+        "cert-manager",
+        namespace(),
+        crate::charts::CERT_MANAGER,
+        &values,
+    )
+}
+
+/// The ACME directory of an issuer.
+pub const fn server(issuer: Issuer) -> &'static str {
+    match issuer {
+        Issuer::LetsEncryptProd => LETSENCRYPT_PROD,
+        Issuer::LetsEncryptStaging => LETSENCRYPT_STAGING,
+    }
+}
+
+/// One ClusterIssuer: ACME account from settings, its own account key Secret, HTTP-01 through
+/// the ingress class, with a solver pod that passes `restricted`.
+pub fn cluster_issuer(issuer: Issuer, settings: &Settings) -> ClusterIssuer {
+    ClusterIssuer {
+        metadata: ObjectMeta {
+            name: Some(issuer.name().into()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: ClusterIssuerSpec {
+            acme: Acme {
+                server: server(issuer).into(),
+                email: settings.cluster.acme.email.as_str().into(),
+                private_key_secret_ref: SecretKeySelector {
+                    name: format!("{}-account-key", issuer.name()),
+                },
+                solvers: vec![Solver {
+                    http01: Http01 {
+                        ingress: Http01Ingress {
+                            ingress_class_name: super::ingress::INGRESS_CLASS.into(),
+                            pod_template: SolverPodTemplate {
+                                metadata: SolverMetadata {
+                                    labels: BTreeMap::from([(
+                                        "app.kubernetes.io/part-of".to_string(),
+                                        crate::PART_OF.to_string(),
+                                    )]),
+                                },
+                                spec: SolverPodSpec {
+                                    security_context: PodSecurityContext {
+                                        run_as_non_root: Some(true),
+                                        seccomp_profile: Some(SeccompProfile {
+                                            type_: "RuntimeDefault".into(),
+                                            localhost_profile: None,
+                                        }),
+                                        ..Default::default()
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }],
+            },
+        },
+    }
+}
+
+/// The objects of `out/infrastructure/configs/issuers/`.
+pub fn config_objects(settings: &Settings) -> Result<Vec<Object>, Error> {
+    [Issuer::LetsEncryptStaging, Issuer::LetsEncryptProd]
+        .into_iter()
+        .map(|i| Object::new(&cluster_issuer(i, settings)))
+        .collect()
+}

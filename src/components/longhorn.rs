@@ -1,0 +1,127 @@
+//! Longhorn: block storage with one replica (single node), and the `longhorn-db` StorageClass.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::helm::{HelmComponent, Remediate};
+use super::namespaces::{Level, PlatformNamespace, PodSecurity};
+use crate::Error;
+use crate::object::Object;
+use crate::quantity::Duration;
+
+/// The StorageClass of the databases.
+pub const STORAGE_CLASS: &str = super::apps::DB_STORAGE_CLASS;
+/// Replicas per volume. Default: 1, because the cluster has one node: more replicas could
+/// never be scheduled and every volume would stay Degraded.
+pub const REPLICAS: u32 = 1;
+
+/// Longhorn's namespace.
+pub fn namespace() -> PlatformNamespace {
+    PlatformNamespace {
+        name: "longhorn-system",
+        environment: "platform",
+        pod_security: PodSecurity::relaxed(
+            Level::Privileged,
+            "the Longhorn manager, CSI plugin and instance managers run privileged with host mounts (iSCSI, /dev, /var/lib/longhorn) to attach block devices",
+        ),
+        purpose: "Longhorn storage",
+    }
+}
+
+/// The chart values we set (everything else is the chart's default).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Values {
+    persistence: Persistence,
+    default_settings: DefaultSettings,
+    metrics: Metrics,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Persistence {
+    /// The chart's own `longhorn` class is not the default: claims name their class.
+    default_class: bool,
+    default_class_replica_count: u32,
+    reclaim_policy: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DefaultSettings {
+    /// Data-engine specific JSON, the form Longhorn ≥ 1.10 expects.
+    default_replica_count: String,
+    /// Keep the last 15% of the disk free for the node itself.
+    storage_minimal_available_percentage: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Metrics {
+    service_monitor: Enabled,
+}
+
+#[derive(Debug, Serialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+/// The HelmRelease of Longhorn.
+pub fn component() -> Result<HelmComponent, Error> {
+    let values = Values {
+        persistence: Persistence {
+            default_class: false,
+            default_class_replica_count: REPLICAS,
+            reclaim_policy: "Retain",
+        },
+        default_settings: DefaultSettings {
+            default_replica_count: format!("{{\"v1\":\"{REPLICAS}\",\"v2\":\"{REPLICAS}\"}}"),
+            storage_minimal_available_percentage: 15,
+        },
+        metrics: Metrics {
+            service_monitor: Enabled { enabled: true },
+        },
+    };
+    let mut c = HelmComponent::new("longhorn", namespace(), crate::charts::LONGHORN, &values)?;
+    c.remediate = Remediate::RetryInPlace;
+    c.timeout = Duration::minutes(15);
+    Ok(c)
+}
+
+/// `longhorn-db`: one replica, xfs, kept on claim deletion, expandable.
+pub fn storage_class() -> StorageClass {
+    StorageClass {
+        metadata: ObjectMeta {
+            name: Some(STORAGE_CLASS.into()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        provisioner: "driver.longhorn.io".into(),
+        allow_volume_expansion: Some(true),
+        reclaim_policy: Some("Retain".into()),
+        volume_binding_mode: Some("Immediate".into()),
+        parameters: Some(BTreeMap::from([
+            ("numberOfReplicas".to_string(), REPLICAS.to_string()),
+            // Minutes before a failed replica is cleaned up (the chart's own value).
+            ("staleReplicaTimeout".to_string(), "30".to_string()),
+            ("fsType".to_string(), "xfs".to_string()),
+            ("dataLocality".to_string(), "best-effort".to_string()),
+            ("dataEngine".to_string(), "v1".to_string()),
+        ])),
+        ..Default::default()
+    }
+}
+
+/// The objects of `out/infrastructure/configs/storage/`.
+pub fn config_objects() -> Result<Vec<Object>, Error> {
+    Ok(vec![Object::new(&storage_class())?])
+}

@@ -1,0 +1,221 @@
+//! kube-prometheus-stack in `observability`, with node-exporter in its own privileged
+//! namespace so that `observability` stays `restricted`.
+
+use serde::Serialize;
+
+use super::helm::{HelmComponent, Remediate};
+use super::namespaces::{Level, PlatformNamespace, PodSecurity};
+use crate::Error;
+use crate::quantity::{Bytes, Duration};
+use crate::settings::Settings;
+
+/// Namespace of the stack (also one of the platform namespaces).
+pub const NAMESPACE: &str = "observability";
+/// Secret (in `observability`) with Grafana's admin credentials (`admin-user`, `admin-password`).
+pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+/// Label value that makes Grafana load a ConfigMap as a dashboard.
+pub const DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
+
+/// node-exporter's namespace.
+pub fn node_exporter_namespace() -> PlatformNamespace {
+    PlatformNamespace {
+        name: "node-exporter",
+        environment: "platform",
+        pod_security: PodSecurity::relaxed(
+            Level::Privileged,
+            "node-exporter reads the host's metrics with hostNetwork, hostPID and a read-only hostPath mount of /",
+        ),
+        purpose: "Prometheus node-exporter (host metrics)",
+    }
+}
+
+/// kube-prometheus-stack values we set.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Values {
+    crds: Flag,
+    prometheus: Prometheus,
+    alertmanager: Alertmanager,
+    grafana: Grafana,
+    /// Control-plane endpoints a single-node k3s/kubeadm cluster binds to 127.0.0.1: scraping
+    /// them only raises permanent TargetDown alerts.
+    kube_controller_manager: Flag,
+    kube_scheduler: Flag,
+    kube_etcd: Flag,
+    kube_proxy: Flag,
+    #[serde(rename = "prometheus-node-exporter")]
+    node_exporter: NodeExporter,
+}
+
+#[derive(Debug, Serialize)]
+struct Flag {
+    enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Prometheus {
+    prometheus_spec: PrometheusSpec,
+}
+
+/// `*SelectorNilUsesHelmValues: false`: monitors and rules from every namespace, without the
+/// `release` label, are picked up.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrometheusSpec {
+    service_monitor_selector_nil_uses_helm_values: bool,
+    pod_monitor_selector_nil_uses_helm_values: bool,
+    rule_selector_nil_uses_helm_values: bool,
+    probe_selector_nil_uses_helm_values: bool,
+    scrape_config_selector_nil_uses_helm_values: bool,
+    retention: String,
+    storage_spec: StorageSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StorageSpec {
+    volume_claim_template: ClaimTemplate,
+}
+
+#[derive(Debug, Serialize)]
+struct ClaimTemplate {
+    spec: ClaimSpec,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClaimSpec {
+    storage_class_name: &'static str,
+    access_modes: Vec<&'static str>,
+    resources: StorageRequest,
+}
+
+#[derive(Debug, Serialize)]
+struct StorageRequest {
+    requests: Storage,
+}
+
+#[derive(Debug, Serialize)]
+struct Storage {
+    storage: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Alertmanager {
+    alertmanager_spec: AlertmanagerSpec,
+}
+
+#[derive(Debug, Serialize)]
+struct AlertmanagerSpec {
+    storage: StorageSpec,
+}
+
+#[derive(Debug, Serialize)]
+struct Grafana {
+    admin: GrafanaAdmin,
+    sidecar: GrafanaSidecar,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GrafanaAdmin {
+    existing_secret: &'static str,
+    user_key: &'static str,
+    password_key: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct GrafanaSidecar {
+    dashboards: Dashboards,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Dashboards {
+    enabled: bool,
+    label: &'static str,
+    label_value: &'static str,
+    search_namespace: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeExporter {
+    namespace_override: &'static str,
+}
+
+fn storage(size: Bytes) -> StorageSpec {
+    StorageSpec {
+        volume_claim_template: ClaimTemplate {
+            spec: ClaimSpec {
+                storage_class_name: super::longhorn::STORAGE_CLASS,
+                access_modes: vec!["ReadWriteOnce"],
+                resources: StorageRequest {
+                    requests: Storage {
+                        storage: size.to_string(),
+                    },
+                },
+            },
+        },
+    }
+}
+
+/// The kube-prometheus-stack HelmRelease.
+pub fn component(
+    settings: &Settings,
+    observability: PlatformNamespace,
+) -> Result<HelmComponent, Error> {
+    let m = &settings.cluster.monitoring;
+    let values = Values {
+        crds: Flag { enabled: true },
+        prometheus: Prometheus {
+            prometheus_spec: PrometheusSpec {
+                service_monitor_selector_nil_uses_helm_values: false,
+                pod_monitor_selector_nil_uses_helm_values: false,
+                rule_selector_nil_uses_helm_values: false,
+                probe_selector_nil_uses_helm_values: false,
+                scrape_config_selector_nil_uses_helm_values: false,
+                retention: m.retention.to_string(),
+                storage_spec: storage(m.prometheus_storage),
+            },
+        },
+        alertmanager: Alertmanager {
+            alertmanager_spec: AlertmanagerSpec {
+                storage: storage(m.alertmanager_storage),
+            },
+        },
+        grafana: Grafana {
+            admin: GrafanaAdmin {
+                existing_secret: GRAFANA_ADMIN_SECRET,
+                user_key: "admin-user",
+                password_key: "admin-password",
+            },
+            sidecar: GrafanaSidecar {
+                dashboards: Dashboards {
+                    enabled: true,
+                    label: DASHBOARD_LABEL.0,
+                    label_value: DASHBOARD_LABEL.1,
+                    search_namespace: "ALL",
+                },
+            },
+        },
+        kube_controller_manager: Flag { enabled: false },
+        kube_scheduler: Flag { enabled: false },
+        kube_etcd: Flag { enabled: false },
+        kube_proxy: Flag { enabled: false },
+        node_exporter: NodeExporter {
+            namespace_override: node_exporter_namespace().name,
+        },
+    };
+    let mut c = HelmComponent::new(
+        "kube-prometheus-stack",
+        observability,
+        crate::charts::KUBE_PROMETHEUS_STACK,
+        &values,
+    )?;
+    c.remediate = Remediate::RetryInPlace;
+    c.timeout = Duration::minutes(15);
+    Ok(c)
+}
