@@ -47,6 +47,7 @@ pub mod image;
 pub mod images;
 pub mod kustomize;
 pub mod lint;
+pub mod netpol;
 pub mod object;
 pub mod policy;
 pub mod quantity;

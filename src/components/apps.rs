@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{layout, mysql, namespaces, xwiki};
+
 use crate::Error;
 use crate::kustomize::{Patch, PatchTarget};
 use crate::object::Object;
@@ -42,13 +43,18 @@ pub struct AppParams {
     pub mysql_storage: Bytes,
     /// MySQL container resources.
     pub mysql_resources: crate::workload::Resources,
+    /// May XWiki reach the internet on 443.
+    pub internet_egress: bool,
+    /// Cluster addresses the NetworkPolicies need.
+    pub network: super::network::NetworkParams,
 }
 
 impl AppParams {
     /// The neutral values of the base, which every overlay patches. Default host
     /// `xwiki.invalid` (a reserved name that never resolves), staging certificates, the
-    /// design card's 50Gi MySQL volume, and the smallest resources XWiki starts with.
-    pub fn base() -> Self {
+    /// design card's 50Gi MySQL volume, the smallest resources XWiki starts with, and no
+    /// internet access for XWiki (each environment opts in).
+    pub fn base(settings: &Settings) -> Self {
         use crate::workload::{Compute, Resources};
         Self {
             env: None,
@@ -66,6 +72,8 @@ impl AppParams {
                 Compute::new(Cpu::millis(100), Bytes::mebi(768)),
                 Compute::new(Cpu::millis(500), Bytes::gibi(1)),
             ),
+            internet_egress: false,
+            network: super::network::NetworkParams::from_settings(settings),
         }
     }
 
@@ -82,6 +90,8 @@ impl AppParams {
             mysql_version: s.mysql.version,
             mysql_storage: s.mysql.storage_size,
             mysql_resources: s.mysql.resources.get_ref().to_resources(),
+            internet_egress: s.xwiki.internet_egress,
+            network: super::network::NetworkParams::from_settings(settings),
         }
     }
 
@@ -149,7 +159,11 @@ pub struct AppFile {
 /// The application objects for `p`, by component folder and file.
 pub fn objects(p: &AppParams) -> Result<Vec<AppFile>, Error> {
     let mut out = Vec::new();
-    for (component, files) in [("mysql", mysql::objects(p)?), ("xwiki", xwiki::objects(p)?)] {
+    for (component, files) in [
+        ("mysql", mysql::objects(p)?),
+        ("xwiki", xwiki::objects(p)?),
+        ("network", network_objects(p)?),
+    ] {
         for (file, objects) in files {
             out.push(AppFile {
                 component,
@@ -159,6 +173,20 @@ pub fn objects(p: &AppParams) -> Result<Vec<AppFile>, Error> {
         }
     }
     Ok(out)
+}
+
+/// The application namespace's NetworkPolicies (namespace left to the overlay).
+fn network_objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error> {
+    let ns = p.env.map_or("base", |e| e.name());
+    let flows = super::network::app_flows(ns, &p.network, p);
+    let objects = crate::netpol::policies(ns, &flows, &super::network::policy_labels())
+        .into_iter()
+        .map(|mut np| {
+            np.metadata.namespace = None;
+            Object::new(&np)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(vec![("networkpolicies.yaml", objects)])
 }
 
 /// What kustomize must build for `env`: the environment's objects in its namespace.
@@ -191,7 +219,7 @@ fn target(o: &Object) -> PatchTarget {
 
 /// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree.
 pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
-    let base = objects(&AppParams::base())?;
+    let base = objects(&AppParams::base(settings))?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
     let mut by_component: Vec<(&str, Folder)> = Vec::new();
     for AppFile {

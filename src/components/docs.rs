@@ -142,3 +142,72 @@ pub fn infrastructure(
     .render()
     .map_err(|e| Error::Build(format!("out/docs/infrastructure.md: {e}")))
 }
+
+/// One flow in `out/docs/network.md`.
+struct FlowRow {
+    from: String,
+    to: String,
+    from_id: String,
+    to_id: String,
+    port: String,
+    reason: &'static str,
+}
+
+/// One namespace's flows.
+struct FlowSection {
+    namespace: String,
+    flows: Vec<FlowRow>,
+}
+
+/// `out/docs/network.md`.
+#[derive(Template)]
+#[template(path = "network.md", escape = "none")]
+struct NetworkDoc {
+    node_cidr: String,
+    api_port: u16,
+    s3_cidr: String,
+    sections: Vec<FlowSection>,
+}
+
+fn mermaid_id(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Renders `out/docs/network.md` from the flows of each namespace.
+pub fn network(
+    settings: &Settings,
+    sections: Vec<(String, Vec<crate::netpol::Flow>)>,
+) -> Result<String, Error> {
+    let net = super::network::NetworkParams::from_settings(settings);
+    let sections = sections
+        .into_iter()
+        .map(|(namespace, flows)| FlowSection {
+            namespace,
+            flows: flows
+                .iter()
+                .map(|f| {
+                    let (from, to) = (f.from.label(), f.to.label());
+                    FlowRow {
+                        from_id: mermaid_id(&from),
+                        to_id: mermaid_id(&to),
+                        from,
+                        to,
+                        port: format!("{}/{}", f.port.number, f.port.protocol.as_str()),
+                        reason: f.reason,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    NetworkDoc {
+        node_cidr: net.node_cidr.to_string(),
+        api_port: net.api_server_port,
+        s3_cidr: net.s3_cidr.to_string(),
+        sections,
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("out/docs/network.md: {e}")))
+}

@@ -14,6 +14,7 @@ pub mod longhorn;
 pub mod monitoring;
 pub mod mysql;
 pub mod namespaces;
+pub mod network;
 pub mod policies;
 pub mod policy_engine;
 pub mod xwiki;
@@ -81,11 +82,20 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         "clusterissuers.yaml",
         cert_manager::config_objects(settings)?,
     ))?;
+    let observability_policies = network::observability_policies(settings)
+        .iter()
+        .map(Object::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    tree.add_folder(
+        Folder::new(format!("{}/network", layout::CONFIGS))
+            .file("observability.yaml", observability_policies),
+    )?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)
             .resource("storage")
             .resource("issuers")
-            .resource("policies"),
+            .resource("policies")
+            .resource("network"),
     )?;
 
     apps::add_to_tree(&mut tree, settings)?;
@@ -103,6 +113,10 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     }
 
     tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
+    tree.insert(
+        "out/docs/network.md",
+        docs::network(settings, network::all_flows(settings))?.into_bytes(),
+    )?;
     tree.insert(
         "out/README.md",
         docs::out_readme(settings, &all_namespaces(), &kustomizations)?.into_bytes(),

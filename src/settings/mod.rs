@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use diagnostic::SettingsError;
-use values::{CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
+use values::{Cidr, CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
 
 use crate::quantity::{Bytes, Duration};
 
@@ -66,6 +66,31 @@ pub struct ClusterSettings {
     pub registries: RegistrySettings,
     /// Prometheus and Alertmanager.
     pub monitoring: MonitoringSettings,
+    /// Addresses NetworkPolicies need.
+    pub network: NetworkSettings,
+    /// The S3-compatible store backups go to.
+    pub s3: S3Settings,
+}
+
+/// `[network]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// The nodes' addresses: ingress-nginx runs on the host network, so its traffic comes from
+    /// here, and so does the API server's.
+    pub node_cidr: Cidr,
+    /// Port of the Kubernetes API server on the nodes (6443 for kubeadm and k3s).
+    pub api_server_port: u16,
+}
+
+/// `[s3]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// Addresses of the S3 endpoint (NetworkPolicies cannot name hosts).
+    pub cidr: Cidr,
+    /// Its port.
+    pub port: u16,
 }
 
 /// `[monitoring]` of `cluster.toml`.
@@ -166,6 +191,9 @@ pub struct XwikiSettings {
     pub storage_class: String,
     /// Requests and limits of the XWiki container (the JVM heap is sized from the limit).
     pub resources: Spanned<ResourceSettings>,
+    /// Allow XWiki to reach the internet on 443: the first start installs the Standard flavor
+    /// and extensions from extensions.xwiki.org.
+    pub internet_egress: bool,
 }
 
 /// MySQL major line; the image of each is in `src/images.rs`.
@@ -405,8 +433,16 @@ mod tests {
 
     fn env_toml(extra: &str) -> String {
         format!(
-            "[xwiki]\nhost = \"xwiki.example.org\"\ncluster_issuer = \"letsencrypt-staging\"\nstorage_size = \"20Gi\"\nstorage_class = \"longhorn-db\"\nresources = {{ requests = {{ cpu = \"500m\", memory = \"2Gi\" }}, limits = {{ cpu = \"2\", memory = \"3Gi\" }} }}\n\n[mysql]\nversion = \"8.0\"\nstorage_size = \"50Gi\"\nresources = {{ requests = {{ cpu = \"250m\", memory = \"1Gi\" }}, limits = {{ cpu = \"1\", memory = \"2Gi\" }} }}\n\n[backup]\nschedule = \"15 2 * * *\"\n{extra}"
+            "[xwiki]\nhost = \"xwiki.example.org\"\ncluster_issuer = \"letsencrypt-staging\"\nstorage_size = \"20Gi\"\nstorage_class = \"longhorn-db\"\nresources = {{ requests = {{ cpu = \"500m\", memory = \"2Gi\" }}, limits = {{ cpu = \"2\", memory = \"3Gi\" }} }}\ninternet_egress = true\n\n[mysql]\nversion = \"8.0\"\nstorage_size = \"50Gi\"\nresources = {{ requests = {{ cpu = \"250m\", memory = \"1Gi\" }}, limits = {{ cpu = \"1\", memory = \"2Gi\" }} }}\n\n[backup]\nschedule = \"15 2 * * *\"\n{extra}"
         )
+    }
+
+    /// 1-based line of the first line of `src` that starts with `prefix`.
+    fn line_of(src: &str, prefix: &str) -> usize {
+        src.lines()
+            .position(|l| l.starts_with(prefix))
+            .expect("line present")
+            + 1
     }
 
     fn err(src: &str) -> SettingsError {
@@ -425,9 +461,14 @@ mod tests {
         // Appended at the end, the key belongs to the last table.
         let e = err(&env_toml("bogus_key = 1\n"));
         assert_eq!(e.key.as_deref(), Some("backup.bogus_key"));
-        assert_eq!(e.line, 15, "{e}");
+        assert_eq!(
+            e.line,
+            line_of(&env_toml("bogus_key = 1\n"), "bogus_key"),
+            "{e}"
+        );
         let shown = e.to_string();
-        assert!(shown.contains("overlays/prod/env.toml:15:1"), "{shown}");
+        let at = format!("overlays/prod/env.toml:{}:1", e.line);
+        assert!(shown.contains(&at), "{shown}");
         assert!(shown.contains("expected `schedule`"), "{shown}");
     }
 
@@ -441,7 +482,7 @@ mod tests {
     fn unknown_nested_key_names_its_table() {
         let e = err(&env_toml("").replace("[mysql]\n", "[mysql]\nsize = 3\n"));
         assert_eq!(e.key.as_deref(), Some("mysql.size"), "{e}");
-        assert_eq!(e.line, 9);
+        assert_eq!(e.line, line_of(&env_toml(""), "[mysql]") + 1);
     }
 
     #[test]
@@ -453,7 +494,7 @@ mod tests {
 
         let e = err(&env_toml("").replace("50Gi", "50GB"));
         assert_eq!(e.key.as_deref(), Some("mysql.storage_size"));
-        assert_eq!(e.line, 10);
+        assert_eq!(e.line, line_of(&env_toml(""), "storage_size = \"50Gi\""));
 
         let e = err(&env_toml("").replace("15 2 * * *", "every night"));
         assert_eq!(e.key.as_deref(), Some("backup.schedule"));
@@ -466,7 +507,7 @@ mod tests {
     #[test]
     fn syntax_error_has_a_position() {
         let e = err(&env_toml("").replace("[mysql]", "[mysql"));
-        assert_eq!(e.line, 8, "{e}");
+        assert_eq!(e.line, line_of(&env_toml(""), "[mysql]"), "{e}");
         assert!(e.message.starts_with("TOML syntax error"));
     }
 

@@ -54,7 +54,7 @@ impl FromStr for Duration {
         Duration::parse(s)
     }
 }
-deserialize_from_str!(Bytes, Duration, crate::quantity::Cpu);
+deserialize_from_str!(Bytes, Duration, crate::quantity::Cpu, Cidr);
 
 /// A lowercase RFC 1123 DNS name with at least two labels, e.g. `xwiki.logo-solutions.fr`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -173,6 +173,32 @@ impl FromStr for GitUrl {
                 "`{s}` is not a Git URL Flux accepts: expected `https://host/path` or `ssh://git@host/path` (scp-like `git@host:path` is not accepted by Flux)"
             )),
         }
+    }
+}
+
+/// An IPv4 range in CIDR notation (`192.168.1.0/24`, `203.0.113.10/32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(pub ipnet::Ipv4Net);
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let net: ipnet::Ipv4Net = s.parse().map_err(|_| {
+            format!("`{s}` is not an IPv4 CIDR: expected `a.b.c.d/n` such as `192.168.1.0/24` (a single address is `/32`)")
+        })?;
+        if net.network() != net.addr() {
+            return Err(format!(
+                "`{s}` has host bits set: write the network address, `{}`",
+                net.trunc()
+            ));
+        }
+        Ok(Self(net))
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 

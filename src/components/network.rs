@@ -1,0 +1,416 @@
+//! The declared flows of the platform and the NetworkPolicies derived from them.
+//!
+//! Every namespace the platform owns gets a default deny; each flow below opens exactly one
+//! path. Ports and labels come from the workloads' own values, so a port change moves its
+//! policy with it. ingress-nginx runs on the host network: its traffic carries no pod labels,
+//! so it is modelled as the nodes' address range (see `out/docs/network.md` for the CNI
+//! behaviours this assumes).
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+
+use super::{mysql, xwiki};
+use crate::netpol::{Flow, Peer, Workload, udp};
+use crate::settings::Settings;
+use crate::workload::Port;
+
+/// Where the cluster's special addresses are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkParams {
+    /// The nodes (host-network pods and the API server).
+    pub node_cidr: Ipv4Net,
+    /// The API server's port on the nodes.
+    pub api_server_port: u16,
+    /// The S3 endpoint.
+    pub s3_cidr: Ipv4Net,
+    /// Its port.
+    pub s3_port: u16,
+}
+
+impl NetworkParams {
+    /// From `overlays/cluster.toml`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            node_cidr: settings.cluster.network.node_cidr.0,
+            api_server_port: settings.cluster.network.api_server_port,
+            s3_cidr: settings.cluster.s3.cidr.0,
+            s3_port: settings.cluster.s3.port,
+        }
+    }
+}
+
+/// Private, shared, link-local and loopback ranges: never "the internet".
+const NOT_INTERNET: [&str; 6] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+];
+
+fn net(s: &str) -> Ipv4Net {
+    s.parse()
+        .unwrap_or_else(|_| unreachable!("constant CIDR {s}"))
+}
+
+/// The nodes' addresses.
+pub fn nodes(p: &NetworkParams) -> Peer {
+    Peer::External {
+        name: "nodes",
+        cidr: p.node_cidr,
+        except: vec![],
+    }
+}
+/// Public addresses.
+pub fn internet() -> Peer {
+    Peer::External {
+        name: "internet",
+        cidr: net("0.0.0.0/0"),
+        except: NOT_INTERNET.iter().map(|c| net(c)).collect(),
+    }
+}
+/// The S3 endpoint.
+pub fn s3(p: &NetworkParams) -> Peer {
+    Peer::External {
+        name: "s3",
+        cidr: p.s3_cidr,
+        except: vec![],
+    }
+}
+
+/// DNS ports of kube-dns.
+pub const DNS_UDP: Port = udp("dns", 53);
+/// DNS over TCP.
+pub const DNS_TCP: Port = Port::tcp("dns-tcp", 53);
+
+/// CoreDNS (`k8s-app: kube-dns` in `kube-system`).
+pub fn kube_dns() -> Workload {
+    Workload::new(
+        "kube-system",
+        "kube-dns",
+        &[("k8s-app", "kube-dns")],
+        &[DNS_UDP, DNS_TCP],
+        false,
+    )
+}
+
+/// The namespace of the monitoring stack.
+pub const OBSERVABILITY: &str = super::monitoring::NAMESPACE;
+
+/// Prometheus pods (created by the operator).
+pub fn prometheus() -> Workload {
+    Workload::new(
+        OBSERVABILITY,
+        "prometheus",
+        &[("app.kubernetes.io/name", "prometheus")],
+        &[Port::tcp("web", 9090)],
+        false,
+    )
+}
+fn alertmanager() -> Workload {
+    Workload::new(
+        OBSERVABILITY,
+        "alertmanager",
+        &[("app.kubernetes.io/name", "alertmanager")],
+        &[Port::tcp("http-web", 9093)],
+        false,
+    )
+}
+fn grafana() -> Workload {
+    Workload::new(
+        OBSERVABILITY,
+        "grafana",
+        &[("app.kubernetes.io/name", "grafana")],
+        &[Port::tcp("grafana", 3000)],
+        false,
+    )
+}
+fn kube_state_metrics() -> Workload {
+    Workload::new(
+        OBSERVABILITY,
+        "kube-state-metrics",
+        &[("app.kubernetes.io/name", "kube-state-metrics")],
+        &[Port::tcp("http", 8080)],
+        false,
+    )
+}
+fn operator() -> Workload {
+    Workload::new(
+        OBSERVABILITY,
+        "prometheus-operator",
+        &[("app", "kube-prometheus-stack-operator")],
+        &[Port::tcp("https", 10250)],
+        false,
+    )
+}
+fn cert_manager_controller() -> Workload {
+    Workload::new(
+        "cert-manager",
+        "cert-manager",
+        &[
+            ("app.kubernetes.io/name", "cert-manager"),
+            ("app.kubernetes.io/component", "controller"),
+        ],
+        &[Port::tcp("http-metrics", 9402)],
+        false,
+    )
+}
+fn longhorn_manager() -> Workload {
+    Workload::new(
+        "longhorn-system",
+        "longhorn-manager",
+        &[("app", "longhorn-manager")],
+        &[Port::tcp("manager", 9500)],
+        false,
+    )
+}
+
+/// The backup jobs of a namespace (their CronJobs come with the backup work).
+pub fn backup(ns: &str) -> Workload {
+    Workload::new(
+        ns,
+        "backup",
+        &[
+            ("app.kubernetes.io/name", "backup"),
+            ("app.kubernetes.io/part-of", crate::PART_OF),
+        ],
+        &[],
+        false,
+    )
+}
+/// cert-manager's HTTP-01 solver pods, created in the Certificate's namespace.
+pub fn acme_solver(ns: &str) -> Workload {
+    let (k, v) = super::cert_manager::SOLVER_LABEL;
+    Workload::new(
+        ns,
+        "acme-solver",
+        &[(k, v)],
+        &[Port::tcp("http", super::cert_manager::SOLVER_PORT)],
+        false,
+    )
+}
+
+fn flow(from: Peer, to: Peer, port: Port, reason: &'static str) -> Flow {
+    Flow {
+        from,
+        to,
+        port,
+        reason,
+    }
+}
+
+fn dns(ns: &str) -> Vec<Flow> {
+    [DNS_UDP, DNS_TCP]
+        .into_iter()
+        .map(|port| {
+            flow(
+                Peer::Namespace(ns.into()),
+                Peer::Workload(kube_dns()),
+                port,
+                "name resolution (CoreDNS)",
+            )
+        })
+        .collect()
+}
+
+/// The flows of one application namespace.
+pub fn app_flows(ns: &str, net: &NetworkParams, p: &super::apps::AppParams) -> Vec<Flow> {
+    let w = |x: Workload| Peer::Workload(x);
+    let xw = w(Workload::new(
+        ns,
+        "xwiki",
+        &selector(&xwiki::labels(p).selector()),
+        &[xwiki::HTTP],
+        true,
+    ));
+    let db = w(Workload::new(
+        ns,
+        "mysql",
+        &selector(&mysql::labels(p).selector()),
+        &[mysql::MYSQL, mysql::METRICS],
+        true,
+    ));
+    let mut flows = vec![
+        flow(
+            nodes(net),
+            xw.clone(),
+            xwiki::HTTP,
+            "ingress-nginx (host network) serves the wiki",
+        ),
+        flow(
+            nodes(net),
+            w(acme_solver(ns)),
+            Port::tcp("http", super::cert_manager::SOLVER_PORT),
+            "ingress-nginx forwards Let's Encrypt HTTP-01 challenges to cert-manager's solver",
+        ),
+        flow(xw.clone(), db.clone(), mysql::MYSQL, "XWiki's database"),
+        flow(
+            w(prometheus()),
+            db.clone(),
+            mysql::METRICS,
+            "Prometheus scrapes mysqld-exporter",
+        ),
+        flow(w(backup(ns)), db, mysql::MYSQL, "nightly mysqldump"),
+        flow(
+            w(backup(ns)),
+            xw.clone(),
+            xwiki::HTTP,
+            "nightly XAR export through the REST API",
+        ),
+        flow(
+            w(backup(ns)),
+            s3(net),
+            Port::tcp("s3", net.s3_port),
+            "backups are uploaded to S3",
+        ),
+    ];
+    if p.internet_egress {
+        flows.push(flow(
+            xw,
+            internet(),
+            Port::tcp("https", 443),
+            "the Standard flavor and extensions come from extensions.xwiki.org",
+        ));
+    }
+    flows.extend(dns(ns));
+    flows
+}
+
+fn selector(m: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
+    m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The flows of `observability`.
+pub fn observability_flows(net: &NetworkParams) -> Vec<Flow> {
+    let w = Peer::Workload;
+    let api = Port::tcp("api", net.api_server_port);
+    let mut flows = vec![
+        flow(
+            Peer::Namespace(OBSERVABILITY.into()),
+            nodes(net),
+            api,
+            "the operator, kube-state-metrics, Grafana's sidecar, Prometheus discovery and the chart's jobs use the API server",
+        ),
+        flow(
+            nodes(net),
+            w(operator()),
+            Port::tcp("https", 10250),
+            "the API server calls the operator's admission webhook",
+        ),
+        flow(
+            w(prometheus()),
+            w(alertmanager()),
+            Port::tcp("http-web", 9093),
+            "Prometheus sends alerts",
+        ),
+        flow(
+            w(grafana()),
+            w(prometheus()),
+            Port::tcp("web", 9090),
+            "dashboards query Prometheus",
+        ),
+        flow(
+            w(grafana()),
+            w(alertmanager()),
+            Port::tcp("http-web", 9093),
+            "Grafana shows alerts",
+        ),
+        flow(
+            w(prometheus()),
+            w(kube_state_metrics()),
+            Port::tcp("http", 8080),
+            "Prometheus scrapes kube-state-metrics",
+        ),
+        flow(
+            w(prometheus()),
+            w(operator()),
+            Port::tcp("https", 10250),
+            "Prometheus scrapes the operator",
+        ),
+        flow(
+            w(prometheus()),
+            nodes(net),
+            Port::tcp("node-exporter", 9100),
+            "Prometheus scrapes node-exporter (host network)",
+        ),
+        flow(
+            w(prometheus()),
+            nodes(net),
+            Port::tcp("kubelet", 10250),
+            "Prometheus scrapes the kubelet and cAdvisor",
+        ),
+        flow(
+            w(prometheus()),
+            nodes(net),
+            Port::tcp("ingress-metrics", 10254),
+            "Prometheus scrapes ingress-nginx (host network)",
+        ),
+        flow(
+            w(prometheus()),
+            w(cert_manager_controller()),
+            Port::tcp("http-metrics", 9402),
+            "Prometheus scrapes cert-manager (certificate expiry)",
+        ),
+        flow(
+            w(prometheus()),
+            w(longhorn_manager()),
+            Port::tcp("manager", 9500),
+            "Prometheus scrapes Longhorn (volume health)",
+        ),
+        flow(
+            w(alertmanager()),
+            internet(),
+            Port::tcp("https", 443),
+            "Alertmanager sends notifications",
+        ),
+    ];
+    flows.extend(dns(OBSERVABILITY));
+    flows
+}
+
+/// The NetworkPolicies of `observability`, given every environment's flows (Prometheus's egress
+/// to the exporters is declared with the applications).
+pub fn observability_policies(
+    settings: &Settings,
+) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+    let net = NetworkParams::from_settings(settings);
+    let mut flows = observability_flows(&net);
+    for (env, _) in settings.envs() {
+        flows.extend(app_flows(
+            env.name(),
+            &net,
+            &super::apps::AppParams::for_env(settings, env),
+        ));
+    }
+    crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
+}
+
+/// Labels on every generated NetworkPolicy.
+pub fn policy_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "app.kubernetes.io/part-of".to_string(),
+        crate::PART_OF.to_string(),
+    )])
+}
+
+/// Every owned namespace with its declared flows, applications first.
+pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
+    let net = NetworkParams::from_settings(settings);
+    let mut out: Vec<(String, Vec<Flow>)> = settings
+        .envs()
+        .map(|(env, _)| {
+            (
+                env.name().to_string(),
+                app_flows(
+                    env.name(),
+                    &net,
+                    &super::apps::AppParams::for_env(settings, env),
+                ),
+            )
+        })
+        .collect();
+    out.push((OBSERVABILITY.to_string(), observability_flows(&net)));
+    out
+}
