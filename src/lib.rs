@@ -52,6 +52,7 @@ pub mod object;
 pub mod policy;
 pub mod quantity;
 pub mod render;
+pub mod secrets;
 pub mod settings;
 pub mod tree;
 pub mod workload;

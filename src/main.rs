@@ -50,6 +50,14 @@ enum Command {
         /// Write nothing; exit 1 and print a diff when out/ differs from a fresh render.
         #[arg(long)]
         check: bool,
+        /// Report required Secrets without an encrypted file as warnings instead of errors.
+        #[arg(long)]
+        allow_missing_secrets: bool,
+    },
+    /// SOPS-encrypted Secrets.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
     },
 }
 
@@ -63,6 +71,127 @@ fn default_registries(root: &std::path::Path) -> Result<Vec<String>, Error> {
             .iter()
             .map(|r| r.to_string())
             .collect())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Print a plaintext Secret skeleton with the expected keys to stdout (never to disk),
+    /// ready to pipe into `sops encrypt`.
+    Template {
+        /// Scope: prod, integration, recette or platform.
+        #[arg(long = "env", value_name = "SCOPE")]
+        scope: String,
+        /// Secret name (see `o4g secrets list`).
+        name: String,
+    },
+    /// Run the structural check on overlays/ and out/ (sops block, MAC, recipients, no
+    /// plaintext value).
+    Check,
+    /// List the Secrets the platform needs, and which are missing.
+    List,
+}
+
+/// Required Secrets without a file: an error, or warnings with --allow-missing-secrets.
+fn report_missing(settings: &Settings, allow: bool) -> Result<(), Error> {
+    let missing = components::secrets::missing(settings);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for (r, keys) in &missing {
+        text.push_str(&format!(
+            "{}: missing Secret `{}` (keys {}) in namespace `{}`; create it with:\n    {}\n",
+            o4g_gitops::secrets::secrets_dir(&r.scope).display(),
+            r.name,
+            keys.join(", "),
+            r.namespace,
+            r.create_command()
+        ));
+    }
+    if allow {
+        eprint!("warning: {text}");
+        Ok(())
+    } else {
+        Err(Error::Settings(
+            o4g_gitops::settings::SettingsError::unreadable(
+                o4g_gitops::settings::OVERLAYS_DIR,
+                format!(
+                    "required Secrets are missing (use --allow-missing-secrets to render anyway):\n{text}"
+                ),
+            ),
+        ))
+    }
+}
+
+fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
+    // A template is printed while its file does not exist yet: no Secret file is read then.
+    let settings = match command {
+        SecretsCommand::Template { .. } => Settings::load_without_secrets(&cli.root)?,
+        _ => Settings::load(&cli.root)?,
+    };
+    match command {
+        SecretsCommand::Template { scope, name } => {
+            let required = components::secrets::required(&settings);
+            let Some(r) = required
+                .iter()
+                .find(|r| &r.scope == scope && &r.name == name)
+            else {
+                let known: Vec<String> = required
+                    .iter()
+                    .map(|r| format!("--env {} {}", r.scope, r.name))
+                    .collect();
+                eprintln!(
+                    "error: no Secret `{name}` in scope `{scope}`; known: {}",
+                    known.join("; ")
+                );
+                return Ok(ExitCode::from(2));
+            };
+            let text = o4g_gitops::secrets::template(r)
+                .map_err(|e| Error::Build(format!("randomness: {e}")))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::List => {
+            let missing = components::secrets::missing(&settings);
+            for r in components::secrets::required(&settings) {
+                let state = if missing.iter().any(|(m, _)| m == &r) {
+                    "MISSING"
+                } else {
+                    "ok"
+                };
+                println!(
+                    "{state:8} {:12} {:28} {}",
+                    r.scope,
+                    r.name,
+                    r.keys.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::Check => {
+            // overlays/ was checked by Settings::load; now every Secret under out/.
+            let cfg = policy::AuditConfig::strict(settings.allowed_registries());
+            let found = lint::lint(&[cli.root.join(o4g_gitops::OUT_DIR)], &cfg)
+                .map_err(|e| Error::Build(e.to_string()))?;
+            let bad: Vec<_> = found
+                .iter()
+                .filter(|v| v.violation.rule == "sops-encrypted")
+                .collect();
+            for v in &bad {
+                println!("{}: {}", v.file, v.violation);
+            }
+            println!(
+                "{} Secret file(s) checked under overlays/, {} problem(s) under out/",
+                settings.secret_files().len(),
+                bad.len()
+            );
+            Ok(if bad.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
 }
 
@@ -110,8 +239,13 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 ExitCode::from(1)
             })
         }
-        &Command::Render { check } => {
+        Command::Secrets { command } => secrets(cli, command),
+        &Command::Render {
+            check,
+            allow_missing_secrets,
+        } => {
             let settings = Settings::load(&cli.root)?;
+            report_missing(&settings, allow_missing_secrets)?;
             let tree = components::build(&settings)?;
             if check {
                 components::audit(&tree, &settings)?;

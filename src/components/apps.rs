@@ -189,9 +189,21 @@ fn network_objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Er
     Ok(vec![("networkpolicies.yaml", objects)])
 }
 
-/// What kustomize must build for `env`: the environment's objects in its namespace.
+/// What kustomize must build for `env`: its encrypted Secrets and the environment's objects,
+/// in its namespace.
 pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
+    for (name, bytes) in super::secrets::files_of(settings, env.name()) {
+        let docs = crate::lint::parse_documents(
+            std::path::Path::new(name),
+            &String::from_utf8_lossy(bytes),
+        )
+        .map_err(|e| Error::Build(e.to_string()))?;
+        for mut d in docs {
+            d["metadata"]["namespace"] = Value::String(env.name().to_string());
+            out.push(d);
+        }
+    }
     for f in objects(&AppParams::for_env(settings, env))? {
         for o in f.objects {
             let mut body = o.body().clone();
@@ -274,7 +286,12 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
                 });
             }
         }
-        tree.add_folder(Folder::new(dir).resource("../../base").kustomization(|k| {
+        let mut folder = Folder::new(&dir).resource("../../base");
+        for (name, bytes) in super::secrets::files_of(settings, env.name()) {
+            tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
+            folder = folder.resource(format!("secrets/{name}"));
+        }
+        tree.add_folder(folder.kustomization(|k| {
             k.namespace = Some(env.name().to_string());
             k.patches = patches;
         }))?;

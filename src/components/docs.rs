@@ -211,3 +211,56 @@ pub fn network(
     .render()
     .map_err(|e| Error::Build(format!("out/docs/network.md: {e}")))
 }
+
+/// One scope in `out/docs/secrets.md`.
+struct ScopeRow {
+    scope: String,
+    recipients: Vec<String>,
+    target: String,
+    kustomization: String,
+}
+
+/// `out/docs/secrets.md`.
+#[derive(Template)]
+#[template(path = "secrets.md", escape = "none")]
+struct SecretsDoc {
+    scopes: Vec<ScopeRow>,
+    required: Vec<crate::secrets::RequiredSecret>,
+}
+
+/// Renders `out/docs/secrets.md`.
+pub fn secrets(settings: &Settings) -> Result<String, Error> {
+    let scopes = settings
+        .recipients()
+        .into_iter()
+        .map(|(scope, recipients)| {
+            let (target, kustomization) = if scope == crate::settings::PLATFORM_SCOPE {
+                (
+                    format!(
+                        "{}/{}/",
+                        super::layout::CONTROLLERS,
+                        super::secrets::PLATFORM_SECRETS
+                    ),
+                    super::flux::INFRA_CONTROLLERS.to_string(),
+                )
+            } else {
+                (
+                    format!("out/apps/overlays/{scope}/secrets/"),
+                    format!("apps-{scope}"),
+                )
+            };
+            ScopeRow {
+                scope,
+                recipients,
+                target,
+                kustomization,
+            }
+        })
+        .collect();
+    SecretsDoc {
+        scopes,
+        required: super::secrets::required(settings),
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("out/docs/secrets.md: {e}")))
+}

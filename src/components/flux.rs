@@ -88,7 +88,8 @@ pub fn kustomizations(
     let mut all = vec![
         Entry {
             file: "infrastructure.yaml",
-            kustomization: kustomization(flux, INFRA_CONTROLLERS, layout::CONTROLLERS, None, false),
+            // Decrypts the cluster-wide Secrets (Grafana's admin) applied with the controllers.
+            kustomization: kustomization(flux, INFRA_CONTROLLERS, layout::CONTROLLERS, None, true),
         },
         Entry {
             file: "infrastructure.yaml",

@@ -17,6 +17,7 @@ pub mod namespaces;
 pub mod network;
 pub mod policies;
 pub mod policy_engine;
+pub mod secrets;
 pub mod xwiki;
 
 use crate::Error;
@@ -64,6 +65,9 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     for (component, extra) in &helm {
         tree.add_folder(component.folder(layout::CONTROLLERS, extra.clone())?)?;
         controllers = controllers.resource(component.name);
+    }
+    if secrets::add_to_tree(&mut tree, settings)? {
+        controllers = controllers.resource(secrets::PLATFORM_SECRETS);
     }
     tree.add_folder(controllers)?;
 
@@ -113,6 +117,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     }
 
     tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
+    tree.insert("out/docs/secrets.md", docs::secrets(settings)?.into_bytes())?;
     tree.insert(
         "out/docs/network.md",
         docs::network(settings, network::all_flows(settings))?.into_bytes(),

@@ -161,6 +161,18 @@ pub struct Finding {
 
 /// Audits one object (any kind; only pods and pod controllers have rules).
 pub fn audit_object(object: &Value, cfg: &AuditConfig) -> Vec<Violation> {
+    if crate::secrets::is_secret(object) {
+        return match crate::secrets::check_secret(std::path::Path::new(""), object, None) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Violation {
+                object: object_id(object),
+                rule: "sops-encrypted".into(),
+                path: e.key.unwrap_or_default(),
+                container: None,
+                message: e.message,
+            }],
+        };
+    }
     let Some(pod) = PodView::of(object) else {
         return Vec::new();
     };

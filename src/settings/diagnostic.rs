@@ -66,6 +66,19 @@ impl SettingsError {
         }
     }
 
+    /// An error in a Secret file: file and key only, never a snippet (it could show a value).
+    pub fn secret(err: crate::secrets::SecretError) -> Self {
+        let rendered = format!("error: {err}\n");
+        Self {
+            file: err.file,
+            line: 0,
+            column: 0,
+            key: err.key,
+            message: err.message,
+            rendered,
+        }
+    }
+
     /// An error that has no position (a file that cannot be read).
     pub fn unreadable(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         let file = file.into();

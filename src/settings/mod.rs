@@ -6,6 +6,7 @@
 mod diagnostic;
 pub mod values;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use diagnostic::SettingsError;
-use values::{Cidr, CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
+use values::{AgeRecipient, Cidr, CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
 
 use crate::quantity::{Bytes, Duration};
 
@@ -70,6 +71,47 @@ pub struct ClusterSettings {
     pub network: NetworkSettings,
     /// The S3-compatible store backups go to.
     pub s3: S3Settings,
+    /// Who can decrypt each scope's Secrets.
+    pub sops: SopsSettings,
+}
+
+/// `[sops]` of `cluster.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SopsSettings {
+    /// age public keys per scope: one creation rule each in `.sops.yaml`, so a scope's
+    /// Secrets cannot be read with another scope's key.
+    pub age_recipients: AgeRecipients,
+}
+
+/// `[sops.age_recipients]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeRecipients {
+    /// Production.
+    pub prod: Vec<AgeRecipient>,
+    /// Integration.
+    pub integration: Vec<AgeRecipient>,
+    /// Recette.
+    pub recette: Vec<AgeRecipient>,
+    /// Cluster-wide Secrets (e.g. Grafana's admin), applied with the infrastructure.
+    pub platform: Vec<AgeRecipient>,
+}
+
+/// The scope of cluster-wide Secrets.
+pub const PLATFORM_SCOPE: &str = "platform";
+
+/// An encrypted Secret file of `overlays/<scope>/secrets/`, checked, with its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    /// `prod`, `integration`, `recette` or `platform`.
+    pub scope: String,
+    /// File name.
+    pub file_name: String,
+    /// What the check found.
+    pub secret: crate::secrets::EncryptedSecret,
+    /// The file, copied unchanged into `out/`.
+    pub bytes: Vec<u8>,
 }
 
 /// `[network]` of `cluster.toml`.
@@ -282,6 +324,7 @@ pub struct Settings {
     /// Cluster-wide settings.
     pub cluster: ClusterSettings,
     envs: Vec<(Environment, EnvSettings)>,
+    secrets: Vec<SecretFile>,
 }
 
 impl Settings {
@@ -326,7 +369,48 @@ impl Settings {
             hosts.push((host.clone(), env));
             envs.push((env, settings));
         }
-        Ok(Self { cluster, envs })
+        let mut settings = Self {
+            cluster,
+            envs,
+            secrets: Vec::new(),
+        };
+        settings.secrets = load_secrets(root, &settings)?;
+        Ok(settings)
+    }
+
+    /// Like [`Settings::load`] without reading the Secret files (for commands that create them).
+    pub fn load_without_secrets(root: &Path) -> Result<Self, SettingsError> {
+        let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
+        let (cluster, _) = read_toml::<ClusterSettings>(root, &cluster_file)?;
+        let mut envs = Vec::new();
+        for env in Environment::ALL {
+            let file = PathBuf::from(OVERLAYS_DIR)
+                .join(env.name())
+                .join("env.toml");
+            envs.push((env, read_toml::<EnvSettings>(root, &file)?.0));
+        }
+        Ok(Self {
+            cluster,
+            envs,
+            secrets: Vec::new(),
+        })
+    }
+
+    /// age recipients per scope (`prod`, `integration`, `recette`, `platform`).
+    pub fn recipients(&self) -> BTreeMap<String, Vec<String>> {
+        let r = &self.cluster.sops.age_recipients;
+        let list = |v: &Vec<AgeRecipient>| v.iter().map(|a| a.as_str().to_string()).collect();
+        BTreeMap::from([
+            ("prod".to_string(), list(&r.prod)),
+            ("integration".to_string(), list(&r.integration)),
+            ("recette".to_string(), list(&r.recette)),
+            (PLATFORM_SCOPE.to_string(), list(&r.platform)),
+        ])
+    }
+
+    /// The encrypted Secret files found under `overlays/`.
+    pub fn secret_files(&self) -> &[SecretFile] {
+        &self.secrets
     }
 
     /// Settings of one environment.
@@ -355,6 +439,71 @@ impl Settings {
     pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
         self.envs.iter().map(|(e, s)| (*e, s))
     }
+}
+
+/// Checks every YAML file under `overlays/`: a Secret anywhere must be SOPS-encrypted; the
+/// files of `overlays/<scope>/secrets/` must be `*.sops.yaml` Secrets encrypted for exactly the
+/// scope's recipients.
+fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, SettingsError> {
+    let recipients = settings.recipients();
+    let mut out = Vec::new();
+    let base = root.join(OVERLAYS_DIR);
+    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+        let entry = entry.map_err(|e| SettingsError::unreadable(OVERLAYS_DIR, e.to_string()))?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if !entry.file_type().is_file() || !yaml {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path())
+            .map_err(|e| SettingsError::unreadable(&rel, format!("cannot read: {e}")))?;
+        // overlays/<scope>/secrets/<file>
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let scope = (parts.len() == 4 && parts[2] == "secrets").then(|| parts[1].clone());
+        match scope {
+            Some(scope) => {
+                let Some(expected) = recipients.get(&scope) else {
+                    return Err(SettingsError::unreadable(
+                        &rel,
+                        format!(
+                            "`{scope}` is not a scope: secrets live in overlays/{{prod,integration,recette,platform}}/secrets/"
+                        ),
+                    ));
+                };
+                if !name.ends_with(".sops.yaml") {
+                    return Err(SettingsError::unreadable(
+                        &rel,
+                        "secret files are named *.sops.yaml, so that the creation rule of .sops.yaml applies to them",
+                    ));
+                }
+                let secret = crate::secrets::check_file(&rel, &text, Some(expected))
+                    .map_err(SettingsError::secret)?;
+                out.push(SecretFile {
+                    scope,
+                    file_name: name,
+                    secret,
+                    bytes: text.into_bytes(),
+                });
+            }
+            None => {
+                // Any other YAML: a Secret in it is checked all the same.
+                let docs = crate::lint::parse_documents(&rel, &text)
+                    .map_err(|e| SettingsError::unreadable(&rel, e.to_string()))?;
+                for doc in docs.iter().filter(|d| crate::secrets::is_secret(d)) {
+                    crate::secrets::check_secret(&rel, doc, None).map_err(SettingsError::secret)?;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The compile-time image list must be allowed by the runtime allow-list.

@@ -54,7 +54,7 @@ impl FromStr for Duration {
         Duration::parse(s)
     }
 }
-deserialize_from_str!(Bytes, Duration, crate::quantity::Cpu, Cidr);
+deserialize_from_str!(Bytes, Duration, crate::quantity::Cpu, Cidr, AgeRecipient);
 
 /// A lowercase RFC 1123 DNS name with at least two labels, e.g. `xwiki.logo-solutions.fr`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -199,6 +199,37 @@ impl FromStr for Cidr {
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// An age public key (`age1` + 58 bech32 characters).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AgeRecipient(String);
+
+impl AgeRecipient {
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for AgeRecipient {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        let ok =
+            s.len() == 62 && s.starts_with("age1") && s[4..].chars().all(|c| BECH32.contains(c));
+        if !ok {
+            let hint = if s.starts_with(concat!("AGE-SECRET", "-KEY-")) {
+                " (this is a PRIVATE key: never put it in the repository)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "not an age recipient{hint}: expected the public key printed by `age-keygen`, `age1` followed by 58 lowercase bech32 characters"
+            ));
+        }
+        Ok(Self(s.to_string()))
     }
 }
 

@@ -41,11 +41,13 @@ pub fn has_tool(tool: &str, version_arg: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A scratch copy of the repository inputs (`overlays/`, `out/`) in a temporary folder.
+/// A scratch copy of the repository inputs and outputs (`overlays/`, `out/`, `.sops.yaml`)
+/// in a temporary folder.
 pub fn scratch_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&root().join("overlays"), &dir.path().join("overlays"));
     copy_dir(&root().join("out"), &dir.path().join("out"));
+    std::fs::copy(root().join(".sops.yaml"), dir.path().join(".sops.yaml")).expect(".sops.yaml");
     dir
 }
 

