@@ -53,6 +53,12 @@ pub struct Cluster {
     pub policies: Vec<NetworkPolicy>,
 }
 
+/// The peers and ports of one rule, whichever its direction.
+type Rule<'a> = (
+    Option<&'a Vec<NetworkPolicyPeer>>,
+    Option<&'a Vec<NetworkPolicyPort>>,
+);
+
 /// A policy the evaluator cannot interpret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("NetworkPolicy {policy}: {message}")]
@@ -222,55 +228,54 @@ impl Cluster {
         })
     }
 
+    /// True when `pod`'s policies for `direction` let it talk to `other` (the far side, which
+    /// is the destination for egress and the source for ingress) on `port` of `dst`.
+    fn side_allows(
+        &self,
+        pod: &Pod,
+        direction: &str,
+        other: Endpoint<'_>,
+        dst: Endpoint<'_>,
+        port: u16,
+        protocol: &str,
+    ) -> bool {
+        let policies = self.isolating(pod, direction);
+        policies.is_empty()
+            || policies.iter().any(|p| {
+                let ns = p.metadata.namespace.as_deref().unwrap_or_default();
+                let Some(spec) = &p.spec else { return false };
+                // (peers, ports) of each rule of this direction.
+                let rules: Vec<Rule<'_>> = if direction == "Egress" {
+                    spec.egress
+                        .iter()
+                        .flatten()
+                        .map(|r| (r.to.as_ref(), r.ports.as_ref()))
+                        .collect()
+                } else {
+                    spec.ingress
+                        .iter()
+                        .flatten()
+                        .map(|r| (r.from.as_ref(), r.ports.as_ref()))
+                        .collect()
+                };
+                rules.into_iter().any(|(peers, ports)| {
+                    let peers_ok = peers.filter(|p| !p.is_empty()).is_none_or(|peers| {
+                        peers.iter().any(|peer| self.peer_matches(peer, ns, other))
+                    });
+                    peers_ok && Self::port_matches(ports, dst, port, protocol)
+                })
+            })
+    }
+
     /// True when `src` may open a connection to `dst` on `port`/`protocol`.
     pub fn allowed(&self, src: Endpoint<'_>, dst: Endpoint<'_>, port: u16, protocol: &str) -> bool {
         let egress_ok = match src {
             Endpoint::Ip(_) => true,
-            Endpoint::Pod(pod) => {
-                let policies = self.isolating(pod, "Egress");
-                policies.is_empty()
-                    || policies.iter().any(|p| {
-                        let ns = p.metadata.namespace.as_deref().unwrap_or_default();
-                        p.spec
-                            .as_ref()
-                            .and_then(|s| s.egress.as_ref())
-                            .into_iter()
-                            .flatten()
-                            .any(|rule| {
-                                let peers_ok =
-                                    rule.to.as_ref().filter(|t| !t.is_empty()).is_none_or(|to| {
-                                        to.iter().any(|peer| self.peer_matches(peer, ns, dst))
-                                    });
-                                peers_ok
-                                    && Self::port_matches(rule.ports.as_ref(), dst, port, protocol)
-                            })
-                    })
-            }
+            Endpoint::Pod(pod) => self.side_allows(pod, "Egress", dst, dst, port, protocol),
         };
         let ingress_ok = match dst {
             Endpoint::Ip(_) => true,
-            Endpoint::Pod(pod) => {
-                let policies = self.isolating(pod, "Ingress");
-                policies.is_empty()
-                    || policies.iter().any(|p| {
-                        let ns = p.metadata.namespace.as_deref().unwrap_or_default();
-                        p.spec
-                            .as_ref()
-                            .and_then(|s| s.ingress.as_ref())
-                            .into_iter()
-                            .flatten()
-                            .any(|rule| {
-                                let peers_ok =
-                                    rule.from.as_ref().filter(|f| !f.is_empty()).is_none_or(
-                                        |from| {
-                                            from.iter().any(|peer| self.peer_matches(peer, ns, src))
-                                        },
-                                    );
-                                peers_ok
-                                    && Self::port_matches(rule.ports.as_ref(), dst, port, protocol)
-                            })
-                    })
-            }
+            Endpoint::Pod(pod) => self.side_allows(pod, "Ingress", src, dst, port, protocol),
         };
         egress_ok && ingress_ok
     }
