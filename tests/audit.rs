@@ -191,3 +191,36 @@ fn render_refuses_each_broken_rule_and_leaves_out_untouched() {
         );
     }
 }
+
+#[test]
+fn a_cron_job_from_the_builders_passes_every_rule() {
+    let settings = Settings::load(&common::root()).unwrap();
+    let res = Resources::new(
+        Compute::new(Cpu::millis(100), Bytes::mebi(64)),
+        Compute::new(Cpu::millis(200), Bytes::mebi(128)),
+    );
+    let tmp = Volume::empty_dir("tmp");
+    let job = Container::new("dump", o4g_gitops::images::MYSQL_8_0)
+        .mount(&tmp, "/tmp")
+        .resources(res)
+        .build_task();
+    let template = PodTemplate::job(RunAs::new(999, 999))
+        .container(job)
+        .build()
+        .unwrap();
+    let labels = AppLabels {
+        name: "backup",
+        instance: "backup",
+        component: "backup",
+        version: "1".into(),
+        extra: Default::default(),
+    };
+    let schedule = "15 2 * * *".parse().unwrap();
+    let cj = serde_json::to_value(cron_job(&labels, "mysql-dump", &schedule, template)).unwrap();
+    assert_eq!(
+        cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"],
+        "Never"
+    );
+    let tree = tree_with(&settings, &cj);
+    components::audit(&tree, &settings).expect("the job builders make compliant pods");
+}

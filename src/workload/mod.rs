@@ -43,5 +43,5 @@ pub use container::{
     Compute, Container, ContainerBuilder, EnvVar, LongRunning, Mount, NoProbes, NoResources, Port,
     Probe, Probed, Protocol, Resourced, Resources, Task,
 };
-pub use objects::{AppLabels, claim, deployment, service, stateful_set};
-pub use pod::{JobPod, PodTemplate, RunAs, ServicePod, Volume, VolumeSource};
+pub use objects::{AppLabels, claim, cron_job, deployment, service, stateful_set};
+pub use pod::{JobPod, PodKind, PodTemplate, RunAs, ServicePod, Volume, VolumeSource};

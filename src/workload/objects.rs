@@ -138,6 +138,42 @@ pub fn stateful_set(
     }
 }
 
+/// A CronJob running `template` on `schedule`: no overlapping runs, a bounded number of
+/// retries and finished Jobs kept for inspection.
+pub fn cron_job(
+    labels: &AppLabels,
+    name: &str,
+    schedule: &crate::settings::values::CronSchedule,
+    template: core::PodTemplateSpec,
+) -> k8s_openapi::api::batch::v1::CronJob {
+    use k8s_openapi::api::batch::v1 as batch;
+    batch::CronJob {
+        metadata: labels.meta(name),
+        spec: Some(batch::CronJobSpec {
+            schedule: schedule.as_str().to_string(),
+            // A run still going when the next is due is a problem to see, not to double.
+            concurrency_policy: Some("Forbid".into()),
+            // Missed by more than an hour (node down): skip, the next run comes.
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: batch::JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.all()),
+                    ..Default::default()
+                }),
+                spec: Some(batch::JobSpec {
+                    backoff_limit: Some(2),
+                    template,
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
 /// A Service selecting `labels`' pods, each port targeting the container port by name.
 /// `headless`: no cluster IP (the StatefulSet's governing Service).
 pub fn service(labels: &AppLabels, name: &str, ports: &[Port], headless: bool) -> core::Service {

@@ -209,6 +209,19 @@ pub struct ServicePod;
 #[derive(Debug, Clone, Copy)]
 pub struct JobPod;
 
+/// What differs between the two kinds of pod.
+pub trait PodKind {
+    /// `restartPolicy`. Services: Kubernetes' default (`Always`); jobs: `Never`, so a failed
+    /// run is retried by the Job with a fresh pod (and its logs are kept).
+    const RESTART_POLICY: Option<&'static str>;
+}
+impl PodKind for ServicePod {
+    const RESTART_POLICY: Option<&'static str> = None;
+}
+impl PodKind for JobPod {
+    const RESTART_POLICY: Option<&'static str> = Some("Never");
+}
+
 /// A pod template being built; `K` is [`ServicePod`] or [`JobPod`].
 #[derive(Debug, Clone)]
 pub struct PodTemplate<K> {
@@ -245,7 +258,7 @@ impl PodTemplate<JobPod> {
     }
 }
 
-impl<K> PodTemplate<K> {
+impl<K: PodKind> PodTemplate<K> {
     fn new(run_as: RunAs) -> Self {
         Self {
             run_as,
@@ -338,6 +351,7 @@ impl<K> PodTemplate<K> {
                 ..Default::default()
             }),
             termination_grace_period_seconds: self.termination_grace_period,
+            restart_policy: K::RESTART_POLICY.map(String::from),
             volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
         };
@@ -460,6 +474,23 @@ mod tests {
     #[test]
     fn a_pod_without_container_is_refused() {
         assert!(PodTemplate::service(RunAs::new(1, 1)).build().is_err());
+    }
+
+    #[test]
+    fn job_pods_never_restart_in_place() {
+        let c = Container::new("dump", MYSQL_8_0)
+            .resources(RES)
+            .build_task();
+        let t = PodTemplate::job(RunAs::new(999, 999))
+            .container(c)
+            .build()
+            .unwrap();
+        assert_eq!(t.spec.unwrap().restart_policy.as_deref(), Some("Never"));
+        let t = PodTemplate::service(RunAs::new(1, 1))
+            .container(mysql(&Volume::empty_dir("tmp")))
+            .build()
+            .unwrap();
+        assert_eq!(t.spec.unwrap().restart_policy, None);
     }
 
     #[test]
