@@ -765,3 +765,98 @@ fn cgroup_options(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(pod: &serde_json::Value, level: Level, version: &str) -> Vec<String> {
+        let v: PssVersion = version.parse().unwrap();
+        let view = PodView::of(pod).unwrap();
+        check(&view, level, v).into_iter().map(|f| f.rule).collect()
+    }
+
+    fn restricted_pod(container: serde_json::Value) -> serde_json::Value {
+        let mut c = json!({"name": "c", "image": "x",
+            "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}});
+        if let (Some(base), Some(extra)) = (c.as_object_mut(), container.as_object()) {
+            for (k, v) in extra {
+                if k == "securityContext" {
+                    for (sk, sv) in v.as_object().unwrap() {
+                        base["securityContext"][sk] = sv.clone();
+                    }
+                } else {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [c]}})
+    }
+
+    #[test]
+    fn checks_newer_than_the_fixtures_start_at_their_version() {
+        // v1.34: a probe or lifecycle handler may not name a host.
+        let probe =
+            restricted_pod(json!({"livenessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}));
+        assert!(
+            rules(&probe, Level::Baseline, "v1.34")
+                .contains(&"pss:hostProbesAndHostLifecycle".to_string())
+        );
+        assert!(rules(&probe, Level::Baseline, "v1.33").is_empty());
+        let lifecycle = restricted_pod(
+            json!({"lifecycle": {"preStop": {"tcpSocket": {"host": "evil", "port": 1}}}}),
+        );
+        assert!(
+            rules(&lifecycle, Level::Baseline, "latest")
+                .contains(&"pss:hostProbesAndHostLifecycle".to_string())
+        );
+        // v1.37: ulimits are for privileged only.
+        let ulimits = restricted_pod(
+            json!({"securityContext": {"ulimits": [{"name": "nofile", "soft": 1, "hard": 2}]}}),
+        );
+        assert!(rules(&ulimits, Level::Baseline, "v1.37").contains(&"pss:ulimits".to_string()));
+        assert!(rules(&ulimits, Level::Baseline, "v1.36").is_empty());
+        // cgroupOptions: restricted only, any version (the field is new).
+        let cgroup = restricted_pod(
+            json!({"securityContext": {"cgroupOptions": {"mountMode": "ReadWrite"}}}),
+        );
+        assert!(
+            rules(&cgroup, Level::Restricted, "latest").contains(&"pss:cgroupOptions".to_string())
+        );
+        assert!(rules(&cgroup, Level::Baseline, "latest").is_empty());
+        let readonly = restricted_pod(
+            json!({"securityContext": {"cgroupOptions": {"mountMode": "ReadOnly"}}}),
+        );
+        assert!(rules(&readonly, Level::Restricted, "latest").is_empty());
+        // container_engine_t is allowed from v1.31.
+        let engine = restricted_pod(
+            json!({"securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}),
+        );
+        assert!(rules(&engine, Level::Baseline, "v1.31").is_empty());
+        assert!(
+            rules(&engine, Level::Baseline, "v1.30").contains(&"pss:seLinuxOptions".to_string())
+        );
+        // Versions newer than the checks behave as the newest.
+        assert_eq!(
+            rules(&ulimits, Level::Baseline, "v1.40"),
+            rules(&ulimits, Level::Baseline, "latest")
+        );
+    }
+
+    #[test]
+    fn windows_pods_are_exempt_from_linux_only_restricted_checks_since_v1_25() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "w"}, "spec": {
+            "os": {"name": "windows"}, "securityContext": {"runAsNonRoot": true},
+            "containers": [{"name": "c", "image": "x"}]}});
+        assert!(rules(&pod, Level::Restricted, "v1.25").is_empty());
+        let old = rules(&pod, Level::Restricted, "v1.24");
+        assert!(
+            old.contains(&"pss:allowPrivilegeEscalation".to_string())
+                && old.contains(&"pss:seccompProfile_restricted".to_string()),
+            "{old:?}"
+        );
+    }
+}
