@@ -87,7 +87,13 @@ enum SecretsCommand {
     },
     /// Run the structural check on overlays/ and out/ (sops block, MAC, recipients, no
     /// plaintext value).
-    Check,
+    Check {
+        /// Also decrypt each Secret under overlays/ with `sops` (keys from SOPS_AGE_KEY_FILE)
+        /// and refuse values an upstream program mishandles (e.g. characters the XWiki
+        /// entrypoint breaks on). Values stay in memory and are never printed.
+        #[arg(long)]
+        decrypt: bool,
+    },
     /// List the Secrets the platform needs, and which are missing.
     List,
 }
@@ -169,7 +175,26 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SecretsCommand::Check => {
+        SecretsCommand::Check { decrypt } => {
+            let mut value_problems = 0usize;
+            if *decrypt {
+                let rules = components::secrets::value_rules();
+                for f in settings.secret_files() {
+                    let file = o4g_gitops::secrets::secrets_dir(&f.scope).join(&f.file_name);
+                    match o4g_gitops::secrets::decrypt(&f.bytes) {
+                        Ok(doc) => {
+                            for p in o4g_gitops::secrets::check_values(&file, &doc, &rules) {
+                                println!("{p}");
+                                value_problems += 1;
+                            }
+                        }
+                        Err(e) => {
+                            println!("{}: {e}", file.display());
+                            value_problems += 1;
+                        }
+                    }
+                }
+            }
             // overlays/ was checked by Settings::load; now every Secret under out/.
             let cfg = policy::AuditConfig::strict(settings.allowed_registries());
             let found = lint::lint(&[cli.root.join(o4g_gitops::OUT_DIR)], &cfg)
@@ -182,11 +207,16 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                 println!("{}: {}", v.file, v.violation);
             }
             println!(
-                "{} Secret file(s) checked under overlays/, {} problem(s) under out/",
+                "{} Secret file(s) checked under overlays/ ({}), {} problem(s) under out/",
                 settings.secret_files().len(),
+                if *decrypt {
+                    format!("{value_problems} value problem(s)")
+                } else {
+                    "structure only; --decrypt checks values".to_string()
+                },
                 bad.len()
             );
-            Ok(if bad.is_empty() {
+            Ok(if bad.is_empty() && value_problems == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -304,3 +304,91 @@ mod tests {
         assert_eq!(v["creation_rules"][0]["encrypted_regex"], ENCRYPTED_REGEX);
     }
 }
+
+/// A rule on the plaintext of one Secret key, checked by `o4g secrets check --decrypt`.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueRule {
+    /// Secret name.
+    pub secret: &'static str,
+    /// Key.
+    pub key: &'static str,
+    /// Why a value is refused, if it is.
+    pub problem: fn(&str) -> Option<&'static str>,
+}
+
+/// Decrypts a SOPS file with the real `sops` (keys from the caller's environment, e.g.
+/// `SOPS_AGE_KEY_FILE`), in memory: the plaintext never touches the disk and is never printed.
+pub fn decrypt(bytes: &[u8]) -> Result<Value, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sops")
+        .args([
+            "--disable-version-check",
+            "decrypt",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "json",
+            "/dev/stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run sops: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("sops has no stdin")?
+        .write_all(bytes)
+        .map_err(|e| format!("sops: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("sops: {e}"))?;
+    if !out.status.success() {
+        // sops's own message names the missing key or the MAC error, never a value.
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "sops could not decrypt it ({}); set SOPS_AGE_KEY_FILE to the scope's age key",
+            err.lines().last().unwrap_or("no message").trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("sops output is not JSON: {e}"))
+}
+
+/// The plaintext values of a decrypted Secret, by key (`data` is base64-decoded).
+fn plain_values(doc: &Value) -> Vec<(String, Option<String>)> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for (k, v) in doc["stringData"].as_object().into_iter().flatten() {
+        out.push((k.clone(), v.as_str().map(String::from)));
+    }
+    for (k, v) in doc["data"].as_object().into_iter().flatten() {
+        let decoded = v
+            .as_str()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        out.push((k.clone(), decoded));
+    }
+    out
+}
+
+/// Checks the decrypted Secret `doc` against `rules`: one message per refused key, naming the
+/// file, the Secret, the key and the reason, never the value.
+pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String> {
+    let name = doc["metadata"]["name"].as_str().unwrap_or("?");
+    let mut out = Vec::new();
+    for (key, value) in plain_values(doc) {
+        for rule in rules.iter().filter(|r| r.secret == name && r.key == key) {
+            let problem = match &value {
+                None => Some("is not valid base64-encoded UTF-8"),
+                Some(v) => (rule.problem)(v),
+            };
+            if let Some(p) = problem {
+                out.push(format!(
+                    "{}: Secret {name}, key `{key}`: the value {p} (the value is not shown)",
+                    file.display()
+                ));
+            }
+        }
+    }
+    out
+}

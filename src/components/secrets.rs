@@ -40,6 +40,15 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
     out
 }
 
+/// Rules on Secret values that an upstream program mishandles (checked after decryption).
+pub fn value_rules() -> Vec<crate::secrets::ValueRule> {
+    vec![crate::secrets::ValueRule {
+        secret: super::mysql::SECRET,
+        key: "xwiki-password",
+        problem: super::xwiki::db_password_problem,
+    }]
+}
+
 /// Required Secrets that have no encrypted file, or lack keys.
 pub fn missing(settings: &Settings) -> Vec<(RequiredSecret, Vec<String>)> {
     required(settings)

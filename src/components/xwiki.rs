@@ -25,6 +25,30 @@ pub const DB_SECRET: &str = super::mysql::SECRET;
 /// uid/gid XWiki runs as (the image has no user of its own; any non-zero uid works).
 pub const RUN_AS: RunAs = RunAs::new(1000, 1000);
 
+/// The init container's copy of the webapps into the writable emptyDir.
+///
+/// It copies the *children* of `webapps/` (`ROOT`), never `webapps/.` onto the emptyDir: copying
+/// `SRC/.` makes `cp` set the mode and times of the destination directory itself, which the
+/// kubelet created as root (fsGroup only changes its group), and as a non-owner without
+/// capabilities that `utimensat`/`chmod` fails with EPERM, which `cp` reports and exits 1 when
+/// attributes are preserved (coreutils 9.4 `src/copy.c`, `copy_internal` → `set_file_attributes`
+/// / `utimens` error path; `../shared/reference/workloads.md` §3). The glob fails loudly if the
+/// image ever ships no webapp. Proven by `tests/pod_commands.rs` as uid 1000 on a kubelet-like
+/// emptyDir (root-owned, fsGroup group, setgid).
+pub const COPY_WEBAPPS: &str =
+    "cp -R --preserve=mode,timestamps /usr/local/tomcat/webapps/* /webapps/";
+
+/// Path of the startup probe: Tomcat binds the connector (`bindOnInit`) before the webapp is
+/// deployed, so only an application URL measures the start. `/rest` blocks until XWiki is
+/// initialised (`XWikiContextInitializationFilter` → `XWiki.getXWiki(true, …)` waits on the
+/// init job; `../shared/reference/workloads.md` §3).
+pub const STARTUP_PATH: &str = "/rest";
+/// Startup probe timeout. Default: 10 s, because a 1-CPU environment answers slowly while
+/// the first start creates the schema.
+pub const STARTUP_TIMEOUT_SECONDS: i32 = 10;
+/// Startup probe failures: 40 × 30 s = 20 minutes after the 60 s delay.
+pub const STARTUP_FAILURES: i32 = 40;
+
 /// Resources of the webapps copy. Default: 100m/128Mi to 500m/256Mi: a `cp` of ~700 MB.
 const COPY_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(100), Bytes::mebi(128)),
@@ -55,6 +79,49 @@ pub fn secret_refs() -> Vec<SecretRef> {
     )]
 }
 
+/// Why the XWiki 17.3.0 entrypoint would mishandle `value` as `DB_PASSWORD`, if it would.
+///
+/// The entrypoint (xwiki/xwiki-docker@71a0c005 `17/mysql-tomcat/xwiki/docker-entrypoint.sh`,
+/// `configure` line 130) calls `safesed "replacepassword" $DB_PASSWORD …` unquoted, and
+/// `safesed` (line 88) runs `echo $2 | sed -e 's/[\/&]/\\&/g'` into a `sed s/…/…/g` of
+/// `hibernate.cfg.xml`: white space splits the value into more arguments (the file argument
+/// shifts and the start aborts), glob characters expand against the working directory, a
+/// leading `-` is taken by `echo` as an option, a backslash reaches `sed`'s replacement, and
+/// `&`/`<` end up raw inside the XML. Later placeholders are substituted inside the value too.
+pub fn db_password_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("is empty");
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(
+            "contains white space or a control character, which the XWiki entrypoint splits (unquoted `$DB_PASSWORD`)",
+        );
+    }
+    if value.contains(['*', '?', '[', ']']) {
+        return Some(
+            "contains a glob character (* ? [ ]), which the shell expands in the XWiki entrypoint",
+        );
+    }
+    if value.contains('\\') {
+        return Some(
+            "contains a backslash, which reaches sed's replacement in the XWiki entrypoint",
+        );
+    }
+    if value.contains(['&', '<']) {
+        return Some("contains & or <, which would make hibernate.cfg.xml invalid XML");
+    }
+    if value.starts_with('-') {
+        return Some("starts with -, which the XWiki entrypoint's `echo` takes as an option");
+    }
+    if ["replacecontainer", "replacedatabase", "replacejdbcparams"]
+        .iter()
+        .any(|t| value.contains(t))
+    {
+        return Some("contains a placeholder the XWiki entrypoint substitutes after the password");
+    }
+    None
+}
+
 /// JVM heap: 60% of the memory limit, leaving room for metaspace, threads and the
 /// LibreOffice process the image starts for office imports.
 pub fn heap_mib(p: &AppParams) -> u64 {
@@ -77,12 +144,7 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
     );
 
     let copy = Container::new("copy-webapps", crate::images::XWIKI)
-        // Not `cp -a`: a non-root copy cannot keep root ownership, and the copy must be ours to edit.
-        .command([
-            "sh",
-            "-c",
-            "cp -R --preserve=mode,timestamps /usr/local/tomcat/webapps/. /webapps/",
-        ])
+        .command(["sh", "-c", COPY_WEBAPPS])
         .mount(&webapps, "/webapps")
         .resources(COPY_RESOURCES)
         .build_task();
@@ -118,12 +180,14 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
                 .failures(10),
         )
         // The first start creates the schema: allow 20 minutes before liveness takes over.
+        // An HTTP check of the application, not TCP: Tomcat binds 8080 before it deploys the
+        // webapp, and `/rest` answers only once the wiki is initialised (see STARTUP_PATH).
         .startup_probe(
-            Probe::tcp(HTTP)
+            Probe::http_get(STARTUP_PATH, HTTP)
                 .initial_delay(60)
                 .period(30)
-                .timeout(10)
-                .failures(40),
+                .timeout(STARTUP_TIMEOUT_SECONDS)
+                .failures(STARTUP_FAILURES),
         )
         .build();
     let template = PodTemplate::service(RUN_AS)

@@ -275,6 +275,7 @@ impl Container {
             ports: Vec::new(),
             mounts: Vec::new(),
             run_as_user: None,
+            post_start: None,
             resources: NoResources,
             probes: NoProbes,
         }
@@ -292,6 +293,7 @@ pub struct ContainerBuilder<R, P> {
     ports: Vec<Port>,
     mounts: Vec<Mount>,
     run_as_user: Option<i64>,
+    post_start: Option<Vec<String>>,
     resources: R,
     probes: P,
 }
@@ -363,6 +365,13 @@ impl<R, P> ContainerBuilder<R, P> {
         });
         self
     }
+    /// A command the kubelet runs in the container right after it starts, on every start
+    /// (`lifecycle.postStart.exec`). Probes wait for it; if it fails the container is killed
+    /// and restarted, so a failure is loud (`FailedPostStartHook` events).
+    pub fn post_start<S: Into<String>>(mut self, command: impl IntoIterator<Item = S>) -> Self {
+        self.post_start = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
     /// Runs this container under another non-zero uid than the pod's (e.g. an image whose
     /// `USER` is a name). Zero is refused at compile time in a `const`, or panics.
     pub fn run_as_user(mut self, uid: u32) -> Self {
@@ -384,6 +393,7 @@ impl<P> ContainerBuilder<NoResources, P> {
             ports,
             mounts,
             run_as_user,
+            post_start,
             probes,
             ..
         } = self;
@@ -396,6 +406,7 @@ impl<P> ContainerBuilder<NoResources, P> {
             ports,
             mounts,
             run_as_user,
+            post_start,
             resources: Resourced(resources),
             probes,
         }
@@ -414,6 +425,7 @@ impl<R> ContainerBuilder<R, NoProbes> {
             ports,
             mounts,
             run_as_user,
+            post_start,
             resources,
             ..
         } = self;
@@ -426,6 +438,7 @@ impl<R> ContainerBuilder<R, NoProbes> {
             ports,
             mounts,
             run_as_user,
+            post_start,
             resources,
             probes: Probed {
                 readiness,
@@ -513,6 +526,15 @@ impl<P> ContainerBuilder<Resourced, P> {
                 read_only_root_filesystem: Some(true),
                 run_as_non_root: Some(true),
                 run_as_user: self.run_as_user,
+                ..Default::default()
+            }),
+            lifecycle: self.post_start.as_ref().map(|command| core::Lifecycle {
+                post_start: Some(core::LifecycleHandler {
+                    exec: Some(core::ExecAction {
+                        command: Some(command.clone()),
+                    }),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
