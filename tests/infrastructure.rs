@@ -42,12 +42,15 @@ fn ingress_nginx_is_a_host_network_daemonset_on_80_and_443_without_load_balancer
             .unwrap()
             .starts_with("sha256:")
     );
-    assert_eq!(v["metrics"]["serviceMonitor"]["enabled"], true);
+    assert_eq!(v["metrics"]["enabled"], true);
+    // The ServiceMonitor CRD comes with kube-prometheus-stack: a chart monitor would fail the
+    // install on a fresh cluster (tests/bootstrap.rs).
+    assert_eq!(v["metrics"]["serviceMonitor"]["enabled"], false);
 }
 
 #[test]
 fn longhorn_db_is_xfs_with_one_replica_and_retained() {
-    let sc = &docs_in("out/infrastructure/configs/storage/storageclass.yaml")[0];
+    let sc = &docs_in("out/infrastructure/controllers/longhorn/storageclass.yaml")[0];
     assert_eq!(sc["kind"], "StorageClass");
     assert_eq!(sc["metadata"]["name"], "longhorn-db");
     assert_eq!(sc["provisioner"], "driver.longhorn.io");
@@ -101,7 +104,8 @@ fn cluster_issuers_point_to_the_right_acme_directories() {
     }
     let cm = release_values("cert-manager");
     assert_eq!(cm["crds"]["enabled"], true);
-    assert_eq!(cm["prometheus"]["servicemonitor"]["enabled"], true);
+    assert_eq!(cm["prometheus"]["enabled"], true);
+    assert_eq!(cm["prometheus"]["servicemonitor"]["enabled"], false);
     assert!(
         cm["acmesolver"]["image"]["digest"]
             .as_str()

@@ -372,29 +372,16 @@ fn builder_pod() -> serde_json::Value {
 }
 
 #[test]
-fn policy_exclusions_are_valid_cel_and_only_skip_what_they_name() {
-    let pod = |labels: serde_json::Value| serde_json::json!({"metadata": {"name": "p", "labels": labels}, "spec": {"containers": []}});
-    let solver = pod(serde_json::json!({"acme.cert-manager.io/http01-solver": "true"}));
-    let ordinary = pod(serde_json::json!({"app": "x"}));
-    let unlabelled = serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": []}});
-    let mut checked = 0;
+fn no_policy_needs_an_exclusion() {
+    // The one exclusion there was (cert-manager's HTTP-01 solver pods, whose image the chart
+    // wrote as repo@digest) is gone: the chart now gets tag and digest and renders
+    // repo:tag@digest, which tests/charts.rs checks on the real chart.
     for rule in kyverno::RULES {
-        for (name, expr, why) in rule.exclusions {
-            assert!(!why.is_empty(), "{name}: an exclusion says why");
-            let program = cel::Program::compile(expr).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-            let applies = |object: &serde_json::Value| {
-                let mut ctx = cel::Context::default();
-                ctx.add_variable("object", cel::to_value(object).unwrap())
-                    .unwrap();
-                program.execute(&ctx).unwrap() == cel::Value::Bool(true)
-            };
-            assert!(!applies(&solver), "{name} must exclude solver pods");
-            assert!(
-                applies(&ordinary) && applies(&unlabelled),
-                "{name} must keep other pods"
-            );
-            checked += 1;
-        }
+        assert!(
+            rule.exclusions.is_empty(),
+            "{}: exclusions {:?}",
+            rule.name,
+            rule.exclusions
+        );
     }
-    assert_eq!(checked, 1);
 }

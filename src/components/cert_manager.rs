@@ -83,8 +83,12 @@ struct Flag {
     enabled: bool,
 }
 
+/// An image of the chart: the chart renders `repo:tag@digest` when both are set
+/// (cert-manager v1.21.1 `templates/_helpers.tpl`, `cert-manager.image`), which our
+/// `image-tag` rule needs as much as the digest.
 #[derive(Debug, Serialize)]
 struct Image {
+    tag: &'static str,
     digest: &'static str,
 }
 
@@ -95,19 +99,24 @@ struct Sub {
 
 /// The cert-manager HelmRelease.
 pub fn component() -> Result<HelmComponent, Error> {
+    let tag = crate::charts::CERT_MANAGER.version;
     let sub = |digest| Sub {
-        image: Image { digest },
+        image: Image { tag, digest },
     };
     let values = Values {
         crds: Crds {
             enabled: true,
             keep: true,
         },
+        // Metrics on, chart ServiceMonitor off: its CRD comes with kube-prometheus-stack
+        // (installed in the same layer, in no fixed order); the scrape is declared in
+        // infra-configs.
         prometheus: Prometheus {
             enabled: true,
-            servicemonitor: Flag { enabled: true },
+            servicemonitor: Flag { enabled: false },
         },
         image: Image {
+            tag,
             digest: CONTROLLER_DIGEST,
         },
         webhook: sub(WEBHOOK_DIGEST),

@@ -13,6 +13,7 @@ use crate::crd::flux::{
     LocalObjectReference, SourceKind, SourceReference,
 };
 use crate::object::Object;
+use crate::quantity::Duration;
 use crate::settings::{Environment, FluxSettings};
 
 /// Namespace of the Flux controllers and of our Kustomizations.
@@ -40,12 +41,23 @@ pub struct Entry {
     pub kustomization: Kustomization,
 }
 
+/// Extra time a Kustomization gets beyond what it waits for.
+const TIMEOUT_MARGIN: Duration = Duration::minutes(5);
+/// What `apps-<env>` waits for at most: XWiki's first start (its startup probe allows 21
+/// minutes) before the Deployment is healthy.
+const APPS_WAIT: Duration = Duration::minutes(25);
+
+fn at_least(a: Duration, b: Duration) -> Duration {
+    if a.as_secs() >= b.as_secs() { a } else { b }
+}
+
 fn kustomization(
     flux: &FluxSettings,
     name: &str,
     path: &str,
     depends_on: Option<&str>,
     decryption: bool,
+    timeout: Duration,
 ) -> Kustomization {
     Kustomization {
         metadata: ObjectMeta {
@@ -62,7 +74,7 @@ fn kustomization(
                 .collect(),
             interval: flux.interval,
             retry_interval: flux.retry_interval,
-            timeout: flux.timeout,
+            timeout,
             path: layout::flux_path(path),
             prune: true,
             wait: true,
@@ -80,16 +92,31 @@ fn kustomization(
     }
 }
 
-/// Every Flux Kustomization of the cluster, in dependency order.
+/// Every Flux Kustomization of the cluster, in dependency order. `longest_release` is the
+/// largest HelmRelease timeout: with `wait: true` the controllers' Kustomization must outlast
+/// it (plus a margin), or it reports failure while a release is still installing. Settings
+/// can raise every timeout, never lower these floors.
 pub fn kustomizations(
     flux: &FluxSettings,
     envs: impl IntoIterator<Item = Environment>,
+    longest_release: Duration,
 ) -> Vec<Entry> {
+    let controllers_timeout = at_least(
+        flux.timeout,
+        Duration::seconds(longest_release.as_secs() + TIMEOUT_MARGIN.as_secs()),
+    );
     let mut all = vec![
         Entry {
             file: "infrastructure.yaml",
             // Decrypts the cluster-wide Secrets (Grafana's admin) applied with the controllers.
-            kustomization: kustomization(flux, INFRA_CONTROLLERS, layout::CONTROLLERS, None, true),
+            kustomization: kustomization(
+                flux,
+                INFRA_CONTROLLERS,
+                layout::CONTROLLERS,
+                None,
+                true,
+                controllers_timeout,
+            ),
         },
         Entry {
             file: "infrastructure.yaml",
@@ -99,6 +126,7 @@ pub fn kustomizations(
                 layout::CONFIGS,
                 Some(INFRA_CONTROLLERS),
                 false,
+                flux.timeout,
             ),
         },
     ];
@@ -111,6 +139,7 @@ pub fn kustomizations(
                 &layout::app_overlay(env),
                 Some(INFRA_CONFIGS),
                 true,
+                at_least(flux.timeout, APPS_WAIT),
             ),
         });
     }

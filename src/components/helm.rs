@@ -61,8 +61,11 @@ pub const fn resources(
 /// What a failed install or upgrade should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Remediate {
-    /// Stateless controllers: roll back a failed upgrade, uninstall a failed install, retry 3
-    /// times.
+    /// Stateless controllers: roll back a failed upgrade, uninstall a failed install, and
+    /// retry without limit: with a bounded count helm-controller marks the release Stalled
+    /// once the retries are spent and never tries again by itself
+    /// (fluxcd/helm-controller `internal/reconcile/atomic_release.go`), which on a fresh
+    /// cluster turns a transient failure into a permanent one.
     RollBack,
     /// Stateful components (storage, Prometheus): never roll back or uninstall, retry every 5
     /// minutes, because a rollback of a data-holding release can lose data.
@@ -86,6 +89,10 @@ pub struct HelmComponent {
     pub timeout: Duration,
     /// Typed chart values, serialized.
     pub values: serde_json::Value,
+    /// Releases (name, namespace) that must be Ready before this one installs.
+    pub depends_on: Vec<(&'static str, &'static str)>,
+    /// More objects of the component's folder (file name, objects).
+    pub extra_files: Vec<(String, Vec<Object>)>,
 }
 
 impl HelmComponent {
@@ -105,6 +112,8 @@ impl HelmComponent {
             timeout: Duration::minutes(10),
             values: serde_json::to_value(values)
                 .map_err(|e| Error::Build(format!("{name} values: {e}")))?,
+            depends_on: Vec::new(),
+            extra_files: Vec::new(),
         })
     }
 
@@ -120,7 +129,7 @@ impl HelmComponent {
             source,
             namespace: self.namespace.name,
             remediation: match self.remediate {
-                Remediate::RollBack => "roll back / uninstall, 3 retries",
+                Remediate::RollBack => "roll back / uninstall, unlimited retries",
                 Remediate::RetryInPlace => {
                     "retry in place every 5 min (never rolled back: holds data)"
                 }
@@ -182,7 +191,7 @@ impl HelmComponent {
                     retry_interval: None,
                 },
                 Some(Remediation {
-                    retries: 3,
+                    retries: -1,
                     remediate_last_failure: true,
                 }),
             ),
@@ -215,6 +224,14 @@ impl HelmComponent {
                 drift_detection: DriftDetection {
                     mode: "enabled".into(),
                 },
+                depends_on: self
+                    .depends_on
+                    .iter()
+                    .map(|(name, namespace)| NamespacedObjectReference {
+                        name: name.to_string(),
+                        namespace: namespace.to_string(),
+                    })
+                    .collect(),
                 values: self.values.clone(),
             },
         }
@@ -252,7 +269,7 @@ impl HelmComponent {
             "namespace.yaml",
             vec![Object::new(&namespace(&self.namespace))?],
         );
-        for (file, objects) in extra {
+        for (file, objects) in extra.into_iter().chain(self.extra_files.clone()) {
             folder = folder.file(file, objects);
         }
         Ok(folder

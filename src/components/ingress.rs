@@ -179,9 +179,12 @@ pub fn component() -> Result<super::helm::HelmComponent, crate::Error> {
                 tag: image.tag(),
                 digest: image.digest(),
             },
+            // Metrics on, chart ServiceMonitor off: its CRD comes with kube-prometheus-stack,
+            // so on a fresh cluster the install would fail ("no matches for kind
+            // ServiceMonitor"); the scrape is declared in infra-configs.
             metrics: ControllerMetrics {
                 enabled: true,
-                service_monitor: EnabledFlag { enabled: true },
+                service_monitor: EnabledFlag { enabled: false },
             },
             resources: super::helm::resources(100, 128, 1000, 512).into(),
         },

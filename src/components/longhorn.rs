@@ -81,11 +81,17 @@ pub fn component() -> Result<HelmComponent, Error> {
             default_replica_count: format!("{{\"v1\":\"{REPLICAS}\",\"v2\":\"{REPLICAS}\"}}"),
             storage_minimal_available_percentage: 15,
         },
+        // Off: the ServiceMonitor CRD comes with kube-prometheus-stack, which itself waits for
+        // Longhorn (its volumes), so a chart monitor here could never install on a fresh
+        // cluster. The scrape is declared by the observability work in infra-configs.
         metrics: Metrics {
-            service_monitor: Enabled { enabled: true },
+            service_monitor: Enabled { enabled: false },
         },
     };
     let mut c = HelmComponent::new("longhorn", namespace(), crate::charts::LONGHORN, &values)?;
+    // `longhorn-db` is a core StorageClass: applied with the controllers, it exists before
+    // kube-prometheus-stack (which depends on this release) claims its volumes on it.
+    c.extra_files = vec![("storageclass.yaml".into(), config_objects()?)];
     c.remediate = Remediate::RetryInPlace;
     c.timeout = Duration::minutes(15);
     Ok(c)

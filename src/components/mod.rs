@@ -78,10 +78,6 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         policies = policies.file(file, objects);
     }
     tree.add_folder(policies)?;
-    tree.add_folder(
-        Folder::new(format!("{}/storage", layout::CONFIGS))
-            .file("storageclass.yaml", longhorn::config_objects()?),
-    )?;
     tree.add_folder(Folder::new(format!("{}/issuers", layout::CONFIGS)).file(
         "clusterissuers.yaml",
         cert_manager::config_objects(settings)?,
@@ -90,13 +86,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         .iter()
         .map(Object::new)
         .collect::<Result<Vec<_>, _>>()?;
+    let longhorn_policies = network::longhorn_policies()
+        .iter()
+        .map(Object::new)
+        .collect::<Result<Vec<_>, _>>()?;
     tree.add_folder(
         Folder::new(format!("{}/network", layout::CONFIGS))
-            .file("observability.yaml", observability_policies),
+            .file("observability.yaml", observability_policies)
+            .file("longhorn.yaml", longhorn_policies),
     )?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)
-            .resource("storage")
             .resource("issuers")
             .resource("policies")
             .resource("network"),
@@ -109,8 +109,16 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         docs::infrastructure(settings, rows, &all_namespaces(), enforced)?.into_bytes(),
     )?;
 
-    let kustomizations =
-        flux::kustomizations(&settings.cluster.flux, settings.envs().map(|(e, _)| e));
+    let longest_release = helm
+        .iter()
+        .map(|(c, _)| c.timeout)
+        .max()
+        .unwrap_or(crate::quantity::Duration::minutes(5));
+    let kustomizations = flux::kustomizations(
+        &settings.cluster.flux,
+        settings.envs().map(|(e, _)| e),
+        longest_release,
+    );
     for (file, objects) in flux::files(&kustomizations)? {
         let bytes = crate::tree::to_yaml(&objects.iter().map(|o| o.body()).collect::<Vec<_>>())?;
         tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;

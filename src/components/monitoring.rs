@@ -13,6 +13,14 @@ use crate::settings::Settings;
 pub const NAMESPACE: &str = "observability";
 /// Secret (in `observability`) with Grafana's admin credentials (`admin-user`, `admin-password`).
 pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+/// Prometheus's web port as the operator names it on the pod: the container port name is
+/// `spec.portName` of the `Prometheus` resource (prometheus-operator v0.93.1
+/// `pkg/prometheus/common.go`), which we set in the chart values from this one value, so the
+/// NetworkPolicies follow it.
+pub const PROMETHEUS_WEB: crate::workload::Port = crate::workload::Port::tcp("http-web", 9090);
+/// Alertmanager's web port (`alertmanager.alertmanagerSpec.portName`), likewise.
+pub const ALERTMANAGER_WEB: crate::workload::Port = crate::workload::Port::tcp("http-web", 9093);
+
 /// Label value that makes Grafana load a ConfigMap as a dashboard.
 pub const DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
 
@@ -69,6 +77,7 @@ struct PrometheusSpec {
     probe_selector_nil_uses_helm_values: bool,
     scrape_config_selector_nil_uses_helm_values: bool,
     retention: String,
+    port_name: &'static str,
     storage_spec: StorageSpec,
 }
 
@@ -108,7 +117,9 @@ struct Alertmanager {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct AlertmanagerSpec {
+    port_name: &'static str,
     storage: StorageSpec,
 }
 
@@ -178,11 +189,13 @@ pub fn component(
                 probe_selector_nil_uses_helm_values: false,
                 scrape_config_selector_nil_uses_helm_values: false,
                 retention: m.retention.to_string(),
+                port_name: PROMETHEUS_WEB.name,
                 storage_spec: storage(m.prometheus_storage),
             },
         },
         alertmanager: Alertmanager {
             alertmanager_spec: AlertmanagerSpec {
+                port_name: ALERTMANAGER_WEB.name,
                 storage: storage(m.alertmanager_storage),
             },
         },
@@ -217,5 +230,7 @@ pub fn component(
     )?;
     c.remediate = Remediate::RetryInPlace;
     c.timeout = Duration::minutes(15);
+    // Prometheus and Alertmanager claim volumes on `longhorn-db`: Longhorn first.
+    c.depends_on = vec![("longhorn", super::longhorn::namespace().name)];
     Ok(c)
 }

@@ -105,7 +105,7 @@ pub fn prometheus() -> Workload {
         OBSERVABILITY,
         "prometheus",
         &[("app.kubernetes.io/name", "prometheus")],
-        &[Port::tcp("web", 9090)],
+        &[super::monitoring::PROMETHEUS_WEB],
         false,
     )
 }
@@ -114,7 +114,7 @@ fn alertmanager() -> Workload {
         OBSERVABILITY,
         "alertmanager",
         &[("app.kubernetes.io/name", "alertmanager")],
-        &[Port::tcp("http-web", 9093)],
+        &[super::monitoring::ALERTMANAGER_WEB],
         false,
     )
 }
@@ -157,7 +157,8 @@ fn cert_manager_controller() -> Workload {
         false,
     )
 }
-fn longhorn_manager() -> Workload {
+/// Longhorn's manager pods (chart `app: longhorn-manager`, container port `manager` 9500).
+pub fn longhorn_manager() -> Workload {
     Workload::new(
         "longhorn-system",
         "longhorn-manager",
@@ -302,19 +303,19 @@ pub fn observability_flows(net: &NetworkParams) -> Vec<Flow> {
         flow(
             w(prometheus()),
             w(alertmanager()),
-            Port::tcp("http-web", 9093),
+            super::monitoring::ALERTMANAGER_WEB,
             "Prometheus sends alerts",
         ),
         flow(
             w(grafana()),
             w(prometheus()),
-            Port::tcp("web", 9090),
+            super::monitoring::PROMETHEUS_WEB,
             "dashboards query Prometheus",
         ),
         flow(
             w(grafana()),
             w(alertmanager()),
-            Port::tcp("http-web", 9093),
+            super::monitoring::ALERTMANAGER_WEB,
             "Grafana shows alerts",
         ),
         flow(
@@ -385,6 +386,60 @@ pub fn observability_policies(
         ));
     }
     crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
+}
+
+/// Prometheus's scrape of the Longhorn manager, as a NetworkPolicy of `longhorn-system`.
+///
+/// Longhorn's chart renders `networkPolicies.restrictInternalTraffic` (default true) policies,
+/// among them `longhorn-manager`, which admits only Longhorn's own pods
+/// (longhorn/longhorn v1.12.1 `chart/templates/network-policies/manager-network-policy.yaml`).
+/// Policies add up, so this one opens exactly the scrape; it selects only pods that the
+/// chart's policy already isolates (a test checks that), so it never isolates a Longhorn pod
+/// the chart left open.
+pub fn longhorn_policies() -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+    use k8s_openapi::api::networking::v1 as net;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let manager = longhorn_manager();
+    let prom = prometheus();
+    let port = manager.ports[0];
+    vec![net::NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some("allow-prometheus-scrape".into()),
+            namespace: Some(manager.namespace.clone()),
+            labels: Some(policy_labels()),
+            ..Default::default()
+        },
+        spec: Some(net::NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(manager.labels.clone()),
+                match_expressions: None,
+            }),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![net::NetworkPolicyIngressRule {
+                from: Some(vec![net::NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([(
+                            "kubernetes.io/metadata.name".to_string(),
+                            prom.namespace.clone(),
+                        )])),
+                        match_expressions: None,
+                    }),
+                    pod_selector: Some(LabelSelector {
+                        match_labels: Some(prom.labels.clone()),
+                        match_expressions: None,
+                    }),
+                    ip_block: None,
+                }]),
+                ports: Some(vec![net::NetworkPolicyPort {
+                    port: Some(IntOrString::String(port.name.to_string())),
+                    protocol: Some(port.protocol.as_str().to_string()),
+                    end_port: None,
+                }]),
+            }]),
+            egress: None,
+        }),
+    }]
 }
 
 /// Labels on every generated NetworkPolicy.

@@ -181,8 +181,21 @@ pub struct HelmReleaseSpec {
     pub upgrade: Upgrade,
     /// Correct in-cluster changes to what Helm rendered.
     pub drift_detection: DriftDetection,
+    /// Releases that must be Ready first (helm-controller checks them before every
+    /// reconcile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<NamespacedObjectReference>,
     /// Chart values (serialized from a typed struct per chart).
     pub values: serde_json::Value,
+}
+
+/// `spec.dependsOn[]` of a [`HelmRelease`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespacedObjectReference {
+    /// Name of the HelmRelease.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
 }
 
 /// `spec.chart` of a [`HelmRelease`].
@@ -269,7 +282,8 @@ fn opt_string<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Remediation {
-    /// Attempts before giving up.
+    /// Attempts before giving up; negative means unlimited (helm-controller API v2,
+    /// `InstallRemediation.Retries`: "a negative integer equals to unlimited retries").
     pub retries: i32,
     /// Remediate the last failure too.
     pub remediate_last_failure: bool,

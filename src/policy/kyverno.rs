@@ -41,11 +41,9 @@ pub const RULES: &[CelRule] = &[
         variables: &[ALL_CONTAINERS],
         expression: "variables.allContainers.all(c, c.image.matches('^([^@/]*/)*[^@/:]+:[^@/:]+(@.*)?$') && !c.image.matches('^([^@/]*/)*[^@/:]+:latest(@.*)?$'))",
         message: "images need an explicit tag other than latest",
-        exclusions: &[(
-            "not-acme-http01-solver",
-            "!has(object.metadata.labels) || !('acme.cert-manager.io/http01-solver' in object.metadata.labels)",
-            "cert-manager's chart writes its digest-pinned solver image as repository@digest, without the tag",
-        )],
+        // No exclusion: cert-manager's images (its HTTP-01 solver's included) are set with
+        // tag and digest, so the chart renders `repo:tag@digest`.
+        exclusions: &[],
     },
     CelRule {
         name: "image-registry",

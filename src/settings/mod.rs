@@ -199,12 +199,18 @@ pub struct EnvSettings {
 }
 
 /// Which Let's Encrypt ClusterIssuer signs an environment's certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+///
+/// Default: `letsencrypt-prod` for every environment, because each host is public and testers
+/// of integration and recette need a certificate their browser trusts; staging stays
+/// available for trials (`cluster_issuer = "letsencrypt-staging"`). Let's Encrypt's production
+/// limits (50 certificates per registered domain per week) are far above three hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum ClusterIssuer {
-    /// Trusted certificates, strict rate limits: production only.
+    /// Trusted certificates, strict rate limits (ample for a few hosts).
+    #[default]
     #[serde(rename = "letsencrypt-prod")]
     LetsEncryptProd,
-    /// Untrusted test certificates, generous rate limits.
+    /// Untrusted test certificates, generous rate limits: for trials only.
     #[serde(rename = "letsencrypt-staging")]
     LetsEncryptStaging,
 }
@@ -225,7 +231,8 @@ impl ClusterIssuer {
 pub struct XwikiSettings {
     /// Public host name of the wiki (Ingress host and TLS certificate).
     pub host: Spanned<DnsName>,
-    /// ClusterIssuer of the certificate.
+    /// ClusterIssuer of the certificate. Default: `letsencrypt-prod` (see [`ClusterIssuer`]).
+    #[serde(default)]
     pub cluster_issuer: ClusterIssuer,
     /// Size of the `xwiki-data` volume (permanent directory: attachments, extensions, index).
     pub storage_size: Bytes,
@@ -596,6 +603,14 @@ mod tests {
 
     fn err(src: &str) -> SettingsError {
         parse_toml::<EnvSettings>(Path::new("overlays/prod/env.toml"), src).unwrap_err()
+    }
+
+    #[test]
+    fn every_environment_gets_the_trusted_issuer_unless_it_asks_otherwise() {
+        let without = env_toml("").replace("cluster_issuer = \"letsencrypt-staging\"\n", "");
+        assert!(!without.contains("cluster_issuer"));
+        let s: EnvSettings = parse_toml(Path::new("x.toml"), &without).unwrap();
+        assert_eq!(s.xwiki.cluster_issuer, ClusterIssuer::LetsEncryptProd);
     }
 
     #[test]

@@ -1,0 +1,301 @@
+//! The real charts of `../shared/charts/`, rendered with Helm's own library for each generated
+//! HelmRelease (`tests/helm/render.py`, PyPI `helm-python-sdk`), mapped the way helm-controller
+//! maps a HelmRelease to an install (`../shared/charts/INDEX.md`, "Rendering them").
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+/// Kubernetes version the charts are rendered for (the API level of the generator).
+pub const KUBE_VERSION: &str = "v1.33.0";
+
+/// One HelmRelease and what its chart renders.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The HelmRelease object as generated.
+    pub helm_release: Value,
+    /// Release name (Flux: `spec.releaseName`, else `<targetNamespace>-<name>`, else the name).
+    pub name: String,
+    /// Namespace of the install.
+    pub namespace: String,
+    /// Rendered template objects, each with its namespace filled in.
+    pub objects: Vec<Value>,
+    /// CRDs of the chart's `crds/` folders (applied when `install.crds` is not `Skip`).
+    pub crds: Vec<Value>,
+}
+
+impl Release {
+    /// Every object (templates and CRDs).
+    pub fn all(&self) -> impl Iterator<Item = &Value> {
+        self.crds.iter().chain(&self.objects)
+    }
+}
+
+fn chart_dir(chart: &str, version: &str) -> std::path::PathBuf {
+    super::root().join(format!("../shared/charts/{chart}-{version}"))
+}
+
+/// The generated HelmReleases (with their chart name and version), from the in-memory tree.
+pub fn helm_releases() -> Vec<Value> {
+    let settings = o4g_gitops::settings::Settings::load(&super::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let mut out = Vec::new();
+    for (path, bytes) in tree.files() {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        let docs = o4g_gitops::lint::parse_documents(
+            std::path::Path::new(path),
+            &String::from_utf8_lossy(bytes),
+        )
+        .unwrap();
+        out.extend(docs.into_iter().filter(|d| d["kind"] == "HelmRelease"));
+    }
+    out
+}
+
+fn chart_of(hr: &Value) -> (String, String) {
+    let spec = &hr["spec"];
+    if let Some(c) = spec["chart"]["spec"].as_object() {
+        return (
+            c["chart"].as_str().unwrap().to_string(),
+            c["version"].as_str().unwrap().to_string(),
+        );
+    }
+    // chartRef → OCIRepository of the same name: the chart is the last path segment of its URL.
+    let name = hr["metadata"]["name"].as_str().unwrap();
+    let chart = o4g_gitops::charts::ALL
+        .iter()
+        .find(|c| matches!(c.source, o4g_gitops::charts::ChartSource::Oci(u) if u.ends_with(&format!("/{name}")) || c.name == name))
+        .unwrap_or_else(|| panic!("chart of {name}"));
+    (chart.name.to_string(), chart.version.to_string())
+}
+
+/// Why the charts cannot be rendered here, if they cannot.
+pub fn available() -> Result<(), String> {
+    if super::shared().is_none() {
+        return Err("../shared is absent (the chart sources)".into());
+    }
+    let ok = Command::new("python3")
+        .args(["-c", "import helm_python"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "python3 with helm-python-sdk is not installed (pip install helm-python-sdk==0.2.2)"
+                .into(),
+        )
+    }
+}
+
+/// Every release rendered, once per test binary.
+pub fn releases() -> &'static [Release] {
+    static ALL: OnceLock<Vec<Release>> = OnceLock::new();
+    ALL.get_or_init(render_all)
+}
+
+fn render_all() -> Vec<Release> {
+    let hrs = helm_releases();
+    let mut requests = Vec::new();
+    let mut meta = Vec::new();
+    for hr in &hrs {
+        let spec = &hr["spec"];
+        let target = spec["targetNamespace"].as_str();
+        let name = spec["releaseName"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| target.map(|t| format!("{t}-{}", hr["metadata"]["name"].as_str().unwrap())))
+            .unwrap_or_else(|| hr["metadata"]["name"].as_str().unwrap().to_string());
+        let namespace = target
+            .or(hr["metadata"]["namespace"].as_str())
+            .unwrap()
+            .to_string();
+        let (chart, version) = chart_of(hr);
+        let dir = chart_dir(&chart, &version);
+        assert!(
+            dir.is_dir(),
+            "{} has no chart source at {}",
+            name,
+            dir.display()
+        );
+        let crds = spec["install"]["crds"].as_str().unwrap_or("Create") != "Skip";
+        requests.push(json!({
+            "name": name,
+            "namespace": namespace,
+            "chart_dir": dir,
+            "values": spec["values"].clone(),
+            "crds": crds,
+        }));
+        meta.push((hr.clone(), name, namespace));
+    }
+    let request = json!({"kube_version": KUBE_VERSION, "api_versions": [], "releases": requests});
+    let mut child = Command::new("python3")
+        .arg(super::root().join("tests/helm/render.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "helm render: {}", super::text(&out));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parse = |texts: &Value, ns: Option<&str>| -> Vec<Value> {
+        let mut objects = Vec::new();
+        for t in texts.as_array().unwrap() {
+            let text = t.as_str().unwrap();
+            let docs = o4g_gitops::lint::parse_documents(std::path::Path::new("chart"), text)
+                .unwrap_or_else(|e| {
+                    let line = e.line;
+                    let around: Vec<&str> =
+                        text.lines().skip(line.saturating_sub(3)).take(4).collect();
+                    panic!("{e}: {around:#?}")
+                });
+            for mut d in docs.into_iter().flat_map(o4g_gitops::policy::flatten) {
+                if !d.is_object() {
+                    continue;
+                }
+                if let Some(ns) = ns
+                    && d["metadata"]["namespace"].is_null()
+                    && is_namespaced(&d)
+                {
+                    d["metadata"]["namespace"] = json!(ns);
+                }
+                objects.push(d);
+            }
+        }
+        objects
+    };
+    answer["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(meta)
+        .map(|(r, (helm_release, name, namespace))| Release {
+            objects: parse(&r["manifests"], Some(&namespace)),
+            crds: parse(&r["crds"], None),
+            helm_release,
+            name,
+            namespace,
+        })
+        .collect()
+}
+
+/// Kinds without a namespace (the ones these charts render).
+fn is_namespaced(o: &Value) -> bool {
+    !matches!(
+        o["kind"].as_str().unwrap_or(""),
+        "CustomResourceDefinition"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "Namespace"
+            | "StorageClass"
+            | "PriorityClass"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "IngressClass"
+            | "CSIDriver"
+            | "APIService"
+            | "PodSecurityPolicy"
+            | "ClusterIssuer"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+    )
+}
+
+/// The pods a chart's objects lead to: pod templates of its workloads, plus the pods the
+/// prometheus-operator creates from `Prometheus` and `Alertmanager` resources. Their labels
+/// and ports follow prometheus-operator v0.93.1: container port name = `spec.portName`
+/// (`pkg/prometheus/common.go`, `pkg/alertmanager/statefulset.go`), labels
+/// `app.kubernetes.io/name: prometheus|alertmanager`, `app.kubernetes.io/instance: <name>`,
+/// `prometheus: <name>` / `alertmanager: <name>`; the config-reloader sidecar listens on
+/// `reloader-web` 8080.
+pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
+    let mut out = Vec::new();
+    for o in objects {
+        let ns = o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let name = o["metadata"]["name"].as_str().unwrap_or("?").to_string();
+        match o["kind"].as_str() {
+            Some("Deployment" | "DaemonSet" | "StatefulSet" | "Job" | "CronJob") => {
+                let template = if o["kind"] == "CronJob" {
+                    &o["spec"]["jobTemplate"]["spec"]["template"]
+                } else {
+                    &o["spec"]["template"]
+                };
+                let labels = template["metadata"]["labels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
+                let ports = template["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+                    .map(|p| {
+                        (
+                            p["name"].as_str().unwrap_or("").to_string(),
+                            p["containerPort"].as_u64().unwrap_or(0) as u16,
+                            p["protocol"].as_str().unwrap_or("TCP").to_string(),
+                        )
+                    })
+                    .collect();
+                out.push((
+                    o.clone(),
+                    o4g_gitops::netpol::eval::Pod {
+                        namespace: ns,
+                        name,
+                        labels,
+                        ports,
+                    },
+                ));
+            }
+            Some(kind @ ("Prometheus" | "Alertmanager")) => {
+                let (app, number) = if kind == "Prometheus" {
+                    ("prometheus", 9090)
+                } else {
+                    ("alertmanager", 9093)
+                };
+                let port_name = o["spec"]["portName"].as_str().unwrap_or("web").to_string();
+                let labels = BTreeMap::from([
+                    ("app.kubernetes.io/name".to_string(), app.to_string()),
+                    ("app.kubernetes.io/instance".to_string(), name.clone()),
+                    (
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "prometheus-operator".into(),
+                    ),
+                    (app.to_string(), name.clone()),
+                ]);
+                out.push((
+                    o.clone(),
+                    o4g_gitops::netpol::eval::Pod {
+                        namespace: ns,
+                        name,
+                        labels,
+                        ports: vec![
+                            (port_name, number, "TCP".into()),
+                            ("reloader-web".into(), 8080, "TCP".into()),
+                        ],
+                    },
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
