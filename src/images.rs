@@ -40,6 +40,27 @@ pub const ACTIONS_RUNNER: PinnedImage = pinned_image!("ghcr.io", "actions/action
 // renovate: datasource=docker depName=registry.k8s.io/ingress-nginx/controller
 pub const INGRESS_NGINX_CONTROLLER: PinnedImage = pinned_image!("registry.k8s.io", "ingress-nginx/controller", "v1.15.1", "sha256:594ceea76b01c592858f803f9ff4d2cb40542cae2060410b2c95f75907d659e1");
 
+// Images of kube-prometheus-stack 88.5.3 (the chart's defaults), pinned through its values.
+// Digests are OCI index digests seen pinned in several public repositories (search tool,
+// 2026-12); each is listed with its sources in the issue-11 note. Not verified against the
+// registry from here: the CI workflow's digest check is the place for that.
+
+/// Prometheus v3.14.0 (distroless), the chart's default.
+// renovate: datasource=docker depName=quay.io/prometheus/prometheus
+pub const PROMETHEUS: PinnedImage = pinned_image!("quay.io", "prometheus/prometheus", "v3.14.0-distroless", "sha256:50c707e96da5ade383cb1707790576480485e93de06aa60ad8802cb5f744bd0a");
+
+/// Alertmanager v0.34.0, the chart's default.
+// renovate: datasource=docker depName=quay.io/prometheus/alertmanager
+pub const ALERTMANAGER: PinnedImage = pinned_image!("quay.io", "prometheus/alertmanager", "v0.34.0", "sha256:690c7b525f4367aa91f73e2f91c632206d32e97c6384bdbf2fb7a861b420340d");
+
+/// Grafana 13.2.0 (grafana chart 12.11.1's appVersion).
+// renovate: datasource=docker depName=docker.io/grafana/grafana
+pub const GRAFANA: PinnedImage = pinned_image!("docker.io", "grafana/grafana", "13.2.0", "sha256:3fd54ae1214669f8355f065ec9f6445d5279a3d77095ab048ca045685272429b");
+
+/// kube-state-metrics v2.20.0 (its chart 8.4.0's appVersion).
+// renovate: datasource=docker depName=registry.k8s.io/kube-state-metrics/kube-state-metrics
+pub const KUBE_STATE_METRICS: PinnedImage = pinned_image!("registry.k8s.io", "kube-state-metrics/kube-state-metrics", "v2.20.0", "sha256:42cfe3723a5f058171c627537fb57a3ea0f26e4380fa18555a95cb1a1b4cfc5b");
+
 /// All images above, for audits and for the generated inventory.
 pub const ALL: &[PinnedImage] = &[
     MYSQL_8_0,
@@ -50,4 +71,8 @@ pub const ALL: &[PinnedImage] = &[
     CURL,
     ACTIONS_RUNNER,
     INGRESS_NGINX_CONTROLLER,
+    PROMETHEUS,
+    ALERTMANAGER,
+    GRAFANA,
+    KUBE_STATE_METRICS,
 ];

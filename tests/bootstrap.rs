@@ -308,3 +308,37 @@ fn every_public_host_gets_a_browser_trusted_certificate() {
         );
     }
 }
+
+#[test]
+fn every_platform_namespace_has_a_default_deny_or_a_written_reason() {
+    let all = tree_objects("out/");
+    for ns in o4g_gitops::components::all_namespaces() {
+        let deny = all.iter().any(|o| {
+            o["kind"] == "NetworkPolicy"
+                && o["metadata"]["name"] == "default-deny"
+                && (o["metadata"]["namespace"] == ns.name
+                    // the app base's policies get their namespace from each overlay
+                    || (ns.environment != "platform" && o["metadata"]["namespace"].is_null()))
+        });
+        let object = all
+            .iter()
+            .find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == ns.name)
+            .unwrap_or_else(|| panic!("Namespace {} is rendered", ns.name));
+        let reason =
+            object["metadata"]["annotations"]["open4goods.org/network-policy-reason"].as_str();
+        match (ns.network_policy_reason, reason) {
+            (None, _) => assert!(deny, "{} has neither a default deny nor a reason", ns.name),
+            (Some(r), Some(written)) => assert_eq!(r, written, "{}", ns.name),
+            (Some(_), None) => panic!("{}: the reason is not written on the Namespace", ns.name),
+        }
+    }
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    for (ns, policies) in o4g_gitops::components::network::chart_namespace_policies(&settings) {
+        assert!(
+            policies
+                .iter()
+                .any(|p| p.metadata.name.as_deref() == Some("default-deny")),
+            "{ns}"
+        );
+    }
+}

@@ -31,6 +31,7 @@ pub fn namespace() -> PlatformNamespace {
         environment: "platform",
         pod_security: PodSecurity::RESTRICTED,
         purpose: "cert-manager (certificates from Let's Encrypt)",
+        network_policy_reason: None,
     }
 }
 

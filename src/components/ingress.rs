@@ -85,6 +85,9 @@ pub fn namespace() -> super::namespaces::PlatformNamespace {
             "the controller runs with hostNetwork to bind ports 80/443 on the node (no cloud load balancer); baseline already forbids hostNetwork",
         ),
         purpose: "ingress-nginx controller (retired project, final release)",
+        network_policy_reason: Some(
+            "the controller runs on the host network, where NetworkPolicies do not apply; the app namespaces admit it from the nodes' address range",
+        ),
     }
 }
 

@@ -28,6 +28,9 @@ pub fn namespace() -> PlatformNamespace {
             "the Longhorn manager, CSI plugin and instance managers run privileged with host mounts (iSCSI, /dev, /var/lib/longhorn) to attach block devices",
         ),
         purpose: "Longhorn storage",
+        network_policy_reason: Some(
+            "Longhorn's own policies (chart value networkPolicies.restrictInternalTraffic) isolate its manager, UI, webhooks and recovery backend; a default deny would have to model every engine and replica port, which is the chart's to know. Our policy adds only the Prometheus scrape",
+        ),
     }
 }
 

@@ -90,11 +90,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         .iter()
         .map(Object::new)
         .collect::<Result<Vec<_>, _>>()?;
-    tree.add_folder(
-        Folder::new(format!("{}/network", layout::CONFIGS))
-            .file("observability.yaml", observability_policies)
-            .file("longhorn.yaml", longhorn_policies),
-    )?;
+    let mut network_folder = Folder::new(format!("{}/network", layout::CONFIGS))
+        .file("observability.yaml", observability_policies)
+        .file("longhorn.yaml", longhorn_policies);
+    for (ns, policies) in network::chart_namespace_policies(settings) {
+        let objects = policies
+            .iter()
+            .map(Object::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        network_folder = network_folder.file(format!("{ns}.yaml"), objects);
+    }
+    tree.add_folder(network_folder)?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)
             .resource("issuers")

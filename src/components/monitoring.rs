@@ -34,6 +34,9 @@ pub fn node_exporter_namespace() -> PlatformNamespace {
             "node-exporter reads the host's metrics with hostNetwork, hostPID and a read-only hostPath mount of /",
         ),
         purpose: "Prometheus node-exporter (host metrics)",
+        network_policy_reason: Some(
+            "node-exporter runs on the host network, where NetworkPolicies do not apply; Prometheus's egress to it (nodes, 9100) is declared in observability",
+        ),
     }
 }
 
@@ -53,6 +56,13 @@ pub struct Values {
     kube_proxy: Flag,
     #[serde(rename = "prometheus-node-exporter")]
     node_exporter: NodeExporter,
+    #[serde(rename = "kube-state-metrics")]
+    kube_state_metrics: ImageOnly,
+}
+
+#[derive(Debug, Serialize)]
+struct ImageOnly {
+    image: ChartImage,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +88,7 @@ struct PrometheusSpec {
     scrape_config_selector_nil_uses_helm_values: bool,
     retention: String,
     port_name: &'static str,
+    image: ChartImage,
     storage_spec: StorageSpec,
 }
 
@@ -120,11 +131,13 @@ struct Alertmanager {
 #[serde(rename_all = "camelCase")]
 struct AlertmanagerSpec {
     port_name: &'static str,
+    image: ChartImage,
     storage: StorageSpec,
 }
 
 #[derive(Debug, Serialize)]
 struct Grafana {
+    image: ChartImage,
     admin: GrafanaAdmin,
     sidecar: GrafanaSidecar,
 }
@@ -155,6 +168,35 @@ struct Dashboards {
 #[serde(rename_all = "camelCase")]
 struct NodeExporter {
     namespace_override: &'static str,
+}
+
+/// An image in the `{registry, repository, tag, sha}` shape of these charts. The charts differ
+/// in what `sha` holds: kube-prometheus-stack's own templates and Grafana's print
+/// `@sha256:{sha}` (bare hex), kube-state-metrics prints `@{sha}` (the whole digest); the
+/// chart test compares the rendered strings with [`crate::images`].
+#[derive(Debug, Serialize)]
+struct ChartImage {
+    registry: &'static str,
+    repository: &'static str,
+    tag: &'static str,
+    sha: &'static str,
+}
+
+impl ChartImage {
+    fn hex(i: crate::image::PinnedImage) -> Self {
+        Self {
+            registry: i.registry(),
+            repository: i.repository(),
+            tag: i.tag(),
+            sha: i.digest().trim_start_matches("sha256:"),
+        }
+    }
+    fn full(i: crate::image::PinnedImage) -> Self {
+        Self {
+            sha: i.digest(),
+            ..Self::hex(i)
+        }
+    }
 }
 
 fn storage(size: Bytes) -> StorageSpec {
@@ -190,16 +232,19 @@ pub fn component(
                 scrape_config_selector_nil_uses_helm_values: false,
                 retention: m.retention.to_string(),
                 port_name: PROMETHEUS_WEB.name,
+                image: ChartImage::hex(crate::images::PROMETHEUS),
                 storage_spec: storage(m.prometheus_storage),
             },
         },
         alertmanager: Alertmanager {
             alertmanager_spec: AlertmanagerSpec {
                 port_name: ALERTMANAGER_WEB.name,
+                image: ChartImage::hex(crate::images::ALERTMANAGER),
                 storage: storage(m.alertmanager_storage),
             },
         },
         grafana: Grafana {
+            image: ChartImage::hex(crate::images::GRAFANA),
             admin: GrafanaAdmin {
                 existing_secret: GRAFANA_ADMIN_SECRET,
                 user_key: "admin-user",
@@ -220,6 +265,9 @@ pub fn component(
         kube_proxy: Flag { enabled: false },
         node_exporter: NodeExporter {
             namespace_override: node_exporter_namespace().name,
+        },
+        kube_state_metrics: ImageOnly {
+            image: ChartImage::full(crate::images::KUBE_STATE_METRICS),
         },
     };
     let mut c = HelmComponent::new(

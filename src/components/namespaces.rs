@@ -64,6 +64,10 @@ pub struct PlatformNamespace {
     pub pod_security: PodSecurity,
     /// What runs there, for the docs.
     pub purpose: &'static str,
+    /// Why the namespace has no default-deny NetworkPolicy of ours, if it has none (written on
+    /// the Namespace as `open4goods.org/network-policy-reason`). `None`: default deny plus the
+    /// declared flows, proven by the evaluator.
+    pub network_policy_reason: Option<&'static str>,
 }
 
 /// The application namespaces, one per environment, all `restricted`.
@@ -75,6 +79,7 @@ pub fn applications() -> Vec<PlatformNamespace> {
             environment: env.name(),
             pod_security: PodSecurity::RESTRICTED,
             purpose: "XWiki, MySQL and their backups",
+            network_policy_reason: None,
         })
         .collect()
 }
@@ -87,6 +92,7 @@ pub fn observability() -> PlatformNamespace {
         environment: "platform",
         pod_security: PodSecurity::RESTRICTED,
         purpose: "Prometheus, Alertmanager and Grafana (node-exporter lives in its own namespace)",
+        network_policy_reason: None,
     }
 }
 
@@ -118,12 +124,20 @@ pub fn namespace(ns: &PlatformNamespace) -> Namespace {
         (format!("{pss}/warn"), level.to_string()),
         (format!("{pss}/warn-version"), "latest".to_string()),
     ]);
-    let annotations = ns.pod_security.reason.map(|r| {
-        BTreeMap::from([(
+    let mut notes = BTreeMap::new();
+    if let Some(r) = ns.pod_security.reason {
+        notes.insert(
             "open4goods.org/pod-security-reason".to_string(),
             r.to_string(),
-        )])
-    });
+        );
+    }
+    if let Some(r) = ns.network_policy_reason {
+        notes.insert(
+            "open4goods.org/network-policy-reason".to_string(),
+            r.to_string(),
+        );
+    }
+    let annotations = (!notes.is_empty()).then_some(notes);
     Namespace {
         metadata: ObjectMeta {
             name: Some(ns.name.to_string()),

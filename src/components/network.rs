@@ -145,7 +145,8 @@ fn operator() -> Workload {
         false,
     )
 }
-fn cert_manager_controller() -> Workload {
+/// cert-manager's controller pods.
+pub fn cert_manager_controller() -> Workload {
     Workload::new(
         "cert-manager",
         "cert-manager",
@@ -388,6 +389,151 @@ pub fn observability_policies(
     crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
 }
 
+/// A pod set of a chart, selected by `app.kubernetes.io/instance` and `…/component`, as
+/// the chart's pod templates label it (checked against the rendered charts in
+/// `tests/charts.rs`).
+fn chart_component(
+    ns: &str,
+    name: &'static str,
+    instance: &str,
+    component: &str,
+    ports: &[Port],
+) -> Workload {
+    Workload::new(
+        ns,
+        name,
+        &[
+            ("app.kubernetes.io/instance", instance),
+            ("app.kubernetes.io/component", component),
+        ],
+        ports,
+        false,
+    )
+}
+
+/// Kyverno's namespace.
+pub const KYVERNO: &str = "kyverno";
+/// cert-manager's namespace.
+pub const CERT_MANAGER: &str = "cert-manager";
+
+/// The flows of `kyverno`: the API server calls the admission and cleanup webhooks (9443 on
+/// the pods, kyverno 3.9.0 `admissionController.webhookServer.port` and the cleanup
+/// controller's `server.port`); every controller and hook Job talks to the API server.
+/// Kyverno fetches nothing from registries: no image-verification policy is used.
+pub fn kyverno_flows(net: &NetworkParams) -> Vec<Flow> {
+    let https = Port::tcp("https", 9443);
+    let api = Port::tcp("api", net.api_server_port);
+    let mut flows = vec![
+        flow(
+            nodes(net),
+            Peer::Workload(chart_component(
+                KYVERNO,
+                "admission-controller",
+                "kyverno",
+                "admission-controller",
+                &[https],
+            )),
+            https,
+            "the API server calls Kyverno's admission webhooks",
+        ),
+        flow(
+            nodes(net),
+            Peer::Workload(chart_component(
+                KYVERNO,
+                "cleanup-controller",
+                "kyverno",
+                "cleanup-controller",
+                &[https],
+            )),
+            https,
+            "the API server calls the cleanup controller's webhook",
+        ),
+        flow(
+            Peer::Namespace(KYVERNO.into()),
+            nodes(net),
+            api,
+            "Kyverno's controllers and hook Jobs use the API server",
+        ),
+    ];
+    flows.extend(dns(KYVERNO));
+    flows
+}
+
+/// The flows of `cert-manager`: the API server calls the webhook (`webhook.securePort`
+/// 10250, cert-manager v1.21.1 values.yaml), the controller talks to Let's Encrypt (443) and
+/// runs the HTTP-01 self-check against the public host (80, which resolves to the ingress
+/// nodes or to a public address); every pod and the startupapicheck Job uses the API server.
+pub fn cert_manager_flows(net: &NetworkParams) -> Vec<Flow> {
+    let https = Port::tcp("https", 10250);
+    let api = Port::tcp("api", net.api_server_port);
+    let controller = || Peer::Workload(cert_manager_controller());
+    let mut flows = vec![
+        flow(
+            nodes(net),
+            Peer::Workload(chart_component(
+                CERT_MANAGER,
+                "webhook",
+                "cert-manager",
+                "webhook",
+                &[https],
+            )),
+            https,
+            "the API server calls cert-manager's webhook",
+        ),
+        flow(
+            Peer::Namespace(CERT_MANAGER.into()),
+            nodes(net),
+            api,
+            "cert-manager's controller, cainjector, webhook and startupapicheck use the API server",
+        ),
+        flow(
+            controller(),
+            internet(),
+            Port::tcp("https", 443),
+            "ACME orders at Let's Encrypt",
+        ),
+        flow(
+            controller(),
+            internet(),
+            Port::tcp("http", 80),
+            "HTTP-01 self-check of the public host",
+        ),
+        flow(
+            controller(),
+            nodes(net),
+            Port::tcp("http", 80),
+            "HTTP-01 self-check when the host resolves to the ingress nodes",
+        ),
+    ];
+    flows.extend(dns(CERT_MANAGER));
+    flows
+}
+
+/// NetworkPolicies of the chart namespaces we isolate (`kyverno`, `cert-manager`): a default
+/// deny plus their own flows and every other flow that ends there (Prometheus's scrape).
+pub fn chart_namespace_policies(
+    settings: &Settings,
+) -> Vec<(
+    &'static str,
+    Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
+)> {
+    let everything: Vec<Flow> = all_flows(settings)
+        .into_iter()
+        .flat_map(|(_, f)| f)
+        .collect();
+    [KYVERNO, CERT_MANAGER]
+        .into_iter()
+        .map(|ns| {
+            let touching: Vec<Flow> = everything
+                .iter()
+                .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
+                .cloned()
+                .collect();
+            (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
+        })
+        .collect()
+}
+
 /// Prometheus's scrape of the Longhorn manager, as a NetworkPolicy of `longhorn-system`.
 ///
 /// Longhorn's chart renders `networkPolicies.restrictInternalTraffic` (default true) policies,
@@ -467,5 +613,7 @@ pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
         })
         .collect();
     out.push((OBSERVABILITY.to_string(), observability_flows(&net)));
+    out.push((KYVERNO.to_string(), kyverno_flows(&net)));
+    out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net)));
     out
 }

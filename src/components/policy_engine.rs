@@ -14,6 +14,7 @@ pub fn namespace() -> PlatformNamespace {
         environment: "platform",
         pod_security: PodSecurity::RESTRICTED,
         purpose: "Kyverno admission and background controllers",
+        network_policy_reason: None,
     }
 }
 

@@ -83,7 +83,8 @@ impl Peer {
             Peer::External { name, cidr, .. } => format!("{name} ({cidr})"),
         }
     }
-    fn namespace(&self) -> Option<&str> {
+    /// The namespace of a pod-side peer (`None` for addresses outside the cluster).
+    pub fn namespace(&self) -> Option<&str> {
         match self {
             Peer::Workload(w) => Some(&w.namespace),
             Peer::Namespace(ns) => Some(ns),
