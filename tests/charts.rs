@@ -461,3 +461,119 @@ fn isolated_chart_namespaces_allow_nothing_but_their_flows() {
         extra.join("\n")
     );
 }
+
+#[test]
+fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() {
+    need_charts!();
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let monitors: Vec<Value> = tree
+        .files()
+        .iter()
+        .filter(|(p, _)| p.ends_with(".yaml"))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
+        .filter(|o| o["kind"] == "ServiceMonitor")
+        .collect();
+    assert!(
+        monitors.len() >= 3,
+        "ingress-nginx, cert-manager and Longhorn are scraped"
+    );
+    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let pods = charts::pods(&objects);
+    let mut policies = our_policies();
+    policies.extend(
+        objects
+            .iter()
+            .filter(|o| o["kind"] == "NetworkPolicy")
+            .map(|o| serde_json::from_value::<NetworkPolicy>(o.clone()).unwrap()),
+    );
+    let cluster = Cluster {
+        namespaces: BTreeMap::new(),
+        policies,
+    };
+    let prometheus = pods
+        .iter()
+        .map(|(_, p)| p)
+        .find(|p| p.labels.get("app.kubernetes.io/name").map(String::as_str) == Some("prometheus"))
+        .expect("the Prometheus pod");
+    let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
+    let node = net.node_cidr.hosts().next().unwrap();
+    let matches = |sel: &Value, labels: &Value| {
+        sel.as_object()
+            .into_iter()
+            .flatten()
+            .all(|(k, v)| &labels[k] == v)
+    };
+    for m in &monitors {
+        let ns = m["metadata"]["namespace"].as_str().unwrap();
+        let sel = &m["spec"]["selector"]["matchLabels"];
+        let port = m["spec"]["endpoints"][0]["port"].as_str().unwrap();
+        let services: Vec<&Value> = objects
+            .iter()
+            .filter(|o| o["kind"] == "Service" && o["metadata"]["namespace"] == ns)
+            .filter(|s| matches(sel, &s["metadata"]["labels"]))
+            .filter(|s| {
+                s["spec"]["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == port)
+            })
+            .collect();
+        assert!(
+            !services.is_empty(),
+            "{}: no rendered Service in {ns} with port {port}",
+            m["metadata"]["name"]
+        );
+        for svc in services {
+            let sp = svc["spec"]["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == port)
+                .unwrap();
+            let target = &sp["targetPort"];
+            let backends: Vec<&(Value, Pod)> = pods
+                .iter()
+                .filter(|(o, p)| {
+                    p.namespace == ns
+                        && matches(
+                            &svc["spec"]["selector"],
+                            &serde_json::to_value(&p.labels).unwrap(),
+                        )
+                        && o["kind"] != "Job"
+                })
+                .collect();
+            assert!(
+                !backends.is_empty(),
+                "Service {} selects no pod",
+                svc["metadata"]["name"]
+            );
+            for (o, pod) in backends {
+                let number = match target {
+                    Value::String(name) => {
+                        pod.ports.iter().find(|(n, _, _)| n == name).map(|p| p.1)
+                    }
+                    Value::Number(n) => n.as_u64().map(|n| n as u16),
+                    _ => sp["port"].as_u64().map(|n| n as u16),
+                }
+                .unwrap_or_else(|| panic!("{}: target port {target} not on the pod", pod.name));
+                let host_network = charts::host_network(o);
+                let dst = if host_network {
+                    Endpoint::Ip(node)
+                } else {
+                    Endpoint::Pod(pod)
+                };
+                assert!(
+                    cluster.allowed(Endpoint::Pod(prometheus), dst, number, "TCP"),
+                    "Prometheus cannot reach {}/{} port {number}",
+                    pod.namespace,
+                    pod.name
+                );
+            }
+        }
+    }
+}

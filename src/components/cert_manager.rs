@@ -207,3 +207,18 @@ pub fn config_objects(settings: &Settings) -> Result<Vec<Object>, Error> {
         .map(|i| Object::new(&cluster_issuer(i, settings)))
         .collect()
 }
+
+/// Prometheus's scrape of the controller (certificate expiry metrics): the chart's
+/// `cert-manager` Service, port `http-metrics` (9402).
+pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
+    super::monitoring::service_monitor(
+        "cert-manager",
+        namespace().name,
+        &[
+            ("app.kubernetes.io/name", "cert-manager"),
+            ("app.kubernetes.io/instance", "cert-manager"),
+            ("app.kubernetes.io/component", "controller"),
+        ],
+        "http-metrics",
+    )
+}

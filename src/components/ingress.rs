@@ -201,3 +201,18 @@ pub fn component() -> Result<super::helm::HelmComponent, crate::Error> {
     c.crds = false;
     Ok(c)
 }
+
+/// Prometheus's scrape of the controller: the chart's `<release>-controller-metrics` Service
+/// (port `metrics`, 10254), whose endpoints are the nodes' addresses (host network).
+pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
+    super::monitoring::service_monitor(
+        "ingress-nginx-controller",
+        namespace().name,
+        &[
+            ("app.kubernetes.io/name", "ingress-nginx"),
+            ("app.kubernetes.io/instance", "ingress-nginx"),
+            ("app.kubernetes.io/component", "controller"),
+        ],
+        "metrics",
+    )
+}

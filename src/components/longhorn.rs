@@ -134,3 +134,15 @@ pub fn storage_class() -> StorageClass {
 pub fn config_objects() -> Result<Vec<Object>, Error> {
     Ok(vec![Object::new(&storage_class())?])
 }
+
+/// Prometheus's scrape of the Longhorn managers (volume and node metrics): the chart's
+/// `longhorn-backend` Service, port `manager` (9500), as the chart's own (disabled) monitor
+/// selects it (longhorn v1.12.1 `chart/templates/servicemonitor.yaml`).
+pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
+    super::monitoring::service_monitor(
+        "longhorn-manager",
+        namespace().name,
+        &[("app", "longhorn-manager")],
+        "manager",
+    )
+}

@@ -101,8 +101,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         network_folder = network_folder.file(format!("{ns}.yaml"), objects);
     }
     tree.add_folder(network_folder)?;
+    let monitors = monitoring::chart_monitors()
+        .iter()
+        .map(Object::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    tree.add_folder(
+        Folder::new(format!("{}/monitoring", layout::CONFIGS))
+            .file("servicemonitors.yaml", monitors),
+    )?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)
+            .resource("monitoring")
             .resource("issuers")
             .resource("policies")
             .resource("network"),

@@ -299,3 +299,8 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
     }
     out
 }
+
+/// True when a workload's pods run on the host network (they then have the node's address).
+pub fn host_network(workload: &Value) -> bool {
+    workload["spec"]["template"]["spec"]["hostNetwork"] == true
+}
