@@ -14,6 +14,13 @@ pub enum Error {
     /// The tree breaks policy rules; nothing is written.
     #[error("{} policy violation(s); nothing was written:\n{}", .0.len(), .0.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n"))]
     Violations(Vec<crate::policy::Violation>),
+    /// The checkout holds something render must not touch (a symlink under `out/`, …);
+    /// nothing was changed.
+    #[error("{0}")]
+    Unsafe(String),
+    /// Another render holds the checkout's lock.
+    #[error("{0}")]
+    Busy(String),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -29,7 +36,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Settings(_) => 2,
-            Error::Build(_) | Error::Violations(_) | Error::Io { .. } => 1,
+            Error::Build(_)
+            | Error::Violations(_)
+            | Error::Io { .. }
+            | Error::Unsafe(_)
+            | Error::Busy(_) => 1,
         }
     }
 

@@ -53,6 +53,10 @@ enum Command {
         /// Report required Secrets without an encrypted file as warnings instead of errors.
         #[arg(long)]
         allow_missing_secrets: bool,
+        /// Also remove files in generated folders that the generator did not write (kept and
+        /// reported otherwise).
+        #[arg(long)]
+        prune_strays: bool,
     },
     /// SOPS-encrypted Secrets.
     Secrets {
@@ -98,11 +102,35 @@ enum SecretsCommand {
     List,
 }
 
-/// Required Secrets without a file: an error, or warnings with --allow-missing-secrets.
-fn report_missing(settings: &Settings, allow: bool) -> Result<(), Error> {
+/// Required Secrets without a file: an error, or warnings with --allow-missing-secrets. A
+/// Secret that the committed `out/` holds and that has gone from `overlays/` is always an
+/// error: rendering without it would make Flux prune it (in prod, the live database
+/// credentials).
+fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> Result<(), Error> {
     let missing = components::secrets::missing(settings);
     if missing.is_empty() {
         return Ok(());
+    }
+    let scopes: Vec<String> = missing.iter().map(|(r, _)| r.scope.clone()).collect();
+    let before = o4g_gitops::secrets::previously_rendered(root, &scopes);
+    let vanished: Vec<String> = missing
+        .iter()
+        .filter_map(|(r, _)| {
+            before
+                .get(&(r.scope.clone(), r.name.clone()))
+                .map(|file| format!("  Secret `{}` of `{}` ({file})", r.name, r.scope))
+        })
+        .collect();
+    if !vanished.is_empty() {
+        return Err(Error::Settings(
+            o4g_gitops::settings::SettingsError::unreadable(
+                o4g_gitops::settings::OVERLAYS_DIR,
+                format!(
+                    "Secrets the committed out/ holds are gone from overlays/; rendering without them would make Flux delete them from the cluster. Restore their files (git checkout), or delete them from out/ on purpose first:\n{}",
+                    vanished.join("\n")
+                ),
+            ),
+        ));
     }
     let mut text = String::new();
     for (r, keys) in &missing {
@@ -195,6 +223,18 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                     }
                 }
             }
+            // Required Secrets without a file are a failed check, as `secrets list` shows them.
+            let missing = components::secrets::missing(&settings);
+            for (r, keys) in &missing {
+                println!(
+                    "missing: Secret `{}` of `{}` (keys {}); create it with:\n    {}",
+                    r.name,
+                    r.scope,
+                    keys.join(", "),
+                    r.create_command()
+                );
+            }
+            value_problems += missing.len();
             // overlays/ was checked by Settings::load; now every Secret under out/.
             let cfg = policy::AuditConfig::strict(settings.allowed_registries());
             let found = lint::lint(&[cli.root.join(o4g_gitops::OUT_DIR)], &cfg)
@@ -273,9 +313,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         &Command::Render {
             check,
             allow_missing_secrets,
+            prune_strays,
         } => {
             let settings = Settings::load(&cli.root)?;
-            report_missing(&settings, allow_missing_secrets)?;
+            report_missing(&cli.root, &settings, allow_missing_secrets)?;
             let tree = components::build(&settings)?;
             if check {
                 components::audit(&tree, &settings)?;
@@ -288,12 +329,26 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     Ok(ExitCode::from(1))
                 }
             } else {
-                let done = render::render(&cli.root, &tree, &settings)?;
+                let done = render::render(
+                    &cli.root,
+                    &tree,
+                    &settings,
+                    render::WriteOptions { prune_strays },
+                )?;
                 for path in &done.written {
-                    println!("wrote   {path}");
+                    println!("wrote   {}", render::escape(path));
                 }
                 for path in &done.removed {
-                    println!("removed {path}");
+                    println!("removed {}", render::escape(path));
+                }
+                for path in &done.strays_kept {
+                    println!(
+                        "kept    {} (not generated; `render --prune-strays` removes it)",
+                        render::escape(path)
+                    );
+                }
+                for (path, why) in &done.kept {
+                    println!("kept    {} ({why})", render::escape(path));
                 }
                 println!(
                     "{} written, {} removed, {} unchanged",

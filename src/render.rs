@@ -1,61 +1,118 @@
-//! Writing the tree to disk, and comparing it with disk.
+//! Writing the tree to disk, and comparing it with disk — on a checkout that may be hostile.
 //!
-//! `out/` is generated territory, with one exception: a folder in which the tree puts no file
-//! (such as `out/clusters/open4goods/flux-system/`, written by `flux bootstrap`) is left alone.
-//! In every folder where the tree does put files, any other file is stray: `check` reports it
-//! and `write` removes it. Files listed in the previous manifest ([`MANIFEST_PATH`]) that are no
-//! longer produced are stale and removed too. Nothing outside `out/` is ever removed unless the
-//! manifest says the generator wrote it.
+//! `render --check` runs in CI on pull requests, so everything under `out/` (the manifest
+//! included) is untrusted input. The rules:
+//! - Writes go only to the tree's own paths: under `out/`, plus the root files the generator
+//!   owns ([`ROOT_FILES`]). Removals happen only under `out/`, and only for files that the
+//!   previous manifest ([`MANIFEST_PATH`]) lists *and whose bytes still hash as recorded*
+//!   (stale generated files). A manifest line naming anything else is reported, never acted on.
+//! - No symlink is followed: a symlink anywhere under `out/` (`out` itself included) or at a
+//!   root file makes `write` refuse before touching anything, and `check` report it without
+//!   reading through it. Files are opened with `O_NOFOLLOW`.
+//! - A file in a generated folder that the manifest does not list (a user's note) is a stray:
+//!   reported and kept, removed only with `--prune-strays`. A generated file edited by hand and
+//!   no longer produced is kept too.
+//! - Every write is staged as `.o4g-tmp-<name>-<pid>` (covered by `.gitignore`), created
+//!   exclusively, and renamed into place only when every file is staged; on any error the staged
+//!   files are removed, so `out/` is unchanged. Leftovers of a killed render are removed by the
+//!   next one. Files larger than the process's file-size limit are refused before writing.
+//! - One render at a time per checkout: an advisory lock on [`LOCK_FILE`], released by the OS
+//!   when the process ends, so a killed render never blocks the next.
+//! - Diffs of Secrets (files under a `secrets/` folder or holding `kind: Secret`) name the keys
+//!   that differ, never the values.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
 
 use similar::TextDiff;
 
 use crate::Error;
-use crate::tree::{MANIFEST_PATH, Tree, manifest_paths};
+use crate::tree::{MANIFEST_PATH, Tree, sha256_hex};
+
+/// Files outside `out/` that the generator writes (and never removes).
+pub const ROOT_FILES: &[&str] = &[".sops.yaml"];
+/// The advisory lock of a render or check.
+pub const LOCK_FILE: &str = "out/.o4g-lock";
+/// Prefix of staged files (`.gitignore` has `.o4g-tmp*`).
+pub const TMP_PREFIX: &str = ".o4g-tmp-";
+/// `O_NOFOLLOW` on Linux (x86_64 and aarch64 alike): the last path component must not be a
+/// symlink. Spelled out to avoid a libc dependency for one constant.
+const O_NOFOLLOW: i32 = 0o400000;
 
 /// How `out/` differs from a fresh render.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Drift {
-    /// Files whose bytes differ, with a unified diff (disk → rendered).
+    /// Files whose bytes differ, with a unified diff (disk → rendered), redacted for Secrets.
     pub changed: BTreeMap<String, String>,
     /// Files the render produces that are not on disk.
     pub missing: BTreeSet<String>,
-    /// Files on disk that the render would remove (stray or stale).
-    pub stray: BTreeSet<String>,
+    /// Generated files no longer produced whose bytes still match the manifest: `write`
+    /// removes them.
+    pub stale: BTreeSet<String>,
+    /// Files in generated folders that the manifest does not list: kept unless
+    /// `--prune-strays`.
+    pub strays: BTreeSet<String>,
+    /// Files left alone, with why (an edited generated file no longer produced, a manifest
+    /// line outside `out/`).
+    pub kept: BTreeMap<String, String>,
+    /// Symlinks (or other non-files) where a file or folder of ours belongs: never followed.
+    pub unsafe_paths: BTreeMap<String, String>,
 }
 
 impl Drift {
     /// True when disk equals the render.
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.stray.is_empty()
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.stale.is_empty()
+            && self.strays.is_empty()
+            && self.unsafe_paths.is_empty()
     }
 }
 
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (path, why) in &self.unsafe_paths {
+            writeln!(f, "unexpected: {} ({why}; not followed)", escape(path))?;
+        }
         if self.is_clean() {
-            return writeln!(f, "out/ is in sync with the code and settings");
+            writeln!(f, "out/ is in sync with the code and settings")?;
         }
         for diff in self.changed.values() {
             write!(f, "{diff}")?;
         }
         for path in &self.missing {
-            writeln!(f, "missing: {path} (render would create it)")?;
+            writeln!(f, "missing: {} (render would create it)", escape(path))?;
         }
-        for path in &self.stray {
-            writeln!(f, "stray: {path} (render would remove it)")?;
+        for path in &self.stale {
+            writeln!(f, "stale: {} (render would remove it)", escape(path))?;
         }
-        writeln!(
-            f,
-            "{} changed, {} missing, {} stray: run `cargo run -- render`",
-            self.changed.len(),
-            self.missing.len(),
-            self.stray.len()
-        )
+        for path in &self.strays {
+            writeln!(
+                f,
+                "stray: {} (not generated; kept, `render --prune-strays` removes it)",
+                escape(path)
+            )?;
+        }
+        for (path, why) in &self.kept {
+            writeln!(f, "kept: {} ({why})", escape(path))?;
+        }
+        if !self.is_clean() {
+            writeln!(
+                f,
+                "{} changed, {} missing, {} stale, {} stray, {} unexpected: run `cargo run -- render`",
+                self.changed.len(),
+                self.missing.len(),
+                self.stale.len(),
+                self.strays.len(),
+                self.unsafe_paths.len()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -68,28 +125,263 @@ pub struct Written {
     pub removed: Vec<String>,
     /// Files already up to date.
     pub unchanged: usize,
+    /// Strays kept (not removed without `--prune-strays`).
+    pub strays_kept: Vec<String>,
+    /// Other files left alone, with why.
+    pub kept: Vec<(String, String)>,
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
+/// Options of [`write`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Also remove strays (files in generated folders that the manifest does not list).
+    pub prune_strays: bool,
+}
+
+/// A path as printed: control characters (C0, DEL, C1) escaped, so a hostile file name cannot
+/// drive the terminal.
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn unsafe_error(path: &str, why: &str) -> Error {
+    Error::Unsafe(format!(
+        "refusing to touch {}: {why}. out/ is generated; remove it and render again",
+        escape(path)
+    ))
+}
+
+/// True when `rel` is a plain relative path (no `..`, no root, no empty component).
+fn is_plain(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.contains('\0')
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+fn is_internal(name: &str) -> bool {
+    name.starts_with(TMP_PREFIX) || name == ".o4g-lock"
+}
+
+/// Every symlink (or special file) under `out/` and at the root files, by relative path.
+fn unsafe_entries(root: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let mut bad = BTreeMap::new();
+    let out = root.join(crate::OUT_DIR);
+    for rel in ROOT_FILES.iter().copied().chain([crate::OUT_DIR]) {
+        if let Ok(meta) = fs::symlink_metadata(root.join(rel))
+            && meta.file_type().is_symlink()
+        {
+            bad.insert(rel.to_string(), "a symlink".to_string());
+        }
+    }
+    if bad.contains_key(crate::OUT_DIR) || !out.is_dir() {
+        return Ok(bad);
+    }
+    for entry in walkdir::WalkDir::new(&out).follow_links(false) {
+        let entry = entry.map_err(|e| {
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| out.clone());
+            Error::io(path, std::io::Error::other(e.to_string()))
+        })?;
+        let kind = entry.file_type();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_string_lossy()
+            .into_owned();
+        if kind.is_symlink() {
+            bad.insert(rel, "a symlink".into());
+        } else if !kind.is_file() && !kind.is_dir() {
+            bad.insert(rel, "not a regular file".into());
+        }
+    }
+    Ok(bad)
+}
+
+/// Reads a regular file without following a symlink; `None` when it does not exist.
+fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW)
+        .open(path);
+    match file {
+        Ok(mut f) => {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            Ok(Some(bytes))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
 }
 
-/// Files on disk the render would remove: strays in generated folders under `out/`, and
-/// stale entries of the previous manifest.
-fn removals(root: &Path, tree: &Tree) -> Result<BTreeSet<String>, Error> {
-    let files = tree.files();
+/// `(sha256, path)` lines of a manifest; other lines are ignored.
+fn manifest_entries(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once("  "))
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .collect()
+}
+
+fn is_secret_file(path: &str, bytes: &[u8]) -> bool {
+    path.split('/').any(|c| c == "secrets")
+        || String::from_utf8_lossy(bytes)
+            .lines()
+            .any(|l| l.trim() == "kind: Secret")
+}
+
+/// The key names whose values differ between two Secret files (never the values).
+fn secret_summary(path: &str, old: &[u8], new: &[u8]) -> String {
+    fn keys(bytes: &[u8]) -> Option<BTreeMap<String, String>> {
+        let docs =
+            crate::lint::parse_documents(Path::new("secret"), &String::from_utf8_lossy(bytes))
+                .ok()?;
+        let mut out = BTreeMap::new();
+        for d in docs {
+            let name = d["metadata"]["name"].as_str().unwrap_or("?").to_string();
+            for section in ["data", "stringData"] {
+                for (k, v) in d[section].as_object().into_iter().flatten() {
+                    out.insert(format!("{name}.{section}.{k}"), v.to_string());
+                }
+            }
+            out.insert(format!("{name}.sops"), d["sops"].to_string());
+        }
+        Some(out)
+    }
+    let detail = match (keys(old), keys(new)) {
+        (Some(a), Some(b)) => {
+            let all: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let differ: Vec<String> = all
+                .into_iter()
+                .filter(|k| a.get(*k) != b.get(*k))
+                .map(|k| escape(k))
+                .collect();
+            format!("keys that differ: {}", differ.join(", "))
+        }
+        _ => "the file on disk is not readable YAML".to_string(),
+    };
+    format!(
+        "--- a/{p}\n+++ b/{p}\n@@ Secret file differs; {detail} (values are never shown) @@\n",
+        p = escape(path)
+    )
+}
+
+fn diff(path: &str, old: &[u8], new: &[u8]) -> String {
+    if is_secret_file(path, old) || is_secret_file(path, new) {
+        return secret_summary(path, old, new);
+    }
+    let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    let text = TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string();
+    // Escape control characters line by line, keeping the newlines.
+    text.split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(body) => format!("{}\n", escape(body)),
+            None => escape(l),
+        })
+        .collect()
+}
+
+/// Compares disk under `root` with the tree; writes nothing, follows no symlink.
+pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
+    let mut drift = Drift {
+        unsafe_paths: unsafe_entries(root)?,
+        ..Default::default()
+    };
+    let blocked = |rel: &str, drift: &Drift| {
+        drift
+            .unsafe_paths
+            .keys()
+            .any(|u| rel == u || rel.starts_with(&format!("{u}/")))
+    };
     let out_prefix = format!("{}/", crate::OUT_DIR);
+    for (path, bytes) in tree.files() {
+        if !is_plain(path)
+            || !(path.starts_with(&out_prefix) || ROOT_FILES.contains(&path.as_str()))
+        {
+            return Err(Error::Build(format!(
+                "tree path {path} is neither under out/ nor a root file the generator owns"
+            )));
+        }
+        if blocked(path, &drift) {
+            continue;
+        }
+        match read_regular(&root.join(path))? {
+            None => {
+                drift.missing.insert(path.clone());
+            }
+            Some(old) if old != *bytes => {
+                drift.changed.insert(path.clone(), diff(path, &old, bytes));
+            }
+            Some(_) => {}
+        }
+    }
+    if drift.unsafe_paths.contains_key(crate::OUT_DIR) {
+        return Ok(drift);
+    }
+    let files = tree.files();
+    // Stale and kept entries of the previous manifest.
+    let mut listed = BTreeSet::new();
+    if !blocked(MANIFEST_PATH, &drift)
+        && let Some(old) = read_regular(&root.join(MANIFEST_PATH))?
+    {
+        for (hash, path) in manifest_entries(&String::from_utf8_lossy(&old)) {
+            listed.insert(path.clone());
+            if files.contains_key(&path) || blocked(&path, &drift) {
+                continue;
+            }
+            if !is_plain(&path) || !path.starts_with(&out_prefix) {
+                drift
+                    .kept
+                    .insert(path, "manifest entry outside out/: ignored".into());
+                continue;
+            }
+            match read_regular(&root.join(&path)) {
+                Ok(Some(bytes)) if sha256_hex(&bytes) == hash => {
+                    drift.stale.insert(path);
+                }
+                Ok(Some(_)) => {
+                    drift.kept.insert(
+                        path,
+                        "no longer generated, but edited since: remove it by hand if unwanted"
+                            .into(),
+                    );
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    drift
+                        .kept
+                        .insert(path, "not a readable regular file".into());
+                }
+            }
+        }
+    }
+    // Strays: files in generated folders that neither the tree nor the manifest knows.
     let dirs: BTreeSet<&str> = files
         .keys()
         .filter(|p| p.starts_with(&out_prefix))
         .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
         .collect();
-    let mut remove = BTreeSet::new();
     for dir in dirs {
+        if blocked(dir, &drift) {
+            continue;
+        }
         let entries = match fs::read_dir(root.join(dir)) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -98,50 +390,16 @@ fn removals(root: &Path, tree: &Tree) -> Result<BTreeSet<String>, Error> {
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(root.join(dir), e))?;
             let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            if kind.is_dir() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !kind.is_file() || is_internal(&name) {
                 continue;
             }
-            let rel = format!("{dir}/{}", entry.file_name().to_string_lossy());
-            if !files.contains_key(&rel) {
-                remove.insert(rel);
+            let rel = format!("{dir}/{name}");
+            if !files.contains_key(&rel) && !listed.contains(&rel) {
+                drift.strays.insert(rel);
             }
         }
     }
-    if let Some(old) = read_optional(&root.join(MANIFEST_PATH))? {
-        for path in manifest_paths(&String::from_utf8_lossy(&old)) {
-            let safe = !path.starts_with('/') && !path.split('/').any(|p| p == "..");
-            if safe && !files.contains_key(&path) && root.join(&path).is_file() {
-                remove.insert(path);
-            }
-        }
-    }
-    Ok(remove)
-}
-
-/// Compares disk under `root` with the tree; writes nothing.
-pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
-    let mut drift = Drift::default();
-    for (path, bytes) in tree.files() {
-        match read_optional(&root.join(path))? {
-            None => {
-                drift.missing.insert(path.clone());
-            }
-            Some(old) if old != *bytes => {
-                let (old, new) = (
-                    String::from_utf8_lossy(&old),
-                    String::from_utf8_lossy(bytes),
-                );
-                let diff = TextDiff::from_lines(old.as_ref(), new.as_ref())
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(&format!("a/{path}"), &format!("b/{path}"))
-                    .to_string();
-                drift.changed.insert(path.clone(), diff);
-            }
-            Some(_) => {}
-        }
-    }
-    drift.stray = removals(root, tree)?;
     Ok(drift)
 }
 
@@ -151,15 +409,99 @@ pub fn render(
     root: &Path,
     tree: &Tree,
     settings: &crate::settings::Settings,
+    options: WriteOptions,
 ) -> Result<Written, Error> {
     crate::components::audit(tree, settings)?;
-    write(root, tree)
+    write(root, tree, options)
 }
 
-/// Writes the tree under `root`: only files whose bytes changed, each through a temporary file
-/// renamed into place once every temporary file is written; then removes stray and stale files.
-pub fn write(root: &Path, tree: &Tree) -> Result<Written, Error> {
+/// The advisory lock of one render or check on a checkout; released when dropped or when the
+/// process ends.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// Takes [`LOCK_FILE`], creating `out/` if needed; refuses when another render holds it.
+pub fn lock(root: &Path) -> Result<Lock, Error> {
+    let out = root.join(crate::OUT_DIR);
+    if let Ok(meta) = fs::symlink_metadata(&out)
+        && !meta.is_dir()
+    {
+        return Err(unsafe_error(
+            crate::OUT_DIR,
+            "it is not a folder (a symlink?)",
+        ));
+    }
+    if !out.exists() {
+        fs::create_dir(&out).map_err(|e| Error::io(&out, e))?;
+    }
+    let path = root.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            // ELOOP: the lock file is a symlink.
+            Some(40) => unsafe_error(LOCK_FILE, "a symlink"),
+            _ => Error::io(&path, e),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Busy(format!(
+            "another o4g render or check is running on this checkout (it holds {LOCK_FILE}); wait for it and run again"
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// The file-size limit of this process (`ulimit -f`), if any: writing past it would kill the
+/// process with SIGXFSZ half-way through.
+fn file_size_limit() -> Option<u64> {
+    let limits = fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max file size"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Removes `.o4g-tmp-*` leftovers of an interrupted render (regular files only).
+fn remove_leftovers(root: &Path) -> Result<(), Error> {
+    let out = root.join(crate::OUT_DIR);
+    if !out.is_dir() {
+        return Ok(());
+    }
+    for entry in walkdir::WalkDir::new(&out).follow_links(false) {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file() && name.starts_with(TMP_PREFIX) {
+            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    for rel in ROOT_FILES {
+        let dir = root.join(rel);
+        let Some(dir) = dir.parent() else { continue };
+        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("{TMP_PREFIX}{rel}-"))
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the tree under `root` (see the module docs for what may be written and removed).
+pub fn write(root: &Path, tree: &Tree, options: WriteOptions) -> Result<Written, Error> {
+    let _lock = lock(root)?;
     let drift = check(root, tree)?;
+    if let Some((path, why)) = drift.unsafe_paths.iter().next() {
+        return Err(unsafe_error(path, why));
+    }
+    remove_leftovers(root)?;
     let mut report = Written::default();
     let to_write: Vec<&String> = tree
         .files()
@@ -167,10 +509,22 @@ pub fn write(root: &Path, tree: &Tree) -> Result<Written, Error> {
         .filter(|p| drift.changed.contains_key(*p) || drift.missing.contains(*p))
         .collect();
     report.unchanged = tree.files().len() - to_write.len();
+    if let Some(limit) = file_size_limit()
+        && let Some(big) = to_write
+            .iter()
+            .find(|p| tree.files()[**p].len() as u64 > limit)
+    {
+        return Err(Error::io(
+            root.join(big),
+            std::io::Error::other(format!(
+                "larger than this process's file-size limit ({limit} bytes, `ulimit -f`); nothing was written"
+            )),
+        ));
+    }
 
     // Stage every file first, so an I/O error leaves the old files in place.
-    let mut staged = Vec::new();
-    let stage = |path: &String, staged: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>| {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let stage = |path: &String, staged: &mut Vec<(PathBuf, PathBuf)>| -> Result<(), Error> {
         let target = root.join(path);
         let dir = target.parent().unwrap_or(root);
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -178,10 +532,17 @@ pub fn write(root: &Path, tree: &Tree) -> Result<Written, Error> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.o4g-tmp"));
-        fs::write(&tmp, &tree.files()[path]).map_err(|e| Error::io(&tmp, e))?;
-        staged.push((tmp, target));
-        Ok::<(), Error>(())
+        let tmp = dir.join(format!("{TMP_PREFIX}{name}-{}", std::process::id()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+        staged.push((tmp.clone(), target));
+        file.write_all(&tree.files()[path])
+            .and_then(|()| file.flush())
+            .map_err(|e| Error::io(&tmp, e))
     };
     for path in &to_write {
         if let Err(e) = stage(path, &mut staged) {
@@ -196,14 +557,26 @@ pub fn write(root: &Path, tree: &Tree) -> Result<Written, Error> {
     }
     report.written = to_write.into_iter().cloned().collect();
 
-    for path in &drift.stray {
+    let mut remove: Vec<&String> = drift.stale.iter().collect();
+    if options.prune_strays {
+        remove.extend(&drift.strays);
+    } else {
+        report.strays_kept = drift.strays.iter().cloned().collect();
+    }
+    report.kept = drift
+        .kept
+        .iter()
+        .map(|(p, w)| (p.clone(), w.clone()))
+        .collect();
+    let out = root.join(crate::OUT_DIR);
+    for path in remove {
         let full = root.join(path);
         fs::remove_file(&full).map_err(|e| Error::io(&full, e))?;
         report.removed.push(path.clone());
         // Remove folders emptied by the removal, up to (not including) out/.
         let mut dir = full.parent();
         while let Some(d) = dir {
-            if d == root.join(crate::OUT_DIR) || !d.starts_with(root.join(crate::OUT_DIR)) {
+            if d == out || !d.starts_with(&out) {
                 break;
             }
             if fs::remove_dir(d).is_err() {

@@ -203,11 +203,14 @@ pub struct RequiredSecret {
 impl RequiredSecret {
     /// The commands that create it, encrypted, without plaintext on disk.
     pub fn create_command(&self) -> String {
-        let path = secrets_dir(&self.scope).join(format!("{}.sops.yaml", self.name));
+        let dir = secrets_dir(&self.scope);
+        let path = dir.join(format!("{}.sops.yaml", self.name));
         let path = path.display();
         format!(
-            "cargo run -q -- secrets template --env {} {} | sops encrypt --filename-override {path} --input-type yaml --output-type yaml --output {path} /dev/stdin",
-            self.scope, self.name
+            "mkdir -p {} && cargo run -q -- secrets template --env {} {} | sops encrypt --filename-override {path} --input-type yaml --output-type yaml --output {path} /dev/stdin",
+            dir.display(),
+            self.scope,
+            self.name
         )
     }
 }
@@ -387,6 +390,42 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
                     "{}: Secret {name}, key `{key}`: the value {p} (the value is not shown)",
                     file.display()
                 ));
+            }
+        }
+    }
+    out
+}
+
+/// The Secrets (scope, name) that the committed `out/` holds, read without following
+/// symlinks: `out/apps/overlays/<env>/secrets/` and the platform Secrets folder. A Secret
+/// that is there and has gone from `overlays/` is not "missing": Flux would prune it.
+pub fn previously_rendered(root: &Path, scopes: &[String]) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for scope in scopes {
+        let dir = if scope == crate::settings::PLATFORM_SCOPE {
+            PathBuf::from(format!(
+                "{}/{}",
+                crate::components::layout::CONTROLLERS,
+                crate::components::secrets::PLATFORM_SECRETS
+            ))
+        } else {
+            PathBuf::from(format!("out/apps/overlays/{scope}/secrets"))
+        };
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let rel = dir.join(entry.file_name());
+            let Ok(text) = crate::settings::read_input(root, &rel) else {
+                continue;
+            };
+            let Ok(docs) = crate::lint::parse_documents(&rel, &text) else {
+                continue;
+            };
+            for d in docs.iter().filter(|d| is_secret(d)) {
+                if let Some(name) = d["metadata"]["name"].as_str() {
+                    out.insert((scope.clone(), name.to_string()), rel.display().to_string());
+                }
             }
         }
     }

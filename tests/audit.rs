@@ -168,7 +168,12 @@ fn render_refuses_each_broken_rule_and_leaves_out_untouched() {
         let mut broken = compliant_deployment();
         mutate(&mut broken);
         let tree = tree_with(&settings, &broken);
-        match render::render(repo.path(), &tree, &settings) {
+        match render::render(
+            repo.path(),
+            &tree,
+            &settings,
+            render::WriteOptions::default(),
+        ) {
             Err(Error::Violations(v)) => {
                 assert!(
                     v.iter().any(|v| v.rule == rule),

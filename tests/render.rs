@@ -144,7 +144,7 @@ fn bad_cli_arguments_exit_2() {
 }
 
 #[test]
-fn stray_file_is_reported_by_check_and_removed_by_render() {
+fn stray_file_is_reported_and_kept_unless_pruning_is_asked_for() {
     let repo = scratch_repo();
     let stray = repo.path().join("out/apps/base/stray.yaml");
     std::fs::write(&stray, "kind: ConfigMap\n").unwrap();
@@ -158,7 +158,15 @@ fn stray_file_is_reported_by_check_and_removed_by_render() {
     assert!(stray.exists(), "--check must not remove anything");
     let render = o4g(repo.path(), &["render"]);
     assert!(render.status.success(), "{}", text(&render));
-    assert!(!stray.exists(), "render removes the stray file");
+    assert!(stray.exists(), "a file the generator did not write is kept");
+    assert!(
+        text(&render).contains("kept    out/apps/base/stray.yaml"),
+        "{}",
+        text(&render)
+    );
+    let prune = o4g(repo.path(), &["render", "--prune-strays"]);
+    assert!(prune.status.success(), "{}", text(&prune));
+    assert!(!stray.exists(), "--prune-strays removes it");
     assert!(o4g(repo.path(), &["render", "--check"]).status.success());
 }
 
@@ -229,11 +237,14 @@ fn stale_generated_files_listed_in_the_manifest_are_removed() {
     std::fs::write(&full, "old\n").unwrap();
     let manifest = repo.path().join("out/generated.sha256");
     let mut m = std::fs::read_to_string(&manifest).unwrap();
-    m.push_str(&format!("{}  {stale}\n", "0".repeat(64)));
+    m.push_str(&format!(
+        "{}  {stale}\n",
+        o4g_gitops::tree::sha256_hex(b"old\n")
+    ));
     std::fs::write(&manifest, m).unwrap();
     let check = o4g(repo.path(), &["render", "--check"]);
     assert!(
-        text(&check).contains(&format!("stray: {stale}")),
+        text(&check).contains(&format!("stale: {stale}")),
         "{}",
         text(&check)
     );

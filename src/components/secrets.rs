@@ -40,6 +40,11 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
     out
 }
 
+/// The namespace a platform-scope Secret belongs in, if the platform reads one of that name.
+pub fn platform_namespace(name: &str) -> Option<&'static str> {
+    (name == super::monitoring::GRAFANA_ADMIN_SECRET).then_some(super::monitoring::NAMESPACE)
+}
+
 /// Rules on Secret values that an upstream program mishandles (checked after decryption).
 pub fn value_rules() -> Vec<crate::secrets::ValueRule> {
     vec![crate::secrets::ValueRule {

@@ -97,7 +97,21 @@ impl SettingsError {
 
 impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.rendered.trim_end())
+        // User text (values, file names, the quoted source) never reaches the terminal raw:
+        // control characters other than newline are escaped.
+        let safe: String = self
+            .rendered
+            .trim_end()
+            .chars()
+            .flat_map(|c| {
+                if c.is_control() && c != '\n' {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        f.write_str(&safe)
     }
 }
 

@@ -464,11 +464,16 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
             .to_path_buf();
         let name = entry.file_name().to_string_lossy().into_owned();
         let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if entry.file_type().is_symlink() {
+            return Err(SettingsError::unreadable(
+                &rel,
+                "is a symlink: files under overlays/ must be regular files (the link is not followed)",
+            ));
+        }
         if !entry.file_type().is_file() || !yaml {
             continue;
         }
-        let text = std::fs::read_to_string(entry.path())
-            .map_err(|e| SettingsError::unreadable(&rel, format!("cannot read: {e}")))?;
+        let text = read_input(root, &rel)?;
         // overlays/<scope>/secrets/<file>
         let parts: Vec<String> = rel
             .iter()
@@ -493,6 +498,22 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
                 }
                 let secret = crate::secrets::check_file(&rel, &text, Some(expected))
                     .map_err(SettingsError::secret)?;
+                if let Some(other) = out
+                    .iter()
+                    .find(|f: &&SecretFile| f.scope == scope && f.secret.name == secret.name)
+                {
+                    return Err(SettingsError::unreadable(
+                        &rel,
+                        format!(
+                            "defines Secret `{}`, which {} defines already: one file per Secret (kustomize would refuse the duplicate)",
+                            secret.name,
+                            other.secret.file.display()
+                        ),
+                    ));
+                }
+                if scope == PLATFORM_SCOPE {
+                    check_platform_namespace(&rel, &text, &secret.name)?;
+                }
                 out.push(SecretFile {
                     scope,
                     file_name: name,
@@ -511,6 +532,32 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
         }
     }
     Ok(out)
+}
+
+/// A platform Secret must go to the namespace the platform reads it in: Flux applies
+/// `overlays/platform/secrets/` with cluster-wide rights, so a `metadata.namespace` of
+/// `kube-system` would plant a Secret there.
+fn check_platform_namespace(rel: &Path, text: &str, name: &str) -> Result<(), SettingsError> {
+    let expected = crate::components::secrets::platform_namespace(name);
+    let docs = crate::lint::parse_documents(rel, text)
+        .map_err(|e| SettingsError::unreadable(rel, e.to_string()))?;
+    let found = docs
+        .first()
+        .and_then(|d| d["metadata"]["namespace"].as_str());
+    match expected {
+        None => Err(SettingsError::unreadable(
+            rel,
+            format!("Secret `{name}` is not one the platform reads (see `o4g secrets list`)"),
+        )),
+        Some(ns) if found != Some(ns) => Err(SettingsError::unreadable(
+            rel,
+            format!(
+                "Secret `{name}` must have metadata.namespace `{ns}` (found {})",
+                found.map_or("none".to_string(), |f| format!("`{}`", f.escape_default()))
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The compile-time image list must be allowed by the runtime allow-list.
@@ -541,10 +588,46 @@ fn check_registries(
     Ok(())
 }
 
+/// Reads an input file of the checkout as text, refusing before any byte of it is quoted:
+/// a symlink (its target could be a key file or `/etc/shadow`), anything but a regular file,
+/// and text that is not UTF-8.
+pub fn read_input(root: &Path, file: &Path) -> Result<String, SettingsError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let full = root.join(file);
+    let meta = std::fs::symlink_metadata(&full)
+        .map_err(|e| SettingsError::unreadable(file, format!("cannot read: {e}")))?;
+    if meta.file_type().is_symlink() {
+        return Err(SettingsError::unreadable(
+            file,
+            "is a symlink: inputs are read only from regular files of the repository (the link is not followed)",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(SettingsError::unreadable(file, "is not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::OpenOptions::new()
+        .read(true)
+        // O_NOFOLLOW: refuse a symlink swapped in since the check above.
+        .custom_flags(0o400000)
+        .open(&full)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| SettingsError::unreadable(file, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        SettingsError::unreadable(
+            file,
+            format!(
+                "is not UTF-8 text (invalid byte at offset {}); its content is not shown",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Reads `root/file` and deserializes it, mapping every failure to a [`SettingsError`].
 fn read_toml<T: DeserializeOwned>(root: &Path, file: &Path) -> Result<(T, String), SettingsError> {
-    let src = std::fs::read_to_string(root.join(file))
-        .map_err(|e| SettingsError::unreadable(file, format!("cannot read settings: {e}")))?;
+    let src = read_input(root, file)?;
     let value = parse_toml(file, &src)?;
     Ok((value, src))
 }
