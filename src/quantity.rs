@@ -5,6 +5,76 @@
 
 use std::fmt;
 
+/// A Kubernetes quantity as an exact fraction `numerator / denominator`, parsed with the grammar
+/// of apimachinery's `resource.ParseQuantity` (k8s.io/apimachinery `pkg/api/resource/quantity.go`):
+/// `<sign>? (<digits> | <digits>.<digits>? | .<digits>) <suffix>`, the suffix being binary
+/// (`Ki`…`Ei`), decimal (`m`, empty, `k`, `M`, `G`, `T`, `P`, `E`) or an exponent (`e`/`E`
+/// followed by a signed integer). Negative values are refused here: every quantity the
+/// platform takes is a size or an amount of CPU.
+///
+/// (`kube_quantity` 0.9 was evaluated and not used: its `to_bytes_u64` truncates `1.5Gi` to
+/// `1Gi`, and it refuses the `E`/`Ei` suffixes.)
+pub fn parse_quantity(s: &str) -> Result<(u128, u128), String> {
+    let bad =
+        || format!("`{s}` is not a Kubernetes quantity (e.g. `1.5Gi`, `500M`, `2e9`, `250m`)");
+    let body = s.strip_prefix('+').unwrap_or(s);
+    if body.starts_with('-') {
+        return Err(format!(
+            "`{s}` is negative: a quantity here must be positive"
+        ));
+    }
+    let end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
+    let (number, suffix) = body.split_at(end);
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if (int.is_empty() && frac.is_empty()) || frac.contains('.') || int.len() + frac.len() > 30 {
+        return Err(bad());
+    }
+    let digits: u128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+    let pow = |b: u128, e: u32| {
+        b.checked_pow(e)
+            .ok_or_else(|| format!("`{s}` is too large"))
+    };
+    let mut den = pow(10, frac.len() as u32)?;
+    let mut num = digits;
+    let binary = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+    let decimal = ["k", "M", "G", "T", "P", "E"];
+    if let Some(i) = binary.iter().position(|b| *b == suffix) {
+        num = num
+            .checked_mul(pow(1024, i as u32 + 1)?)
+            .ok_or_else(|| format!("`{s}` is too large"))?;
+    } else if let Some(i) = decimal.iter().position(|d| *d == suffix) {
+        num = num
+            .checked_mul(pow(1000, i as u32 + 1)?)
+            .ok_or_else(|| format!("`{s}` is too large"))?;
+    } else if suffix == "m" {
+        den = den.checked_mul(1000).ok_or_else(bad)?;
+    } else if let Some(exp) = suffix.strip_prefix(['e', 'E']) {
+        let e: i32 = exp
+            .strip_prefix('+')
+            .unwrap_or(exp)
+            .parse()
+            .map_err(|_| bad())?;
+        if e.unsigned_abs() > 30 {
+            return Err(format!("`{s}` is out of range"));
+        }
+        let m = pow(10, e.unsigned_abs())?;
+        if e >= 0 {
+            num = num
+                .checked_mul(m)
+                .ok_or_else(|| format!("`{s}` is too large"))?;
+        } else {
+            den = den.checked_mul(m).ok_or_else(bad)?;
+        }
+    } else if !suffix.is_empty() {
+        return Err(format!(
+            "`{s}` has an unknown suffix `{suffix}`: expected Ki, Mi, Gi, Ti, Pi, Ei, m, k, M, G, T, P, E or an exponent, e.g. `50Gi`, `1.5Gi`, `500M`, `2e9`"
+        ));
+    }
+    Ok((num, den))
+}
+
 /// CPU in millicores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cpu(u32);
@@ -23,37 +93,23 @@ impl Cpu {
         self.0
     }
 
-    /// Parses a Kubernetes CPU quantity: whole cores (`2`), millicores (`500m`) or a decimal
-    /// number of cores with at most three decimals (`0.5`).
+    /// Parses a Kubernetes CPU quantity (the whole grammar: `2`, `0.5`, `500m`, `1e-1`), which
+    /// must be a positive whole number of millicores.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let err = || {
-            format!(
-                "`{s}` is not a CPU quantity: expected cores (`2`, `0.5`) or millicores (`500m`)"
-            )
-        };
-        let millis: u64 = if let Some(m) = s.strip_suffix('m') {
-            if m.is_empty() || !m.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(err());
-            }
-            m.parse().map_err(|_| err())?
-        } else {
-            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-            let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit());
-            if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 3 || s.ends_with('.')
-            {
-                return Err(err());
-            }
-            let whole: u64 = int.parse().map_err(|_| err())?;
-            let frac_m: u64 = format!("{frac:0<3}").parse().map_err(|_| err())?;
-            whole
-                .checked_mul(1000)
-                .and_then(|w| w.checked_add(frac_m))
-                .ok_or_else(err)?
-        };
+        let (num, den) = parse_quantity(s)?;
+        let milli = num
+            .checked_mul(1000)
+            .ok_or_else(|| format!("`{s}` is too large"))?;
+        if !milli.is_multiple_of(den) {
+            return Err(format!("`{s}` is finer than a millicore"));
+        }
+        let millis = milli / den;
         if millis == 0 {
             return Err(format!("`{s}` is zero: a CPU quantity must be positive"));
         }
-        u32::try_from(millis).map(Self).map_err(|_| err())
+        u32::try_from(millis)
+            .map(Self)
+            .map_err(|_| format!("`{s}` is too large"))
     }
 }
 
@@ -79,14 +135,6 @@ const BINARY: [(&str, u64); 6] = [
     ("Mi", 1 << 20),
     ("Ki", 1 << 10),
 ];
-const DECIMAL: [(&str, u64); 6] = [
-    ("E", 1_000_000_000_000_000_000),
-    ("P", 1_000_000_000_000_000),
-    ("T", 1_000_000_000_000),
-    ("G", 1_000_000_000),
-    ("M", 1_000_000),
-    ("k", 1_000),
-];
 
 impl Bytes {
     /// Plain bytes.
@@ -106,31 +154,16 @@ impl Bytes {
         self.0
     }
 
-    /// Parses a Kubernetes byte quantity: an unsigned integer with an optional binary
-    /// (`Ki`…`Ei`) or decimal (`k`…`E`) suffix, e.g. `50Gi`, `512Mi`, `1G`.
+    /// Parses a Kubernetes byte quantity (the whole grammar: `50Gi`, `1.5Gi`, `500M`, `2e9`),
+    /// which must come to a whole number of bytes.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (number, suffix) = s.split_at(digits_end);
-        let allowed = "an unsigned integer with an optional suffix Ki, Mi, Gi, Ti, Pi, Ei (binary) or k, M, G, T, P, E (decimal), e.g. `50Gi`";
-        if number.is_empty() {
-            return Err(format!("`{s}` is not a byte quantity: expected {allowed}"));
+        let (num, den) = parse_quantity(s)?;
+        if !num.is_multiple_of(den) {
+            return Err(format!("`{s}` is not a whole number of bytes"));
         }
-        let n: u64 = number.parse().map_err(|_| format!("`{s}` is too large"))?;
-        let unit = if suffix.is_empty() {
-            1
-        } else {
-            BINARY
-                .iter()
-                .chain(DECIMAL.iter())
-                .find(|(sfx, _)| *sfx == suffix)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| {
-                    format!("`{s}` has an unknown suffix `{suffix}`: expected {allowed}")
-                })?
-        };
-        n.checked_mul(unit)
+        u64::try_from(num / den)
             .map(Self)
-            .ok_or_else(|| format!("`{s}` is too large"))
+            .map_err(|_| format!("`{s}` is too large"))
     }
 }
 
@@ -243,7 +276,10 @@ mod tests {
         assert_eq!(Cpu::parse("500m").unwrap(), Cpu::millis(500));
         assert_eq!(Cpu::parse("2").unwrap(), Cpu::cores(2));
         assert_eq!(Cpu::parse("0.25").unwrap(), Cpu::millis(250));
-        for bad in ["", "m", "0", "1.2345", "-1", "1.", "1e3", "2 cores"] {
+        assert_eq!(Cpu::parse("1e-1").unwrap(), Cpu::millis(100));
+        assert_eq!(Cpu::parse("1.").unwrap(), Cpu::cores(1));
+        assert_eq!(Cpu::parse(".5").unwrap(), Cpu::millis(500));
+        for bad in ["", "m", "0", "1.2345", "-1", "0.1m", "2 cores", "1Zi", "."] {
             assert!(Cpu::parse(bad).is_err(), "{bad}");
         }
     }
@@ -255,14 +291,22 @@ mod tests {
         assert_eq!(Bytes::parse("1536Mi").unwrap().to_string(), "1536Mi");
         assert_eq!(Bytes::parse("1G").unwrap().get(), 1_000_000_000);
         assert_eq!(Bytes::parse("1024").unwrap().to_string(), "1Ki");
+        // The rest of the Kubernetes grammar.
+        assert_eq!(Bytes::parse("1.5Gi").unwrap(), Bytes::mebi(1536));
+        assert_eq!(Bytes::parse("500M").unwrap().get(), 500_000_000);
+        assert_eq!(Bytes::parse("2e9").unwrap().get(), 2_000_000_000);
+        assert_eq!(Bytes::parse("1E").unwrap().get(), 1_000_000_000_000_000_000);
+        assert_eq!(Bytes::parse("2000m").unwrap().get(), 2);
         for bad in [
             "",
             "Gi",
             "50GB",
             "-1Gi",
-            "1.5Gi",
+            "0.5",
             "50 Gi",
             "99999999999999999999",
+            "16Ei",
+            "1e-3",
         ] {
             assert!(Bytes::parse(bad).is_err(), "{bad} must be refused");
         }

@@ -45,12 +45,32 @@ fn plain_is_safe(s: &str) -> bool {
     }
 }
 
+/// Characters a YAML reader does not keep as they are inside a quoted scalar: NEL, LS and PS
+/// are line breaks to YAML 1.1 readers (folded to a space), BOM and DEL and the C1 controls
+/// are not printable. They are written as `\uXXXX` escapes, which YAML 1.1 and 1.2 share.
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
+    )
+}
+
 fn scalar(s: &str) -> String {
     if plain_is_safe(s) {
         s.to_string()
     } else {
-        // A JSON string is a valid YAML double-quoted scalar.
-        serde_json::to_string(s).unwrap_or_default()
+        // A JSON string is a valid YAML double-quoted scalar, once the characters above
+        // (which JSON leaves raw) are escaped.
+        let json = serde_json::to_string(s).unwrap_or_default();
+        json.chars()
+            .map(|c| {
+                if needs_escape(c) {
+                    format!("\\u{:04X}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
     }
 }
 
@@ -59,7 +79,9 @@ fn literal_block(s: &str, indent: usize) -> Option<String> {
     if !s.contains('\n') || s.starts_with([' ', '\t', '\n']) || s.ends_with("\n\n") {
         return None;
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || needs_escape(c))
+    {
         return None;
     }
     let (body, chomp) = match s.strip_suffix('\n') {

@@ -35,12 +35,34 @@ fn yaml11_lookalike_strings_survive_kubectl_kustomize_as_strings() {
         skip_or_fail!("kubectl is not installed");
     }
     let words = [
-        "on", "off", "yes", "no", "y", "n", "Y", "NO", "0777", "1e3", "1_000", "true", "null", "~",
-        "0x1F", ".5", "12:30", "8.0.46",
+        "on",
+        "off",
+        "yes",
+        "no",
+        "y",
+        "n",
+        "Y",
+        "NO",
+        "0777",
+        "1e3",
+        "1_000",
+        "true",
+        "null",
+        "~",
+        "0x1F",
+        ".5",
+        "12:30",
+        "8.0.46",
+        // A BOM survives when escaped. (NEL, DEL and the other C1 controls do not survive
+        // kustomize at all, whatever the input's escaping: kustomize itself turns
+        // "a\u0085b" and "a\Nb" into "a b". Settings refuse them: see
+        // tests/settings_values.rs.)
+        "\u{feff}x",
     ];
     let data: BTreeMap<String, String> = words
         .iter()
-        .map(|w| (format!("k{w}"), w.to_string()))
+        .enumerate()
+        .map(|(i, w)| (format!("k{i}"), w.to_string()))
         .collect();
     let cm = ConfigMap {
         metadata: ObjectMeta {
@@ -62,9 +84,9 @@ fn yaml11_lookalike_strings_survive_kubectl_kustomize_as_strings() {
     let built = common::kustomize(&dir.path().join("t"));
     let v: serde_json::Value = serde_yaml::from_str(&built).unwrap();
     for (k, w) in &data {
-        assert_eq!(
-            v["data"][k],
-            serde_json::Value::String(w.clone()),
+        let same = v["data"][k] == serde_json::Value::String(w.clone());
+        assert!(
+            same,
             "{w:?} did not come out of kustomize as the same string:\n{built}"
         );
     }

@@ -85,7 +85,7 @@ impl AppParams {
             host: s.xwiki.host.get_ref().to_string(),
             issuer: s.xwiki.cluster_issuer,
             xwiki_storage: s.xwiki.storage_size,
-            xwiki_storage_class: s.xwiki.storage_class.clone(),
+            xwiki_storage_class: s.xwiki.storage_class.as_str().to_string(),
             xwiki_resources: s.xwiki.resources.get_ref().to_resources(),
             mysql_version: s.mysql.version,
             mysql_storage: s.mysql.storage_size,

@@ -33,9 +33,9 @@ impl NetworkParams {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             node_cidr: settings.cluster.network.node_cidr.0,
-            api_server_port: settings.cluster.network.api_server_port,
+            api_server_port: settings.cluster.network.api_server_port.get(),
             s3_cidr: settings.cluster.s3.cidr.0,
-            s3_port: settings.cluster.s3.port,
+            s3_port: settings.cluster.s3.port.get(),
         }
     }
 }

@@ -35,6 +35,8 @@ impl SettingsError {
     ) -> Self {
         let file = file.into();
         let message = message.into();
+        let masked = mask_userinfo(source);
+        let source = masked.as_str();
         let span = span.unwrap_or(0..0);
         let start = span.start.min(source.len());
         let before = &source[..start];
@@ -93,6 +95,29 @@ impl SettingsError {
             rendered,
         }
     }
+}
+
+/// The source with the user-info part of every URL (`https://user:password@host`) replaced by
+/// as many `*`, so a quoted line never shows credentials and spans keep their offsets.
+fn mask_userinfo(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str(&"*".repeat(tail[..at].len()));
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl fmt::Display for SettingsError {

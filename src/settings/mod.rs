@@ -15,7 +15,10 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use diagnostic::SettingsError;
-use values::{AgeRecipient, Cidr, CronSchedule, DnsName, Email, GitUrl, RegistryHost, Retention};
+use values::{
+    AgeRecipient, Cidr, CronSchedule, DnsName, Email, GitBranch, GitUrl, RegistryHost, Retention,
+    StorageClassName,
+};
 
 use crate::quantity::{Bytes, Duration};
 
@@ -122,7 +125,7 @@ pub struct NetworkSettings {
     /// here, and so does the API server's.
     pub node_cidr: Cidr,
     /// Port of the Kubernetes API server on the nodes (6443 for kubeadm and k3s).
-    pub api_server_port: u16,
+    pub api_server_port: std::num::NonZeroU16,
 }
 
 /// `[s3]` of `cluster.toml`.
@@ -132,7 +135,7 @@ pub struct S3Settings {
     /// Addresses of the S3 endpoint (NetworkPolicies cannot name hosts).
     pub cidr: Cidr,
     /// Its port.
-    pub port: u16,
+    pub port: std::num::NonZeroU16,
 }
 
 /// `[monitoring]` of `cluster.toml`.
@@ -154,7 +157,7 @@ pub struct GitSettings {
     /// Repository URL given to `flux bootstrap git --url`.
     pub url: GitUrl,
     /// Branch Flux follows.
-    pub branch: String,
+    pub branch: GitBranch,
 }
 
 /// `[flux]` of `cluster.toml`.
@@ -237,7 +240,7 @@ pub struct XwikiSettings {
     /// Size of the `xwiki-data` volume (permanent directory: attachments, extensions, index).
     pub storage_size: Bytes,
     /// StorageClass of the `xwiki-data` volume.
-    pub storage_class: String,
+    pub storage_class: StorageClassName,
     /// Requests and limits of the XWiki container (the JVM heap is sized from the limit).
     pub resources: Spanned<ResourceSettings>,
     /// Allow XWiki to reach the internet on 443: the first start installs the Standard flavor

@@ -32,14 +32,20 @@ deserialize_from_str!(
     CronSchedule,
     Email,
     GitUrl,
+    GitBranch,
     RegistryHost,
-    Retention
+    Retention,
+    StorageClassName
 );
 
 impl FromStr for Bytes {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Bytes::parse(s)
+        let b = Bytes::parse(s)?;
+        if b.get() == 0 {
+            return Err(format!("`{s}` is zero: a size must be positive"));
+        }
+        Ok(b)
     }
 }
 impl FromStr for crate::quantity::Cpu {
@@ -110,7 +116,8 @@ impl FromStr for RegistryHost {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (host, port) = s.split_once(':').map_or((s, None), |(h, p)| (h, Some(p)));
-        let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+        let port_ok =
+            port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0) && !p.starts_with('0'));
         if host.parse::<DnsName>().is_err() || !port_ok {
             return Err(format!(
                 "`{s}` is not a registry host: expected a lowercase DNS name with an optional port, without scheme or path, e.g. `ghcr.io`"
@@ -136,12 +143,13 @@ impl FromStr for Email {
     fn from_str(s: &str) -> Result<Self, String> {
         let ok = s.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
-                && !local.contains(char::is_whitespace)
+                && local.chars().all(|c| c.is_ascii_graphic() && c != '@')
                 && domain.parse::<DnsName>().is_ok()
         });
         if !ok {
             return Err(format!(
-                "`{s}` is not an e-mail address: expected `name@domain.tld` with a lowercase domain"
+                "`{}` is not an e-mail address: expected `name@domain.tld` (printable ASCII) with a lowercase domain",
+                s.escape_default()
             ));
         }
         Ok(Self(s.to_string()))
@@ -162,16 +170,114 @@ impl GitUrl {
 impl FromStr for GitUrl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let rest = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("ssh://"));
-        match rest {
-            Some(r) if !r.is_empty() && !r.contains(char::is_whitespace) && r.contains('/') => {
-                Ok(Self(s.to_string()))
-            }
-            _ => Err(format!(
-                "`{s}` is not a Git URL Flux accepts: expected `https://host/path` or `ssh://git@host/path` (scp-like `git@host:path` is not accepted by Flux)"
-            )),
+        let bad = |why: &str| {
+            format!(
+                "`{s}` is not a Git URL Flux accepts ({why}): expected `https://host/path` or `ssh://git@host/path` (scp-like `git@host:path` is not accepted by Flux)"
+            )
+        };
+        let url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "https" | "ssh") {
+            return Err(bad("the scheme must be https or ssh"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        if url.password().is_some() || (url.scheme() == "https" && !url.username().is_empty()) {
+            // Never echo the credentials back.
+            return Err(
+                "the Git URL carries credentials: Flux reads them from the bootstrap Secret, never from the URL (remove `user:password@`)"
+                    .into(),
+            );
+        }
+        if url.path().trim_matches('/').is_empty() {
+            return Err(bad("no repository path"));
+        }
+        if s.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(bad("white space or control characters"));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// A Git branch name: `git check-ref-format --branch` rules, further limited to
+/// `[A-Za-z0-9._/-]`, because it is written into the bootstrap command of `out/README.md`
+/// that people paste into a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitBranch(String);
+
+impl GitBranch {
+    /// The branch.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GitBranch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for GitBranch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let chars_ok = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'));
+        let rules_ok = !s.starts_with('-')
+            && !s.starts_with('/')
+            && !s.ends_with('/')
+            && !s.ends_with('.')
+            && !s.ends_with(".lock")
+            && !s.contains("..")
+            && !s.contains("//")
+            && s.split('/')
+                .all(|c| !c.starts_with('.') && !c.ends_with(".lock"))
+            && s != "HEAD";
+        if chars_ok && rules_ok && s.len() <= 255 {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!(
+                "`{}` is not a branch name: letters, digits, `.`, `_`, `/` and `-`, not starting with `-` or `/`, without `..`, `//`, a trailing `.`, `/` or `.lock` (git check-ref-format)",
+                s.escape_default()
+            ))
+        }
+    }
+}
+
+/// A StorageClass name: a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`, starting
+/// and ending with a letter or digit, at most 253 characters), as the API server requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageClassName(String);
+
+impl StorageClassName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for StorageClassName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            let shown: String = s.chars().take(64).collect();
+            Err(format!(
+                "`{}` is not a StorageClass name: a DNS-1123 subdomain (lowercase letters, digits, `-`, `.`, at most 253 characters)",
+                shown.escape_default()
+            ))
         }
     }
 }
@@ -249,12 +355,29 @@ impl FromStr for Retention {
     fn from_str(s: &str) -> Result<Self, String> {
         let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (n, unit) = s.split_at(unit_at);
+        // Prometheus keeps durations as int64 nanoseconds (prometheus/common `model.Duration`):
+        // anything past about 292 years overflows.
+        let unit_ms: Option<u64> = match unit {
+            "ms" => Some(1),
+            "s" => Some(1_000),
+            "m" => Some(60_000),
+            "h" => Some(3_600_000),
+            "d" => Some(86_400_000),
+            "w" => Some(604_800_000),
+            "y" => Some(31_536_000_000),
+            _ => None,
+        };
         let ok = !n.is_empty()
-            && n.parse::<u64>().is_ok_and(|v| v > 0)
-            && ["ms", "s", "m", "h", "d", "w", "y"].contains(&unit);
+            && unit_ms.is_some_and(|u| {
+                n.parse::<u64>().is_ok_and(|v| {
+                    v > 0
+                        && v.checked_mul(u)
+                            .is_some_and(|ms| ms <= i64::MAX as u64 / 1_000_000)
+                })
+            });
         if !ok {
             return Err(format!(
-                "`{s}` is not a retention period: expected a positive whole number with one unit of ms, s, m, h, d, w, y (e.g. `15d`)"
+                "`{s}` is not a retention period: expected a positive whole number with one unit of ms, s, m, h, d, w, y (e.g. `15d`), at most about 292 years"
             ));
         }
         Ok(Self(s.to_string()))
