@@ -18,6 +18,9 @@ pub enum Error {
     /// nothing was changed.
     #[error("{0}")]
     Unsafe(String),
+    /// The render changes fields the API server will not patch; nothing was written.
+    #[error("{} change(s) the API server would refuse; nothing was written (render with --allow-immutable-change once the procedure is done):\n{}", .0.len(), .0.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    Immutable(Vec<crate::immutable::ImmutableChange>),
     /// Another render holds the checkout's lock.
     #[error("{0}")]
     Busy(String),
@@ -40,6 +43,7 @@ impl Error {
             | Error::Violations(_)
             | Error::Io { .. }
             | Error::Unsafe(_)
+            | Error::Immutable(_)
             | Error::Busy(_) => 1,
         }
     }

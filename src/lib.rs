@@ -43,6 +43,7 @@ pub mod components;
 pub mod crd;
 mod error;
 pub mod image;
+pub mod immutable;
 #[rustfmt::skip] // one image per line, so Renovate and reviewers read one line per bump
 pub mod images;
 pub mod kustomize;

@@ -57,6 +57,10 @@ enum Command {
         /// reported otherwise).
         #[arg(long)]
         prune_strays: bool,
+        /// Write even when a field the API server will not patch changes (StatefulSet claims,
+        /// selectors, a PVC shrink, StorageClass parameters), once its procedure is done.
+        #[arg(long)]
+        allow_immutable_change: bool,
     },
     /// SOPS-encrypted Secrets.
     Secrets {
@@ -314,6 +318,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             check,
             allow_missing_secrets,
             prune_strays,
+            allow_immutable_change,
         } => {
             let settings = Settings::load(&cli.root)?;
             report_missing(&cli.root, &settings, allow_missing_secrets)?;
@@ -333,7 +338,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     &cli.root,
                     &tree,
                     &settings,
-                    render::WriteOptions { prune_strays },
+                    render::WriteOptions {
+                        prune_strays,
+                        allow_immutable_change,
+                    },
                 )?;
                 for path in &done.written {
                     println!("wrote   {}", render::escape(path));

@@ -136,6 +136,9 @@ pub struct Written {
 pub struct WriteOptions {
     /// Also remove strays (files in generated folders that the manifest does not list).
     pub prune_strays: bool,
+    /// Write even when a field the API server will not patch changes (after the procedure
+    /// of [`crate::immutable`] was followed).
+    pub allow_immutable_change: bool,
 }
 
 /// A path as printed: control characters (C0, DEL, C1) escaped, so a hostile file name cannot
@@ -412,7 +415,42 @@ pub fn render(
     options: WriteOptions,
 ) -> Result<Written, Error> {
     crate::components::audit(tree, settings)?;
+    if !options.allow_immutable_change {
+        let refused = immutable_changes(root, tree);
+        if !refused.is_empty() {
+            return Err(Error::Immutable(refused));
+        }
+    }
     write(root, tree, options)
+}
+
+/// The changes from the committed `out/` to `tree` that the API server would refuse, over
+/// the folders the Flux Kustomizations apply. The committed files are read without following
+/// symlinks (a symlink makes the write refuse anyway).
+pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::ImmutableChange> {
+    let roots: Vec<String> = tree
+        .files()
+        .iter()
+        .filter(|(p, _)| p.starts_with(crate::components::layout::CLUSTER))
+        .flat_map(|(p, b)| {
+            crate::lint::parse_documents(Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap_or_default()
+        })
+        .filter(|o| o["kind"] == "Kustomization")
+        .filter_map(|o| {
+            o["spec"]["path"]
+                .as_str()
+                .map(|p| p.trim_start_matches("./").to_string())
+        })
+        .collect();
+    let new = |p: &str| tree.get(p).map(<[u8]>::to_vec);
+    let old = |p: &str| {
+        let plain = is_plain(p);
+        plain
+            .then(|| read_regular(&root.join(p)).ok().flatten())
+            .flatten()
+    };
+    crate::immutable::changes(&old, &new, &roots)
 }
 
 /// The advisory lock of one render or check on a checkout; released when dropped or when the

@@ -294,3 +294,55 @@ fn control_characters_in_file_names_are_escaped_in_messages() {
         "raw control characters: {t:?}"
     );
 }
+
+#[test]
+fn changes_the_api_server_would_refuse_are_caught_against_the_committed_tree() {
+    // Raising MySQL's volume in integration patches the StatefulSet's volumeClaimTemplates;
+    // shrinking XWiki's claim shrinks a PVC. Both would fail Flux's apply.
+    for (from, to, field) in [
+        (
+            "storage_size = \"50Gi\"",
+            "storage_size = \"60Gi\"",
+            "spec.volumeClaimTemplates",
+        ),
+        (
+            "storage_size = \"10Gi\"",
+            "storage_size = \"5Gi\"",
+            "spec.resources.requests.storage",
+        ),
+    ] {
+        let repo = scratch_repo();
+        let env = repo.path().join("overlays/integration/env.toml");
+        let src = std::fs::read_to_string(&env).unwrap();
+        assert!(src.contains(from));
+        std::fs::write(&env, src.replacen(from, to, 1)).unwrap();
+        let before = snapshot_dir(&repo.path().join("out"));
+        let out = o4g(repo.path(), &["render"]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{to}: {t}");
+        assert!(t.contains(field) && t.contains("integration"), "{to}: {t}");
+        assert!(t.contains("--allow-immutable-change"), "{t}");
+        assert_eq!(
+            before,
+            snapshot_dir(&repo.path().join("out")),
+            "out/ changed"
+        );
+        let forced = o4g(repo.path(), &["render", "--allow-immutable-change"]);
+        assert!(forced.status.success(), "{}", text(&forced));
+    }
+    // A mutable change (resources) goes through.
+    let repo = scratch_repo();
+    let env = repo.path().join("overlays/prod/env.toml");
+    let src = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(
+        &env,
+        src.replacen("storage_size = \"20Gi\"", "storage_size = \"30Gi\"", 1),
+    )
+    .unwrap();
+    let out = o4g(repo.path(), &["render"]);
+    assert!(
+        out.status.success(),
+        "growing a PVC is allowed: {}",
+        text(&out)
+    );
+}

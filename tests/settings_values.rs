@@ -149,6 +149,5 @@ fn the_whole_kubernetes_quantity_grammar_is_accepted() {
             &format!("storage_size = \"{value}\""),
         );
         assert!(out.status.success(), "{value}: {}", text(&out));
-        let _ = rendered;
     }
 }
