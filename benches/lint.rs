@@ -61,3 +61,48 @@ fn lint_10k_pods(bencher: divan::Bencher) {
             n
         });
 }
+
+// Reading untrusted YAML (src/yaml_read.rs): time and allocated bytes per input. Run with
+// `cargo bench --bench lint -- read_`; divan's allocation profiler reports the bytes allocated
+// (the memory bound: a small multiple of the input size, and refusals allocate next to nothing).
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+
+/// About 1 MB of ordinary manifests (2,000 pods in one multi-document file).
+fn one_megabyte() -> String {
+    (0..2_000)
+        .map(|i| format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, labels: {{app: x}}}}\nspec:\n  containers:\n  - name: c\n    image: docker.io/library/busybox:1.37.0@sha256:{i:064x}\n    resources: {{requests: {{cpu: 10m, memory: 16Mi}}, limits: {{cpu: 100m, memory: 64Mi}}}}\n    securityContext: {{runAsNonRoot: true, allowPrivilegeEscalation: false}}\n"))
+        .collect()
+}
+
+#[divan::bench(sample_count = 10)]
+fn read_one_megabyte_of_manifests(bencher: divan::Bencher) {
+    let text = one_megabyte();
+    bencher
+        .counter(divan::counter::BytesCount::new(text.len()))
+        .bench(|| {
+            o4g_gitops::yaml_read::read_documents(divan::black_box(&text))
+                .unwrap()
+                .len()
+        });
+}
+
+#[divan::bench(sample_count = 10)]
+fn read_refuses_an_alias_bomb(bencher: divan::Bencher) {
+    let text = format!(
+        "base: &b [{}]\nuse: [{}]\n",
+        vec!["x"; 50_000].join(","),
+        vec!["*b"; 40_000].join(",")
+    );
+    bencher
+        .counter(divan::counter::BytesCount::new(text.len()))
+        .bench(|| o4g_gitops::yaml_read::read_documents(divan::black_box(&text)).is_err());
+}
+
+#[divan::bench(sample_count = 10)]
+fn read_refuses_deep_nesting(bencher: divan::Bencher) {
+    let text = "[".repeat(100_000);
+    bencher
+        .counter(divan::counter::BytesCount::new(text.len()))
+        .bench(|| o4g_gitops::yaml_read::read_documents(divan::black_box(&text)).is_err());
+}

@@ -58,6 +58,7 @@ pub mod settings;
 pub mod tree;
 pub mod workload;
 pub mod yaml;
+pub mod yaml_read;
 
 pub use error::Error;
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::policy::{self, AuditConfig, Violation};
 
@@ -54,6 +54,23 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LintInputError> 
     Ok(files)
 }
 
+/// Symlinks inside the folders of `paths`: never followed by [`collect_files`], reported by
+/// the command so that nothing is skipped silently.
+pub fn symlinks_in(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .flat_map(|p| {
+            walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.path_is_symlink())
+                .map(walkdir::DirEntry::into_path)
+        })
+        .collect()
+}
+
 fn input_error(file: &Path, line: usize, column: usize, message: String) -> LintInputError {
     LintInputError {
         file: file.display().to_string(),
@@ -63,19 +80,12 @@ fn input_error(file: &Path, line: usize, column: usize, message: String) -> Lint
     }
 }
 
-/// Parses one YAML text into its objects (multi-document, `List` items flattened).
+/// Parses one YAML text into its objects (multi-document, `List` items flattened), through
+/// the one hardened reader ([`crate::yaml_read`]).
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<serde_json::Value>, LintInputError> {
-    let mut objects = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_json::Value::deserialize(doc).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            input_error(file, line, column, format!("YAML syntax error: {e}"))
-        })?;
-        if !value.is_null() {
-            objects.extend(policy::flatten(value));
-        }
-    }
-    Ok(objects)
+    let docs = crate::yaml_read::read_documents(text)
+        .map_err(|e| input_error(file, e.line, e.column, e.message))?;
+    Ok(docs.into_iter().flat_map(policy::flatten).collect())
 }
 
 /// Lints files and folders; violations sorted by file, object, rule and path.

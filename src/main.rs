@@ -288,30 +288,54 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 version: *pss_version,
                 allowed_registries,
             };
+            let skipped = lint::symlinks_in(paths);
+            for link in &skipped {
+                eprintln!(
+                    "skipped: {} is a symlink (not followed; lint the file it points to by its own path)",
+                    o4g_gitops::render::escape(&link.display().to_string())
+                );
+            }
             let found = match lint::lint(paths, &cfg) {
                 Ok(v) => v,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", o4g_gitops::render::escape(&e.to_string()));
                     return Ok(ExitCode::from(2));
                 }
             };
-            match format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&found).unwrap_or_default()
-                ),
-                Format::Text => {
-                    for v in &found {
-                        println!("{}: {}", v.file, v.violation);
-                    }
-                    println!("{} violation(s)", found.len());
-                }
-            }
-            Ok(if found.is_empty() {
+            let code = if found.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
-            })
+            };
+            // Written by hand, not println!: a closed pipe (`o4g lint … | head -1`) ends the
+            // output quietly instead of panicking.
+            use std::io::Write;
+            let stdout = std::io::stdout();
+            let mut w = stdout.lock();
+            let written = match format {
+                Format::Json => writeln!(
+                    w,
+                    "{}",
+                    serde_json::to_string_pretty(&found).unwrap_or_default()
+                ),
+                Format::Text => found
+                    .iter()
+                    .try_for_each(|v| {
+                        writeln!(
+                            w,
+                            "{}: {}",
+                            o4g_gitops::render::escape(&v.file),
+                            o4g_gitops::render::escape(&v.violation.to_string())
+                        )
+                    })
+                    .and_then(|()| writeln!(w, "{} violation(s)", found.len())),
+            };
+            match written.and_then(|()| w.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(Error::Build(format!("cannot write the report: {e}")))
+                }
+                _ => Ok(code),
+            }
         }
         Command::Secrets { command } => secrets(cli, command),
         &Command::Render {
