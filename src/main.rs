@@ -104,6 +104,14 @@ enum SecretsCommand {
     },
     /// List the Secrets the platform needs, and which are missing.
     List,
+    /// After changing a scope's recipients in overlays/cluster.toml: regenerate .sops.yaml
+    /// and re-encrypt the scope's files for them with `sops updatekeys` (needs a current
+    /// recipient's private key in SOPS_AGE_KEY_FILE). Then run `render`.
+    Rotate {
+        /// Scope: an environment or `platform`.
+        #[arg(long)]
+        scope: String,
+    },
 }
 
 /// Required Secrets without a file: an error, or warnings with --allow-missing-secrets. A
@@ -165,7 +173,9 @@ fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> R
 fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
     // A template is printed while its file does not exist yet: no Secret file is read then.
     let settings = match command {
-        SecretsCommand::Template { .. } => Settings::load_without_secrets(&cli.root)?,
+        SecretsCommand::Template { .. } | SecretsCommand::Rotate { .. } => {
+            Settings::load_without_secrets(&cli.root)?
+        }
         _ => Settings::load(&cli.root)?,
     };
     match command {
@@ -189,6 +199,25 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                 .map_err(|e| Error::Build(format!("randomness: {e}")))?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::Rotate { scope } => {
+            match o4g_gitops::secrets::rotate(&cli.root, scope, &settings.recipients()) {
+                Ok(files) => {
+                    println!("wrote   .sops.yaml");
+                    for f in &files {
+                        println!("updated {}", f.display());
+                    }
+                    println!(
+                        "{} file(s) of `{scope}` re-encrypted for its recipients; run `cargo run -- render` and commit",
+                        files.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         SecretsCommand::List => {
             let missing = components::secrets::missing(&settings);

