@@ -16,8 +16,9 @@
 //!   exclusively, and renamed into place only when every file is staged; on any error the staged
 //!   files are removed, so `out/` is unchanged. Leftovers of a killed render are removed by the
 //!   next one. Files larger than the process's file-size limit are refused before writing.
-//! - One render at a time per checkout: an advisory lock on [`LOCK_FILE`], released by the OS
-//!   when the process ends, so a killed render never blocks the next.
+//! - One render at a time per checkout: an advisory lock (`flock`) on the `out/` folder itself,
+//!   released by the OS when the process ends, so a killed render never blocks the next and no
+//!   lock file is left in the tree.
 //! - Diffs of Secrets (files under a `secrets/` folder or holding `kind: Secret`) name the keys
 //!   that differ, never the values.
 
@@ -35,8 +36,6 @@ use crate::tree::{MANIFEST_PATH, Tree, sha256_hex};
 
 /// Files outside `out/` that the generator writes (and never removes).
 pub const ROOT_FILES: &[&str] = &[".sops.yaml"];
-/// The advisory lock of a render or check.
-pub const LOCK_FILE: &str = "out/.o4g-lock";
 /// Prefix of staged files (`.gitignore` has `.o4g-tmp*`).
 pub const TMP_PREFIX: &str = ".o4g-tmp-";
 /// `O_NOFOLLOW` on Linux (x86_64 and aarch64 alike): the last path component must not be a
@@ -172,7 +171,7 @@ fn is_plain(rel: &str) -> bool {
 }
 
 fn is_internal(name: &str) -> bool {
-    name.starts_with(TMP_PREFIX) || name == ".o4g-lock"
+    name.starts_with(TMP_PREFIX)
 }
 
 /// Every symlink (or special file) under `out/` and at the root files, by relative path.
@@ -460,7 +459,7 @@ pub struct Lock {
     _file: fs::File,
 }
 
-/// Takes [`LOCK_FILE`], creating `out/` if needed; refuses when another render holds it.
+/// Locks the `out/` folder (creating it if needed); refuses when another render holds it.
 pub fn lock(root: &Path) -> Result<Lock, Error> {
     let out = root.join(crate::OUT_DIR);
     if let Ok(meta) = fs::symlink_metadata(&out)
@@ -474,25 +473,21 @@ pub fn lock(root: &Path) -> Result<Lock, Error> {
     if !out.exists() {
         fs::create_dir(&out).map_err(|e| Error::io(&out, e))?;
     }
-    let path = root.join(LOCK_FILE);
     let file = fs::OpenOptions::new()
         .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
         .custom_flags(O_NOFOLLOW)
-        .open(&path)
+        .open(&out)
         .map_err(|e| match e.raw_os_error() {
-            // ELOOP: the lock file is a symlink.
-            Some(40) => unsafe_error(LOCK_FILE, "a symlink"),
-            _ => Error::io(&path, e),
+            // ELOOP: swapped for a symlink since the check above.
+            Some(40) => unsafe_error(crate::OUT_DIR, "a symlink"),
+            _ => Error::io(&out, e),
         })?;
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Busy(format!(
-            "another o4g render or check is running on this checkout (it holds {LOCK_FILE}); wait for it and run again"
-        ))),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Busy(
+            "another o4g render is running on this checkout (it holds the lock on out/); wait for it and run again".into(),
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(&out, e)),
     }
 }
 

@@ -195,7 +195,6 @@ fn temp_file_names_are_covered_by_gitignore() {
     let ignore = std::fs::read_to_string(common::root().join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l == ".o4g-tmp*"));
     assert!(o4g_gitops::render::TMP_PREFIX.starts_with(".o4g-tmp"));
-    assert!(ignore.lines().any(|l| l == "/out/.o4g-lock"));
 }
 
 #[test]
