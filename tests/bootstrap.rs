@@ -342,3 +342,32 @@ fn every_platform_namespace_has_a_default_deny_or_a_written_reason() {
         );
     }
 }
+
+#[test]
+fn the_docs_state_the_minimum_flux_version_and_the_sops_key_before_bootstrap() {
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let readme = String::from_utf8_lossy(tree.get("out/README.md").unwrap()).into_owned();
+    assert!(readme.contains("Minimum Flux version: v2.7"), "{readme}");
+    let secret = readme
+        .find("create secret generic sops-age")
+        .expect("the sops-age step");
+    let bootstrap = readme
+        .find("flux bootstrap git")
+        .expect("the bootstrap command");
+    assert!(
+        secret < bootstrap,
+        "the sops-age Secret must come before the first reconcile"
+    );
+    let infra =
+        String::from_utf8_lossy(tree.get("out/docs/infrastructure.md").unwrap()).into_owned();
+    assert!(
+        infra.contains("Bootstrap order on a fresh cluster"),
+        "{infra}"
+    );
+    let network = String::from_utf8_lossy(tree.get("out/docs/network.md").unwrap()).into_owned();
+    assert!(
+        network.contains("What this assumes of the CNI"),
+        "{network}"
+    );
+}
