@@ -3,6 +3,7 @@
 //! Components return typed objects and know nothing about each other's internals: shared
 //! names (paths, namespaces, labels) are values passed between them.
 
+pub mod alerts;
 pub mod apps;
 pub mod cert_manager;
 pub mod docs;
@@ -107,7 +108,15 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     tree.add_folder(
         Folder::new(format!("{}/monitoring", layout::CONFIGS))
-            .file("servicemonitors.yaml", monitors),
+            .file("servicemonitors.yaml", monitors)
+            .file(
+                "alerts.yaml",
+                vec![Object::new(&alerts::prometheus_rule(settings))?],
+            ),
+    )?;
+    tree.insert(
+        "out/docs/runbooks/alerts.md",
+        alerts::runbook(settings).into_bytes(),
     )?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)

@@ -87,6 +87,7 @@ struct PrometheusSpec {
     probe_selector_nil_uses_helm_values: bool,
     scrape_config_selector_nil_uses_helm_values: bool,
     retention: String,
+    retention_size: String,
     port_name: &'static str,
     image: ChartImage,
     storage_spec: StorageSpec,
@@ -215,6 +216,14 @@ fn storage(size: Bytes) -> StorageSpec {
     }
 }
 
+/// Prometheus's `retentionSize`: 80% of its volume, in MiB (the operator's pattern,
+/// `([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B`), so the TSDB deletes old blocks before the
+/// volume fills up (the WAL and compaction need the rest). Without it only `retention` (time)
+/// applies, and a 30Gi volume can fill silently.
+pub fn retention_size(volume: Bytes) -> String {
+    format!("{}MiB", volume.get() / (1 << 20) * 8 / 10)
+}
+
 /// The kube-prometheus-stack HelmRelease.
 pub fn component(
     settings: &Settings,
@@ -231,6 +240,7 @@ pub fn component(
                 probe_selector_nil_uses_helm_values: false,
                 scrape_config_selector_nil_uses_helm_values: false,
                 retention: m.retention.to_string(),
+                retention_size: retention_size(m.prometheus_storage),
                 port_name: PROMETHEUS_WEB.name,
                 image: ChartImage::hex(crate::images::PROMETHEUS),
                 storage_spec: storage(m.prometheus_storage),

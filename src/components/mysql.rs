@@ -204,6 +204,21 @@ fn ping() -> Probe {
     ])
 }
 
+/// Prometheus's scrape of mysqld-exporter: the `mysql` Service's `metrics` port. Applied with
+/// the apps, after `infra-configs`, so the ServiceMonitor CRD exists (tests/bootstrap.rs).
+fn exporter_monitor(labels: &AppLabels) -> crate::crd::monitoring::ServiceMonitor {
+    let selector: Vec<(String, String)> = labels.selector().into_iter().collect();
+    let pairs: Vec<(&str, &str)> = selector
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut m = super::monitoring::service_monitor("mysqld-exporter", "", &pairs, METRICS.name);
+    // The namespace comes from each environment's overlay.
+    m.metadata.namespace = None;
+    m.metadata.labels = Some(labels.all());
+    m
+}
+
 /// All MySQL objects, by file.
 pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error> {
     let labels = labels(p);
@@ -298,5 +313,9 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
             ],
         ),
         ("statefulset.yaml", vec![Object::new(&sts)?]),
+        (
+            "servicemonitor.yaml",
+            vec![Object::new(&exporter_monitor(&labels))?],
+        ),
     ])
 }

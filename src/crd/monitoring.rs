@@ -41,3 +41,41 @@ pub struct Endpoint {
     /// Scrape interval.
     pub interval: String,
 }
+
+custom_resource! {
+    /// Alerting and recording rules that Prometheus loads.
+    PrometheusRule, spec = PrometheusRuleSpec, group = "monitoring.coreos.com",
+    version = "v1", plural = "prometheusrules", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of a [`PrometheusRule`]: the groups of a Prometheus rule file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrometheusRuleSpec {
+    /// Rule groups, one per concern.
+    pub groups: Vec<RuleGroup>,
+}
+
+/// A rule group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleGroup {
+    /// Group name.
+    pub name: String,
+    /// Its alerting rules.
+    pub rules: Vec<AlertingRule>,
+}
+
+/// An alerting rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertingRule {
+    /// Alert name.
+    pub alert: String,
+    /// PromQL expression.
+    pub expr: String,
+    /// How long the expression must hold before the alert fires.
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Labels added to the alert (`severity`).
+    pub labels: BTreeMap<String, String>,
+    /// `summary`, `description`, `runbook_url`.
+    pub annotations: BTreeMap<String, String>,
+}

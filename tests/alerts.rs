@@ -1,0 +1,539 @@
+//! The platform's alerts in the real `promtool` (Debian `prometheus`): `check rules` on the
+//! rendered rule file, and `test rules` with a firing and a non-firing case for every alert.
+//!
+//! Input series carry the label sets Prometheus stores after a kube-prometheus-stack scrape:
+//! target labels added (`job`, `namespace`, `service`, `pod`, `endpoint`), exporter labels that
+//! collide renamed `exported_*` (`honorLabels: false` on our ServiceMonitors): cert-manager's
+//! `namespace` (internal/collectors/certificate_collector.go) and ingress-nginx's
+//! `namespace`/`service` (internal/ingress/metric/collectors/controller.go). kubelet volume stats
+//! keep `namespace` (the chart's kubelet ServiceMonitor honours labels). Longhorn 1.12 writes
+//! robustness as one 0/1 series per `state` (longhorn/website `docs/1.11.0/monitoring/metrics.md`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use o4g_gitops::settings::Settings;
+use serde_json::{Value, json};
+
+fn rule_groups() -> Value {
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let path = "out/infrastructure/configs/monitoring/alerts.yaml";
+    let rule = o4g_gitops::lint::parse_documents(
+        std::path::Path::new(path),
+        &String::from_utf8_lossy(tree.get(path).expect("alerts are rendered")),
+    )
+    .unwrap()
+    .remove(0);
+    assert_eq!(rule["kind"], "PrometheusRule");
+    json!({"groups": rule["spec"]["groups"]})
+}
+
+fn has_promtool() -> bool {
+    common::has_tool("promtool", "--version")
+}
+
+/// The rule of `alert`.
+fn rule<'a>(groups: &'a Value, alert: &str) -> &'a Value {
+    groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .find(|r| r["alert"] == alert)
+        .unwrap_or_else(|| panic!("no alert {alert}"))
+}
+
+/// The annotations promtool should render: `{{ $labels.x }}` replaced by the alert's labels.
+fn rendered(annotations: &Value, labels: &BTreeMap<String, String>) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in annotations.as_object().unwrap() {
+        let mut s = v.as_str().unwrap().to_string();
+        for (lk, lv) in labels {
+            s = s.replace(&format!("{{{{ $labels.{lk} }}}}"), lv);
+        }
+        assert!(
+            !s.contains("{{"),
+            "{k}: a template names a label the series lack: {s}"
+        );
+        out.insert(k.clone(), Value::String(s));
+    }
+    Value::Object(out)
+}
+
+/// One test: series (selector, values) and, at `eval`, the alert firing with `labels` (the
+/// series' labels plus severity) or not at all.
+struct Case {
+    alert: &'static str,
+    series: Vec<(String, String)>,
+    eval: &'static str,
+    fires_with: Option<Vec<(&'static str, &'static str)>>,
+}
+
+fn cert(extra: &str) -> String {
+    format!(
+        "{{job=\"cert-manager\",namespace=\"cert-manager\",service=\"cert-manager\",pod=\"cert-manager-5d7f\",endpoint=\"http-metrics\",name=\"xwiki-tls\",exported_namespace=\"prod\",issuer_name=\"letsencrypt-prod\",issuer_kind=\"ClusterIssuer\",issuer_group=\"cert-manager.io\"{extra}}}"
+    )
+}
+const CERT_LABELS: [(&str, &str); 10] = [
+    ("job", "cert-manager"),
+    ("namespace", "cert-manager"),
+    ("service", "cert-manager"),
+    ("pod", "cert-manager-5d7f"),
+    ("endpoint", "http-metrics"),
+    ("name", "xwiki-tls"),
+    ("exported_namespace", "prod"),
+    ("issuer_name", "letsencrypt-prod"),
+    ("issuer_kind", "ClusterIssuer"),
+    ("issuer_group", "cert-manager.io"),
+];
+
+fn lh(state: &str) -> String {
+    format!(
+        "longhorn_volume_robustness{{job=\"longhorn-backend\",namespace=\"longhorn-system\",service=\"longhorn-backend\",pod=\"longhorn-manager-x2\",endpoint=\"manager\",node=\"n1\",volume=\"pvc-1\",pvc=\"data-mysql-0\",pvc_namespace=\"prod\",state=\"{state}\"}}"
+    )
+}
+fn lh_labels(state: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("job", "longhorn-backend"),
+        ("namespace", "longhorn-system"),
+        ("service", "longhorn-backend"),
+        ("pod", "longhorn-manager-x2"),
+        ("endpoint", "manager"),
+        ("node", "n1"),
+        ("volume", "pvc-1"),
+        ("pvc", "data-mysql-0"),
+        ("pvc_namespace", "prod"),
+        ("state", state),
+    ]
+}
+
+fn kubelet(metric: &str) -> String {
+    format!(
+        "{metric}{{job=\"kubelet\",metrics_path=\"/metrics\",service=\"kube-prometheus-stack-kubelet\",node=\"n1\",namespace=\"prod\",persistentvolumeclaim=\"data-mysql-0\"}}"
+    )
+}
+const PVC_LABELS: [(&str, &str); 6] = [
+    ("job", "kubelet"),
+    ("metrics_path", "/metrics"),
+    ("service", "kube-prometheus-stack-kubelet"),
+    ("node", "n1"),
+    ("namespace", "prod"),
+    ("persistentvolumeclaim", "data-mysql-0"),
+];
+
+fn nginx(status: &str) -> String {
+    format!(
+        "nginx_ingress_controller_requests{{job=\"ingress-nginx-controller-metrics\",namespace=\"ingress-nginx\",service=\"ingress-nginx-controller-metrics\",pod=\"ingress-nginx-controller-abc\",exported_namespace=\"prod\",exported_service=\"xwiki\",ingress=\"xwiki\",host=\"xwiki.logo-solutions.fr\",method=\"GET\",path=\"/\",status=\"{status}\"}}"
+    )
+}
+
+fn cases() -> Vec<Case> {
+    let labels = |v: &[(&'static str, &'static str)]| Some(v.to_vec());
+    let days = |d: u64| (d * 86_400).to_string();
+    let mysql = "mysql_up{job=\"mysql\",namespace=\"prod\",service=\"mysql\",pod=\"mysql-0\",endpoint=\"metrics\"}";
+    let mysql_labels = [
+        ("job", "mysql"),
+        ("namespace", "prod"),
+        ("service", "mysql"),
+        ("pod", "mysql-0"),
+        ("endpoint", "metrics"),
+    ];
+    let ksm = "kube_deployment_status_replicas_available{job=\"kube-state-metrics\",namespace=\"prod\",service=\"kube-prometheus-stack-kube-state-metrics\",deployment=\"xwiki\"}";
+    let ksm_labels = [
+        ("job", "kube-state-metrics"),
+        ("namespace", "prod"),
+        ("service", "kube-prometheus-stack-kube-state-metrics"),
+        ("deployment", "xwiki"),
+    ];
+    vec![
+        // Certificates: expiry timestamps count from promtool's t=0.
+        Case {
+            alert: "CertificateExpiresIn21Days",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_expiration_timestamp_seconds{}",
+                    cert("")
+                ),
+                format!("{}+0x200", days(10)),
+            )],
+            eval: "2h",
+            fires_with: labels(&CERT_LABELS),
+        },
+        Case {
+            alert: "CertificateExpiresIn21Days",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_expiration_timestamp_seconds{}",
+                    cert("")
+                ),
+                format!("{}+0x200", days(22)),
+            )],
+            eval: "2h",
+            fires_with: None,
+        },
+        Case {
+            alert: "CertificateExpiresIn7Days",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_expiration_timestamp_seconds{}",
+                    cert("")
+                ),
+                format!("{}+0x200", days(3)),
+            )],
+            eval: "1h",
+            fires_with: labels(&CERT_LABELS),
+        },
+        Case {
+            alert: "CertificateExpiresIn7Days",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_expiration_timestamp_seconds{}",
+                    cert("")
+                ),
+                format!("{}+0x200", days(8)),
+            )],
+            eval: "1h",
+            fires_with: None,
+        },
+        Case {
+            alert: "CertificateNotReady",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_ready_status{}",
+                    cert(",condition=\"True\"")
+                ),
+                "0+0x30".into(),
+            )],
+            eval: "20m",
+            fires_with: Some([CERT_LABELS.to_vec(), vec![("condition", "True")]].concat()),
+        },
+        Case {
+            alert: "CertificateNotReady",
+            series: vec![(
+                format!(
+                    "certmanager_certificate_ready_status{}",
+                    cert(",condition=\"True\"")
+                ),
+                "1+0x30".into(),
+            )],
+            eval: "20m",
+            fires_with: None,
+        },
+        // Longhorn 1.12: one series per state.
+        Case {
+            alert: "LonghornVolumeDegraded",
+            series: vec![
+                (lh("degraded"), "1+0x30".into()),
+                (lh("healthy"), "0+0x30".into()),
+            ],
+            eval: "15m",
+            fires_with: Some(lh_labels("degraded")),
+        },
+        Case {
+            alert: "LonghornVolumeDegraded",
+            series: vec![
+                (lh("degraded"), "0+0x30".into()),
+                (lh("healthy"), "1+0x30".into()),
+            ],
+            eval: "15m",
+            fires_with: None,
+        },
+        Case {
+            alert: "LonghornVolumeFaulted",
+            series: vec![(lh("faulted"), "1+0x30".into())],
+            eval: "5m",
+            fires_with: Some(lh_labels("faulted")),
+        },
+        Case {
+            alert: "LonghornVolumeFaulted",
+            series: vec![
+                (lh("faulted"), "0+0x30".into()),
+                (lh("degraded"), "1+0x30".into()),
+            ],
+            eval: "5m",
+            fires_with: None,
+        },
+        // Volume usage, just over and just under each threshold.
+        Case {
+            alert: "PersistentVolumeUsageOver80Percent",
+            series: vec![
+                (kubelet("kubelet_volume_stats_used_bytes"), "81+0x30".into()),
+                (
+                    kubelet("kubelet_volume_stats_capacity_bytes"),
+                    "100+0x30".into(),
+                ),
+            ],
+            eval: "20m",
+            fires_with: labels(&PVC_LABELS),
+        },
+        Case {
+            alert: "PersistentVolumeUsageOver80Percent",
+            series: vec![
+                (kubelet("kubelet_volume_stats_used_bytes"), "79+0x30".into()),
+                (
+                    kubelet("kubelet_volume_stats_capacity_bytes"),
+                    "100+0x30".into(),
+                ),
+            ],
+            eval: "20m",
+            fires_with: None,
+        },
+        Case {
+            alert: "PersistentVolumeUsageOver90Percent",
+            series: vec![
+                (kubelet("kubelet_volume_stats_used_bytes"), "91+0x30".into()),
+                (
+                    kubelet("kubelet_volume_stats_capacity_bytes"),
+                    "100+0x30".into(),
+                ),
+            ],
+            eval: "10m",
+            fires_with: labels(&PVC_LABELS),
+        },
+        Case {
+            alert: "PersistentVolumeUsageOver90Percent",
+            series: vec![
+                (kubelet("kubelet_volume_stats_used_bytes"), "89+0x30".into()),
+                (
+                    kubelet("kubelet_volume_stats_capacity_bytes"),
+                    "100+0x30".into(),
+                ),
+            ],
+            eval: "10m",
+            fires_with: None,
+        },
+        // Ingress: 60 errors and 600 successes a minute (9%): fires. 2% errors: not. An idle
+        // host (3 requests a minute, all errors): not, below the minimum rate.
+        Case {
+            alert: "IngressHigh5xxRate",
+            series: vec![
+                (nginx("500"), "0+60x40".into()),
+                (nginx("200"), "0+600x40".into()),
+            ],
+            eval: "20m",
+            fires_with: labels(&[("host", "xwiki.logo-solutions.fr")]),
+        },
+        Case {
+            alert: "IngressHigh5xxRate",
+            series: vec![
+                (nginx("500"), "0+12x40".into()),
+                (nginx("200"), "0+600x40".into()),
+            ],
+            eval: "20m",
+            fires_with: None,
+        },
+        Case {
+            alert: "IngressHigh5xxRate",
+            series: vec![(nginx("502"), "0+3x40".into())],
+            eval: "20m",
+            fires_with: None,
+        },
+        // MySQL: down, absent (no series at all), up.
+        Case {
+            alert: "MySQLDownProd",
+            series: vec![(mysql.into(), "0+0x30".into())],
+            eval: "10m",
+            fires_with: labels(&mysql_labels),
+        },
+        Case {
+            alert: "MySQLDownProd",
+            series: vec![(
+                "mysql_up{namespace=\"integration\",job=\"mysql\"}".into(),
+                "1+0x30".into(),
+            )],
+            eval: "10m",
+            fires_with: labels(&[("namespace", "prod")]),
+        },
+        Case {
+            alert: "MySQLDownProd",
+            series: vec![(mysql.into(), "1+0x30".into())],
+            eval: "10m",
+            fires_with: None,
+        },
+        Case {
+            alert: "XWikiUnavailable",
+            series: vec![(ksm.into(), "0+0x30".into())],
+            eval: "10m",
+            fires_with: labels(&ksm_labels),
+        },
+        Case {
+            alert: "XWikiUnavailable",
+            series: vec![(ksm.into(), "1+0x30".into())],
+            eval: "10m",
+            fires_with: None,
+        },
+    ]
+}
+
+#[test]
+fn promtool_accepts_the_rendered_rules() {
+    if !has_promtool() {
+        skip_or_fail!("promtool is not installed (Debian package prometheus)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(&file, rule_groups().to_string()).unwrap();
+    let out = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+}
+
+#[test]
+fn every_alert_fires_when_it_should_and_not_otherwise() {
+    if !has_promtool() {
+        skip_or_fail!("promtool is not installed (Debian package prometheus)");
+    }
+    let groups = rule_groups();
+    let all: Vec<String> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .map(|r| r["alert"].as_str().unwrap().to_string())
+        .collect();
+    let cases = cases();
+    // Every alert of the prod-facing set has both kinds of case (the per-environment MySQL
+    // alerts share one rule shape: prod's stands for them).
+    for a in all
+        .iter()
+        .filter(|a| !a.starts_with("MySQLDown") || *a == "MySQLDownProd")
+    {
+        assert!(
+            cases.iter().any(|c| c.alert == a && c.fires_with.is_some()),
+            "{a} has no firing case"
+        );
+        assert!(
+            cases.iter().any(|c| c.alert == a && c.fires_with.is_none()),
+            "{a} has no quiet case"
+        );
+    }
+    let tests: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            let exp = match &c.fires_with {
+                None => json!([]),
+                Some(labels) => {
+                    let r = rule(&groups, c.alert);
+                    let mut l: BTreeMap<String, String> =
+                        labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                    for (k, v) in r["labels"].as_object().unwrap() {
+                        l.insert(k.clone(), v.as_str().unwrap().to_string());
+                    }
+                    json!([{"exp_labels": l, "exp_annotations": rendered(&r["annotations"], &l)}])
+                }
+            };
+            json!({
+                "interval": "1m",
+                "input_series": c.series.iter().map(|(s, v)| json!({"series": s, "values": v})).collect::<Vec<_>>(),
+                "alert_rule_test": [{"eval_time": c.eval, "alertname": c.alert, "exp_alerts": exp}],
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), groups.to_string()).unwrap();
+    let test = json!({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests});
+    std::fs::write(dir.path().join("test.yaml"), test.to_string()).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules", "test.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    eprintln!("{} promtool cases over {} alerts", cases.len(), all.len());
+}
+
+#[test]
+fn prometheus_deletes_old_data_before_its_volume_fills() {
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let path = "out/infrastructure/controllers/kube-prometheus-stack/release.yaml";
+    let hr = o4g_gitops::lint::parse_documents(
+        std::path::Path::new(path),
+        &String::from_utf8_lossy(tree.get(path).unwrap()),
+    )
+    .unwrap()
+    .remove(0);
+    let spec = &hr["spec"]["values"]["prometheus"]["prometheusSpec"];
+    let size = spec["retentionSize"]
+        .as_str()
+        .expect("retentionSize is set");
+    let mib: u64 = size.strip_suffix("MiB").unwrap().parse().unwrap();
+    let volume = o4g_gitops::quantity::Bytes::parse(
+        spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        mib << 20 < volume.get(),
+        "{size} must stay below the {volume} volume"
+    );
+    assert!(
+        mib << 20 >= volume.get() / 2,
+        "{size} wastes most of the {volume} volume"
+    );
+}
+
+#[test]
+fn each_environment_scrapes_its_mysqld_exporter() {
+    // On the kustomize build of each overlay: the ServiceMonitor selects a Service with a
+    // `metrics` port whose pods declare that port (Prometheus's reach to it is in the
+    // reachability matrix of tests/network.rs).
+    if !common::has_tool("kubectl", "version") && !common::has_tool("kubectl", "--help") {
+        skip_or_fail!("kubectl is not installed");
+    }
+    let settings = Settings::load(&common::root()).unwrap();
+    for (env, _) in settings.envs() {
+        let dir = common::root().join(format!("out/apps/overlays/{}", env.name()));
+        let objects = o4g_gitops::lint::parse_documents(&dir, &common::kustomize(&dir)).unwrap();
+        let monitor = objects
+            .iter()
+            .find(|o| o["kind"] == "ServiceMonitor" && o["metadata"]["name"] == "mysqld-exporter")
+            .unwrap_or_else(|| panic!("{}: no mysqld-exporter ServiceMonitor", env.name()));
+        assert_eq!(monitor["metadata"]["namespace"], env.name());
+        let port = monitor["spec"]["endpoints"][0]["port"].as_str().unwrap();
+        let sel = monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap();
+        let matches = |labels: &Value| sel.iter().all(|(k, v)| &labels[k] == v);
+        let svc = objects
+            .iter()
+            .filter(|o| o["kind"] == "Service" && matches(&o["metadata"]["labels"]))
+            .find(|s| {
+                s["spec"]["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == port)
+            })
+            .unwrap_or_else(|| panic!("{}: no Service with port {port}", env.name()));
+        let target = svc["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == port)
+            .unwrap()["targetPort"]
+            .clone();
+        let sts = objects.iter().find(|o| o["kind"] == "StatefulSet").unwrap();
+        let pod_ports: Vec<&Value> = sts["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+            .collect();
+        assert!(
+            pod_ports
+                .iter()
+                .any(|p| p["name"] == target || p["containerPort"] == target),
+            "{}: target port {target} is not on the mysql pod",
+            env.name()
+        );
+    }
+}
