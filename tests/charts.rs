@@ -565,3 +565,157 @@ fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() 
         }
     }
 }
+
+#[test]
+fn every_target_the_stack_scrapes_by_default_is_reachable() {
+    // No permanent TargetDown on a fresh cluster: every endpoint of every ServiceMonitor the
+    // charts render (kube-prometheus-stack's own: Prometheus, Alertmanager, their reloaders,
+    // Grafana, kube-state-metrics, the operator, node-exporter, CoreDNS, the kubelet, the API
+    // server) resolves to a pod or node address Prometheus may reach.
+    need_charts!();
+    let settings = Settings::load(&common::root()).unwrap();
+    let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
+    let node = net.node_cidr.hosts().next().unwrap();
+    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let mut pods = charts::pods(&objects);
+    // CoreDNS, which the cluster runs (kube-system, k8s-app=kube-dns, metrics on 9153).
+    pods.push((
+        serde_json::json!({"kind": "Deployment"}),
+        Pod {
+            namespace: "kube-system".into(),
+            name: "coredns".into(),
+            labels: BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]),
+            ports: vec![("metrics".into(), 9153, "TCP".into())],
+        },
+    ));
+    let cluster = cluster_of(&objects);
+    let prometheus = pods
+        .iter()
+        .map(|(_, p)| p)
+        .find(|p| p.labels.get("app.kubernetes.io/name").map(String::as_str) == Some("prometheus"))
+        .unwrap()
+        .clone();
+    let matches = |sel: &Value, labels: &Value| {
+        sel.as_object()
+            .into_iter()
+            .flatten()
+            .all(|(k, v)| &labels[k] == v)
+    };
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for m in objects.iter().filter(|o| o["kind"] == "ServiceMonitor") {
+        let name = m["metadata"]["name"].as_str().unwrap();
+        let namespaces: Vec<String> = m["spec"]["namespaceSelector"]["matchNames"]
+            .as_array()
+            .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+            .unwrap_or_else(|| vec![m["metadata"]["namespace"].as_str().unwrap().to_string()]);
+        // Services the operator or the cluster own, not rendered by a chart: their endpoints
+        // are the nodes (kubelet 10250, API server on its port).
+        if namespaces == ["kube-system"] && name.ends_with("-kubelet") {
+            checked += 1;
+            if !cluster.allowed(Endpoint::Pod(&prometheus), Endpoint::Ip(node), 10250, "TCP") {
+                problems.push(format!("{name}: kubelet 10250 denied"));
+            }
+            continue;
+        }
+        if namespaces == ["default"] && name.ends_with("-apiserver") {
+            checked += 1;
+            if !cluster.allowed(
+                Endpoint::Pod(&prometheus),
+                Endpoint::Ip(node),
+                net.api_server_port,
+                "TCP",
+            ) {
+                problems.push(format!("{name}: API server denied"));
+            }
+            continue;
+        }
+        let services: Vec<&Value> = objects
+            .iter()
+            .filter(|o| o["kind"] == "Service")
+            .filter(|s| {
+                namespaces
+                    .iter()
+                    .any(|n| s["metadata"]["namespace"] == n.as_str())
+            })
+            .filter(|s| {
+                matches(
+                    &m["spec"]["selector"]["matchLabels"],
+                    &s["metadata"]["labels"],
+                )
+            })
+            .collect();
+        if services.is_empty() {
+            problems.push(format!(
+                "{name}: selects no rendered Service in {namespaces:?}"
+            ));
+            continue;
+        }
+        for e in m["spec"]["endpoints"].as_array().unwrap() {
+            let port = e["port"].as_str().unwrap();
+            for svc in &services {
+                let Some(sp) = svc["spec"]["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == port)
+                else {
+                    continue;
+                };
+                let target = if sp["targetPort"].is_null() {
+                    sp["port"].clone()
+                } else {
+                    sp["targetPort"].clone()
+                };
+                let backends: Vec<&(Value, Pod)> = pods
+                    .iter()
+                    .filter(|(o, p)| {
+                        o["kind"] != "Job"
+                            && p.namespace == svc["metadata"]["namespace"].as_str().unwrap()
+                            && matches(
+                                &svc["spec"]["selector"],
+                                &serde_json::to_value(&p.labels).unwrap(),
+                            )
+                    })
+                    .collect();
+                if backends.is_empty() {
+                    problems.push(format!(
+                        "{name}: Service {} selects no pod",
+                        svc["metadata"]["name"]
+                    ));
+                }
+                for (o, pod) in backends {
+                    let number = match &target {
+                        Value::String(n) => {
+                            pod.ports.iter().find(|(pn, _, _)| pn == n).map(|p| p.1)
+                        }
+                        Value::Number(n) => n.as_u64().map(|n| n as u16),
+                        _ => None,
+                    };
+                    let Some(number) = number else {
+                        problems.push(format!(
+                            "{name}: {}/{} has no port {target}",
+                            pod.namespace, pod.name
+                        ));
+                        continue;
+                    };
+                    let dst = if charts::host_network(o) {
+                        Endpoint::Ip(node)
+                    } else {
+                        Endpoint::Pod(pod)
+                    };
+                    checked += 1;
+                    if !cluster.allowed(Endpoint::Pod(&prometheus), dst, number, "TCP") {
+                        problems.push(format!(
+                            "{name}: Prometheus → {}/{} port {number} denied",
+                            pod.namespace, pod.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{checked} scrape endpoints checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked >= 10, "{checked}");
+}

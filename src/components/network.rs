@@ -91,10 +91,19 @@ pub fn kube_dns() -> Workload {
         "kube-system",
         "kube-dns",
         &[("k8s-app", "kube-dns")],
-        &[DNS_UDP, DNS_TCP],
+        &[DNS_UDP, DNS_TCP, COREDNS_METRICS],
         false,
     )
 }
+
+/// CoreDNS's metrics port (kube-prometheus-stack's `kube-prometheus-stack-coredns` Service
+/// scrapes it by default).
+pub const COREDNS_METRICS: Port = Port::tcp("metrics", 9153);
+/// The prometheus-operator's config-reloader sidecar, in the Prometheus and Alertmanager pods
+/// (`reloader-web`, scraped by the chart's self-monitoring ServiceMonitors).
+pub const RELOADER: Port = Port::tcp("reloader-web", 8080);
+/// Grafana's port (grafana chart 12.11.1 `grafana` 3000, scraped by the chart's monitor).
+pub const GRAFANA_PORT: Port = Port::tcp("grafana", 3000);
 
 /// The namespace of the monitoring stack.
 pub const OBSERVABILITY: &str = super::monitoring::NAMESPACE;
@@ -105,7 +114,7 @@ pub fn prometheus() -> Workload {
         OBSERVABILITY,
         "prometheus",
         &[("app.kubernetes.io/name", "prometheus")],
-        &[super::monitoring::PROMETHEUS_WEB],
+        &[super::monitoring::PROMETHEUS_WEB, RELOADER],
         false,
     )
 }
@@ -114,7 +123,7 @@ fn alertmanager() -> Workload {
         OBSERVABILITY,
         "alertmanager",
         &[("app.kubernetes.io/name", "alertmanager")],
-        &[super::monitoring::ALERTMANAGER_WEB],
+        &[super::monitoring::ALERTMANAGER_WEB, RELOADER],
         false,
     )
 }
@@ -123,7 +132,7 @@ fn grafana() -> Workload {
         OBSERVABILITY,
         "grafana",
         &[("app.kubernetes.io/name", "grafana")],
-        &[Port::tcp("grafana", 3000)],
+        &[GRAFANA_PORT],
         false,
     )
 }
@@ -318,6 +327,36 @@ pub fn observability_flows(net: &NetworkParams) -> Vec<Flow> {
             w(alertmanager()),
             super::monitoring::ALERTMANAGER_WEB,
             "Grafana shows alerts",
+        ),
+        flow(
+            w(prometheus()),
+            w(prometheus()),
+            super::monitoring::PROMETHEUS_WEB,
+            "Prometheus scrapes itself (the chart's self-monitoring)",
+        ),
+        flow(
+            w(prometheus()),
+            w(prometheus()),
+            RELOADER,
+            "Prometheus scrapes its config-reloader sidecar",
+        ),
+        flow(
+            w(prometheus()),
+            w(alertmanager()),
+            RELOADER,
+            "Prometheus scrapes Alertmanager's config-reloader sidecar",
+        ),
+        flow(
+            w(prometheus()),
+            w(grafana()),
+            GRAFANA_PORT,
+            "Prometheus scrapes Grafana",
+        ),
+        flow(
+            w(prometheus()),
+            w(kube_dns()),
+            COREDNS_METRICS,
+            "Prometheus scrapes CoreDNS",
         ),
         flow(
             w(prometheus()),

@@ -219,8 +219,8 @@ fn is_namespaced(o: &Value) -> bool {
 /// and ports follow prometheus-operator v0.93.1: container port name = `spec.portName`
 /// (`pkg/prometheus/common.go`, `pkg/alertmanager/statefulset.go`), labels
 /// `app.kubernetes.io/name: prometheus|alertmanager`, `app.kubernetes.io/instance: <name>`,
-/// `prometheus: <name>` / `alertmanager: <name>`; the config-reloader sidecar listens on
-/// `reloader-web` 8080.
+/// `operator.prometheus.io/name: <name>`, `prometheus: <name>` / `alertmanager: <name>`; the
+/// config-reloader sidecar listens on `reloader-web` 8080.
 pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
     let mut out = Vec::new();
     for o in objects {
@@ -279,6 +279,7 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
                         "app.kubernetes.io/managed-by".to_string(),
                         "prometheus-operator".into(),
                     ),
+                    ("operator.prometheus.io/name".to_string(), name.clone()),
                     (app.to_string(), name.clone()),
                 ]);
                 out.push((
