@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod apps;
 pub mod cert_manager;
+pub mod dashboards;
 pub mod docs;
 pub mod flux;
 pub mod helm;
@@ -112,6 +113,13 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
             .file(
                 "alerts.yaml",
                 vec![Object::new(&alerts::prometheus_rule(settings))?],
+            )
+            .file(
+                "dashboards.yaml",
+                dashboards::config_maps()
+                    .iter()
+                    .map(Object::new)
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
     )?;
     tree.insert(

@@ -1,0 +1,392 @@
+//! Grafana dashboards from a small typed model, shipped as ConfigMaps labelled
+//! `grafana_dashboard: "1"` in `observability` (kube-prometheus-stack's Grafana sidecar loads
+//! them). Every panel has a title and a unit; every query names only metrics some exporter of
+//! the platform exposes ([`KNOWN_METRICS`]), which `tests/dashboards.rs` checks, and parses as
+//! PromQL in `promtool`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{Value, json};
+
+/// The Prometheus datasource kube-prometheus-stack provisions (values.yaml
+/// `grafana.sidecar.datasources.uid: prometheus`).
+pub const DATASOURCE_UID: &str = "prometheus";
+
+/// Metrics the platform's exporters expose, by exporter: what dashboards and alerts may use.
+pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
+    (
+        "mysqld-exporter",
+        &[
+            "mysql_up",
+            "mysql_global_status_threads_connected",
+            "mysql_global_variables_max_connections",
+            "mysql_global_status_queries",
+            "mysql_global_status_slow_queries",
+            "mysql_global_status_innodb_buffer_pool_bytes_data",
+            "mysql_global_variables_innodb_buffer_pool_size",
+        ],
+    ),
+    (
+        "ingress-nginx",
+        &[
+            "nginx_ingress_controller_requests",
+            "nginx_ingress_controller_request_duration_seconds_bucket",
+        ],
+    ),
+    (
+        "kube-state-metrics",
+        &[
+            "kube_deployment_status_replicas_available",
+            "kube_cronjob_status_last_successful_time",
+            "kube_job_status_failed",
+        ],
+    ),
+    (
+        "kubelet",
+        &[
+            "kubelet_volume_stats_used_bytes",
+            "kubelet_volume_stats_capacity_bytes",
+            "container_memory_working_set_bytes",
+            "container_cpu_usage_seconds_total",
+        ],
+    ),
+    (
+        "longhorn",
+        &[
+            "longhorn_volume_robustness",
+            "longhorn_volume_actual_size_bytes",
+            "longhorn_volume_capacity_bytes",
+            "longhorn_node_storage_usage_bytes",
+            "longhorn_node_storage_capacity_bytes",
+        ],
+    ),
+    (
+        "cert-manager",
+        &[
+            "certmanager_certificate_expiration_timestamp_seconds",
+            "certmanager_certificate_ready_status",
+        ],
+    ),
+];
+
+/// A panel's unit (Grafana unit ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes (IEC).
+    Bytes,
+    /// A 0–1 ratio shown as a percentage.
+    Ratio,
+    /// Seconds.
+    Seconds,
+    /// Requests per second.
+    RequestsPerSecond,
+    /// Operations per second.
+    OpsPerSecond,
+    /// A plain count.
+    Count,
+    /// A Unix timestamp in seconds, shown as a date.
+    DateTime,
+}
+
+impl Unit {
+    /// Grafana's id for the unit.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::Bytes => "bytes",
+            Self::Ratio => "percentunit",
+            Self::Seconds => "s",
+            Self::RequestsPerSecond => "reqps",
+            Self::OpsPerSecond => "ops",
+            Self::Count => "short",
+            Self::DateTime => "dateTimeAsIso",
+        }
+    }
+}
+
+/// A time-series panel with one or more queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panel {
+    /// Title.
+    pub title: &'static str,
+    /// Unit of every query.
+    pub unit: Unit,
+    /// (PromQL, legend).
+    pub queries: Vec<(String, &'static str)>,
+}
+
+/// A dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dashboard {
+    /// Stable uid (also the ConfigMap key).
+    pub uid: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Panels, laid out two per row.
+    pub panels: Vec<Panel>,
+}
+
+fn panel(title: &'static str, unit: Unit, queries: &[(&str, &'static str)]) -> Panel {
+    Panel {
+        title,
+        unit,
+        queries: queries.iter().map(|(q, l)| (q.to_string(), *l)).collect(),
+    }
+}
+
+/// Every dashboard of the platform.
+pub fn all() -> Vec<Dashboard> {
+    use Unit::*;
+    vec![
+        Dashboard {
+            uid: "o4g-mysql",
+            title: "Open4Goods / MySQL",
+            panels: vec![
+                panel("MySQL up", Count, &[("mysql_up", "{{namespace}}")]),
+                panel(
+                    "Connections in use",
+                    Ratio,
+                    &[(
+                        "mysql_global_status_threads_connected / mysql_global_variables_max_connections",
+                        "{{namespace}}",
+                    )],
+                ),
+                panel(
+                    "Queries",
+                    OpsPerSecond,
+                    &[("rate(mysql_global_status_queries[5m])", "{{namespace}}")],
+                ),
+                panel(
+                    "Slow queries",
+                    OpsPerSecond,
+                    &[(
+                        "rate(mysql_global_status_slow_queries[5m])",
+                        "{{namespace}}",
+                    )],
+                ),
+                panel(
+                    "InnoDB buffer pool in use",
+                    Bytes,
+                    &[
+                        (
+                            "mysql_global_status_innodb_buffer_pool_bytes_data",
+                            "{{namespace}}",
+                        ),
+                        (
+                            "mysql_global_variables_innodb_buffer_pool_size",
+                            "{{namespace}} size",
+                        ),
+                    ],
+                ),
+                panel(
+                    "MySQL memory",
+                    Bytes,
+                    &[(
+                        "sum by (namespace) (container_memory_working_set_bytes{container=\"mysql\"})",
+                        "{{namespace}}",
+                    )],
+                ),
+            ],
+        },
+        Dashboard {
+            uid: "o4g-xwiki",
+            title: "Open4Goods / XWiki and ingress",
+            panels: vec![
+                panel(
+                    "Requests per host",
+                    RequestsPerSecond,
+                    &[(
+                        "sum by (host) (rate(nginx_ingress_controller_requests[5m]))",
+                        "{{host}}",
+                    )],
+                ),
+                panel(
+                    "5xx ratio per host",
+                    Ratio,
+                    &[(
+                        "sum by (host) (rate(nginx_ingress_controller_requests{status=~\"5..\"}[5m])) / sum by (host) (rate(nginx_ingress_controller_requests[5m]))",
+                        "{{host}}",
+                    )],
+                ),
+                panel(
+                    "Latency p95 per host",
+                    Seconds,
+                    &[(
+                        "histogram_quantile(0.95, sum by (le, host) (rate(nginx_ingress_controller_request_duration_seconds_bucket[5m])))",
+                        "{{host}}",
+                    )],
+                ),
+                panel(
+                    "XWiki available replicas",
+                    Count,
+                    &[(
+                        "kube_deployment_status_replicas_available{deployment=\"xwiki\"}",
+                        "{{namespace}}",
+                    )],
+                ),
+                panel(
+                    "XWiki memory",
+                    Bytes,
+                    &[(
+                        "sum by (namespace) (container_memory_working_set_bytes{container=\"xwiki\"})",
+                        "{{namespace}}",
+                    )],
+                ),
+                panel(
+                    "XWiki CPU",
+                    Count,
+                    &[(
+                        "sum by (namespace) (rate(container_cpu_usage_seconds_total{container=\"xwiki\"}[5m]))",
+                        "{{namespace}}",
+                    )],
+                ),
+            ],
+        },
+        Dashboard {
+            uid: "o4g-longhorn",
+            title: "Open4Goods / Longhorn volumes",
+            panels: vec![
+                panel(
+                    "Volumes not healthy",
+                    Count,
+                    &[(
+                        "sum by (volume, pvc_namespace, pvc, state) (longhorn_volume_robustness{state!=\"healthy\"})",
+                        "{{pvc_namespace}}/{{pvc}} {{state}}",
+                    )],
+                ),
+                panel(
+                    "Volume space used on disk",
+                    Bytes,
+                    &[
+                        (
+                            "longhorn_volume_actual_size_bytes",
+                            "{{pvc_namespace}}/{{pvc}}",
+                        ),
+                        (
+                            "longhorn_volume_capacity_bytes",
+                            "{{pvc_namespace}}/{{pvc}} size",
+                        ),
+                    ],
+                ),
+                panel(
+                    "Filesystem usage per claim",
+                    Ratio,
+                    &[(
+                        "kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes",
+                        "{{namespace}}/{{persistentvolumeclaim}}",
+                    )],
+                ),
+                panel(
+                    "Node storage",
+                    Bytes,
+                    &[
+                        ("longhorn_node_storage_usage_bytes", "{{node}} used"),
+                        ("longhorn_node_storage_capacity_bytes", "{{node}} capacity"),
+                    ],
+                ),
+            ],
+        },
+        Dashboard {
+            uid: "o4g-backups-certificates",
+            title: "Open4Goods / Backups and certificates",
+            panels: vec![
+                panel(
+                    "Last successful backup",
+                    DateTime,
+                    &[(
+                        "kube_cronjob_status_last_successful_time",
+                        "{{namespace}}/{{cronjob}}",
+                    )],
+                ),
+                panel(
+                    "Failed backup jobs",
+                    Count,
+                    &[("kube_job_status_failed", "{{namespace}}/{{job_name}}")],
+                ),
+                panel(
+                    "Time to certificate expiry",
+                    Seconds,
+                    &[(
+                        "certmanager_certificate_expiration_timestamp_seconds - time()",
+                        "{{exported_namespace}}/{{name}}",
+                    )],
+                ),
+                panel(
+                    "Certificates not Ready",
+                    Count,
+                    &[(
+                        "certmanager_certificate_ready_status{condition=\"True\"} == 0",
+                        "{{exported_namespace}}/{{name}}",
+                    )],
+                ),
+            ],
+        },
+    ]
+}
+
+/// The Grafana JSON model of a dashboard (schema version 39).
+pub fn to_json(d: &Dashboard) -> Value {
+    let panels: Vec<Value> = d
+        .panels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "id": i + 1,
+                "type": "timeseries",
+                "title": p.title,
+                "datasource": {"type": "prometheus", "uid": DATASOURCE_UID},
+                "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i / 2) * 8},
+                "fieldConfig": {"defaults": {"unit": p.unit.id()}, "overrides": []},
+                "targets": p.queries.iter().enumerate().map(|(j, (q, legend))| json!({
+                    "refId": char::from(b'A' + j as u8).to_string(),
+                    "datasource": {"type": "prometheus", "uid": DATASOURCE_UID},
+                    "expr": q,
+                    "legendFormat": legend,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "uid": d.uid,
+        "title": d.title,
+        "tags": ["open4goods"],
+        "schemaVersion": 39,
+        "editable": false,
+        "time": {"from": "now-24h", "to": "now"},
+        "refresh": "1m",
+        "panels": panels,
+    })
+}
+
+/// The dashboards' ConfigMaps in `observability`.
+pub fn config_maps() -> Vec<ConfigMap> {
+    let (k, v) = super::monitoring::DASHBOARD_LABEL;
+    all()
+        .iter()
+        .map(|d| ConfigMap {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(format!("dashboard-{}", d.uid)),
+                namespace: Some(super::monitoring::NAMESPACE.into()),
+                labels: Some(BTreeMap::from([
+                    (k.to_string(), v.to_string()),
+                    (
+                        "app.kubernetes.io/part-of".to_string(),
+                        crate::PART_OF.to_string(),
+                    ),
+                ])),
+                // Legends hold `{{ }}`; nothing here is for Flux's variable substitution.
+                annotations: Some(BTreeMap::from([(
+                    "kustomize.toolkit.fluxcd.io/substitute".to_string(),
+                    "disabled".to_string(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                format!("{}.json", d.uid),
+                serde_json::to_string_pretty(&to_json(d)).unwrap_or_default(),
+            )])),
+            ..Default::default()
+        })
+        .collect()
+}
