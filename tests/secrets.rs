@@ -428,6 +428,19 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
             admin[k].as_str().unwrap().into(),
         ));
     }
+    // Alertmanager's mounted Secrets, read through `*_password_file` paths of its config.
+    let am = &release["spec"]["values"]["alertmanager"];
+    for secret in am["alertmanagerSpec"]["secrets"].as_array().unwrap() {
+        let secret = secret.as_str().unwrap();
+        let prefix = format!("/etc/alertmanager/secrets/{secret}/");
+        let file = am["config"]["global"]["smtp_auth_password_file"]
+            .as_str()
+            .unwrap();
+        let key = file
+            .strip_prefix(&prefix)
+            .expect("the password file is in the mounted Secret");
+        refs.push(("observability".into(), secret.into(), key.into()));
+    }
     assert!(refs.len() > 8);
     for (ns, name, key) in &refs {
         assert!(

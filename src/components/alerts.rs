@@ -49,6 +49,9 @@ pub struct Alert {
     pub summary: String,
     /// What it means and what to look at first.
     pub description: String,
+    /// Alerts of one family and object inhibit each other by severity (Alertmanager's
+    /// `family` label): the warning and the critical of the same threshold pair.
+    pub family: &'static str,
 }
 
 /// A group of alerts for one concern.
@@ -75,6 +78,17 @@ fn alert(
         severity,
         summary: summary.into(),
         description: description.into(),
+        family: family_of(name),
+    }
+}
+
+/// The inhibition family of an alert: the warning/critical pairs of one threshold.
+fn family_of(name: &str) -> &'static str {
+    match name {
+        "CertificateExpiresIn21Days" | "CertificateExpiresIn7Days" => "certificate-expiry",
+        "LonghornVolumeDegraded" | "LonghornVolumeFaulted" => "longhorn-volume",
+        "PersistentVolumeUsageOver80Percent" | "PersistentVolumeUsageOver90Percent" => "pv-usage",
+        _ => "",
     }
 }
 
@@ -247,10 +261,17 @@ pub fn prometheus_rule(settings: &Settings) -> PrometheusRule {
                         ("description".to_string(), a.description),
                         ("runbook_url".to_string(), runbook_url(settings, &a.name)),
                     ]),
-                    labels: BTreeMap::from([(
-                        "severity".to_string(),
-                        a.severity.as_str().to_string(),
-                    )]),
+                    labels: BTreeMap::from([
+                        ("severity".to_string(), a.severity.as_str().to_string()),
+                        (
+                            "family".to_string(),
+                            if a.family.is_empty() {
+                                a.name.clone()
+                            } else {
+                                a.family.to_string()
+                            },
+                        ),
+                    ]),
                     alert: a.name,
                     expr: a.expr,
                     for_: a.hold.to_string(),

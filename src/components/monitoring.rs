@@ -21,6 +21,48 @@ pub const PROMETHEUS_WEB: crate::workload::Port = crate::workload::Port::tcp("ht
 /// Alertmanager's web port (`alertmanager.alertmanagerSpec.portName`), likewise.
 pub const ALERTMANAGER_WEB: crate::workload::Port = crate::workload::Port::tcp("http-web", 9093);
 
+/// Secret (in `observability`, platform scope) with the SMTP password (`password`).
+pub const ALERTMANAGER_SMTP_SECRET: &str = "alertmanager-smtp";
+
+/// Alertmanager's configuration (the chart's `alertmanager.config`, replacing its default):
+/// - every alert goes to the e-mail receiver, grouped by `alertname` and `namespace`: the
+///   default route is never a black hole; only kube-prometheus-stack's always-firing
+///   `Watchdog` and `InfoInhibitor` go to `null`;
+/// - a critical alert inhibits the warning of the same family and object (`family` is set by
+///   [`super::alerts`], e.g. `pv-usage` for the 80% and 90% alerts);
+/// - the SMTP password is read from the mounted Secret (`smtp_auth_password_file`,
+///   Alertmanager ≥ 0.25), never written in the values.
+pub fn alertmanager_config(a: &crate::settings::AlertingSettings) -> serde_json::Value {
+    serde_json::json!({
+        "global": {
+            "smtp_smarthost": a.smtp_smarthost.as_string(),
+            "smtp_from": a.email_from.as_str(),
+            "smtp_auth_username": a.smtp_username,
+            "smtp_auth_password_file": format!("/etc/alertmanager/secrets/{ALERTMANAGER_SMTP_SECRET}/password"),
+            "smtp_require_tls": true,
+        },
+        "route": {
+            "receiver": "email",
+            "group_by": ["alertname", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [
+                {"receiver": "null", "matchers": ["alertname =~ \"Watchdog|InfoInhibitor\""]}
+            ],
+        },
+        "inhibit_rules": [{
+            "source_matchers": ["severity = \"critical\""],
+            "target_matchers": ["severity = \"warning\""],
+            "equal": ["family", "namespace", "exported_namespace", "name", "persistentvolumeclaim", "pvc", "volume", "host"],
+        }],
+        "receivers": [
+            {"name": "email", "email_configs": [{"to": a.email_to.as_str(), "send_resolved": true}]},
+            {"name": "null"},
+        ],
+    })
+}
+
 /// Label value that makes Grafana load a ConfigMap as a dashboard.
 pub const DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
 
@@ -126,6 +168,7 @@ struct Storage {
 #[serde(rename_all = "camelCase")]
 struct Alertmanager {
     alertmanager_spec: AlertmanagerSpec,
+    config: serde_json::Value,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +177,8 @@ struct AlertmanagerSpec {
     port_name: &'static str,
     image: ChartImage,
     storage: StorageSpec,
+    /// Secrets mounted at `/etc/alertmanager/secrets/<name>/`.
+    secrets: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -251,7 +296,9 @@ pub fn component(
                 port_name: ALERTMANAGER_WEB.name,
                 image: ChartImage::hex(crate::images::ALERTMANAGER),
                 storage: storage(m.alertmanager_storage),
+                secrets: vec![ALERTMANAGER_SMTP_SECRET],
             },
+            config: alertmanager_config(&m.alerting),
         },
         grafana: Grafana {
             image: ChartImage::hex(crate::images::GRAFANA),

@@ -293,8 +293,8 @@ fn selector(m: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
     m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-/// The flows of `observability`.
-pub fn observability_flows(net: &NetworkParams) -> Vec<Flow> {
+/// The flows of `observability`; `smtp_port` is the port of the Alertmanager's SMTP server.
+pub fn observability_flows(net: &NetworkParams, smtp_port: u16) -> Vec<Flow> {
     let w = Peer::Workload;
     let api = Port::tcp("api", net.api_server_port);
     let mut flows = vec![
@@ -406,6 +406,12 @@ pub fn observability_flows(net: &NetworkParams) -> Vec<Flow> {
             Port::tcp("https", 443),
             "Alertmanager sends notifications",
         ),
+        flow(
+            w(alertmanager()),
+            internet(),
+            Port::tcp("smtp", smtp_port),
+            "Alertmanager sends e-mail through the SMTP server",
+        ),
     ];
     flows.extend(dns(OBSERVABILITY));
     flows
@@ -417,7 +423,10 @@ pub fn observability_policies(
     settings: &Settings,
 ) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
     let net = NetworkParams::from_settings(settings);
-    let mut flows = observability_flows(&net);
+    let mut flows = observability_flows(
+        &net,
+        settings.cluster.monitoring.alerting.smtp_smarthost.port(),
+    );
     for (env, _) in settings.envs() {
         flows.extend(app_flows(
             env.name(),
@@ -651,7 +660,13 @@ pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
             )
         })
         .collect();
-    out.push((OBSERVABILITY.to_string(), observability_flows(&net)));
+    out.push((
+        OBSERVABILITY.to_string(),
+        observability_flows(
+            &net,
+            settings.cluster.monitoring.alerting.smtp_smarthost.port(),
+        ),
+    ));
     out.push((KYVERNO.to_string(), kyverno_flows(&net)));
     out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net)));
     out

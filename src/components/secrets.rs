@@ -37,12 +37,23 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
         name: super::monitoring::GRAFANA_ADMIN_SECRET.into(),
         keys: vec!["admin-password".into(), "admin-user".into()],
     });
+    out.push(RequiredSecret {
+        scope: PLATFORM_SCOPE.into(),
+        namespace: super::monitoring::NAMESPACE.into(),
+        name: super::monitoring::ALERTMANAGER_SMTP_SECRET.into(),
+        keys: vec!["password".into()],
+    });
     out
 }
 
 /// The namespace a platform-scope Secret belongs in, if the platform reads one of that name.
 pub fn platform_namespace(name: &str) -> Option<&'static str> {
-    (name == super::monitoring::GRAFANA_ADMIN_SECRET).then_some(super::monitoring::NAMESPACE)
+    [
+        super::monitoring::GRAFANA_ADMIN_SECRET,
+        super::monitoring::ALERTMANAGER_SMTP_SECRET,
+    ]
+    .contains(&name)
+    .then_some(super::monitoring::NAMESPACE)
 }
 
 /// Rules on Secret values that an upstream program mishandles (checked after decryption).

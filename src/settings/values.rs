@@ -35,8 +35,45 @@ deserialize_from_str!(
     GitBranch,
     RegistryHost,
     Retention,
+    SmtpHost,
     StorageClassName
 );
+
+/// An SMTP server as `host:port`, the port non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpHost {
+    host: DnsName,
+    port: u16,
+}
+
+impl SmtpHost {
+    /// `host:port`.
+    pub fn as_string(&self) -> String {
+        format!("{}:{}", self.host.as_str(), self.port)
+    }
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl FromStr for SmtpHost {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{}` is not an SMTP server: expected `host:port`, e.g. `smtp.example.org:587`",
+                s.escape_default()
+            )
+        };
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
+        Ok(Self {
+            host: host.parse().map_err(|_| bad())?,
+            port,
+        })
+    }
+}
 
 impl FromStr for Bytes {
     type Err = String;
