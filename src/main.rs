@@ -62,6 +62,9 @@ enum Command {
         #[arg(long)]
         allow_immutable_change: bool,
     },
+    /// Print every image the platform pins (src/images.rs and the chart values), one per line,
+    /// for the CI's Trivy and digest checks.
+    Images,
     /// SOPS-encrypted Secrets.
     Secrets {
         #[command(subcommand)]
@@ -367,6 +370,12 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
         }
         Command::Secrets { command } => secrets(cli, command),
+        Command::Images => {
+            for image in o4g_gitops::components::pinned_images() {
+                println!("{image}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         &Command::Render {
             check,
             allow_missing_secrets,

@@ -53,6 +53,21 @@ const ACMESOLVER_DIGEST: &str =
 const STARTUPAPICHECK_DIGEST: &str =
     "sha256:d8ab6416e6e7303a86fa0a8daa82c94a8001f21c9d78eb2e7db20534e5d07ae8";
 
+/// The cert-manager images as the chart renders them (`quay.io/jetstack/<name>:<tag>@<digest>`).
+pub fn pinned_images() -> Vec<String> {
+    let tag = crate::charts::CERT_MANAGER.version;
+    [
+        ("cert-manager-controller", CONTROLLER_DIGEST),
+        ("cert-manager-webhook", WEBHOOK_DIGEST),
+        ("cert-manager-cainjector", CAINJECTOR_DIGEST),
+        ("cert-manager-acmesolver", ACMESOLVER_DIGEST),
+        ("cert-manager-startupapicheck", STARTUPAPICHECK_DIGEST),
+    ]
+    .into_iter()
+    .map(|(name, digest)| format!("quay.io/jetstack/{name}:{tag}@{digest}"))
+    .collect()
+}
+
 /// cert-manager chart values we set.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -27,6 +27,16 @@ use crate::object::Object;
 use crate::settings::Settings;
 use crate::tree::{Folder, Tree};
 
+/// Every image the platform pins by tag and digest: `crate::images` and the chart images set
+/// through values (cert-manager's), as `registry/repository:tag@digest`.
+pub fn pinned_images() -> Vec<String> {
+    let mut out: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
+    out.extend(cert_manager::pinned_images());
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Every namespace the platform creates, applications first.
 pub fn all_namespaces() -> Vec<namespaces::PlatformNamespace> {
     let mut all = namespaces::applications();
