@@ -264,3 +264,20 @@ pub fn secrets(settings: &Settings) -> Result<String, Error> {
     .render()
     .map_err(|e| Error::Build(format!("out/docs/secrets.md: {e}")))
 }
+
+#[derive(Template)]
+#[template(path = "ci.md", escape = "none")]
+struct CiDoc<'a> {
+    git_url: &'a str,
+    branch: &'a str,
+}
+
+/// Renders `out/docs/ci.md`: the workflows, Trivy, Renovate and the render App.
+pub fn ci(settings: &Settings) -> Result<String, Error> {
+    CiDoc {
+        git_url: settings.cluster.git.url.as_str(),
+        branch: settings.cluster.git.branch.as_str(),
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("docs/ci.md: {e}")))
+}

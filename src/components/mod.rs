@@ -168,6 +168,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
 
     tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
     tree.insert("out/docs/secrets.md", docs::secrets(settings)?.into_bytes())?;
+    tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
     tree.insert(
         "out/docs/network.md",
         docs::network(settings, network::all_flows(settings))?.into_bytes(),
