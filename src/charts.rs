@@ -100,12 +100,33 @@ pub const KYVERNO: Chart = chart!("kyverno", "3.9.0", Https("https://kyverno.git
 // renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
 pub const KUBE_PROMETHEUS_STACK: Chart = chart!("kube-prometheus-stack", "88.5.3", Https("https://prometheus-community.github.io/helm-charts"));
 
+/// actions-runner-controller, runner scale set mode: the controller (CRDs included).
+// renovate: datasource=docker depName=ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller
+pub const ARC_CONTROLLER: Chart = chart!("gha-runner-scale-set-controller", "0.14.2", Oci("oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller"));
+
+/// actions-runner-controller: one runner scale set; always the controller's version.
+// renovate: datasource=docker depName=ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set
+pub const ARC_RUNNER_SET: Chart = chart!("gha-runner-scale-set", "0.14.2", Oci("oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set"));
+
 /// Every chart above.
-pub const ALL: &[Chart] = &[LONGHORN, INGRESS_NGINX, CERT_MANAGER, KYVERNO, KUBE_PROMETHEUS_STACK];
+pub const ALL: &[Chart] = &[
+    LONGHORN,
+    INGRESS_NGINX,
+    CERT_MANAGER,
+    KYVERNO,
+    KUBE_PROMETHEUS_STACK,
+    ARC_CONTROLLER,
+    ARC_RUNNER_SET,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_runner_set_has_the_controller_version() {
+        assert_eq!(ARC_CONTROLLER.version, ARC_RUNNER_SET.version);
+    }
 
     #[test]
     fn only_exact_versions_pass() {

@@ -234,8 +234,8 @@ fn every_namespace_has_pod_security_labels_and_relaxed_ones_say_why() {
         }
     }
     assert_eq!(
-        seen, 9,
-        "prod, integration, recette, observability, node-exporter, longhorn-system, ingress-nginx, cert-manager, kyverno"
+        seen, 11,
+        "prod, integration, recette, observability, node-exporter, longhorn-system, ingress-nginx, cert-manager, kyverno, arc-systems, arc-runners"
     );
 }
 

@@ -441,6 +441,19 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
             .expect("the password file is in the mounted Secret");
         refs.push(("observability".into(), secret.into(), key.into()));
     }
+    // The runner scale set's GitHub App Secret (`githubConfigSecret` names a Secret whose keys
+    // the listener reads: github_app_id, github_app_installation_id, github_app_private_key).
+    let arc = std::fs::read_to_string(
+        common::root().join("out/infrastructure/controllers/o4g-runners/release.yaml"),
+    )
+    .unwrap();
+    let arc: serde_json::Value = serde_yaml::from_str(&arc).unwrap();
+    let secret = arc["spec"]["values"]["githubConfigSecret"]
+        .as_str()
+        .unwrap();
+    for key in o4g_gitops::components::runner::GITHUB_APP_KEYS {
+        refs.push(("arc-runners".into(), secret.into(), key.into()));
+    }
     assert!(refs.len() > 8);
     for (ns, name, key) in &refs {
         assert!(

@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod network;
 pub mod policies;
 pub mod policy_engine;
+pub mod runner;
 pub mod secrets;
 pub mod xwiki;
 
@@ -47,6 +48,8 @@ pub fn all_namespaces() -> Vec<namespaces::PlatformNamespace> {
         ingress::namespace(),
         cert_manager::namespace(),
         policy_engine::namespace(),
+        runner::controller_namespace(),
+        runner::runner_namespace(),
     ]);
     all
 }
@@ -64,6 +67,8 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         (ingress::component()?, vec![]),
         (cert_manager::component()?, vec![]),
         (policy_engine::component()?, vec![]),
+        (runner::controller()?, vec![]),
+        (runner::runner_set(settings)?, vec![]),
         (
             monitoring::component(settings, namespaces::observability())?,
             vec![(
@@ -84,7 +89,9 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     tree.add_folder(controllers)?;
 
     // Configs: objects that need the controllers' CRDs.
-    let enforced: Vec<&str> = apps_ns.iter().map(|ns| ns.name).collect();
+    // Kyverno Deny where every pod is pinned: the applications and the runners.
+    let mut enforced: Vec<&str> = apps_ns.iter().map(|ns| ns.name).collect();
+    enforced.push(runner::RUNNER_NAMESPACE);
     let mut policies = Folder::new(format!("{}/policies", layout::CONFIGS));
     for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
         policies = policies.file(file, objects);

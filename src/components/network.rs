@@ -557,6 +557,37 @@ pub fn cert_manager_flows(net: &NetworkParams) -> Vec<Flow> {
     flows
 }
 
+/// The flows of the runner namespaces: runners reach GitHub (443, addresses GitHub does not
+/// pin, so the internet) and DNS, nothing else (no service account token, no API server); the
+/// controller and the scale set's listener use the API server and GitHub.
+pub fn runner_flows(net: &NetworkParams) -> Vec<Flow> {
+    use super::runner::{CONTROLLER_NAMESPACE, RUNNER_NAMESPACE};
+    let https = Port::tcp("https", 443);
+    let mut flows = vec![
+        flow(
+            Peer::Namespace(RUNNER_NAMESPACE.into()),
+            internet(),
+            https,
+            "runners talk to GitHub (jobs, logs, artifacts, actions)",
+        ),
+        flow(
+            Peer::Namespace(CONTROLLER_NAMESPACE.into()),
+            nodes(net),
+            Port::tcp("api", net.api_server_port),
+            "the controller and the listener use the API server",
+        ),
+        flow(
+            Peer::Namespace(CONTROLLER_NAMESPACE.into()),
+            internet(),
+            https,
+            "the controller and the listener talk to GitHub",
+        ),
+    ];
+    flows.extend(dns(RUNNER_NAMESPACE));
+    flows.extend(dns(CONTROLLER_NAMESPACE));
+    flows
+}
+
 /// NetworkPolicies of the chart namespaces we isolate (`kyverno`, `cert-manager`): a default
 /// deny plus their own flows and every other flow that ends there (Prometheus's scrape).
 pub fn chart_namespace_policies(
@@ -569,17 +600,22 @@ pub fn chart_namespace_policies(
         .into_iter()
         .flat_map(|(_, f)| f)
         .collect();
-    [KYVERNO, CERT_MANAGER]
-        .into_iter()
-        .map(|ns| {
-            let touching: Vec<Flow> = everything
-                .iter()
-                .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
-                .cloned()
-                .collect();
-            (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
-        })
-        .collect()
+    [
+        KYVERNO,
+        CERT_MANAGER,
+        super::runner::CONTROLLER_NAMESPACE,
+        super::runner::RUNNER_NAMESPACE,
+    ]
+    .into_iter()
+    .map(|ns| {
+        let touching: Vec<Flow> = everything
+            .iter()
+            .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
+            .cloned()
+            .collect();
+        (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
+    })
+    .collect()
 }
 
 /// Prometheus's scrape of the Longhorn manager, as a NetworkPolicy of `longhorn-system`.
@@ -669,5 +705,6 @@ pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
     ));
     out.push((KYVERNO.to_string(), kyverno_flows(&net)));
     out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net)));
+    out.push(("arc".to_string(), runner_flows(&net)));
     out
 }

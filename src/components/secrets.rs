@@ -43,11 +43,25 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
         name: super::monitoring::ALERTMANAGER_SMTP_SECRET.into(),
         keys: vec!["password".into()],
     });
+    let mut keys: Vec<String> = super::runner::GITHUB_APP_KEYS
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    keys.sort();
+    out.push(RequiredSecret {
+        scope: PLATFORM_SCOPE.into(),
+        namespace: super::runner::RUNNER_NAMESPACE.into(),
+        name: super::runner::GITHUB_APP_SECRET.into(),
+        keys,
+    });
     out
 }
 
 /// The namespace a platform-scope Secret belongs in, if the platform reads one of that name.
 pub fn platform_namespace(name: &str) -> Option<&'static str> {
+    if name == super::runner::GITHUB_APP_SECRET {
+        return Some(super::runner::RUNNER_NAMESPACE);
+    }
     [
         super::monitoring::GRAFANA_ADMIN_SECRET,
         super::monitoring::ALERTMANAGER_SMTP_SECRET,

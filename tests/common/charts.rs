@@ -58,7 +58,8 @@ pub fn helm_releases() -> Vec<Value> {
     out
 }
 
-fn chart_of(hr: &Value) -> (String, String) {
+/// (chart, version) of a HelmRelease: its `chart.spec`, or the OCIRepository its `chartRef` names.
+pub fn chart_of(hr: &Value) -> (String, String) {
     let spec = &hr["spec"];
     if let Some(c) = spec["chart"]["spec"].as_object() {
         return (
@@ -66,13 +67,32 @@ fn chart_of(hr: &Value) -> (String, String) {
             c["version"].as_str().unwrap().to_string(),
         );
     }
-    // chartRef → OCIRepository of the same name: the chart is the last path segment of its URL.
-    let name = hr["metadata"]["name"].as_str().unwrap();
-    let chart = o4g_gitops::charts::ALL
+    // chartRef → the OCIRepository it names: the chart is the last path segment of its URL,
+    // the version its tag.
+    let name = hr["spec"]["chartRef"]["name"].as_str().unwrap();
+    let repo = oci_repositories()
+        .into_iter()
+        .find(|o| o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("OCIRepository {name}"));
+    let url = repo["spec"]["url"].as_str().unwrap();
+    (
+        url.rsplit('/').next().unwrap().to_string(),
+        repo["spec"]["ref"]["tag"].as_str().unwrap().to_string(),
+    )
+}
+
+fn oci_repositories() -> Vec<Value> {
+    let settings = o4g_gitops::settings::Settings::load(&super::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    tree.files()
         .iter()
-        .find(|c| matches!(c.source, o4g_gitops::charts::ChartSource::Oci(u) if u.ends_with(&format!("/{name}")) || c.name == name))
-        .unwrap_or_else(|| panic!("chart of {name}"));
-    (chart.name.to_string(), chart.version.to_string())
+        .filter(|(p, _)| p.ends_with("source.yaml"))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
+        .filter(|o| o["kind"] == "OCIRepository")
+        .collect()
 }
 
 /// Why the charts cannot be rendered here, if they cannot.
@@ -262,6 +282,58 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
                         name,
                         labels,
                         ports,
+                    },
+                ));
+            }
+            // The runner pods the ARC controller creates from the scale set's template
+            // (EphemeralRunner pods), as a Pod object for the checks.
+            Some("AutoscalingRunnerSet") => {
+                let template = &o["spec"]["template"];
+                let pod = serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{name}-runner"), "namespace": ns},
+                    "spec": template["spec"],
+                });
+                // The listener the controller creates in its own namespace from
+                // `listenerTemplate` (the controller's image fills the container in).
+                // Without a listenerTemplate the controller's default spec has no
+                // securityContext, which the model reproduces so the checks catch it.
+                let default = serde_json::json!({"spec": {"containers": [{"name": "listener"}]}});
+                let listener = if o["spec"]["listenerTemplate"].is_object() {
+                    &o["spec"]["listenerTemplate"]
+                } else {
+                    &default
+                };
+                {
+                    let controller_ns = o["metadata"]["annotations"]
+                        ["actions.github.com/controller-service-account-namespace"]
+                        .as_str()
+                        .unwrap_or("arc-systems")
+                        .to_string();
+                    out.push((
+                        serde_json::json!({
+                            "apiVersion": "v1", "kind": "Pod",
+                            "metadata": {"name": format!("{name}-listener"), "namespace": controller_ns},
+                            "spec": listener["spec"],
+                        }),
+                        o4g_gitops::netpol::eval::Pod {
+                            namespace: controller_ns,
+                            name: format!("{name}-listener"),
+                            labels: BTreeMap::new(),
+                            ports: vec![],
+                        },
+                    ));
+                }
+                out.push((
+                    pod,
+                    o4g_gitops::netpol::eval::Pod {
+                        namespace: ns,
+                        name: format!("{name}-runner"),
+                        labels: BTreeMap::from([(
+                            "actions-ephemeral-runner".to_string(),
+                            "True".to_string(),
+                        )]),
+                        ports: vec![],
                     },
                 ));
             }

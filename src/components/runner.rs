@@ -1,0 +1,168 @@
+//! The self-hosted GitHub Actions runners: actions-runner-controller in runner scale set mode.
+//! The controller runs in `arc-systems`, one scale set (`o4g-runners`, the `runs-on:` label of
+//! `.github/workflows/`) in `arc-runners`; both `restricted`. Runner pods run the pinned
+//! `actions-runner` image as uid 1001 without Docker-in-Docker, with no service account token,
+//! and may only reach the internet on 443 (GitHub) and DNS.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::helm::HelmComponent;
+use super::namespaces::{PlatformNamespace, PodSecurity};
+use crate::Error;
+use crate::settings::Settings;
+
+/// The controller's namespace.
+pub const CONTROLLER_NAMESPACE: &str = "arc-systems";
+/// The runners' namespace.
+pub const RUNNER_NAMESPACE: &str = "arc-runners";
+/// The runner scale set's name, which is the `runs-on:` label.
+pub const SCALE_SET: &str = "o4g-runners";
+/// The controller's service account (set, so the scale set can name it).
+pub const CONTROLLER_SA: &str = "arc-controller";
+/// The SOPS Secret (platform scope, in `arc-runners`) with the GitHub App credentials.
+pub const GITHUB_APP_SECRET: &str = "arc-github-app";
+/// Its keys (the chart's names; the ids are strings).
+pub const GITHUB_APP_KEYS: [&str; 3] = [
+    "github_app_id",
+    "github_app_installation_id",
+    "github_app_private_key",
+];
+/// The runner image's user (actions/runner `images/Dockerfile`: `USER runner`, uid 1001).
+pub const RUNNER_UID: u32 = 1001;
+
+/// `arc-systems`.
+pub fn controller_namespace() -> PlatformNamespace {
+    PlatformNamespace {
+        name: CONTROLLER_NAMESPACE,
+        environment: "platform",
+        pod_security: PodSecurity::RESTRICTED,
+        purpose: "actions-runner-controller and the scale set's listener",
+        network_policy_reason: None,
+    }
+}
+
+/// `arc-runners`.
+pub fn runner_namespace() -> PlatformNamespace {
+    PlatformNamespace {
+        name: RUNNER_NAMESPACE,
+        environment: "platform",
+        pod_security: PodSecurity::RESTRICTED,
+        purpose: "self-hosted GitHub Actions runners (no Docker-in-Docker)",
+        network_policy_reason: None,
+    }
+}
+
+/// What Pod Security `restricted` asks of a container.
+fn restricted_container() -> serde_json::Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": true,
+    })
+}
+
+/// The controller's values.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ControllerValues {
+    service_account: serde_json::Value,
+    pod_security_context: serde_json::Value,
+    security_context: serde_json::Value,
+    resources: super::helm::ChartResources,
+    flags: serde_json::Value,
+}
+
+/// The controller HelmRelease (ships the `actions.github.com` CRDs).
+pub fn controller() -> Result<HelmComponent, Error> {
+    let values = ControllerValues {
+        service_account: json!({"create": true, "name": CONTROLLER_SA}),
+        // The controller image is distroless `nonroot` (uid 65532), set numerically so the
+        // kubelet can verify runAsNonRoot.
+        pod_security_context: json!({
+            "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }),
+        security_context: restricted_container(),
+        resources: super::helm::resources(50, 64, 500, 256).into(),
+        flags: json!({"logLevel": "info", "logFormat": "json"}),
+    };
+    HelmComponent::new(
+        "gha-runner-scale-set-controller",
+        controller_namespace(),
+        crate::charts::ARC_CONTROLLER,
+        &values,
+    )
+}
+
+/// The repository's web address (`https://github.com/<owner>/<repo>`) from the Git URL.
+pub fn github_config_url(settings: &Settings) -> String {
+    let url = settings.cluster.git.url.as_str();
+    let path = url
+        .strip_prefix("ssh://git@github.com/")
+        .or_else(|| url.strip_prefix("https://github.com/"))
+        .unwrap_or(url)
+        .trim_end_matches(".git");
+    format!("https://github.com/{path}")
+}
+
+/// The runner scale set HelmRelease: 0 to 2 runners, restricted pods.
+pub fn runner_set(settings: &Settings) -> Result<HelmComponent, Error> {
+    let image = crate::images::ACTIONS_RUNNER;
+    let res = super::helm::ChartResources::from(super::helm::resources(500, 1024, 2000, 4096));
+    let values = json!({
+        "githubConfigUrl": github_config_url(settings),
+        "githubConfigSecret": GITHUB_APP_SECRET,
+        "runnerScaleSetName": SCALE_SET,
+        "minRunners": 0,
+        "maxRunners": 2,
+        "controllerServiceAccount": {"namespace": CONTROLLER_NAMESPACE, "name": CONTROLLER_SA},
+        // The controller creates the listener pod in its own (restricted) namespace from this
+        // template, merged by container name (chart values.yaml `listenerTemplate`); without
+        // it the listener would carry no securityContext and Pod Security would refuse it.
+        // Its image is the controller's (distroless nonroot, uid 65532).
+        "listenerTemplate": {
+            "spec": {
+                "securityContext": {
+                    "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [{
+                    "name": "listener",
+                    "securityContext": restricted_container(),
+                    "resources": super::helm::ChartResources::from(super::helm::resources(20, 32, 200, 128)),
+                }],
+            },
+        },
+        "template": {
+            "spec": {
+                "automountServiceAccountToken": false,
+                "securityContext": {
+                    "runAsNonRoot": true, "runAsUser": RUNNER_UID, "runAsGroup": RUNNER_UID,
+                    "fsGroup": RUNNER_UID, "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [{
+                    "name": "runner",
+                    "image": image.to_string(),
+                    "command": ["/home/runner/run.sh"],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": false,
+                        "capabilities": {"drop": ["ALL"]},
+                        "runAsNonRoot": true,
+                    },
+                    "resources": res,
+                }],
+            },
+        },
+    });
+    let mut c = HelmComponent::new(
+        SCALE_SET,
+        runner_namespace(),
+        crate::charts::ARC_RUNNER_SET,
+        &values,
+    )?;
+    // The AutoscalingRunnerSet CRD comes with the controller; the scale set chart has none.
+    c.crds = false;
+    c.depends_on = vec![("gha-runner-scale-set-controller", CONTROLLER_NAMESPACE)];
+    Ok(c)
+}
