@@ -718,3 +718,24 @@ fn every_target_the_stack_scrapes_by_default_is_reachable() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(checked >= 10, "{checked}");
 }
+
+#[test]
+fn the_runner_scale_set_validates_against_the_arc_crd_schema() {
+    need_charts!();
+    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let set = objects
+        .iter()
+        .find(|o| o["kind"] == "AutoscalingRunnerSet")
+        .expect("the scale set chart renders an AutoscalingRunnerSet");
+    let path = common::root()
+        .join("../shared/schemas/actions.github.com/autoscalingrunnerset_v1alpha1.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(set)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(set["spec"]["runnerScaleSetName"], "o4g-runners");
+    assert_eq!(set["spec"]["githubConfigSecret"], "arc-github-app");
+}
