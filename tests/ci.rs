@@ -216,3 +216,40 @@ fn images_lists_every_pinned_image_once() {
         }
     }
 }
+
+#[test]
+fn every_workload_version_label_matches_its_image_tag() {
+    // app.kubernetes.io/version is what Renovate's bump must move with the tag: the label is the
+    // tag (or its version part: XWiki's tag carries the `-mysql-tomcat` variant).
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let mut checked = 0;
+    for (path, bytes) in tree.files() {
+        if !path.starts_with("out/apps/base/") || !path.ends_with(".yaml") {
+            continue;
+        }
+        for o in o4g_gitops::lint::parse_documents(
+            std::path::Path::new(path),
+            &String::from_utf8_lossy(bytes),
+        )
+        .unwrap()
+        {
+            if !matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
+                continue;
+            }
+            let version = o["metadata"]["labels"]["app.kubernetes.io/version"]
+                .as_str()
+                .unwrap();
+            let image = o["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap();
+            let tag = image.split('@').next().unwrap().rsplit_once(':').unwrap().1;
+            assert!(
+                tag == version || tag.starts_with(&format!("{version}-")),
+                "{path}: version {version}, tag {tag}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
