@@ -5,8 +5,10 @@
 //! target labels added (`job`, `namespace`, `service`, `pod`, `endpoint`), exporter labels that
 //! collide renamed `exported_*` (`honorLabels: false` on our ServiceMonitors): cert-manager's
 //! `namespace` (internal/collectors/certificate_collector.go) and ingress-nginx's
-//! `namespace`/`service` (internal/ingress/metric/collectors/controller.go). kubelet volume stats
-//! keep `namespace` (the chart's kubelet ServiceMonitor honours labels). Longhorn 1.12 writes
+//! `namespace`/`service` (the label list in `../shared/reference/platform.md` §7). kubelet volume
+//! stats keep `namespace` (kube-prometheus-stack 88.5.3 `values.yaml:1803`
+//! `kubelet.serviceMonitor.honorLabels: true`, used at
+//! `templates/exporters/kubelet/servicemonitor.yaml:49`). Longhorn 1.12 writes
 //! robustness as one 0/1 series per `state` (longhorn/website `docs/1.11.0/monitoring/metrics.md`).
 
 mod common;
@@ -128,6 +130,25 @@ fn nginx(status: &str) -> String {
     format!(
         "nginx_ingress_controller_requests{{job=\"ingress-nginx-controller-metrics\",namespace=\"ingress-nginx\",service=\"ingress-nginx-controller-metrics\",pod=\"ingress-nginx-controller-abc\",exported_namespace=\"prod\",exported_service=\"xwiki\",ingress=\"xwiki\",host=\"xwiki.logo-solutions.fr\",method=\"GET\",path=\"/\",status=\"{status}\"}}"
     )
+}
+
+/// A volume `used` percent full for 30 minutes, evaluated at `eval`.
+fn pvc_case(alert: &'static str, used: u32, eval: &'static str, fires: bool) -> Case {
+    Case {
+        alert,
+        series: vec![
+            (
+                kubelet("kubelet_volume_stats_used_bytes"),
+                format!("{used}+0x30"),
+            ),
+            (
+                kubelet("kubelet_volume_stats_capacity_bytes"),
+                "100+0x30".into(),
+            ),
+        ],
+        eval,
+        fires_with: fires.then(|| PVC_LABELS.to_vec()),
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -257,54 +278,10 @@ fn cases() -> Vec<Case> {
             fires_with: None,
         },
         // Volume usage, just over and just under each threshold.
-        Case {
-            alert: "PersistentVolumeUsageOver80Percent",
-            series: vec![
-                (kubelet("kubelet_volume_stats_used_bytes"), "81+0x30".into()),
-                (
-                    kubelet("kubelet_volume_stats_capacity_bytes"),
-                    "100+0x30".into(),
-                ),
-            ],
-            eval: "20m",
-            fires_with: labels(&PVC_LABELS),
-        },
-        Case {
-            alert: "PersistentVolumeUsageOver80Percent",
-            series: vec![
-                (kubelet("kubelet_volume_stats_used_bytes"), "79+0x30".into()),
-                (
-                    kubelet("kubelet_volume_stats_capacity_bytes"),
-                    "100+0x30".into(),
-                ),
-            ],
-            eval: "20m",
-            fires_with: None,
-        },
-        Case {
-            alert: "PersistentVolumeUsageOver90Percent",
-            series: vec![
-                (kubelet("kubelet_volume_stats_used_bytes"), "91+0x30".into()),
-                (
-                    kubelet("kubelet_volume_stats_capacity_bytes"),
-                    "100+0x30".into(),
-                ),
-            ],
-            eval: "10m",
-            fires_with: labels(&PVC_LABELS),
-        },
-        Case {
-            alert: "PersistentVolumeUsageOver90Percent",
-            series: vec![
-                (kubelet("kubelet_volume_stats_used_bytes"), "89+0x30".into()),
-                (
-                    kubelet("kubelet_volume_stats_capacity_bytes"),
-                    "100+0x30".into(),
-                ),
-            ],
-            eval: "10m",
-            fires_with: None,
-        },
+        pvc_case("PersistentVolumeUsageOver80Percent", 81, "20m", true),
+        pvc_case("PersistentVolumeUsageOver80Percent", 79, "20m", false),
+        pvc_case("PersistentVolumeUsageOver90Percent", 91, "10m", true),
+        pvc_case("PersistentVolumeUsageOver90Percent", 89, "10m", false),
         // Ingress: 60 errors and 600 successes a minute (9%): fires. 2% errors: not. An idle
         // host (3 requests a minute, all errors): not, below the minimum rate.
         Case {
@@ -373,16 +350,7 @@ fn promtool_accepts_the_rendered_rules() {
     if !has_promtool() {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rules.yaml");
-    std::fs::write(&file, rule_groups().to_string()).unwrap();
-    let out = Command::new("promtool")
-        .arg("check")
-        .arg("rules")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out));
+    common::promtool_check_rules(&rule_groups());
 }
 
 #[test]

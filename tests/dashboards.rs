@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use o4g_gitops::components::dashboards::KNOWN_METRICS;
 use o4g_gitops::settings::Settings;
@@ -197,18 +196,5 @@ fn every_query_parses_as_promql() {
             }
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("queries.yaml");
-    std::fs::write(
-        &file,
-        json!({"groups": [{"name": "dashboards", "rules": rules}]}).to_string(),
-    )
-    .unwrap();
-    let out = Command::new("promtool")
-        .arg("check")
-        .arg("rules")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out));
+    common::promtool_check_rules(&json!({"groups": [{"name": "dashboards", "rules": rules}]}));
 }

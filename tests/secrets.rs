@@ -118,18 +118,7 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     };
     let repo = scratch_repo();
     // The fixture's recipient becomes prod's; prod's other Secret then no longer matches.
-    let cluster = repo.path().join("overlays/cluster.toml");
-    let toml = std::fs::read_to_string(&cluster).unwrap();
-    let prod_line = toml
-        .lines()
-        .find(|l| l.starts_with("prod = [\"age1"))
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        &cluster,
-        toml.replace(&prod_line, &format!("prod = [\"{FIXTURE_RECIPIENT}\"]")),
-    )
-    .unwrap();
+    set_recipients(repo.path(), "prod", &[FIXTURE_RECIPIENT]);
     std::fs::remove_file(
         repo.path()
             .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
@@ -183,6 +172,27 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     );
     let sops_yaml = std::fs::read_to_string(repo.path().join(".sops.yaml")).unwrap();
     assert!(sops_yaml.contains(FIXTURE_RECIPIENT));
+}
+
+/// Sets the age recipients of `scope` in the repository's `overlays/cluster.toml`.
+fn set_recipients(repo: &Path, scope: &str, keys: &[&str]) {
+    let cluster = repo.join("overlays/cluster.toml");
+    let toml = std::fs::read_to_string(&cluster).unwrap();
+    let line = toml
+        .lines()
+        .find(|l| l.starts_with(&format!("{scope} = [")))
+        .unwrap()
+        .to_string();
+    let list = keys
+        .iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        &cluster,
+        toml.replace(&line, &format!("{scope} = [{list}]")),
+    )
+    .unwrap();
 }
 
 /// A throwaway age key written to `path` by the real `age-keygen`: (path, public key).
@@ -241,17 +251,9 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
         public.insert(scope, pubkey);
     }
     let repo = scratch_repo();
-    let cluster = repo.path().join("overlays/cluster.toml");
-    let mut toml = std::fs::read_to_string(&cluster).unwrap();
     for (scope, key) in &public {
-        let line = toml
-            .lines()
-            .find(|l| l.starts_with(&format!("{scope} = [\"age1")))
-            .unwrap()
-            .to_string();
-        toml = toml.replace(&line, &format!("{scope} = [\"{key}\"]"));
+        set_recipients(repo.path(), scope, &[key]);
     }
-    std::fs::write(&cluster, toml).unwrap();
     // The whole folder: the printed command must work when it does not exist yet.
     std::fs::remove_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
     // And out/ must not hold it either, or render refuses to drop a Secret Flux would prune.
@@ -486,18 +488,7 @@ fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks
     let keys = tempfile::tempdir().unwrap();
     let (key, pubkey) = age_key(&keys.path().join("prod.agekey"));
     let repo = scratch_repo();
-    let cluster = repo.path().join("overlays/cluster.toml");
-    let toml = std::fs::read_to_string(&cluster).unwrap();
-    let line = toml
-        .lines()
-        .find(|l| l.starts_with("prod = [\"age1"))
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        &cluster,
-        toml.replace(&line, &format!("prod = [\"{pubkey}\"]")),
-    )
-    .unwrap();
+    set_recipients(repo.path(), "prod", &[&pubkey]);
     // Only prod's Secret, encrypted for the new key, is left to decrypt.
     for scope in ["prod", "integration", "recette", "platform"] {
         let _ = std::fs::remove_dir_all(repo.path().join(format!("overlays/{scope}/secrets")));
@@ -595,21 +586,7 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
     let (old_key, old_pub) = keygen("old.agekey");
     let (new_key, new_pub) = keygen("new.agekey");
     let repo = scratch_repo();
-    let cluster = repo.path().join("overlays/cluster.toml");
-    let set_prod = |keys: &[&str]| {
-        let toml = std::fs::read_to_string(&cluster).unwrap();
-        let line = toml
-            .lines()
-            .find(|l| l.starts_with("prod = ["))
-            .unwrap()
-            .to_string();
-        let list = keys
-            .iter()
-            .map(|k| format!("\"{k}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(&cluster, toml.replace(&line, &format!("prod = [{list}]"))).unwrap();
-    };
+    let set_prod = |keys: &[&str]| set_recipients(repo.path(), "prod", keys);
     // Start: prod's Secret encrypted for the old key only (made with the printed command).
     set_prod(&[&old_pub]);
     std::fs::remove_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();

@@ -154,3 +154,18 @@ pub fn documents(dir: &Path) -> Vec<(PathBuf, serde_json::Value)> {
     }
     docs
 }
+
+/// Runs `promtool check rules` on a rule file made of `groups` (JSON, which is YAML);
+/// panics with promtool's output when it refuses them.
+pub fn promtool_check_rules(groups: &serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(&file, groups.to_string()).unwrap();
+    let out = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
