@@ -262,7 +262,8 @@ fn storage(size: Bytes) -> StorageSpec {
 }
 
 /// Prometheus's `retentionSize`: 80% of its volume, in MiB (the operator's pattern,
-/// `([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B`), so the TSDB deletes old blocks before the
+/// `([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B`, kube-prometheus-stack 88.5.3
+/// `charts/crds/crds/crd-prometheuses.yaml:8339`), so the TSDB deletes old blocks before the
 /// volume fills up (the WAL and compaction need the rest). Without it only `retention` (time)
 /// applies, and a 30Gi volume can fill silently.
 pub fn retention_size(volume: Bytes) -> String {

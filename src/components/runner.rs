@@ -77,8 +77,9 @@ struct ControllerValues {
 pub fn controller() -> Result<HelmComponent, Error> {
     let values = ControllerValues {
         service_account: json!({"create": true, "name": CONTROLLER_SA}),
-        // The controller image is distroless `nonroot` (uid 65532), set numerically so the
-        // kubelet can verify runAsNonRoot.
+        // The controller image is distroless `nonroot` (uid 65532; `USER 65532:65532` in
+        // actions/actions-runner-controller@2ee6b3b8e8 (gha-runner-scale-set-0.14.2)
+        // `Dockerfile:57`), set numerically so the kubelet can verify runAsNonRoot.
         pod_security_context: json!({
             "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
             "seccompProfile": {"type": "RuntimeDefault"},
@@ -118,8 +119,12 @@ pub fn runner_set(settings: &Settings) -> Result<HelmComponent, Error> {
         "maxRunners": 2,
         "controllerServiceAccount": {"namespace": CONTROLLER_NAMESPACE, "name": CONTROLLER_SA},
         // The controller creates the listener pod in its own (restricted) namespace from this
-        // template, merged by container name (chart values.yaml `listenerTemplate`); without
-        // it the listener would carry no securityContext and Pod Security would refuse it.
+        // template, merged by container name (chart values.yaml:132-140 `listenerTemplate`;
+        // the container is named "listener" in actions/actions-runner-controller@2ee6b3b8e8
+        // `controllers/actions.github.com/autoscalinglistener_controller.go:46`, and
+        // `resourcebuilder.go` `mergeListenerPodWithTemplate` takes the pod securityContext and
+        // the container's securityContext and resources from the template). Without it the
+        // listener would carry no securityContext and Pod Security would refuse it.
         // Its image is the controller's (distroless nonroot, uid 65532).
         "listenerTemplate": {
             "spec": {
