@@ -28,7 +28,9 @@ pub const GITHUB_APP_KEYS: [&str; 3] = [
     "github_app_installation_id",
     "github_app_private_key",
 ];
-/// The runner image's user (actions/runner `images/Dockerfile`: `USER runner`, uid 1001).
+/// The runner image's user: actions/runner@00242473a2 `images/Dockerfile` creates `runner`
+/// with `adduser --uid 1001` and ends with `USER runner`; `/home/runner/run.sh` is its
+/// entrypoint (the chart's own example, gha-runner-scale-set 0.14.2 `values.yaml:420`).
 pub const RUNNER_UID: u32 = 1001;
 
 /// `arc-systems`.
