@@ -218,6 +218,57 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
             name: "applications",
             alerts: apps,
         },
+        Group {
+            name: "backups",
+            alerts: backup_alerts(),
+        },
+    ]
+}
+
+/// The CronJobs whose `app.kubernetes.io/component` is `component`, as kube-state-metrics
+/// exports them (`kube_cronjob_labels`, allow-listed in the monitoring values), whose last
+/// success is older than `max_age` seconds, or which never succeeded and exist for longer.
+fn last_success_older_than(component: &str, max_age: u64) -> String {
+    format!(
+        "(time() - max by (namespace, cronjob) (kube_cronjob_status_last_successful_time) > {max_age} \
+or (time() - max by (namespace, cronjob) (kube_cronjob_created) > {max_age} \
+unless on (namespace, cronjob) kube_cronjob_status_last_successful_time)) \
+and on (namespace, cronjob) kube_cronjob_labels{{label_app_kubernetes_io_component=\"{component}\"}}"
+    )
+}
+
+fn backup_alerts() -> Vec<Alert> {
+    use super::backup::{BACKUP_COMPONENT, RESTORE_COMPONENT};
+    use Severity::*;
+    vec![
+        alert(
+            "BackupTooOld",
+            last_success_older_than(BACKUP_COMPONENT, 26 * 3600),
+            "0m",
+            Critical,
+            "Backup {{ $labels.namespace }}/{{ $labels.cronjob }} has not succeeded for 26 hours",
+            "The RPO is 24 h: the last good copy is now older than that. Look at the CronJob's last Jobs (`kubectl -n NS get jobs`), their logs, and S3.",
+        ),
+        alert(
+            "BackupJobFailed",
+            format!(
+                "kube_job_status_failed > 0 \
+and on (namespace, job_name) (time() - kube_job_status_start_time < 86400) \
+and on (namespace, job_name) kube_job_labels{{label_app_kubernetes_io_component=\"{BACKUP_COMPONENT}\"}}"
+            ),
+            "0m",
+            Warning,
+            "Backup job {{ $labels.namespace }}/{{ $labels.job_name }} failed",
+            "A backup run failed in the last 24 hours (the scripts exit non-zero on any error, and remove partial uploads). Read its log; the next run may succeed, BackupTooOld fires if none does.",
+        ),
+        alert(
+            "RestoreTestNotSuccessful",
+            last_success_older_than(RESTORE_COMPONENT, days(35)),
+            "0m",
+            Critical,
+            "The monthly restore test {{ $labels.namespace }}/{{ $labels.cronjob }} has not passed for 35 days",
+            "Nothing proves the backups restore. Run the test by hand (docs/runbooks/restore.md) and read its log.",
+        ),
     ]
 }
 

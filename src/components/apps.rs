@@ -47,6 +47,8 @@ pub struct AppParams {
     pub internet_egress: bool,
     /// Cluster addresses the NetworkPolicies need.
     pub network: super::network::NetworkParams,
+    /// The backup jobs' schedule, retention and store.
+    pub backup: super::backup::BackupParams,
 }
 
 impl AppParams {
@@ -74,6 +76,7 @@ impl AppParams {
             ),
             internet_egress: false,
             network: super::network::NetworkParams::from_settings(settings),
+            backup: super::backup::BackupParams::base(settings),
         }
     }
 
@@ -92,6 +95,7 @@ impl AppParams {
             mysql_resources: s.mysql.resources.get_ref().to_resources(),
             internet_egress: s.xwiki.internet_egress,
             network: super::network::NetworkParams::from_settings(settings),
+            backup: super::backup::BackupParams::for_env(settings, env),
         }
     }
 
@@ -142,6 +146,7 @@ impl SecretRef {
 pub fn secret_refs() -> Vec<SecretRef> {
     let mut all = mysql::secret_refs();
     all.extend(xwiki::secret_refs());
+    all.extend(super::backup::secret_refs());
     all
 }
 
@@ -162,6 +167,7 @@ pub fn objects(p: &AppParams) -> Result<Vec<AppFile>, Error> {
     for (component, files) in [
         ("mysql", mysql::objects(p)?),
         ("xwiki", xwiki::objects(p)?),
+        ("backup", super::backup::objects(p)?),
         ("network", network_objects(p)?),
     ] {
         for (file, objects) in files {
@@ -229,6 +235,9 @@ fn target(o: &Object) -> PatchTarget {
     }
 }
 
+/// The overlay file of the objects only one environment has.
+pub const ENV_ONLY_FILE: &str = "env-only.yaml";
+
 /// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree.
 pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
     let base = objects(&AppParams::base(settings))?;
@@ -267,14 +276,20 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
             .collect();
         let dir = layout::app_overlay(env);
         let mut patches = Vec::new();
-        for (b, e) in base_objects.iter().zip(&env_objects) {
-            if (b.kind(), b.name()) != (e.kind(), e.name()) {
+        let mut extra = Vec::new();
+        for b in &base_objects {
+            if !env_objects.iter().any(|e| e.id() == b.id()) {
                 return Err(Error::Build(format!(
-                    "{} and {} are not the same object",
-                    b.id(),
-                    e.id()
+                    "{} is in the base but not in {env}: an overlay cannot delete it",
+                    b.id()
                 )));
             }
+        }
+        for e in &env_objects {
+            let Some(b) = base_objects.iter().find(|b| b.id() == e.id()) else {
+                extra.push(e.clone());
+                continue;
+            };
             let ops = serde_json::to_value(json_patch::diff(b.body(), e.body()))
                 .map_err(|err| Error::Build(err.to_string()))?;
             if ops.as_array().is_some_and(|a| !a.is_empty()) {
@@ -287,6 +302,14 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
             }
         }
         let mut folder = Folder::new(&dir).resource("../../base");
+        // Objects only this environment has (the restore test and its policy), as resources.
+        if !extra.is_empty() {
+            tree.insert(
+                format!("{dir}/{ENV_ONLY_FILE}"),
+                crate::tree::to_yaml(&extra.iter().map(Object::body).collect::<Vec<_>>())?,
+            )?;
+            folder = folder.resource(ENV_ONLY_FILE);
+        }
         for (name, bytes) in super::secrets::files_of(settings, env.name()) {
             tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
             folder = folder.resource(format!("secrets/{name}"));

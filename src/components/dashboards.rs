@@ -34,12 +34,18 @@ pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
             "nginx_ingress_controller_request_duration_seconds_bucket",
         ],
     ),
+    // kubernetes/kube-state-metrics v2.20.0 `internal/store/cronjob.go` (lines 46, 120, 181)
+    // and `internal/store/job.go` (lines 40, 205, 339).
     (
         "kube-state-metrics",
         &[
             "kube_deployment_status_replicas_available",
             "kube_cronjob_status_last_successful_time",
+            "kube_cronjob_created",
+            "kube_cronjob_labels",
             "kube_job_status_failed",
+            "kube_job_status_start_time",
+            "kube_job_labels",
         ],
     ),
     (

@@ -79,7 +79,10 @@ pub fn apps(settings: &Settings) -> Result<String, Error> {
         .collect();
     AppsDoc {
         envs,
-        secrets: super::apps::secret_refs(),
+        secrets: super::apps::secret_refs()
+            .into_iter()
+            .chain(super::backup::restore_source_refs())
+            .collect(),
     }
     .render()
     .map_err(|e| Error::Build(format!("out/docs/apps.md: {e}")))

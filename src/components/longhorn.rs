@@ -11,6 +11,7 @@ use super::namespaces::{Level, PlatformNamespace, PodSecurity};
 use crate::Error;
 use crate::object::Object;
 use crate::quantity::Duration;
+use crate::settings::Settings;
 
 /// The StorageClass of the databases.
 pub const STORAGE_CLASS: &str = super::apps::DB_STORAGE_CLASS;
@@ -40,7 +41,71 @@ pub fn namespace() -> PlatformNamespace {
 pub struct Values {
     persistence: Persistence,
     default_settings: DefaultSettings,
+    default_backup_store: DefaultBackupStore,
     metrics: Metrics,
+}
+
+/// The chart writes these into its `longhorn-default-resource` ConfigMap as `backup-target`
+/// and `backup-target-credential-secret` (longhorn v1.12.1 `chart/templates/default-resource.yaml`
+/// lines 9-13), from which the manager sets up the `default` BackupTarget.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DefaultBackupStore {
+    /// `s3://<bucket>@<region>/<path>`.
+    backup_target: String,
+    /// Secret in longhorn-system with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    /// `AWS_ENDPOINTS` (Longhorn's S3 backupstore credentials).
+    backup_target_credential_secret: &'static str,
+}
+
+/// The Secret of Longhorn's S3 credentials (platform scope).
+pub const BACKUP_SECRET: &str = "longhorn-backup-s3";
+/// Its keys.
+pub const BACKUP_SECRET_KEYS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_ENDPOINTS",
+    "AWS_SECRET_ACCESS_KEY",
+];
+/// The prefix of the volume backups in the bucket.
+pub const BACKUP_PREFIX: &str = "longhorn";
+/// The recurring backup of every volume.
+pub const RECURRING_BACKUP: &str = "daily-backup";
+
+/// The backup target URL for the bucket.
+pub fn backup_target(settings: &Settings) -> String {
+    let s3 = &settings.cluster.s3;
+    format!("s3://{}@{}/{BACKUP_PREFIX}/", s3.bucket.as_str(), s3.region)
+}
+
+/// Backs every Longhorn volume up on the schedule of `[s3.volume_backups]`: the `default`
+/// group holds every volume without a recurring-job label of its own (longhorn/longhorn
+/// `enhancements/20210624-label-driven-recurring-job.md`, "Default" group), so a new volume
+/// is covered without a label to forget.
+pub fn recurring_backup(settings: &Settings) -> crate::crd::longhorn::RecurringJob {
+    let v = &settings.cluster.s3.volume_backups;
+    crate::crd::longhorn::RecurringJob {
+        metadata: ObjectMeta {
+            name: Some(RECURRING_BACKUP.into()),
+            namespace: Some(namespace().name.into()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: crate::crd::longhorn::RecurringJobSpec {
+            name: RECURRING_BACKUP.into(),
+            task: "backup".into(),
+            cron: v.schedule.as_str().into(),
+            retain: *v.retain.get_ref(),
+            concurrency: 1,
+            groups: vec!["default".into()],
+            labels: BTreeMap::from([("o4g.dev/backup".to_string(), RECURRING_BACKUP.to_string())]),
+        },
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -73,8 +138,12 @@ struct Enabled {
 }
 
 /// The HelmRelease of Longhorn.
-pub fn component() -> Result<HelmComponent, Error> {
+pub fn component(settings: &Settings) -> Result<HelmComponent, Error> {
     let values = Values {
+        default_backup_store: DefaultBackupStore {
+            backup_target: backup_target(settings),
+            backup_target_credential_secret: BACKUP_SECRET,
+        },
         persistence: Persistence {
             default_class: false,
             default_class_replica_count: REPLICAS,

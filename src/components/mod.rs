@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod apps;
+pub mod backup;
 pub mod cert_manager;
 pub mod dashboards;
 pub mod docs;
@@ -63,7 +64,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     // Controllers: app namespaces, then one folder per Helm-installed component.
     let node_exporter_ns = monitoring::node_exporter_namespace();
     let helm = [
-        (longhorn::component()?, vec![]),
+        (longhorn::component(settings)?, vec![]),
         (ingress::component()?, vec![]),
         (cert_manager::component()?, vec![]),
         (policy_engine::component()?, vec![]),
@@ -139,12 +140,20 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
     )?;
+    for (path, bytes) in backup::runbook(settings)? {
+        tree.insert(path, bytes)?;
+    }
     tree.insert(
         "out/docs/runbooks/alerts.md",
         alerts::runbook(settings).into_bytes(),
     )?;
+    tree.add_folder(Folder::new(format!("{}/backups", layout::CONFIGS)).file(
+        "recurringjobs.yaml",
+        vec![Object::new(&longhorn::recurring_backup(settings))?],
+    ))?;
     tree.add_folder(
         Folder::new(layout::CONFIGS)
+            .resource("backups")
             .resource("monitoring")
             .resource("issuers")
             .resource("policies")

@@ -99,13 +99,26 @@ pub struct Values {
     #[serde(rename = "prometheus-node-exporter")]
     node_exporter: NodeExporter,
     #[serde(rename = "kube-state-metrics")]
-    kube_state_metrics: ImageOnly,
+    kube_state_metrics: KubeStateMetrics,
 }
 
+/// kube-state-metrics exports an object's labels (as `label_<name>` on `kube_<kind>_labels`)
+/// only when allow-listed (chart kube-state-metrics 8.4.0 `values.yaml:416`
+/// `metricLabelsAllowlist: []`, passed as `--metric-labels-allowlist` by
+/// `templates/deployment.yaml:100-101`): the backup alerts select CronJobs and Jobs by their
+/// `app.kubernetes.io/component`.
 #[derive(Debug, Serialize)]
-struct ImageOnly {
+#[serde(rename_all = "camelCase")]
+struct KubeStateMetrics {
     image: ChartImage,
+    metric_labels_allowlist: Vec<String>,
 }
+
+/// The object labels kube-state-metrics exports, per resource.
+pub const KSM_LABELS_ALLOWLIST: [&str; 2] = [
+    "cronjobs=[app.kubernetes.io/component]",
+    "jobs=[app.kubernetes.io/component]",
+];
 
 #[derive(Debug, Serialize)]
 struct Flag {
@@ -324,8 +337,9 @@ pub fn component(
         node_exporter: NodeExporter {
             namespace_override: node_exporter_namespace().name,
         },
-        kube_state_metrics: ImageOnly {
+        kube_state_metrics: KubeStateMetrics {
             image: ChartImage::full(crate::images::KUBE_STATE_METRICS),
+            metric_labels_allowlist: KSM_LABELS_ALLOWLIST.map(String::from).to_vec(),
         },
     };
     let mut c = HelmComponent::new(

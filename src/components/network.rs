@@ -178,17 +178,14 @@ pub fn longhorn_manager() -> Workload {
     )
 }
 
-/// The backup jobs of a namespace (their CronJobs come with the backup work).
-pub fn backup(ns: &str) -> Workload {
+/// The pods of backup job `name` (`super::backup::MYSQL_JOB`, …) in a namespace.
+pub fn backup_job(ns: &str, name: &'static str) -> Workload {
     Workload::new(
         ns,
-        "backup",
-        &[
-            ("app.kubernetes.io/name", "backup"),
-            ("app.kubernetes.io/part-of", crate::PART_OF),
-        ],
+        name,
+        &selector(&super::backup::selector(name)),
         &[],
-        false,
+        true,
     )
 }
 /// cert-manager's HTTP-01 solver pods, created in the Certificate's namespace.
@@ -263,20 +260,39 @@ pub fn app_flows(ns: &str, net: &NetworkParams, p: &super::apps::AppParams) -> V
             mysql::METRICS,
             "Prometheus scrapes mysqld-exporter",
         ),
-        flow(w(backup(ns)), db, mysql::MYSQL, "nightly mysqldump"),
         flow(
-            w(backup(ns)),
-            xw.clone(),
-            xwiki::HTTP,
-            "nightly XAR export through the REST API",
+            w(backup_job(ns, super::backup::MYSQL_JOB)),
+            db,
+            mysql::MYSQL,
+            "nightly mysqldump",
         ),
         flow(
-            w(backup(ns)),
+            w(backup_job(ns, super::backup::MYSQL_JOB)),
             s3(net),
             Port::tcp("s3", net.s3_port),
-            "backups are uploaded to S3",
+            "the dump is uploaded to S3 (and old ones pruned)",
+        ),
+        flow(
+            w(backup_job(ns, super::backup::XWIKI_JOB)),
+            xw.clone(),
+            xwiki::HTTP,
+            "nightly XAR export through XWiki's export action",
+        ),
+        flow(
+            w(backup_job(ns, super::backup::XWIKI_JOB)),
+            s3(net),
+            Port::tcp("s3", net.s3_port),
+            "the XAR is uploaded to S3 (and old ones pruned)",
         ),
     ];
+    if p.backup.restore_test.is_some() {
+        flows.push(flow(
+            w(backup_job(ns, super::backup::RESTORE_JOB)),
+            s3(net),
+            Port::tcp("s3", net.s3_port),
+            "the monthly restore test reads the source environment's latest dump",
+        ));
+    }
     if p.internet_egress {
         flows.push(flow(
             xw,

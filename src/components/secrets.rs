@@ -21,6 +21,12 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
                 keys.push(r.key.to_string());
             }
         }
+        if settings.env(env).backup.restore_test.is_some() {
+            by_name.insert(
+                super::backup::RESTORE_SOURCE_SECRET,
+                super::backup::restore_source_keys(),
+            );
+        }
         for (name, mut keys) in by_name {
             keys.sort();
             out.push(RequiredSecret {
@@ -31,6 +37,14 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
             });
         }
     }
+    out.push(RequiredSecret {
+        scope: PLATFORM_SCOPE.into(),
+        namespace: super::longhorn::namespace().name.into(),
+        name: super::longhorn::BACKUP_SECRET.into(),
+        keys: super::longhorn::BACKUP_SECRET_KEYS
+            .map(String::from)
+            .to_vec(),
+    });
     out.push(RequiredSecret {
         scope: PLATFORM_SCOPE.into(),
         namespace: super::monitoring::NAMESPACE.into(),
@@ -61,6 +75,9 @@ pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
 pub fn platform_namespace(name: &str) -> Option<&'static str> {
     if name == super::runner::GITHUB_APP_SECRET {
         return Some(super::runner::RUNNER_NAMESPACE);
+    }
+    if name == super::longhorn::BACKUP_SECRET {
+        return Some(super::longhorn::namespace().name);
     }
     [
         super::monitoring::GRAFANA_ADMIN_SECRET,

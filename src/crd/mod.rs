@@ -7,6 +7,7 @@
 pub mod cert_manager;
 pub mod flux;
 pub mod kyverno;
+pub mod longhorn;
 pub mod monitoring;
 
 /// Declares a custom resource `$kind { metadata, spec }` with its `Resource`, `Metadata` and

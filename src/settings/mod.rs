@@ -17,8 +17,8 @@ use toml::Spanned;
 pub use diagnostic::SettingsError;
 pub use values::SmtpHost;
 use values::{
-    AgeRecipient, Cidr, CronSchedule, DnsName, Email, GitBranch, GitUrl, RegistryHost, Retention,
-    StorageClassName,
+    AgeRecipient, BucketName, Cidr, CronSchedule, DnsName, Email, GitBranch, GitUrl, RegistryHost,
+    Retention, S3Endpoint, StorageClassName,
 };
 
 use crate::quantity::{Bytes, Duration};
@@ -137,6 +137,30 @@ pub struct S3Settings {
     pub cidr: Cidr,
     /// Its port.
     pub port: std::num::NonZeroU16,
+    /// The endpoint URL the backup jobs and Longhorn use.
+    pub endpoint: S3Endpoint,
+    /// The bucket: each environment writes under `<env>/`, Longhorn under `longhorn/`.
+    pub bucket: BucketName,
+    /// The region name the store expects in signatures (`us-east-1` for most S3-compatible
+    /// stores that have none).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Longhorn volume backups (every Longhorn volume of the cluster).
+    pub volume_backups: VolumeBackupSettings,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// `[s3.volume_backups]` of `cluster.toml`: Longhorn's recurring backup of its volumes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeBackupSettings {
+    /// When Longhorn backs every volume up (cron, UTC).
+    pub schedule: CronSchedule,
+    /// How many backups of each volume Longhorn keeps (1-100).
+    pub retain: Spanned<u32>,
 }
 
 /// `[monitoring]` of `cluster.toml`.
@@ -343,7 +367,36 @@ impl ResourceSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSettings {
-    /// When the nightly export and dump run (cron, cluster time zone).
+    /// When the nightly export and dump run (cron, cluster time zone); the XAR export runs
+    /// on the same schedule.
+    pub schedule: CronSchedule,
+    /// Dumps and exports older than this many days are pruned by the backup job (1-3650).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: Spanned<u32>,
+    /// The newest this many dumps and exports are kept whatever their age (1-1000), so a
+    /// backup job that stopped running for weeks never prunes the last good copies.
+    #[serde(default = "default_keep_copies")]
+    pub keep_copies: Spanned<u32>,
+    /// The monthly restore test: restore another environment's latest dump into a
+    /// throwaway MySQL in this environment.
+    pub restore_test: Option<RestoreTestSettings>,
+}
+
+fn default_retention_days() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
+}
+
+fn default_keep_copies() -> Spanned<u32> {
+    Spanned::new(0..0, 7)
+}
+
+/// `[backup.restore_test]` of `env.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreTestSettings {
+    /// The environment whose dumps are restored (`prod`).
+    pub source: Spanned<String>,
+    /// When it runs (cron; monthly, e.g. `0 5 1 * *`).
     pub schedule: CronSchedule,
 }
 
@@ -362,6 +415,14 @@ impl Settings {
         let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
         let (cluster, cluster_src) = read_toml::<ClusterSettings>(root, &cluster_file)?;
         check_registries(&cluster, &cluster_file, &cluster_src)?;
+        let retain = &cluster.s3.volume_backups.retain;
+        check_range(
+            &cluster_file,
+            &cluster_src,
+            "s3.volume_backups.retain",
+            retain,
+            1..=100,
+        )?;
         let mut envs = Vec::new();
         let mut hosts: Vec<(DnsName, Environment)> = Vec::new();
         for env in Environment::ALL {
@@ -392,6 +453,36 @@ impl Settings {
                         Some(res.span()),
                         Some(key.into()),
                         message,
+                    ));
+                }
+            }
+            let b = &settings.backup;
+            check_range(
+                &file,
+                &src,
+                "backup.retention_days",
+                &b.retention_days,
+                1..=3650,
+            )?;
+            check_range(&file, &src, "backup.keep_copies", &b.keep_copies, 1..=1000)?;
+            if let Some(t) = &b.restore_test {
+                let source = t.source.get_ref();
+                let known = Environment::ALL.iter().any(|e| e.name() == source);
+                if !known || source == env.name() {
+                    let names: Vec<&str> = Environment::ALL
+                        .iter()
+                        .map(|e| e.name())
+                        .filter(|n| *n != env.name())
+                        .collect();
+                    return Err(SettingsError::at(
+                        &file,
+                        &src,
+                        Some(t.source.span()),
+                        Some("backup.restore_test.source".into()),
+                        format!(
+                            "`{source}` is not another environment: expected one of {}",
+                            names.join(", ")
+                        ),
                     ));
                 }
             }
@@ -468,6 +559,31 @@ impl Settings {
     pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
         self.envs.iter().map(|(e, s)| (*e, s))
     }
+}
+
+/// A number setting outside `range` is an error at its span.
+fn check_range(
+    file: &Path,
+    src: &str,
+    key: &str,
+    value: &Spanned<u32>,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<(), SettingsError> {
+    if range.contains(value.get_ref()) {
+        return Ok(());
+    }
+    Err(SettingsError::at(
+        file,
+        src,
+        Some(value.span()),
+        Some(key.into()),
+        format!(
+            "{} is out of range: expected {} to {}",
+            value.get_ref(),
+            range.start(),
+            range.end()
+        ),
+    ))
 }
 
 /// Checks every YAML file under `overlays/`: a Secret anywhere must be SOPS-encrypted; the
@@ -738,7 +854,10 @@ mod tests {
         let shown = e.to_string();
         let at = format!("overlays/prod/env.toml:{}:1", e.line);
         assert!(shown.contains(&at), "{shown}");
-        assert!(shown.contains("expected `schedule`"), "{shown}");
+        assert!(
+            shown.contains("expected one of `schedule`, `retention_days`"),
+            "{shown}"
+        );
     }
 
     #[test]

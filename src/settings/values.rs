@@ -36,7 +36,9 @@ deserialize_from_str!(
     RegistryHost,
     Retention,
     SmtpHost,
-    StorageClassName
+    StorageClassName,
+    S3Endpoint,
+    BucketName
 );
 
 /// An SMTP server as `host:port`, the port non-zero.
@@ -533,5 +535,70 @@ mod tests {
         assert!("registry.k8s.io".parse::<RegistryHost>().is_ok());
         assert!("localhost.localdomain:5000".parse::<RegistryHost>().is_ok());
         assert!("https://docker.io".parse::<RegistryHost>().is_err());
+    }
+}
+
+/// The URL of an S3-compatible endpoint: `https://host[:port]` (`http://` only for a
+/// loopback address, as in tests), no path, no credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Endpoint(String);
+
+impl S3Endpoint {
+    /// The URL as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for S3Endpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let allowed = "`https://host` or `https://host:port` (no path, no user), e.g. `https://s3.fr-par.scw.cloud`";
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("`{s}` is not an S3 endpoint: expected {allowed}"))?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        };
+        let port_ok = port.is_none_or(|p| p.parse::<std::num::NonZeroU16>().is_ok());
+        let loopback = host == "127.0.0.1" || host == "localhost";
+        let host_ok = loopback || host.parse::<DnsName>().is_ok();
+        let scheme_ok = scheme == "https" || (scheme == "http" && loopback);
+        if !scheme_ok || !host_ok || !port_ok {
+            return Err(format!("`{s}` is not an S3 endpoint: expected {allowed}"));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// An S3 bucket name: 3-63 characters of a-z, 0-9, `-` and `.`, starting and ending with a
+/// letter or digit (the AWS naming rules every S3-compatible store accepts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketName(String);
+
+impl BucketName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BucketName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = (3..=63).contains(&s.len())
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && !s.contains("..");
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` is not a bucket name: expected 3-63 characters of a-z, 0-9, '-' and '.', starting and ending with a letter or digit"
+            ))
+        }
     }
 }

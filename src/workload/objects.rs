@@ -139,12 +139,14 @@ pub fn stateful_set(
 }
 
 /// A CronJob running `template` on `schedule`: no overlapping runs, a bounded number of
-/// retries and finished Jobs kept for inspection.
+/// retries, each run stopped after `deadline` (all retries included), and finished Jobs
+/// kept for inspection.
 pub fn cron_job(
     labels: &AppLabels,
     name: &str,
     schedule: &crate::settings::values::CronSchedule,
     template: core::PodTemplateSpec,
+    deadline: crate::quantity::Duration,
 ) -> k8s_openapi::api::batch::v1::CronJob {
     use k8s_openapi::api::batch::v1 as batch;
     batch::CronJob {
@@ -164,6 +166,7 @@ pub fn cron_job(
                 }),
                 spec: Some(batch::JobSpec {
                     backoff_limit: Some(2),
+                    active_deadline_seconds: Some(deadline.as_secs() as i64),
                     template,
                     ..Default::default()
                 }),

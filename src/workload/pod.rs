@@ -256,6 +256,18 @@ impl PodTemplate<JobPod> {
         self.containers.push((c.container, c.mounts));
         self
     }
+    /// Adds a native sidecar (an init container with `restartPolicy: Always`, stable since
+    /// Kubernetes 1.33): it starts before the job containers, in the order of the init
+    /// containers, and is stopped once they have finished, so the Job completes.
+    pub fn sidecar(mut self, c: LongRunning) -> Self {
+        let mut container = c.container;
+        container.restart_policy = Some("Always".into());
+        self.init.push(Task {
+            container,
+            mounts: c.mounts,
+        });
+        self
+    }
 }
 
 impl<K: PodKind> PodTemplate<K> {

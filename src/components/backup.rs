@@ -1,0 +1,747 @@
+//! Backups: per environment, a nightly MySQL dump and a nightly XAR export to S3, both
+//! encrypted client-side and pruned by the jobs; the monthly restore test (in the environment
+//! whose settings ask for it); and Longhorn's recurring backup of every volume.
+//!
+//! Pod layout of the dump: one container of the MySQL image (it has `mysqldump`, `gzip`,
+//! `sha256sum` and bash: docker-library/mysql@6b2fc013 `8.0/Dockerfile.oracle` lines 34-44
+//! install gzip on oraclelinux:9-slim) runs the whole pipeline
+//! `mysqldump | gzip | tee (sha256) | rclone rcat`, with `pipefail`, so a failure anywhere
+//! fails the job and nothing is staged on disk. rclone comes from its own pinned image: an
+//! init container copies the static binary (rclone/rclone v1.75.0 `Dockerfile`: built with
+//! `CGO_ENABLED=0`, installed at `/usr/local/bin/rclone`) into an emptyDir. Two containers
+//! joined by a FIFO would need a hand-made exit-status handshake between them; one pipeline
+//! gets it from the shell.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use super::apps::{AppParams, SecretRef};
+use crate::Error;
+use crate::object::Object;
+use crate::quantity::{Bytes, Cpu, Duration};
+use crate::settings::values::CronSchedule;
+use crate::settings::{Environment, Settings};
+use crate::workload::*;
+
+/// The ConfigMap holding the scripts.
+pub const SCRIPTS: &str = "backup-scripts";
+/// Where the scripts are mounted.
+pub const SCRIPTS_DIR: &str = "/opt/o4g-backup";
+/// The jobs' scratch folder (an emptyDir): option files, FIFOs, the staged XAR.
+pub const WORK_DIR: &str = "/work";
+/// Where the init container puts rclone.
+pub const TOOLS_DIR: &str = "/tools";
+/// S3 credentials of an environment (write access to its prefix).
+pub const S3_SECRET: &str = "backup-s3";
+/// The client-side encryption keys of an environment's backups.
+pub const CRYPT_SECRET: &str = "backup-crypt";
+/// The XWiki admin account the export uses.
+pub const XWIKI_ADMIN_SECRET: &str = "xwiki-backup-admin";
+/// Read-only S3 credentials and encryption keys of the restore test's source environment.
+pub const RESTORE_SOURCE_SECRET: &str = "restore-test-source";
+/// The MySQL user of the dump (created by MySQL's postStart hook).
+pub const MYSQL_USER: &str = "backup";
+/// Name of the dump CronJob.
+pub const MYSQL_JOB: &str = "mysql-backup";
+/// Name of the XAR export CronJob.
+pub const XWIKI_JOB: &str = "xwiki-export";
+/// Name of the restore test CronJob.
+pub const RESTORE_JOB: &str = "restore-test";
+/// `app.kubernetes.io/component` of every backup CronJob and its Jobs: the backup alerts
+/// select on it (through kube-state-metrics' label allowlist), so a new backup job is
+/// covered by adding the label, not by editing a rule.
+pub const BACKUP_COMPONENT: &str = "backup";
+/// `app.kubernetes.io/component` of the restore test.
+pub const RESTORE_COMPONENT: &str = "restore-test";
+/// The mysqldump flags (`../shared/reference/workloads.md` §1): a consistent InnoDB read
+/// without locks, routines, triggers and events, binary columns as hex, no tablespace
+/// statements (which would need PROCESS).
+pub const DUMP_FLAGS: &str = "--single-transaction --quick --routines --triggers --events --hex-blob --no-tablespaces --default-character-set=utf8mb4";
+/// The XAR export of the whole main wiki with history, as a backup pack
+/// (`../shared/reference/workloads.md` §4, xwiki-platform `ExportAction`).
+pub const EXPORT_PATH: &str =
+    "/bin/export/XWiki/XWikiPreferences?format=xar&name=backup&history=true&backup=true";
+/// A XAR smaller than this is not a whole wiki (an empty wiki's export is larger).
+pub const MIN_XAR_BYTES: u64 = 16 * 1024;
+/// Tables every XWiki database has rows in (the Hibernate mapping of xwiki-platform oldcore
+/// `xwiki.hbm.xml`: documents, their history, objects and properties).
+pub const EXPECTED_TABLES: &[&str] = &[
+    "xwiki.xwikidoc",
+    "xwiki.xwikircs",
+    "xwiki.xwikiobjects",
+    "xwiki.xwikiproperties",
+    "xwiki.xwikistrings",
+];
+/// The dump, upload and prune of a 50 GiB database take well under this (the drill's
+/// figures are in the restore runbook).
+pub const BACKUP_DEADLINE: Duration = Duration::hours(4);
+/// The restore test gets the RTO.
+pub const RESTORE_DEADLINE: Duration = Duration::hours(4);
+/// The scratch MySQL's socket, shared by the sidecar and the test.
+pub const SCRATCH_SOCKET: &str = "/var/run/mysqld/mysqld.sock";
+
+const SMALL: Resources = Resources::new(
+    Compute::new(Cpu::millis(50), Bytes::mebi(32)),
+    Compute::new(Cpu::millis(200), Bytes::mebi(64)),
+);
+/// mysqldump, gzip and rclone's two 32 MiB parts in flight.
+const DUMP_RESOURCES: Resources = Resources::new(
+    Compute::new(Cpu::millis(200), Bytes::mebi(256)),
+    Compute::new(Cpu::cores(1), Bytes::mebi(512)),
+);
+const EXPORT_RESOURCES: Resources = Resources::new(
+    Compute::new(Cpu::millis(100), Bytes::mebi(128)),
+    Compute::new(Cpu::millis(500), Bytes::mebi(256)),
+);
+const SCRATCH_RESOURCES: Resources = Resources::new(
+    Compute::new(Cpu::millis(250), Bytes::gibi(1)),
+    Compute::new(Cpu::cores(2), Bytes::gibi(2)),
+);
+/// The XAR is staged before it is checked and committed: documents and their history only.
+const XAR_STAGING: Bytes = Bytes::gibi(8);
+
+/// Where one environment's backups go and how long they stay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupParams {
+    /// The environment's prefix in the bucket (its name).
+    pub prefix: String,
+    /// When the dump and the export run.
+    pub schedule: CronSchedule,
+    /// Objects older than this many days are pruned...
+    pub retention_days: u32,
+    /// ...except the newest this many.
+    pub keep_copies: u32,
+    /// S3 endpoint URL.
+    pub endpoint: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// The monthly restore test, where this environment runs one.
+    pub restore_test: Option<RestoreTest>,
+}
+
+/// A restore test of another environment's dumps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreTest {
+    /// The environment whose dumps are restored.
+    pub source: String,
+    /// When.
+    pub schedule: CronSchedule,
+    /// The scratch datadir's limit: the source's MySQL volume size.
+    pub scratch: Bytes,
+}
+
+impl BackupParams {
+    /// The base's neutral values (prefix `base`, 03:00, 30 days, 7 copies, no restore test).
+    pub fn base(settings: &Settings) -> Self {
+        let s3 = &settings.cluster.s3;
+        Self {
+            prefix: "base".into(),
+            schedule: "0 3 * * *".parse().expect("a valid schedule"),
+            retention_days: 30,
+            keep_copies: 7,
+            endpoint: s3.endpoint.as_str().into(),
+            bucket: s3.bucket.as_str().into(),
+            region: s3.region.clone(),
+            restore_test: None,
+        }
+    }
+
+    /// One environment's values.
+    pub fn for_env(settings: &Settings, env: Environment) -> Self {
+        let b = &settings.env(env).backup;
+        let restore_test = b.restore_test.as_ref().map(|t| {
+            let source = Environment::ALL
+                .into_iter()
+                .find(|e| e.name() == t.source.get_ref())
+                .expect("settings check the source");
+            RestoreTest {
+                source: source.name().into(),
+                schedule: t.schedule.clone(),
+                scratch: settings.env(source).mysql.storage_size,
+            }
+        });
+        Self {
+            prefix: env.name().into(),
+            schedule: b.schedule.clone(),
+            retention_days: *b.retention_days.get_ref(),
+            keep_copies: *b.keep_copies.get_ref(),
+            restore_test,
+            ..Self::base(settings)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "scripts/backup-lib.sh", escape = "none")]
+struct LibScript;
+
+#[derive(Template)]
+#[template(path = "scripts/mysql-backup.sh", escape = "none")]
+struct DumpScript<'a> {
+    job: &'a str,
+    scripts_dir: &'a str,
+    dump_flags: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "scripts/mysql-restore.sh", escape = "none")]
+struct RestoreScript<'a> {
+    scripts_dir: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "scripts/restore-test.sh", escape = "none")]
+struct RestoreTestScript<'a> {
+    job: &'a str,
+    scripts_dir: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "scripts/xwiki-export.sh", escape = "none")]
+struct ExportScript<'a> {
+    job: &'a str,
+    scripts_dir: &'a str,
+    export_path: &'a str,
+    min_bytes: u64,
+    max_seconds: u32,
+}
+
+/// The scripts, by file name (the keys of the `backup-scripts` ConfigMap).
+pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
+    let render = |t: &dyn askama::DynTemplate| {
+        t.dyn_render()
+            .map_err(|e| Error::Build(format!("backup script: {e}")))
+    };
+    Ok(BTreeMap::from([
+        ("backup-lib.sh".to_string(), render(&LibScript)?),
+        (
+            "mysql-backup.sh".to_string(),
+            render(&DumpScript {
+                job: MYSQL_JOB,
+                scripts_dir: SCRIPTS_DIR,
+                dump_flags: DUMP_FLAGS,
+            })?,
+        ),
+        (
+            "mysql-restore.sh".to_string(),
+            render(&RestoreScript {
+                scripts_dir: SCRIPTS_DIR,
+            })?,
+        ),
+        (
+            "restore-test.sh".to_string(),
+            render(&RestoreTestScript {
+                job: RESTORE_JOB,
+                scripts_dir: SCRIPTS_DIR,
+            })?,
+        ),
+        (
+            "xwiki-export.sh".to_string(),
+            render(&ExportScript {
+                job: XWIKI_JOB,
+                scripts_dir: SCRIPTS_DIR,
+                export_path: EXPORT_PATH,
+                min_bytes: MIN_XAR_BYTES,
+                max_seconds: 3 * 3600,
+            })?,
+        ),
+    ]))
+}
+
+/// The Secret keys the backup jobs of every environment read.
+pub fn secret_refs() -> Vec<SecretRef> {
+    vec![
+        SecretRef::new(
+            S3_SECRET,
+            "access-key-id",
+            "backup jobs",
+            "S3 access key (write access to the environment's prefix)",
+        ),
+        SecretRef::new(
+            S3_SECRET,
+            "secret-access-key",
+            "backup jobs",
+            "S3 secret key",
+        ),
+        SecretRef::new(
+            CRYPT_SECRET,
+            "password",
+            "backup jobs",
+            "rclone crypt key: backups are encrypted before upload",
+        ),
+        SecretRef::new(
+            CRYPT_SECRET,
+            "salt",
+            "backup jobs",
+            "rclone crypt salt (password2)",
+        ),
+        SecretRef::new(
+            XWIKI_ADMIN_SECRET,
+            "username",
+            XWIKI_JOB,
+            "XWiki admin account of the XAR export",
+        ),
+        SecretRef::new(
+            XWIKI_ADMIN_SECRET,
+            "password",
+            XWIKI_JOB,
+            "its password (no `\"` or `\\`: it goes into a curl config file)",
+        ),
+        SecretRef::new(
+            super::mysql::SECRET,
+            "backup-password",
+            MYSQL_JOB,
+            "password of the `backup` MySQL user (created by MySQL's postStart hook)",
+        ),
+    ]
+}
+
+/// The Secret keys of the restore test (in the environment that runs it).
+pub fn restore_source_refs() -> Vec<SecretRef> {
+    let s = RESTORE_SOURCE_SECRET;
+    vec![
+        SecretRef::new(
+            s,
+            "access-key-id",
+            RESTORE_JOB,
+            "S3 access key, read-only on the source environment's prefix",
+        ),
+        SecretRef::new(s, "secret-access-key", RESTORE_JOB, "its secret key"),
+        SecretRef::new(
+            s,
+            "crypt-password",
+            RESTORE_JOB,
+            "the source environment's `backup-crypt` password",
+        ),
+        SecretRef::new(
+            s,
+            "crypt-salt",
+            RESTORE_JOB,
+            "the source environment's `backup-crypt` salt",
+        ),
+    ]
+}
+
+/// The keys of the restore test's Secret, sorted.
+pub fn restore_source_keys() -> Vec<String> {
+    let mut keys: Vec<String> = restore_source_refs()
+        .iter()
+        .map(|r| r.key.to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn labels(p: &AppParams, name: &'static str, component: &'static str) -> AppLabels {
+    AppLabels {
+        name,
+        instance: name,
+        component,
+        version: p.mysql_version.image().tag().to_string(),
+        extra: p.extra_labels(),
+    }
+}
+
+/// The pod labels selectors (NetworkPolicies) use for a backup job.
+pub fn selector(name: &'static str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), name.to_string()),
+        ("app.kubernetes.io/instance".to_string(), name.to_string()),
+    ])
+}
+
+fn copy_rclone(tools: &Volume) -> Task {
+    Container::new("copy-rclone", crate::images::RCLONE)
+        .command([
+            "cp",
+            "/usr/local/bin/rclone",
+            &format!("{TOOLS_DIR}/rclone"),
+        ])
+        .mount(tools, TOOLS_DIR)
+        .resources(SMALL)
+        .build_task()
+}
+
+/// The store settings every backup container gets, with the credentials of `secret`.
+fn store<R, P>(
+    c: ContainerBuilder<R, P>,
+    p: &AppParams,
+    prefix: &str,
+    keys: [(&str, &str); 4],
+) -> ContainerBuilder<R, P> {
+    let b = &p.backup;
+    let c = c
+        .env("WORK", WORK_DIR)
+        .env("HOME", WORK_DIR)
+        .env("O4G_TOOLS", TOOLS_DIR)
+        .env("S3_ENDPOINT", &b.endpoint)
+        .env("S3_BUCKET", &b.bucket)
+        .env("S3_REGION", &b.region)
+        .env("BACKUP_PREFIX", prefix);
+    let [(s1, k1), (s2, k2), (s3, k3), (s4, k4)] = keys;
+    c.env_from_secret("S3_ACCESS_KEY_ID", s1, k1)
+        .env_from_secret("S3_SECRET_ACCESS_KEY", s2, k2)
+        .env_from_secret("CRYPT_PASSWORD", s3, k3)
+        .env_from_secret("CRYPT_SALT", s4, k4)
+}
+
+const OWN_KEYS: [(&str, &str); 4] = [
+    (S3_SECRET, "access-key-id"),
+    (S3_SECRET, "secret-access-key"),
+    (CRYPT_SECRET, "password"),
+    (CRYPT_SECRET, "salt"),
+];
+
+fn scripts_config_map(p: &AppParams) -> Result<ConfigMap, Error> {
+    let mut meta = labels(p, "backup-scripts", BACKUP_COMPONENT).meta(SCRIPTS);
+    // The scripts hold `${…}`: Flux must not substitute in them.
+    meta.annotations = Some(BTreeMap::from([(
+        "kustomize.toolkit.fluxcd.io/substitute".to_string(),
+        "disabled".to_string(),
+    )]));
+    Ok(ConfigMap {
+        metadata: meta,
+        data: Some(scripts()?),
+        ..Default::default()
+    })
+}
+
+fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
+    let labels = labels(p, MYSQL_JOB, BACKUP_COMPONENT);
+    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
+    let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
+    let scripts = Volume::config_map("scripts", SCRIPTS);
+    let password = Volume::secret_keys(
+        "mysql-password",
+        super::mysql::SECRET,
+        &[("backup-password", "password")],
+    );
+    let b = &p.backup;
+    let dump = Container::new("dump", p.mysql_version.image())
+        .command([
+            "/bin/bash".to_string(),
+            format!("{SCRIPTS_DIR}/mysql-backup.sh"),
+        ])
+        .env("MYSQL_HOST", super::mysql::SERVICE)
+        .env("MYSQL_PORT", super::mysql::MYSQL.number.to_string())
+        .env("MYSQL_USER", MYSQL_USER)
+        .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password")
+        .env("RETENTION_DAYS", b.retention_days.to_string())
+        .env("KEEP_COPIES", b.keep_copies.to_string());
+    let dump = store(dump, p, &b.prefix, OWN_KEYS)
+        .mount_read_only(&tools, TOOLS_DIR)
+        .mount(&work, WORK_DIR)
+        .mount_read_only(&scripts, SCRIPTS_DIR)
+        .mount_read_only(&password, "/secrets/mysql")
+        .resources(DUMP_RESOURCES)
+        .build_task();
+    let template = PodTemplate::job(super::mysql::RUN_AS)
+        .labels(labels.all())
+        .init_container(copy_rclone(&tools))
+        .container(dump)
+        .build()?;
+    Object::new(&cron_job(
+        &labels,
+        MYSQL_JOB,
+        &b.schedule,
+        template,
+        BACKUP_DEADLINE,
+    ))
+}
+
+/// uid/gid of the export (the curl image's `curl_user`; any non-zero uid works).
+pub const EXPORT_RUN_AS: RunAs = RunAs::new(100, 101);
+
+fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
+    let labels = labels(p, XWIKI_JOB, BACKUP_COMPONENT);
+    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
+    let work = Volume::empty_dir_limited("work", XAR_STAGING);
+    let scripts = Volume::config_map("scripts", SCRIPTS);
+    let admin = Volume::secret_keys(
+        "xwiki-admin",
+        XWIKI_ADMIN_SECRET,
+        &[("username", "username"), ("password", "password")],
+    );
+    let b = &p.backup;
+    let export = Container::new("export", crate::images::CURL)
+        .command([
+            "/bin/sh".to_string(),
+            format!("{SCRIPTS_DIR}/xwiki-export.sh"),
+        ])
+        .env(
+            "XWIKI_URL",
+            format!(
+                "http://{}:{}",
+                super::xwiki::SERVICE,
+                super::xwiki::HTTP.number
+            ),
+        )
+        .env("XWIKI_ADMIN_DIR", "/secrets/xwiki-admin")
+        .env("RETENTION_DAYS", b.retention_days.to_string())
+        .env("KEEP_COPIES", b.keep_copies.to_string());
+    let export = store(export, p, &b.prefix, OWN_KEYS)
+        .mount_read_only(&tools, TOOLS_DIR)
+        .mount(&work, WORK_DIR)
+        .mount_read_only(&scripts, SCRIPTS_DIR)
+        .mount_read_only(&admin, "/secrets/xwiki-admin")
+        .resources(EXPORT_RESOURCES)
+        .build_task();
+    let template = PodTemplate::job(EXPORT_RUN_AS)
+        .labels(labels.all())
+        .init_container(copy_rclone(&tools))
+        .container(export)
+        .build()?;
+    Object::new(&cron_job(
+        &labels,
+        XWIKI_JOB,
+        &b.schedule,
+        template,
+        BACKUP_DEADLINE,
+    ))
+}
+
+/// The scratch MySQL's command: a fresh datadir (`--initialize-insecure`: `root@localhost`
+/// without a password, reachable only through the pod's socket), then the server without
+/// networking or binary log. Not the image's entrypoint: its temporary init server answers
+/// on the same socket, which would let the test start against it.
+pub fn scratch_command() -> String {
+    let common = "--no-defaults --datadir=/scratch/data --tmpdir=/tmp";
+    format!(
+        "mysqld {common} --initialize-insecure && exec mysqld {common} --socket={SCRATCH_SOCKET} --pid-file=/var/run/mysqld/mysqld.pid --skip-networking --skip-log-bin --skip-mysqlx --max-allowed-packet=1G --innodb-buffer-pool-size=1G --character-set-server=utf8mb4 --collation-server=utf8mb4_bin"
+    )
+}
+
+fn restore_test(p: &AppParams, t: &RestoreTest) -> Result<Object, Error> {
+    let labels = labels(p, RESTORE_JOB, RESTORE_COMPONENT);
+    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
+    let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
+    let scripts = Volume::config_map("scripts", SCRIPTS);
+    let scratch = Volume::empty_dir_limited("scratch", t.scratch);
+    let run = Volume::empty_dir_limited("run", Bytes::mebi(16));
+    let tmp = Volume::empty_dir_limited("tmp", Bytes::gibi(2));
+    let image = p.mysql_version.image();
+    let ping = || {
+        Probe::exec([
+            "mysqladmin".to_string(),
+            format!("--socket={SCRATCH_SOCKET}"),
+            "--user=root".into(),
+            "ping".into(),
+            "--silent".into(),
+        ])
+    };
+    let scratch_mysql = Container::new("scratch-mysql", image)
+        .command(["sh".to_string(), "-c".into(), scratch_command()])
+        .mount(&scratch, "/scratch")
+        .mount(&run, "/var/run/mysqld")
+        .mount(&tmp, "/tmp")
+        .resources(SCRATCH_RESOURCES)
+        .probes(ping().period(10), ping().period(30).failures(4))
+        .startup_probe(ping().period(5).failures(120))
+        .build();
+    let test = Container::new("restore-test", image)
+        .command([
+            "/bin/bash".to_string(),
+            format!("{SCRIPTS_DIR}/restore-test.sh"),
+        ])
+        .env("MYSQL_SOCKET", SCRATCH_SOCKET)
+        .env("MYSQL_USER", "root")
+        .env("EXPECTED_TABLES", EXPECTED_TABLES.join(" "));
+    let keys = [
+        (RESTORE_SOURCE_SECRET, "access-key-id"),
+        (RESTORE_SOURCE_SECRET, "secret-access-key"),
+        (RESTORE_SOURCE_SECRET, "crypt-password"),
+        (RESTORE_SOURCE_SECRET, "crypt-salt"),
+    ];
+    let test = store(test, p, &t.source, keys)
+        .mount_read_only(&tools, TOOLS_DIR)
+        .mount(&work, WORK_DIR)
+        .mount_read_only(&scripts, SCRIPTS_DIR)
+        .mount(&run, "/var/run/mysqld")
+        .resources(DUMP_RESOURCES)
+        .build_task();
+    let template = PodTemplate::job(super::mysql::RUN_AS)
+        .labels(labels.all())
+        .init_container(copy_rclone(&tools))
+        .sidecar(scratch_mysql)
+        .container(test)
+        .build()?;
+    Object::new(&cron_job(
+        &labels,
+        RESTORE_JOB,
+        &t.schedule,
+        template,
+        RESTORE_DEADLINE,
+    ))
+}
+
+/// The backup objects: the scripts and the two nightly CronJobs, plus the restore test where
+/// the environment runs one (the base never does, so its overlay adds it).
+pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error> {
+    let mut jobs = vec![mysql_backup(p)?, xwiki_export(p)?];
+    if let Some(t) = &p.backup.restore_test {
+        jobs.push(restore_test(p, t)?);
+    }
+    Ok(vec![
+        (
+            "configmap.yaml",
+            vec![Object::new(&scripts_config_map(p)?)?],
+        ),
+        ("cronjobs.yaml", jobs),
+    ])
+}
+
+/// Name of the restore Job of the runbook.
+pub const RESTORE_NOW_JOB: &str = "mysql-restore";
+
+/// A one-off Job restoring a dump into the environment's MySQL (as root), for the runbook:
+/// the dump job's pod layout and NetworkPolicy (it carries the dump job's selector labels),
+/// running `mysql-restore.sh` with `args` (empty: the newest committed dump).
+pub fn restore_job(
+    p: &AppParams,
+    args: &[String],
+) -> Result<k8s_openapi::api::batch::v1::Job, Error> {
+    use k8s_openapi::api::batch::v1 as batch;
+    let mut labels = labels(p, MYSQL_JOB, "restore");
+    labels
+        .extra
+        .insert("open4goods.org/runbook".into(), "restore".into());
+    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
+    let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
+    let scripts = Volume::config_map("scripts", SCRIPTS);
+    let password = Volume::secret_keys(
+        "mysql-password",
+        super::mysql::SECRET,
+        &[("root-password", "password")],
+    );
+    let restore = Container::new("restore", p.mysql_version.image())
+        .command([
+            "/bin/bash".to_string(),
+            format!("{SCRIPTS_DIR}/mysql-restore.sh"),
+        ])
+        .args(args.to_vec())
+        .env("MYSQL_HOST", super::mysql::SERVICE)
+        .env("MYSQL_PORT", super::mysql::MYSQL.number.to_string())
+        .env("MYSQL_USER", "root")
+        .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password");
+    let restore = store(restore, p, &p.backup.prefix, OWN_KEYS)
+        .mount_read_only(&tools, TOOLS_DIR)
+        .mount(&work, WORK_DIR)
+        .mount_read_only(&scripts, SCRIPTS_DIR)
+        .mount_read_only(&password, "/secrets/mysql")
+        .resources(DUMP_RESOURCES)
+        .build_task();
+    let template = PodTemplate::job(super::mysql::RUN_AS)
+        .labels(labels.all())
+        .init_container(copy_rclone(&tools))
+        .container(restore)
+        .build()?;
+    let mut meta = labels.meta(RESTORE_NOW_JOB);
+    meta.namespace = p.env.map(|e| e.name().to_string());
+    Ok(batch::Job {
+        metadata: meta,
+        spec: Some(batch::JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(RESTORE_DEADLINE.as_secs() as i64),
+            ttl_seconds_after_finished: Some(7 * 86_400),
+            template,
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+/// What the drill (`tests/backup_drill.rs`) measured on the 2-core CI machine, for the
+/// runbook: MiB/s of table data for dump + encrypt + upload, and for verify + download +
+/// import + checks.
+pub const MEASURED_DUMP_MIB_S: f64 = 20.4;
+/// See [`MEASURED_DUMP_MIB_S`].
+pub const MEASURED_RESTORE_MIB_S: f64 = 24.3;
+
+/// One environment's section of the restore runbook.
+struct RunbookEnv {
+    name: String,
+    schedule: String,
+    retention_days: u32,
+    keep_copies: u32,
+    mysql_size: String,
+    restore_minutes: u64,
+    restore_test: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "restore.md", escape = "none")]
+struct Runbook {
+    bucket: String,
+    endpoint: String,
+    region: String,
+    envs: Vec<RunbookEnv>,
+    longhorn_target: String,
+    longhorn_schedule: String,
+    longhorn_retain: u32,
+    dump_mib_s: f64,
+    restore_mib_s: f64,
+    minutes_50g: u64,
+    dump_flags: &'static str,
+    export_path: &'static str,
+    expected_tables: String,
+    crypt_secret: &'static str,
+    s3_secret: &'static str,
+    restore_job: &'static str,
+}
+
+/// `out/docs/runbooks/restore.md`, and the restore Job of each environment beside it
+/// (`out/docs/runbooks/restore-<env>.yaml`, applied by hand, never by Flux).
+pub fn runbook(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let s3 = &settings.cluster.s3;
+    let minutes =
+        |bytes: u64| (bytes as f64 / 1_048_576.0 / MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64;
+    let mut envs = Vec::new();
+    let mut files = Vec::new();
+    for (env, s) in settings.envs() {
+        let p = AppParams::for_env(settings, env);
+        envs.push(RunbookEnv {
+            name: env.name().into(),
+            schedule: s.backup.schedule.as_str().into(),
+            retention_days: p.backup.retention_days,
+            keep_copies: p.backup.keep_copies,
+            mysql_size: s.mysql.storage_size.to_string(),
+            restore_minutes: minutes(s.mysql.storage_size.get()),
+            restore_test: p
+                .backup
+                .restore_test
+                .as_ref()
+                .map(|t| (t.source.clone(), t.schedule.as_str().to_string())),
+        });
+        let job = Object::new(&restore_job(&p, &[])?)?;
+        files.push((
+            format!("out/docs/runbooks/restore-{}.yaml", env.name()),
+            crate::tree::to_yaml(&[job.body()])?,
+        ));
+    }
+    let doc = Runbook {
+        bucket: s3.bucket.as_str().into(),
+        endpoint: s3.endpoint.as_str().into(),
+        region: s3.region.clone(),
+        envs,
+        longhorn_target: super::longhorn::backup_target(settings),
+        longhorn_schedule: s3.volume_backups.schedule.as_str().into(),
+        longhorn_retain: *s3.volume_backups.retain.get_ref(),
+        dump_mib_s: MEASURED_DUMP_MIB_S,
+        restore_mib_s: MEASURED_RESTORE_MIB_S,
+        minutes_50g: minutes(50 << 30),
+        dump_flags: DUMP_FLAGS,
+        export_path: EXPORT_PATH,
+        expected_tables: EXPECTED_TABLES.join(", "),
+        crypt_secret: CRYPT_SECRET,
+        s3_secret: S3_SECRET,
+        restore_job: RESTORE_NOW_JOB,
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("restore runbook: {e}")))?;
+    files.insert(0, ("out/docs/runbooks/restore.md".into(), doc.into_bytes()));
+    Ok(files)
+}
