@@ -343,6 +343,134 @@ fn cases() -> Vec<Case> {
             fires_with: None,
         },
     ]
+    .into_iter()
+    .chain(backup_cases())
+    .collect()
+}
+
+/// kube-state-metrics series of a CronJob (its ServiceMonitor keeps `honorLabels: true`,
+/// kube-prometheus-stack 88.5.3 `values.yaml:2702`, so `namespace` is the CronJob's), with
+/// the component label the allowlist exports.
+fn cronjob(metric: &str, name: &str, extra: &str) -> String {
+    format!(
+        "{metric}{{job=\"kube-state-metrics\",service=\"kube-prometheus-stack-kube-state-metrics\",namespace=\"prod\",cronjob=\"{name}\"{extra}}}"
+    )
+}
+
+fn backup_cases() -> Vec<Case> {
+    let component = |c: &str| format!(",label_app_kubernetes_io_component=\"{c}\"");
+    let steps = "x170"; // 170 samples 10 minutes apart, past 26 h
+    let backup = |last: Option<&str>, comp: &str, eval: &'static str, fires: bool| {
+        let mut series = vec![
+            (
+                cronjob("kube_cronjob_labels", "mysql-backup", &component(comp)),
+                format!("1+0{steps}"),
+            ),
+            (
+                cronjob("kube_cronjob_created", "mysql-backup", ""),
+                format!("0+0{steps}"),
+            ),
+        ];
+        if let Some(last) = last {
+            series.push((
+                cronjob(
+                    "kube_cronjob_status_last_successful_time",
+                    "mysql-backup",
+                    "",
+                ),
+                format!("{last}+0{steps}"),
+            ));
+        }
+        Case {
+            alert: "BackupTooOld",
+            series,
+            eval,
+            fires_with: fires.then(|| vec![("namespace", "prod"), ("cronjob", "mysql-backup")]),
+        }
+    };
+    let job = |metric: &str| {
+        format!(
+            "{metric}{{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\"}}"
+        )
+    };
+    let failed = |failed: &str, start: &str, eval: &'static str, fires: bool| {
+        Case {
+        alert: "BackupJobFailed",
+        series: vec![
+            (
+                "kube_job_status_failed{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\",reason=\"BackoffLimitExceeded\"}".to_string(),
+                format!("{failed}+0x160"),
+            ),
+            (job("kube_job_status_start_time"), format!("{start}+0x160")),
+            (
+                format!(
+                    "kube_job_labels{{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\"{}}}",
+                    component("backup")
+                ),
+                "1+0x160".into(),
+            ),
+        ],
+        eval,
+        fires_with: fires.then(|| {
+            vec![
+                ("job", "kube-state-metrics"),
+                ("namespace", "prod"),
+                ("job_name", "mysql-backup-29410335"),
+                ("reason", "BackoffLimitExceeded"),
+            ]
+        }),
+    }
+    };
+    let restore = |last: Option<&str>, eval: &'static str, fires: bool| {
+        let n = "x900"; // 900 hourly samples, past 35 days
+        let mut series = vec![
+            (
+                cronjob(
+                    "kube_cronjob_labels",
+                    "restore-test",
+                    &component("restore-test"),
+                ),
+                format!("1+0{n}"),
+            ),
+            (
+                cronjob("kube_cronjob_created", "restore-test", ""),
+                format!("0+0{n}"),
+            ),
+        ];
+        if let Some(last) = last {
+            series.push((
+                cronjob(
+                    "kube_cronjob_status_last_successful_time",
+                    "restore-test",
+                    "",
+                ),
+                format!("{last}+0{n}"),
+            ));
+        }
+        Case {
+            alert: "RestoreTestNotSuccessful",
+            series,
+            eval,
+            fires_with: fires.then(|| vec![("namespace", "prod"), ("cronjob", "restore-test")]),
+        }
+    };
+    vec![
+        // Last success at t=0: 27 h later it is too old; 1 h later at 26 h it is 25 h old.
+        backup(Some("0"), "backup", "1620m", true),
+        backup(Some("3600"), "backup", "1560m", false),
+        // Never succeeded, created 27 h ago: too old too; not a backup CronJob: never.
+        backup(None, "backup", "1620m", true),
+        backup(Some("0"), "web", "1620m", false),
+        // A failed run in the last 24 h; none failed; one that failed 25 h ago.
+        failed("1", "0", "10m", true),
+        failed("0", "0", "10m", false),
+        failed("1", "0", "1500m", false),
+        // The restore test last passed at t=0: 35 days and 1 hour later it is overdue; one
+        // that passed on day 1 is not.
+        restore(Some("0"), "841h", true),
+        restore(Some("86400"), "841h", false),
+        restore(None, "841h", true),
+    ]
 }
 
 #[test]
@@ -398,7 +526,12 @@ fn every_alert_fires_when_it_should_and_not_otherwise() {
                 }
             };
             json!({
-                "interval": "1m",
+                // Month-long cases step by the hour; promtool would take minutes by the minute.
+                "interval": match c.alert {
+                    "RestoreTestNotSuccessful" => "1h",
+                    "BackupTooOld" | "BackupJobFailed" => "10m",
+                    _ => "1m",
+                },
                 "input_series": c.series.iter().map(|(s, v)| json!({"series": s, "values": v})).collect::<Vec<_>>(),
                 "alert_rule_test": [{"eval_time": c.eval, "alertname": c.alert, "exp_alerts": exp}],
             })
@@ -406,14 +539,26 @@ fn every_alert_fires_when_it_should_and_not_otherwise() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), groups.to_string()).unwrap();
-    let test = json!({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests});
-    std::fs::write(dir.path().join("test.yaml"), test.to_string()).unwrap();
-    let out = Command::new("promtool")
-        .args(["test", "rules", "test.yaml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out));
+    // Rules are evaluated every `evaluation_interval` (one per file): the month-long cases
+    // get their own file, evaluated at their sampling interval.
+    let mut by_interval: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for t in tests {
+        by_interval
+            .entry(t["interval"].as_str().unwrap().to_string())
+            .or_default()
+            .push(t);
+    }
+    for (interval, tests) in by_interval {
+        let test =
+            json!({"rule_files": ["rules.yaml"], "evaluation_interval": interval, "tests": tests});
+        std::fs::write(dir.path().join("test.yaml"), test.to_string()).unwrap();
+        let out = Command::new("promtool")
+            .args(["test", "rules", "test.yaml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{interval}: {}", common::text(&out));
+    }
     eprintln!("{} promtool cases over {} alerts", cases.len(), all.len());
 }
 

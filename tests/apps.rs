@@ -208,9 +208,11 @@ fn every_pod_template_passes_restricted_with_resources_probes_and_pinned_images(
             pods += 1;
             let v = policy::audit_object(o, &cfg);
             assert!(v.is_empty(), "{env} {}: {v:#?}", policy::object_id(o));
+            let long_running = ["Deployment", "StatefulSet"].contains(&o["kind"].as_str().unwrap());
             for c in pod.spec["containers"].as_array().unwrap() {
                 assert!(
-                    c["readinessProbe"].is_object() && c["livenessProbe"].is_object(),
+                    !long_running
+                        || c["readinessProbe"].is_object() && c["livenessProbe"].is_object(),
                     "{env}: {} lacks probes",
                     c["name"]
                 );
@@ -222,7 +224,12 @@ fn every_pod_template_passes_restricted_with_resources_probes_and_pinned_images(
                 assert!(o4g_gitops::policy::containers::missing_resources(c.value).is_empty());
             }
         }
-        assert_eq!(pods, 2, "{env}: the StatefulSet and the Deployment");
+        let restore_test = usize::from(s.env(env).backup.restore_test.is_some());
+        assert_eq!(
+            pods,
+            4 + restore_test,
+            "{env}: the StatefulSet, the Deployment and the backup CronJobs"
+        );
     }
 }
 

@@ -221,7 +221,14 @@ fn a_cron_job_from_the_builders_passes_every_rule() {
         extra: Default::default(),
     };
     let schedule = "15 2 * * *".parse().unwrap();
-    let cj = serde_json::to_value(cron_job(&labels, "mysql-dump", &schedule, template)).unwrap();
+    let cj = serde_json::to_value(cron_job(
+        &labels,
+        "mysql-dump",
+        &schedule,
+        template,
+        o4g_gitops::quantity::Duration::hours(1),
+    ))
+    .unwrap();
     assert_eq!(
         cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"],
         "Never"

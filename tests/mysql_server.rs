@@ -48,6 +48,7 @@ fn mysql_sandbox(root_pw: &str, exporter_pw: &str, net: u32) -> (Sandbox, Value)
                 ("root-password".into(), root_pw.into()),
                 ("xwiki-password".into(), "xwiki-hex-0123".into()),
                 ("exporter-password".into(), exporter_pw.into()),
+                ("backup-password".into(), "0123456789abcdef0123".into()),
             ];
         }
         let name = &v["configMap"]["name"];
@@ -144,6 +145,17 @@ fn exporter_user_is_created_on_every_start_and_follows_password_rotation() {
         grants.contains("PROCESS") && grants.contains("SELECT"),
         "{grants}"
     );
+    // The dump job's user reads everything and may change nothing.
+    assert!(server.tcp_login("backup", "0123456789abcdef0123"));
+    let grants = server.sql("SHOW GRANTS FOR 'backup'@'%'");
+    assert!(
+        grants.contains("SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES")
+            || grants.contains("SELECT, LOCK TABLES, SHOW VIEW, EVENT, TRIGGER"),
+        "{grants}"
+    );
+    for write in ["INSERT", "UPDATE", "DELETE", "DROP", "ALL PRIVILEGES"] {
+        assert!(!grants.contains(write), "backup may not {write}: {grants}");
+    }
     // A rotated password in the Secret is applied at the next start.
     let (sb2, _) = mysql_sandbox(ROOT_PW, "r0tated-hex-abcdef", server.pid());
     let run = sb2.run(&hook);

@@ -120,7 +120,14 @@ fn reachability_equals_the_declared_flows_in_every_environment() {
             .flat_map(|(_, f)| f)
             .collect();
         let mut pods = rendered_pods(&objects);
-        assert_eq!(pods.len(), 2, "{env}: mysql and xwiki");
+        // MySQL, XWiki, the two nightly backup jobs and, where it runs, the restore test: the
+        // evaluator below proves each reaches exactly its declared flows (S3, MySQL or XWiki).
+        let restore_test = usize::from(settings.env(env).backup.restore_test.is_some());
+        assert_eq!(
+            pods.len(),
+            4 + restore_test,
+            "{env}: mysql, xwiki and the backup jobs"
+        );
         pods.extend(described_pods(&flows));
         let mut policies = policies_in(&objects);
         policies.extend(policies_in(&configs));

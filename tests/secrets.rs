@@ -119,6 +119,7 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     let repo = scratch_repo();
     // The fixture's recipient becomes prod's; prod's other Secret then no longer matches.
     set_recipients(repo.path(), "prod", &[FIXTURE_RECIPIENT]);
+    drop_scope_secrets(repo.path(), "prod", "mysql-credentials.sops.yaml");
     std::fs::remove_file(
         repo.path()
             .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
@@ -172,6 +173,25 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     );
     let sops_yaml = std::fs::read_to_string(repo.path().join(".sops.yaml")).unwrap();
     assert!(sops_yaml.contains(FIXTURE_RECIPIENT));
+}
+
+/// Removes every Secret file of `scope` but `keep` from `overlays/` and `out/` (a scratch
+/// repository whose scope gets new recipients holds only what the test encrypts for them).
+fn drop_scope_secrets(repo: &Path, scope: &str, keep: &str) {
+    for dir in [
+        format!("overlays/{scope}/secrets"),
+        format!("out/apps/overlays/{scope}/secrets"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(repo.join(&dir)) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.unwrap();
+            if e.file_name() != keep {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
 }
 
 /// Sets the age recipients of `scope` in the repository's `overlays/cluster.toml`.
@@ -268,11 +288,7 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
         text(&out)
     );
     assert!(text(&out).contains("sops updatekeys"), "{}", text(&out));
-    std::fs::remove_file(
-        repo.path()
-            .join("overlays/integration/secrets/mysql-credentials.sops.yaml"),
-    )
-    .unwrap();
+    drop_scope_secrets(repo.path(), "integration", "");
     let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert!(out.status.success(), "{}", text(&out));
 
@@ -456,6 +472,19 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
     for key in o4g_gitops::components::runner::GITHUB_APP_KEYS {
         refs.push(("arc-runners".into(), secret.into(), key.into()));
     }
+    // Longhorn's backup target credentials (`defaultBackupStore.backupTargetCredentialSecret`;
+    // longhorn-manager reads these AWS_* keys of it for an S3 target).
+    let longhorn = std::fs::read_to_string(
+        common::root().join("out/infrastructure/controllers/longhorn/release.yaml"),
+    )
+    .unwrap();
+    let longhorn: serde_json::Value = serde_yaml::from_str(&longhorn).unwrap();
+    let secret = longhorn["spec"]["values"]["defaultBackupStore"]["backupTargetCredentialSecret"]
+        .as_str()
+        .unwrap();
+    for key in o4g_gitops::components::longhorn::BACKUP_SECRET_KEYS {
+        refs.push(("longhorn-system".into(), secret.into(), key.into()));
+    }
     assert!(refs.len() > 8);
     for (ns, name, key) in &refs {
         assert!(
@@ -608,13 +637,17 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
         &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
     );
     assert!(run_with(repo.path(), None, &create).status.success());
-    assert!(o4g(repo.path(), &["render"]).status.success());
+    assert!(
+        o4g(repo.path(), &["render", "--allow-missing-secrets"])
+            .status
+            .success()
+    );
     let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
     let decrypt = |key: &Path| run_with(repo.path(), Some(key), &format!("sops decrypt {file}"));
 
     // 1. Add the new key: render refuses and names the rotation command; rotate re-encrypts.
     set_prod(&[&old_pub, &new_pub]);
-    let refused = o4g(repo.path(), &["render"]);
+    let refused = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(
         text(&refused).contains("o4g secrets rotate --scope prod"),
@@ -627,7 +660,11 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
         "o4g --root . secrets rotate --scope prod",
     );
     assert!(rotated.status.success(), "{}", text(&rotated));
-    assert!(o4g(repo.path(), &["render"]).status.success());
+    assert!(
+        o4g(repo.path(), &["render", "--allow-missing-secrets"])
+            .status
+            .success()
+    );
     assert!(decrypt(&new_key).status.success(), "the new key opens it");
 
     // 2. Drop the old key, rotate with the new one: only the new key opens it.
@@ -638,7 +675,7 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
         "o4g --root . secrets rotate --scope prod",
     );
     assert!(rotated.status.success(), "{}", text(&rotated));
-    let check = o4g(repo.path(), &["render"]);
+    let check = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert!(check.status.success(), "{}", text(&check));
     assert!(decrypt(&new_key).status.success());
     assert!(

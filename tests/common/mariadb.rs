@@ -46,6 +46,12 @@ impl MariaDb {
     /// (as the MySQL image's `MYSQL_ROOT_HOST=%` does) with `skip-name-resolve` as in our
     /// server configuration.
     pub fn start(root_password: &str) -> Self {
+        Self::start_in(root_password, None, 3306)
+    }
+
+    /// A server on 127.0.0.1:`port` in the network namespace of process `net_of` (another
+    /// test server's), or in a namespace of its own.
+    pub fn start_in(root_password: &str, net_of: Option<u32>, port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let run = dir.path().join("run");
@@ -65,14 +71,27 @@ impl MariaDb {
             r = run.display(),
             t = dir.path().display()
         ));
-        let child = Command::new("unshare")
-            .args(["--net", "sh", "-c"])
-            .arg(format!(
-                "ip link set lo up && exec mariadbd --no-defaults --user=mysql --datadir={} --socket={} --port=3306 --bind-address=127.0.0.1 --skip-name-resolve --tmpdir={r} --pid-file={r}/mysqld.pid",
-                data.display(),
-                socket.display(),
-                r = run.display()
-            ))
+        let server = format!(
+            "exec mariadbd --no-defaults --user=mysql --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 --skip-name-resolve --tmpdir={r} --pid-file={r}/mysqld.pid --max-allowed-packet=1G",
+            data.display(),
+            socket.display(),
+            r = run.display()
+        );
+        let mut cmd = match net_of {
+            Some(pid) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/proc/{pid}/ns/net"))
+                    .args(["sh", "-c", &server]);
+                c
+            }
+            None => {
+                let mut c = Command::new("unshare");
+                c.args(["--net", "sh", "-c"])
+                    .arg(format!("ip link set lo up && {server}"));
+                c
+            }
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod mariadb;
+pub mod s3;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,315 @@
+//! The backup component's static guarantees: scripts shellcheck-clean and fail-fast, the
+//! CronJobs' settings from env.toml, every volume covered by a Longhorn backup, every backup
+//! CronJob watched by the freshness alert, the runbook complete. The scripts' behaviour is
+//! tests/backup_drill.rs's.
+
+mod common;
+
+use std::process::Command;
+
+use o4g_gitops::components::{apps, backup, longhorn};
+use o4g_gitops::settings::{Environment, Settings};
+use serde_json::Value;
+
+fn settings() -> Settings {
+    Settings::load(&common::root()).unwrap()
+}
+
+fn tree_text(path: &str) -> String {
+    let tree = o4g_gitops::components::build(&settings()).unwrap();
+    String::from_utf8(
+        tree.get(path)
+            .unwrap_or_else(|| panic!("{path} is rendered"))
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+fn cron_jobs(env: Environment) -> Vec<Value> {
+    apps::final_objects(&settings(), env)
+        .unwrap()
+        .into_iter()
+        .filter(|o| o["kind"] == "CronJob")
+        .collect()
+}
+
+#[test]
+fn the_rendered_scripts_are_shellcheck_clean_and_stop_at_the_first_error() {
+    if !common::has_tool("shellcheck", "--version") {
+        skip_or_fail!("shellcheck is not installed (Debian shellcheck)");
+    }
+    let scripts = backup::scripts().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in &scripts {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        if name != "backup-lib.sh" {
+            let strict = text.contains("set -euo pipefail")
+                || (text.contains("set -eu\n") && text.contains("set -o pipefail"));
+            assert!(strict, "{name} does not stop at the first error");
+        }
+        assert!(
+            !text.contains("{{") && !text.contains("{%"),
+            "{name}: template left over"
+        );
+    }
+    let out = Command::new("shellcheck")
+        .args(["-x", "--source-path=SCRIPTDIR"])
+        .args(scripts.keys())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    // The rendered ConfigMap holds exactly these scripts, and Flux leaves their ${…} alone.
+    let cm: Value =
+        serde_yaml::from_str(&tree_text("out/apps/base/backup/configmap.yaml")).unwrap();
+    assert_eq!(
+        cm["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/substitute"],
+        "disabled"
+    );
+    for (name, text) in &scripts {
+        assert_eq!(cm["data"][name].as_str(), Some(text.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn backup_cron_jobs_follow_env_toml_and_never_overlap_or_hang() {
+    let s = settings();
+    for env in Environment::ALL {
+        let jobs = cron_jobs(env);
+        let b = &s.env(env).backup;
+        let names: Vec<&str> = jobs
+            .iter()
+            .map(|j| j["metadata"]["name"].as_str().unwrap())
+            .collect();
+        let mut expected = vec![backup::MYSQL_JOB, backup::XWIKI_JOB];
+        if b.restore_test.is_some() {
+            expected.push(backup::RESTORE_JOB);
+        }
+        assert_eq!(names, expected, "{env}");
+        for j in &jobs {
+            let name = j["metadata"]["name"].as_str().unwrap();
+            let spec = &j["spec"];
+            let schedule = match name {
+                backup::RESTORE_JOB => b.restore_test.as_ref().unwrap().schedule.as_str(),
+                _ => b.schedule.as_str(),
+            };
+            assert_eq!(spec["schedule"], schedule, "{env} {name}");
+            assert_eq!(spec["concurrencyPolicy"], "Forbid");
+            assert!(spec["startingDeadlineSeconds"].as_u64().unwrap() > 0);
+            assert!(spec["successfulJobsHistoryLimit"].as_u64().unwrap() >= 1);
+            assert!(spec["failedJobsHistoryLimit"].as_u64().unwrap() >= 1);
+            let job = &spec["jobTemplate"]["spec"];
+            assert!(job["backoffLimit"].as_u64().unwrap() <= 3);
+            assert!(job["activeDeadlineSeconds"].as_u64().unwrap() <= 4 * 3600);
+            let env_of = |c: &Value, k: &str| {
+                c["env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["name"] == k)
+                    .and_then(|e| e["value"].as_str().map(String::from))
+            };
+            let main = &job["template"]["spec"]["containers"][0];
+            if name != backup::RESTORE_JOB {
+                assert_eq!(env_of(main, "BACKUP_PREFIX").as_deref(), Some(env.name()));
+                assert_eq!(
+                    env_of(main, "RETENTION_DAYS"),
+                    Some(b.retention_days.get_ref().to_string())
+                );
+                assert_eq!(
+                    env_of(main, "KEEP_COPIES"),
+                    Some(b.keep_copies.get_ref().to_string())
+                );
+            } else {
+                let source = b.restore_test.as_ref().unwrap().source.get_ref();
+                assert_eq!(
+                    env_of(main, "BACKUP_PREFIX").as_deref(),
+                    Some(source.as_str())
+                );
+            }
+            // No credential is a literal value: only Secret references.
+            for e in main["env"].as_array().unwrap() {
+                let n = e["name"].as_str().unwrap();
+                if n.contains("KEY")
+                    || n.contains("PASSWORD") && !n.ends_with("_FILE")
+                    || n.contains("SALT")
+                {
+                    assert!(
+                        e["valueFrom"]["secretKeyRef"].is_object(),
+                        "{env} {name}: {n}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_backup_cron_job_is_watched_by_the_freshness_alerts() {
+    let rules: Value = serde_yaml::from_str(&tree_text(
+        "out/infrastructure/configs/monitoring/alerts.yaml",
+    ))
+    .unwrap();
+    let exprs: Vec<(String, String)> = rules["spec"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .map(|r| {
+            (
+                r["alert"].as_str().unwrap().to_string(),
+                r["expr"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expr = |a: &str| &exprs.iter().find(|(n, _)| n == a).unwrap().1;
+    // kube-state-metrics exports the label the rules select on.
+    let kps: Value = serde_yaml::from_str(&tree_text(
+        "out/infrastructure/controllers/kube-prometheus-stack/release.yaml",
+    ))
+    .unwrap();
+    let allow = kps["spec"]["values"]["kube-state-metrics"]["metricLabelsAllowlist"].to_string();
+    assert!(
+        allow.contains("cronjobs=[app.kubernetes.io/component]")
+            && allow.contains("jobs=[app.kubernetes.io/component]"),
+        "{allow}"
+    );
+    for env in Environment::ALL {
+        for j in cron_jobs(env) {
+            let name = j["metadata"]["name"].as_str().unwrap();
+            let component = j["metadata"]["labels"]["app.kubernetes.io/component"]
+                .as_str()
+                .unwrap();
+            let template =
+                j["spec"]["jobTemplate"]["metadata"]["labels"]["app.kubernetes.io/component"]
+                    .as_str();
+            assert_eq!(
+                template,
+                Some(component),
+                "{env} {name}: its Jobs carry the label too"
+            );
+            let selector = format!("label_app_kubernetes_io_component=\"{component}\"");
+            let alert = if name == backup::RESTORE_JOB {
+                "RestoreTestNotSuccessful"
+            } else {
+                "BackupTooOld"
+            };
+            assert!(
+                expr(alert).contains(&selector),
+                "{env} {name} is not selected by {alert}"
+            );
+            if name != backup::RESTORE_JOB {
+                assert!(expr("BackupJobFailed").contains(&selector));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_volume_of_the_platform_is_covered_by_a_longhorn_backup() {
+    let job: Value = serde_yaml::from_str(&tree_text(
+        "out/infrastructure/configs/backups/recurringjobs.yaml",
+    ))
+    .unwrap();
+    assert_eq!(job["kind"], "RecurringJob");
+    assert_eq!(job["metadata"]["namespace"], "longhorn-system");
+    assert_eq!(job["spec"]["task"], "backup");
+    // `default` is every volume without a recurring-job label of its own.
+    assert_eq!(job["spec"]["groups"], serde_json::json!(["default"]));
+    let s = settings();
+    assert_eq!(
+        job["spec"]["cron"],
+        s.cluster.s3.volume_backups.schedule.as_str()
+    );
+    // Every claim the platform makes (apps and chart values) is on Longhorn and opts out of
+    // nothing: no recurring-job label, so it stays in the default group.
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let mut claims = 0;
+    for env in Environment::ALL {
+        for o in apps::final_objects(&s, env).unwrap() {
+            let mut pvcs = vec![];
+            if o["kind"] == "PersistentVolumeClaim" {
+                pvcs.push(o.clone());
+            }
+            pvcs.extend(
+                o["spec"]["volumeClaimTemplates"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            for c in pvcs {
+                claims += 1;
+                assert_eq!(
+                    c["spec"]["storageClassName"],
+                    longhorn::STORAGE_CLASS,
+                    "{env}: {c}"
+                );
+                let labels = c["metadata"]["labels"].to_string();
+                assert!(!labels.contains("recurring-job"), "{env}: {labels}");
+            }
+        }
+    }
+    assert_eq!(claims, 6, "MySQL and xwiki-data in each environment");
+    let kps = String::from_utf8(
+        tree.get("out/infrastructure/controllers/kube-prometheus-stack/release.yaml")
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let longhorn_claims = kps
+        .matches(&format!("storageClassName: {}", longhorn::STORAGE_CLASS))
+        .count();
+    assert!(
+        longhorn_claims >= 2,
+        "Prometheus and Alertmanager claim Longhorn volumes"
+    );
+    // Longhorn knows where to put them.
+    let lh: Value = serde_yaml::from_str(&tree_text(
+        "out/infrastructure/controllers/longhorn/release.yaml",
+    ))
+    .unwrap();
+    let store = &lh["spec"]["values"]["defaultBackupStore"];
+    assert_eq!(store["backupTarget"], longhorn::backup_target(&s));
+    assert_eq!(
+        store["backupTargetCredentialSecret"],
+        longhorn::BACKUP_SECRET
+    );
+}
+
+#[test]
+fn the_restore_runbook_names_every_environment_with_its_own_values() {
+    let s = settings();
+    let doc = tree_text("out/docs/runbooks/restore.md");
+    assert!(
+        !doc.contains("{{") && !doc.contains("{%"),
+        "template left over"
+    );
+    for needle in [
+        s.cluster.s3.bucket.as_str(),
+        s.cluster.s3.endpoint.as_str(),
+        &longhorn::backup_target(&s),
+        "history=replace",
+        "RTO 4 h",
+        "RPO 24 h",
+    ] {
+        assert!(doc.contains(needle), "the runbook lacks {needle}");
+    }
+    for env in Environment::ALL {
+        let b = &s.env(env).backup;
+        assert!(doc.contains(&format!("## Restore `{env}`")), "{env}");
+        assert!(doc.contains(&format!(
+            "kubectl -n {env} scale deployment/xwiki --replicas=0"
+        )));
+        assert!(doc.contains(&format!("out/docs/runbooks/restore-{env}.yaml")));
+        assert!(doc.contains(b.schedule.as_str()));
+        // The restore Job it points at is restricted, pinned and bounded like the CronJobs.
+        let job: Value =
+            serde_yaml::from_str(&tree_text(&format!("out/docs/runbooks/restore-{env}.yaml")))
+                .unwrap();
+        assert_eq!(job["metadata"]["namespace"], env.name());
+        let cfg = o4g_gitops::policy::AuditConfig::strict(s.allowed_registries());
+        let v = o4g_gitops::policy::audit_object(&job, &cfg);
+        assert!(v.is_empty(), "{env}: {v:#?}");
+        assert!(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap() <= 4 * 3600);
+    }
+}

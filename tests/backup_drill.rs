@@ -1,0 +1,697 @@
+//! The backup and restore drill: the rendered scripts (read from the rendered
+//! `backup-scripts` ConfigMap and CronJobs, not copies) run as their pods run them (uid 999,
+//! read-only root, kubelet-like volumes, rclone copied into the `tools` emptyDir as the init
+//! container does) against MariaDB 10.11 and a real S3 server (`rclone serve s3`), both on
+//! 127.0.0.1 in one network namespace.
+//!
+//! Only addresses change from the rendered pods: the `mysql` Service becomes 127.0.0.1 and
+//! the S3 endpoint the test server's. The restore test's scratch MySQL is a second MariaDB
+//! whose socket is linked into the pod's `run` volume (the sidecar's own command,
+//! `mysqld --initialize-insecure`, is MySQL's and is not run here).
+//!
+//! MariaDB's `mysqldump` writes a sandbox-mode first line that MySQL 8.0's client rejects
+//! (`../shared/reference/workloads.md` §1): this drill proves the pipeline, its checks and
+//! its failure modes, with MariaDB on both ends; production dumps and restores with MySQL's
+//! own tools from the same image.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::mariadb::{self, MariaDb};
+use common::s3::{self, S3Server};
+use common::sandbox::{self, Run, Sandbox};
+use o4g_gitops::components::backup;
+use o4g_gitops::settings::{Environment, Settings};
+use serde_json::Value;
+
+const ROOT_PW: &str = "r00t-hex-0123456789abcdef";
+const BACKUP_PW: &str = "backup-hex-0123456789abcdef";
+const CRYPT_PW: &str = "crypt-hex-0123456789abcdef0123456789";
+const CRYPT_SALT: &str = "salt-hex-0123456789abcdef0123456789";
+const S3_PORT: u16 = 9000;
+
+macro_rules! need_tools {
+    () => {
+        if let Err(why) = mariadb::available() {
+            skip_or_fail!("{why}")
+        }
+        if let Err(why) = s3::rclone() {
+            skip_or_fail!("{why}")
+        }
+    };
+}
+
+fn settings() -> Settings {
+    Settings::load(&common::root()).unwrap()
+}
+
+/// What kustomize builds for `env`, from the generator (the equivalence is tests/apps.rs's).
+fn env_objects(env: Environment) -> Vec<Value> {
+    o4g_gitops::components::apps::final_objects(&settings(), env).unwrap()
+}
+
+fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// One container of a backup CronJob in its sandbox, wired to the test servers.
+struct Job {
+    sandbox: Sandbox,
+    argv: Vec<String>,
+    tools: usize,
+    run_dir: Option<usize>,
+    /// A folder of BusyBox applets put first on PATH (the curl image is Alpine: its sh,
+    /// unzip, od, sha256sum and date are BusyBox's).
+    busybox: Option<usize>,
+}
+
+fn job(objs: &[Value], cron: &str, container: &str, net: u32, s3: &S3Server) -> Job {
+    let cron_job = find(objs, "CronJob", cron);
+    let scripts: Vec<(String, String)> = find(objs, "ConfigMap", backup::SCRIPTS)["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let spec = sandbox::pod_spec(cron_job).clone();
+    let files = |volume: &str| -> Vec<(String, String)> {
+        let v = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == volume)
+            .unwrap();
+        if v.get("configMap").is_some() {
+            return scripts.clone();
+        }
+        v["secret"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let value = match i["key"].as_str().unwrap() {
+                    "backup-password" => BACKUP_PW,
+                    "username" => "backup-admin",
+                    "password" => "admin-hex-0123456789",
+                    k => panic!("unexpected Secret key {k}"),
+                };
+                (i["path"].as_str().unwrap().to_string(), value.to_string())
+            })
+            .collect()
+    };
+    let (mut sb, c) = sandbox::for_container(cron_job, container, &files);
+    let secret_env = [
+        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("CRYPT_PASSWORD", CRYPT_PW),
+        ("CRYPT_SALT", CRYPT_SALT),
+    ];
+    // Every env var from a Secret is one of these four.
+    for e in c["env"].as_array().unwrap() {
+        if e["valueFrom"].is_object() {
+            let name = e["name"].as_str().unwrap();
+            let (_, v) = secret_env
+                .iter()
+                .find(|(k, _)| *k == name)
+                .unwrap_or_else(|| panic!("{name} from an unexpected Secret"));
+            sb.env.push((name.into(), (*v).into()));
+        }
+    }
+    set_env(&mut sb, "S3_ENDPOINT", &s3.endpoint);
+    if sb.env.iter().any(|(k, _)| k == "MYSQL_HOST") {
+        set_env(&mut sb, "MYSQL_HOST", "127.0.0.1");
+    }
+    sb.net_of = Some(net);
+    let at = |path: &str| sb.mounts.iter().position(|m| m.path == path);
+    Job {
+        tools: at(backup::TOOLS_DIR).expect("a tools volume"),
+        run_dir: at("/var/run/mysqld"),
+        busybox: None,
+        argv: sandbox::argv(&c),
+        sandbox: sb,
+    }
+}
+
+fn set_env(sb: &mut Sandbox, key: &str, value: &str) {
+    sb.env.retain(|(k, _)| k != key);
+    sb.env.push((key.into(), value.into()));
+}
+
+impl Job {
+    /// Runs the container; `socket` is linked into its `/var/run/mysqld` volume.
+    fn run(&self, socket: Option<&Path>) -> Run {
+        self.sandbox.run_prepared(&self.argv, |vols| {
+            let tools = vols[self.tools].join("rclone");
+            std::fs::copy(s3::rclone().unwrap(), &tools).unwrap();
+            if let (Some(i), Some(sock)) = (self.run_dir, socket) {
+                std::fs::hard_link(sock, vols[i].join("mysqld.sock")).unwrap();
+            }
+            if let Some(i) = self.busybox {
+                let list = Command::new("busybox").arg("--list").output().unwrap();
+                for applet in String::from_utf8(list.stdout).unwrap().lines() {
+                    std::os::unix::fs::symlink("/usr/bin/busybox", vols[i].join(applet)).unwrap();
+                }
+            }
+        })
+    }
+}
+
+/// rclone on the host with the jobs' remotes, inside the servers' namespace.
+fn vault(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> String {
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let obscure = |v: &str| {
+        let mut c = Command::new(s3::rclone().unwrap())
+            .args(["obscure", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(v.as_bytes()).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let mut c = Command::new("nsenter")
+        .arg(format!("--net=/proc/{net}/ns/net"))
+        .arg(s3::rclone().unwrap())
+        .args(args)
+        .env("RCLONE_CONFIG", "/nonexistent/rclone.conf")
+        .env("RCLONE_CONFIG_S3_TYPE", "s3")
+        .env("RCLONE_CONFIG_S3_PROVIDER", "Other")
+        .env("RCLONE_CONFIG_S3_ENDPOINT", &s3.endpoint)
+        .env("RCLONE_CONFIG_S3_ACCESS_KEY_ID", s3::ACCESS_KEY)
+        .env("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY", s3::SECRET_KEY)
+        .env("RCLONE_CONFIG_VAULT_TYPE", "crypt")
+        .env(
+            "RCLONE_CONFIG_VAULT_REMOTE",
+            format!("s3:{bucket}/{prefix}"),
+        )
+        .env("RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION", "off")
+        .env("RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION", "false")
+        .env("RCLONE_CONFIG_VAULT_PASSWORD", obscure(CRYPT_PW))
+        .env("RCLONE_CONFIG_VAULT_PASSWORD2", obscure(CRYPT_SALT))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "rclone {args:?}: {}",
+        common::text(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Loads `sql` through the client's stdin.
+fn load(server: &MariaDb, sql: &[u8]) {
+    let mut c = Command::new("mysql")
+        .arg(format!("--socket={}", server.socket.display()))
+        .args(["--user=root", "--max-allowed-packet=1G"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(sql).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "seed: {}", common::text(&out));
+}
+
+/// An XWiki-like schema: the tables the restore test expects, documents with non-ASCII text,
+/// a sub-wiki schema, and attachments as incompressible BLOBs (`blob_mib` of them).
+fn seed(server: &MariaDb, docs: u32, blob_mib: u32) {
+    let mut sql = String::from(
+        "SET SESSION max_recursive_iterations = 1000000;
+CREATE DATABASE xwiki CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE DATABASE subwiki CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE xwiki.xwikidoc (XWD_ID BIGINT PRIMARY KEY, XWD_FULLNAME VARCHAR(255) NOT NULL, XWD_CONTENT MEDIUMTEXT, XWD_DATE DATETIME) ENGINE=InnoDB;
+CREATE TABLE xwiki.xwikircs (XWR_DOCID BIGINT, XWR_VERSION1 INT, XWR_PATCH MEDIUMTEXT, PRIMARY KEY (XWR_DOCID, XWR_VERSION1)) ENGINE=InnoDB;
+CREATE TABLE xwiki.xwikiobjects (XWO_ID BIGINT PRIMARY KEY, XWO_NAME VARCHAR(255), XWO_CLASSNAME VARCHAR(255)) ENGINE=InnoDB;
+CREATE TABLE xwiki.xwikiproperties (XWP_ID BIGINT, XWP_NAME VARCHAR(255), XWP_CLASSTYPE VARCHAR(255), PRIMARY KEY (XWP_ID, XWP_NAME)) ENGINE=InnoDB;
+CREATE TABLE xwiki.xwikistrings (XWS_ID BIGINT, XWS_NAME VARCHAR(255), XWS_VALUE VARCHAR(768), PRIMARY KEY (XWS_ID, XWS_NAME)) ENGINE=InnoDB;
+CREATE TABLE xwiki.xwikiattachment_content (XWA_ID BIGINT PRIMARY KEY, XWA_CONTENT LONGBLOB) ENGINE=InnoDB;
+CREATE TABLE subwiki.xwikidoc LIKE xwiki.xwikidoc;
+",
+    );
+    let seq = |n: u32| {
+        format!(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {n}) "
+        )
+    };
+    sql += &format!(
+        "INSERT INTO xwiki.xwikidoc {}SELECT n, CONCAT('Espace', n % 50, '.Pagé', n), CONCAT('Été — 日本語 — Ünïcödé ''quoted'' \\\\ ', REPEAT(SHA2(n, 256), 30)), '2026-01-01' + INTERVAL n MINUTE FROM seq;\n",
+        seq(docs)
+    );
+    sql += &format!(
+        "INSERT INTO xwiki.xwikircs {}SELECT n, 1, REPEAT(MD5(n), 8) FROM seq;\n",
+        seq(docs)
+    );
+    sql += &format!(
+        "INSERT INTO xwiki.xwikiobjects {}SELECT n, CONCAT('Page', n), 'XWiki.XWikiComments' FROM seq;\n",
+        seq(docs)
+    );
+    sql += &format!(
+        "INSERT INTO xwiki.xwikiproperties {}SELECT n, 'comment', 'com.xpn.xwiki.objects.StringProperty' FROM seq;\n",
+        seq(docs)
+    );
+    sql += &format!(
+        "INSERT INTO xwiki.xwikistrings {}SELECT n, 'author', CONCAT('XWiki.Utilisateur', n, ' ☃') FROM seq;\n",
+        seq(docs)
+    );
+    sql += "INSERT INTO subwiki.xwikidoc SELECT * FROM xwiki.xwikidoc WHERE XWD_ID <= 100;\n";
+    let mut bytes = sql.into_bytes();
+    // Attachments: 1 MiB each of xorshift noise, which gzip cannot shrink.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..blob_mib {
+        bytes.extend_from_slice(
+            format!("INSERT INTO xwiki.xwikiattachment_content VALUES ({i}, X'").as_bytes(),
+        );
+        for _ in 0..(1 << 17) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes.extend_from_slice(format!("{x:016x}").as_bytes());
+        }
+        bytes.extend_from_slice(b"');\n");
+    }
+    load(server, &bytes);
+    server.sql(&format!(
+        "CREATE USER 'backup'@'%' IDENTIFIED BY '{BACKUP_PW}'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON *.* TO 'backup'@'%';"
+    ));
+}
+
+/// Row count and CHECKSUM TABLE of every table of the XWiki schemas.
+fn fingerprint(server: &MariaDb) -> Vec<String> {
+    let tables = server.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema IN ('xwiki', 'subwiki') ORDER BY 1");
+    tables
+        .lines()
+        .map(|t| {
+            let count = server.sql(&format!("SELECT COUNT(*) FROM {t}"));
+            let sum = server.sql(&format!("CHECKSUM TABLE {t}"));
+            format!("{t} rows={} {}", count.trim(), sum.trim())
+        })
+        .collect()
+}
+
+/// The scratch server of the restore test: root without a password over its socket, as
+/// `mysqld --initialize-insecure` leaves it.
+fn scratch(net: u32) -> MariaDb {
+    let s = MariaDb::start_in(ROOT_PW, Some(net), 3307);
+    s.sql("ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('')");
+    s
+}
+
+struct Drill {
+    source: MariaDb,
+    s3: S3Server,
+}
+
+impl Drill {
+    fn new(docs: u32, blob_mib: u32) -> Self {
+        let source = MariaDb::start(ROOT_PW);
+        seed(&source, docs, blob_mib);
+        let bucket = settings().cluster.s3.bucket.as_str().to_string();
+        let s3 = S3Server::start(source.pid(), S3_PORT, &bucket);
+        Self { source, s3 }
+    }
+    fn net(&self) -> u32 {
+        self.source.pid()
+    }
+    fn backup(&self) -> Run {
+        self.backup_with(&[])
+    }
+    /// The dump job with some environment variables changed (and under GNU time, which
+    /// prints the peak resident memory of its largest process).
+    fn backup_with(&self, env: &[(&str, &str)]) -> Run {
+        let prod = env_objects(Environment::Prod);
+        let mut j = job(&prod, backup::MYSQL_JOB, "dump", self.net(), &self.s3);
+        for (k, v) in env {
+            set_env(&mut j.sandbox, k, v);
+        }
+        let mut argv = vec![
+            "/usr/bin/time".to_string(),
+            "-f".into(),
+            "o4g-peak-rss-kib=%M".into(),
+        ];
+        argv.extend(j.argv.clone());
+        j.argv = argv;
+        j.run(None)
+    }
+    fn restore_test(&self, target: &MariaDb) -> Run {
+        let recette = env_objects(Environment::Recette);
+        job(
+            &recette,
+            backup::RESTORE_JOB,
+            "restore-test",
+            self.net(),
+            &self.s3,
+        )
+        .run(Some(&target.socket))
+    }
+    fn committed(&self) -> Vec<String> {
+        let bucket = settings().cluster.s3.bucket.as_str().to_string();
+        self.s3
+            .objects(&format!("{bucket}/prod/mysql"))
+            .into_iter()
+            .filter(|o| o.ends_with(".sql.gz.sha256.bin"))
+            .collect()
+    }
+}
+
+#[test]
+fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_equal() {
+    need_tools!();
+    let drill = Drill::new(20_000, 64);
+    drill.source.sql("ANALYZE TABLE xwiki.xwikidoc, xwiki.xwikircs, xwiki.xwikiobjects, xwiki.xwikiproperties, xwiki.xwikistrings, xwiki.xwikiattachment_content, subwiki.xwikidoc");
+    let size_mib: f64 = drill
+        .source
+        .sql("SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema IN ('xwiki', 'subwiki')")
+        .trim()
+        .parse::<f64>()
+        .unwrap()
+        / 1048576.0;
+    assert!(size_mib >= 100.0, "the dataset is {size_mib:.0} MiB");
+    // Old committed dumps: pruned past the retention, except the newest KEEP_COPIES.
+    for day in ["20200101", "20200102", "20200103"] {
+        for suffix in ["", ".sha256"] {
+            let name = format!("mysql/{day}T021500Z.sql.gz{suffix}");
+            vault(
+                drill.net(),
+                &drill.s3,
+                "prod",
+                &["rcat", &format!("vault:{name}")],
+                b"old",
+            );
+        }
+    }
+    let keep: usize = settings()
+        .env(Environment::Prod)
+        .backup
+        .keep_copies
+        .get_ref()
+        .to_owned() as usize;
+
+    let t = Instant::now();
+    let run = drill.backup();
+    let dump_s = t.elapsed().as_secs_f64();
+    assert!(run.ok(), "backup failed:\n{}", run.text());
+    for secret in [BACKUP_PW, CRYPT_PW, CRYPT_SALT, s3::SECRET_KEY] {
+        assert!(!run.text().contains(secret), "a secret is in the log");
+    }
+    // The three old dumps are past the retention but within the newest keep_copies: kept.
+    assert!(keep >= 4, "prod keeps {keep} copies");
+    let committed = drill.committed();
+    assert_eq!(committed.len(), 4, "{committed:?}");
+    let peak_mib = peak_kib(&run) / 1024;
+    assert!(
+        peak_mib < 384,
+        "the pipeline's largest process peaked at {peak_mib} MiB"
+    );
+    let newest = committed.last().unwrap().replace(".sha256.bin", ".bin");
+    // Encrypted at rest: neither gzip nor SQL is visible in the stored object.
+    let stored = std::fs::read(drill.s3.root.join(&newest)).unwrap();
+    assert!(
+        !stored.starts_with(&[0x1f, 0x8b]),
+        "the object is not a plain gzip"
+    );
+    assert!(!String::from_utf8_lossy(&stored).contains("xwikidoc"));
+
+    let target = scratch(drill.net());
+    let before = fingerprint(&drill.source);
+    let t = Instant::now();
+    let run = drill.restore_test(&target);
+    let restore_s = t.elapsed().as_secs_f64();
+    assert!(run.ok(), "restore test failed:\n{}", run.text());
+    assert!(run.text().contains("restore test passed"), "{}", run.text());
+    assert_eq!(
+        fingerprint(&target),
+        before,
+        "every table equal after the restore"
+    );
+    let per_50g = |s: f64| s / size_mib * 50.0 * 1024.0 / 60.0;
+    println!(
+        "drill: peak RSS of the largest backup process {peak_mib} MiB; {size_mib:.0} MiB of tables; dump+upload {dump_s:.1} s ({:.1} MiB/s), verify+restore+checks {restore_s:.1} s ({:.1} MiB/s); extrapolated to 50 GiB: backup {:.0} min, restore {:.0} min (RTO 240 min)",
+        size_mib / dump_s,
+        size_mib / restore_s,
+        per_50g(dump_s),
+        per_50g(restore_s),
+    );
+    assert!(
+        per_50g(restore_s) < 240.0,
+        "the restore would miss the 4 h RTO"
+    );
+}
+
+#[test]
+fn a_flipped_byte_or_a_wrong_checksum_makes_the_restore_refuse() {
+    need_tools!();
+    let drill = Drill::new(500, 1);
+    assert!(drill.backup().ok());
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let marker = drill.committed().pop().unwrap();
+    let object = drill.s3.root.join(marker.replace(".sha256.bin", ".bin"));
+    let pristine = std::fs::read(&object).unwrap();
+
+    // One flipped byte in the middle of the stored (encrypted) object.
+    let mut bad = pristine.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    std::fs::write(&object, &bad).unwrap();
+    let target = scratch(drill.net());
+    let run = drill.restore_test(&target);
+    assert!(!run.ok(), "a corrupted object must be refused");
+    assert!(
+        run.text().contains("cannot be downloaded or decrypted"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        !target.sql("SHOW DATABASES").contains("xwiki"),
+        "nothing was imported"
+    );
+
+    // Intact object, wrong checksum beside it.
+    std::fs::write(&object, &pristine).unwrap();
+    let name = marker
+        .strip_prefix(&format!("{bucket}/prod/"))
+        .unwrap()
+        .replace(".bin", "");
+    let wrong = format!("{}  x.sql.gz\n", "0".repeat(64));
+    vault(
+        drill.net(),
+        &drill.s3,
+        "prod",
+        &["rcat", &format!("vault:{name}")],
+        wrong.as_bytes(),
+    );
+    let run = drill.restore_test(&target);
+    assert!(!run.ok());
+    assert!(run.text().contains("checksum mismatch"), "{}", run.text());
+    assert!(!target.sql("SHOW DATABASES").contains("xwiki"));
+}
+
+#[test]
+fn a_failing_upload_fails_the_backup_and_commits_nothing() {
+    need_tools!();
+    let mut drill = Drill::new(500, 1);
+    drill.s3.stop();
+    let run = drill.backup();
+    assert!(!run.ok(), "the backup must fail when S3 is down");
+    assert!(
+        run.text().contains("the dump or its upload failed"),
+        "{}",
+        run.text()
+    );
+    assert!(drill.committed().is_empty());
+}
+
+#[test]
+fn a_restore_without_any_committed_dump_fails_loudly() {
+    need_tools!();
+    let drill = Drill::new(10, 0);
+    let target = scratch(drill.net());
+    let run = drill.restore_test(&target);
+    assert!(!run.ok());
+    assert!(run.text().contains("no committed backup"), "{}", run.text());
+}
+
+fn peak_kib(run: &Run) -> u64 {
+    run.text()
+        .lines()
+        .find_map(|l| l.strip_prefix("o4g-peak-rss-kib="))
+        .expect("GNU time's report")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
+    need_tools!();
+    let drill = Drill::new(200, 0);
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    // Three old committed dumps and an old partial one (no .sha256).
+    for day in ["20200101", "20200102", "20200103"] {
+        for suffix in ["", ".sha256"] {
+            let name = format!("mysql/{day}T021500Z.sql.gz{suffix}");
+            vault(
+                drill.net(),
+                &drill.s3,
+                "prod",
+                &["rcat", &format!("vault:{name}")],
+                b"old",
+            );
+        }
+    }
+    vault(
+        drill.net(),
+        &drill.s3,
+        "prod",
+        &["rcat", "vault:mysql/20191231T021500Z.sql.gz"],
+        b"partial",
+    );
+    let run = drill.backup_with(&[("KEEP_COPIES", "2"), ("RETENTION_DAYS", "30")]);
+    assert!(run.ok(), "{}", run.text());
+    let left: Vec<String> = drill
+        .s3
+        .objects(&format!("{bucket}/prod/mysql"))
+        .into_iter()
+        .map(|o| o.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 4, "{left:?}");
+    assert!(left[0].starts_with("20200103T021500Z.sql.gz"), "{left:?}");
+    assert!(
+        left.iter().all(|o| !o.starts_with("2019")
+            && !o.starts_with("20200101")
+            && !o.starts_with("20200102")),
+        "{left:?}"
+    );
+    assert!(run.text().contains("pruned 3 object(s)"), "{}", run.text());
+}
+
+/// A stand-in for XWiki's export action (tests/backup/xar_server.py) in `net`.
+struct XarServer(std::process::Child, tempfile::TempDir);
+
+impl XarServer {
+    fn start(net: u32, mode: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/proc/{net}/ns/net"))
+            .arg("python3")
+            .arg(common::root().join("tests/backup/xar_server.py"))
+            .args(["8080", mode, "backup-admin", "admin-hex-0123456789"])
+            .arg(dir.path().join("requests.log"))
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !Command::new("nsenter")
+            .arg(format!("--net=/proc/{net}/ns/net"))
+            .args(["sh", "-c", "ss -ltn | grep -q '127.0.0.1:8080 '"])
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "the XAR server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self(child, dir)
+    }
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.1.path().join("requests.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for XarServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn export(mode: &str) -> (Run, Vec<Value>, Vec<String>) {
+    let net = common::mariadb::EmptyNet::new();
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let s3 = S3Server::start(net.pid(), S3_PORT, &bucket);
+    let xwiki = XarServer::start(net.pid(), mode);
+    let prod = env_objects(Environment::Prod);
+    let mut j = job(&prod, backup::XWIKI_JOB, "export", net.pid(), &s3);
+    set_env(&mut j.sandbox, "XWIKI_URL", "http://127.0.0.1:8080");
+    j.sandbox.mounts.push(sandbox::SandboxMount {
+        path: "/bb".into(),
+        backing: sandbox::Backing::EmptyDir,
+        sub_path: None,
+        read_only: true,
+    });
+    j.busybox = Some(j.sandbox.mounts.len() - 1);
+    assert_eq!(j.argv[0], "/bin/sh", "the image's shell runs the script");
+    j.argv[0] = "/bb/sh".into();
+    let path = "PATH=/bb:/usr/local/bin:/usr/bin:/bin".to_string();
+    j.argv = ["/usr/bin/env".to_string(), path]
+        .into_iter()
+        .chain(j.argv)
+        .collect();
+    let run = j.run(None);
+    let objects = s3.objects(&format!("{bucket}/prod/xar"));
+    (run, xwiki.requests(), objects)
+}
+
+macro_rules! need_busybox {
+    () => {
+        need_tools!();
+        if !common::has_tool("busybox", "--help") {
+            skip_or_fail!("busybox is not installed (Debian busybox: the curl image's shell)")
+        }
+    };
+}
+
+#[test]
+fn the_xar_export_uploads_a_checked_zip_with_the_admin_account() {
+    need_busybox!();
+    let (run, requests, objects) = export("ok");
+    assert!(run.ok(), "{}", run.text());
+    assert!(
+        !run.text().contains("admin-hex-0123456789"),
+        "the password is never printed"
+    );
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let r = &requests[0];
+    assert_eq!(r["path"], "/bin/export/XWiki/XWikiPreferences");
+    assert_eq!(r["query"]["format"], "xar");
+    assert_eq!(r["query"]["history"], "true");
+    assert_eq!(r["query"]["backup"], "true");
+    assert_eq!(r["auth_ok"], true, "HTTP Basic with the admin account");
+    assert_eq!(objects.len(), 2, "the XAR and its .sha256: {objects:?}");
+    assert!(run.text().contains("exported 20 pages"), "{}", run.text());
+}
+
+#[test]
+fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
+    need_busybox!();
+    for (mode, expected) in [
+        ("401", "HTTP 401"),
+        ("500", "HTTP 500"),
+        ("html", "not a zip"),
+        ("truncated", "not a readable zip"),
+    ] {
+        let (run, _, objects) = export(mode);
+        assert!(!run.ok(), "{mode}: must fail");
+        assert!(run.text().contains(expected), "{mode}: {}", run.text());
+        assert!(objects.is_empty(), "{mode}: nothing uploaded: {objects:?}");
+    }
+}
