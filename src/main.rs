@@ -65,6 +65,18 @@ enum Command {
     /// Print every image the platform pins (src/images.rs and the chart values), one per line,
     /// for the CI's Trivy and digest checks.
     Images,
+    /// Print a restricted Job that restores a MySQL dump into an environment's MySQL (the
+    /// restore runbook's Job), to pipe into `kubectl apply -f -` once XWiki is scaled to 0.
+    /// Nothing is written or applied.
+    RestoreJob {
+        /// The environment (its namespace).
+        #[arg(long)]
+        env: String,
+        /// The dump: `s3://<bucket>/<env>/mysql/<UTC timestamp>.sql.gz`, or
+        /// `mysql/<UTC timestamp>.sql.gz`. Default: the newest committed dump.
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// SOPS-encrypted Secrets.
     Secrets {
         #[command(subcommand)]
@@ -370,6 +382,21 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
         }
         Command::Secrets { command } => secrets(cli, command),
+        Command::RestoreJob { env, from } => {
+            let settings = Settings::load_without_secrets(&cli.root)?;
+            match o4g_gitops::components::backup::restore_job_yaml(&settings, env, from.as_deref())
+            {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(o4g_gitops::components::backup::RestoreJobError::Input(msg)) => {
+                    eprintln!("error: {msg}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(o4g_gitops::components::backup::RestoreJobError::Build(e)) => Err(e),
+            }
+        }
         Command::Images => {
             for image in o4g_gitops::components::pinned_images() {
                 println!("{image}");

@@ -313,3 +313,64 @@ fn the_restore_runbook_names_every_environment_with_its_own_values() {
         assert!(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap() <= 4 * 3600);
     }
 }
+
+#[test]
+fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
+    let root = common::root();
+    let out = common::o4g(&root, &["restore-job", "--env", "recette"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let job: Value = serde_yaml::from_str(&yaml).unwrap();
+    let cfg = o4g_gitops::policy::AuditConfig::strict(settings().allowed_registries());
+    assert!(o4g_gitops::policy::audit_object(&job, &cfg).is_empty());
+    assert_eq!(job["metadata"]["namespace"], "recette");
+    // The newest dump when --from is absent: no argument to the script.
+    assert!(job["spec"]["template"]["spec"]["containers"][0]["args"].is_null());
+    if common::has_tool("kubectl", "version") || common::in_ci() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("job.yaml"), &yaml).unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- job.yaml\n",
+        )
+        .unwrap();
+        let built = common::kustomize(dir.path());
+        assert!(built.contains("kind: Job"), "{built}");
+    }
+    for (args, expected) in [
+        (vec!["--env", "staging"], "is not an environment"),
+        (
+            vec![
+                "--env",
+                "prod",
+                "--from",
+                "s3://o4g-backups/recette/mysql/20261201T021500Z.sql.gz",
+            ],
+            "is not under s3://o4g-backups/prod/",
+        ),
+        (
+            vec!["--env", "prod", "--from", "mysql/latest.sql.gz"],
+            "expected s3://",
+        ),
+        (
+            vec![
+                "--env",
+                "prod",
+                "--from",
+                "mysql/20261201T021500Z.sql.gz;rm -rf /",
+            ],
+            "expected s3://",
+        ),
+    ] {
+        let mut a = vec!["restore-job"];
+        a.extend(args);
+        let out = common::o4g(&root, &a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}");
+        assert!(out.stdout.is_empty(), "{a:?}: nothing printed");
+        assert!(
+            common::text(&out).contains(expected),
+            "{a:?}: {}",
+            common::text(&out)
+        );
+    }
+}

@@ -73,6 +73,19 @@ struct Job {
 
 fn job(objs: &[Value], cron: &str, container: &str, net: u32, s3: &S3Server) -> Job {
     let cron_job = find(objs, "CronJob", cron);
+    workload_job(cron_job, container, objs, net, s3)
+}
+
+/// The main container of a Job object (the restore Job `o4g restore-job` prints).
+fn job_of(job: &Value, objs: &[Value], net: u32, s3: &S3Server) -> Job {
+    let name = sandbox::pod_spec(job)["containers"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    workload_job(job, &name, objs, net, s3)
+}
+
+fn workload_job(cron_job: &Value, container: &str, objs: &[Value], net: u32, s3: &S3Server) -> Job {
     let scripts: Vec<(String, String)> = find(objs, "ConfigMap", backup::SCRIPTS)["data"]
         .as_object()
         .unwrap()
@@ -97,6 +110,7 @@ fn job(objs: &[Value], cron: &str, container: &str, net: u32, s3: &S3Server) -> 
             .map(|i| {
                 let value = match i["key"].as_str().unwrap() {
                     "backup-password" => BACKUP_PW,
+                    "root-password" => ROOT_PW,
                     "username" => "backup-admin",
                     "password" => "admin-hex-0123456789",
                     k => panic!("unexpected Secret key {k}"),
@@ -694,4 +708,53 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
         assert!(run.text().contains(expected), "{mode}: {}", run.text());
         assert!(objects.is_empty(), "{mode}: nothing uploaded: {objects:?}");
     }
+}
+
+#[test]
+fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    assert!(drill.backup().ok());
+    let marker = drill.committed().pop().unwrap();
+    let name = marker
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let out = common::o4g(
+        &common::root(),
+        &[
+            "restore-job",
+            "--env",
+            "prod",
+            "--from",
+            &format!("s3://{bucket}/prod/mysql/{name}"),
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(job["kind"], "Job");
+    assert_eq!(job["metadata"]["namespace"], "prod");
+    // Its container, as the pod runs it, against a fresh server reached as root over TCP.
+    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
+    let objs = vec![
+        job.clone(),
+        find(
+            &env_objects(Environment::Prod),
+            "ConfigMap",
+            backup::SCRIPTS,
+        )
+        .clone(),
+    ];
+    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
+    set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
+    let run = j.run(None);
+    assert!(run.ok(), "{}", run.text());
+    assert!(
+        run.text().contains(&format!("restored mysql/{name}")),
+        "{}",
+        run.text()
+    );
+    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }

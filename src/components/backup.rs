@@ -745,3 +745,87 @@ pub fn runbook(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
     files.insert(0, ("out/docs/runbooks/restore.md".into(), doc.into_bytes()));
     Ok(files)
 }
+
+/// Why `o4g restore-job` printed nothing.
+#[derive(Debug)]
+pub enum RestoreJobError {
+    /// Bad arguments (exit 2).
+    Input(String),
+    /// The Job could not be built or breaks a policy rule (a bug).
+    Build(Error),
+}
+
+/// `<UTC timestamp>.sql.gz` as the dump job names it (`20261201T021500Z.sql.gz`).
+fn is_dump_name(name: &str) -> bool {
+    let Some(stamp) = name.strip_suffix(".sql.gz") else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+}
+
+/// The YAML `o4g restore-job` prints: the restore Job of `env` for dump `from` (default: the
+/// newest committed one), audited like the tree, with the steps around it as comments.
+pub fn restore_job_yaml(
+    settings: &Settings,
+    env: &str,
+    from: Option<&str>,
+) -> Result<String, RestoreJobError> {
+    let names: Vec<&str> = Environment::ALL.iter().map(|e| e.name()).collect();
+    let Some(environment) = Environment::ALL.into_iter().find(|e| e.name() == env) else {
+        return Err(RestoreJobError::Input(format!(
+            "--env `{env}` is not an environment: expected one of {}",
+            names.join(", ")
+        )));
+    };
+    let bucket = settings.cluster.s3.bucket.as_str();
+    let object = match from {
+        None => None,
+        Some(f) => {
+            let rest = match f.strip_prefix("s3://") {
+                Some(url) => {
+                    let prefix = format!("{bucket}/{env}/");
+                    url.strip_prefix(&prefix).ok_or_else(|| {
+                        RestoreJobError::Input(format!(
+                            "--from `{f}` is not under s3://{prefix}: the Job reads {env}'s own backups"
+                        ))
+                    })?
+                }
+                None => f,
+            };
+            let name = rest.strip_prefix("mysql/").unwrap_or("");
+            if !is_dump_name(name) {
+                return Err(RestoreJobError::Input(format!(
+                    "--from `{f}`: expected s3://{bucket}/{env}/mysql/<YYYYMMDDThhmmssZ>.sql.gz or mysql/<YYYYMMDDThhmmssZ>.sql.gz"
+                )));
+            }
+            Some(format!("mysql/{name}"))
+        }
+    };
+    let p = AppParams::for_env(settings, environment);
+    let job = restore_job(&p, &object.iter().cloned().collect::<Vec<_>>())
+        .map_err(RestoreJobError::Build)?;
+    let body = serde_json::to_value(&job)
+        .map_err(|e| RestoreJobError::Build(Error::Build(e.to_string())))?;
+    let cfg = crate::policy::AuditConfig::strict(settings.allowed_registries());
+    let violations = crate::policy::audit_object(&body, &cfg);
+    if !violations.is_empty() {
+        return Err(RestoreJobError::Build(Error::Build(format!(
+            "{violations:?}"
+        ))));
+    }
+    let yaml = crate::tree::to_yaml(&[&body]).map_err(RestoreJobError::Build)?;
+    let which = object.as_deref().unwrap_or("the newest committed dump");
+    Ok(format!(
+        "# Restores {which} of {env} into its MySQL (out/docs/runbooks/restore.md):\n\
+#   flux suspend kustomization apps-{env}\n\
+#   kubectl -n {env} scale deployment/xwiki --replicas=0\n\
+#   o4g restore-job --env {env} ... | kubectl apply -f -\n\
+#   kubectl -n {env} wait --for=condition=complete job/{RESTORE_NOW_JOB} --timeout=4h\n\
+#   kubectl -n {env} delete job {RESTORE_NOW_JOB} && flux resume kustomization apps-{env}\n{}",
+        String::from_utf8_lossy(&yaml)
+    ))
+}
