@@ -412,6 +412,7 @@ pub struct Settings {
 impl Settings {
     /// Reads and validates `overlays/` under `root`. File names in errors are relative to `root`.
     pub fn load(root: &Path) -> Result<Self, SettingsError> {
+        check_overlay_folders(root)?;
         let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
         let (cluster, cluster_src) = read_toml::<ClusterSettings>(root, &cluster_file)?;
         check_registries(&cluster, &cluster_file, &cluster_src)?;
@@ -559,6 +560,35 @@ impl Settings {
     pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
         self.envs.iter().map(|(e, s)| (*e, s))
     }
+}
+
+/// Every folder of `overlays/` is an environment or the platform scope: a folder nothing
+/// reads (say a new `overlays/staging/`) is an error rather than silently ignored.
+fn check_overlay_folders(root: &Path) -> Result<(), SettingsError> {
+    let dir = root.join(OVERLAYS_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(()); // reading cluster.toml reports the missing folder
+    };
+    let mut known: Vec<&str> = Environment::ALL.iter().map(|e| e.name()).collect();
+    known.push(PLATFORM_SCOPE);
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        if !known.contains(&name.as_str()) {
+            return Err(SettingsError::unreadable(
+                PathBuf::from(OVERLAYS_DIR).join(&name),
+                format!(
+                    "is neither an environment nor a secret scope: the folders of overlays/ are {}. An environment also needs its Environment variant in src/settings/mod.rs today",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A number setting outside `range` is an error at its span.
