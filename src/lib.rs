@@ -56,6 +56,7 @@ pub mod render;
 pub mod secrets;
 pub mod settings;
 pub mod tree;
+pub mod verify;
 pub mod workload;
 pub mod yaml;
 pub mod yaml_read;

@@ -1,0 +1,279 @@
+//! `o4g verify`: a snapshot built from the rendered tree (objects as the API server returns
+//! them, status filled) passes; breaking one item at a time fails with that item's message;
+//! bad snapshots are exit 2.
+
+mod common;
+
+use o4g_gitops::settings::{Environment, Settings};
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-12-01T12:00:00Z";
+const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
+
+fn ready(message: &str) -> Value {
+    json!({"conditions": [{"type": "Ready", "status": "True", "message": message}]})
+}
+
+/// What `kubectl get … -o json` would list for prod on a healthy cluster.
+fn healthy() -> Vec<Value> {
+    let settings = Settings::load(&common::root()).unwrap();
+    let env = Environment::Prod;
+    let mut items = Vec::new();
+    for mut o in o4g_gitops::components::apps::final_objects(&settings, env).unwrap() {
+        o["metadata"]["namespace"] = json!("prod");
+        let kind = o["kind"].as_str().unwrap().to_string();
+        if kind == "Deployment" || kind == "StatefulSet" {
+            let t = &o["spec"]["template"];
+            let mut spec = t["spec"].clone();
+            // The API server fills probe defaults the template leaves out.
+            for c in spec["containers"].as_array_mut().unwrap() {
+                for p in ["readinessProbe", "livenessProbe", "startupProbe"] {
+                    if c[p].is_object() {
+                        c[p]["successThreshold"] = json!(1);
+                    }
+                }
+            }
+            items.push(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("{}-0", o["metadata"]["name"].as_str().unwrap()), "namespace": "prod", "labels": t["metadata"]["labels"]},
+                "spec": spec,
+                "status": ready(""),
+            }));
+        }
+        if kind == "CronJob" {
+            let name = o["metadata"]["name"].as_str().unwrap().to_string();
+            o["status"] = json!({"lastSuccessfulTime": "2026-12-01T02:20:00Z"});
+            items.push(json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": format!("{name}-29410335"), "namespace": "prod", "creationTimestamp": "2026-12-01T02:15:00Z",
+                    "ownerReferences": [{"kind": "CronJob", "name": name}]},
+                "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+            }));
+        }
+        items.push(o);
+    }
+    for cm in o4g_gitops::components::dashboards::config_maps() {
+        items.push(serde_json::to_value(&cm).unwrap());
+    }
+    items.push(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "xwiki-tls", "namespace": "prod"}, "status": ready("Certificate is up to date and has not expired")}));
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    for (path, bytes) in tree.files() {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        for mut d in o4g_gitops::yaml_read::read_documents(&String::from_utf8_lossy(bytes)).unwrap()
+        {
+            let kind = d["kind"].as_str().unwrap_or("").to_string();
+            let api = d["apiVersion"].as_str().unwrap_or("").to_string();
+            if kind == "Kustomization" && api.starts_with("kustomize.toolkit") {
+                d["status"] = ready("Applied revision");
+                d["status"]["lastAppliedRevision"] = json!(REVISION);
+                items.push(d);
+            } else if kind == "HelmRelease" {
+                d["status"] = ready("Helm install succeeded");
+                d["status"]["lastAttemptedRevision"] =
+                    d["spec"]["chart"]["spec"]["version"].clone();
+                items.push(d);
+            }
+        }
+    }
+    items
+}
+
+fn verify(items: &[Value]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snapshot.json");
+    std::fs::write(
+        &file,
+        json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    )
+    .unwrap();
+    verify_file(&file)
+}
+
+fn verify_file(file: &std::path::Path) -> (Option<i32>, String) {
+    let out = common::o4g(
+        &common::root(),
+        &[
+            "verify",
+            "--env",
+            "prod",
+            "--snapshot",
+            file.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--revision",
+            REVISION,
+        ],
+    );
+    (out.status.code(), common::text(&out))
+}
+
+fn find<'a>(items: &'a mut [Value], kind: &str, name: &str) -> &'a mut Value {
+    items
+        .iter_mut()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind} {name}"))
+}
+
+#[test]
+fn a_healthy_snapshot_passes_every_item() {
+    let (code, text) = verify(&healthy());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains('✗'), "{text}");
+    for line in [
+        "✓ networkpolicy prod/default-deny",
+        "✓ pod prod/xwiki-0 (xwiki)",
+        "✓ backup prod/mysql-backup",
+        "✓ certificate prod/xwiki-tls",
+        "✓ kustomization flux-system/apps-prod",
+        "✓ helmrelease longhorn-system/longhorn",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    assert!(text.contains("✓ dashboard observability/"), "{text}");
+}
+
+#[test]
+fn each_broken_item_fails_with_its_own_message() {
+    type Break = Box<dyn Fn(&mut Vec<Value>)>;
+    let cases: Vec<(&str, Break, &str)> = vec![
+        (
+            "missing policy",
+            Box::new(|i| {
+                i.retain(|o| {
+                    !(o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "default-deny")
+                })
+            }),
+            "✗ networkpolicy prod/default-deny: missing",
+        ),
+        (
+            "changed policy",
+            Box::new(|i| {
+                find(i, "NetworkPolicy", "allow-mysql-backup")["spec"]["egress"] = json!([{}]);
+            }),
+            "✗ networkpolicy prod/allow-mysql-backup: changed",
+        ),
+        (
+            "pod not Ready",
+            Box::new(|i| {
+                find(i, "Pod", "mysql-0")["status"] = json!({"conditions": [{"type": "Ready", "status": "False", "message": "containers with unready status: [mysql]"}]});
+            }),
+            "✗ pod prod/mysql-0 (mysql): not Ready (containers with unready status: [mysql])",
+        ),
+        (
+            "probe removed",
+            Box::new(|i| {
+                find(i, "Pod", "xwiki-0")["spec"]["containers"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("readinessProbe");
+            }),
+            "container xwiki: readinessProbe differs from the tree",
+        ),
+        (
+            "backup 25 h old",
+            Box::new(|i| {
+                find(i, "CronJob", "mysql-backup")["status"]["lastSuccessfulTime"] =
+                    json!("2026-11-30T11:00:00Z");
+            }),
+            "✗ backup prod/mysql-backup: last success 2026-11-30T11:00:00Z is 25 h old",
+        ),
+        (
+            "failed last backup",
+            Box::new(|i| {
+                i.push(json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "xwiki-export-29411775", "namespace": "prod", "creationTimestamp": "2026-12-01T11:15:00Z", "ownerReferences": [{"kind": "CronJob", "name": "xwiki-export"}]},
+                "status": {"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}}));
+            }),
+            "✗ backup prod/xwiki-export: its last run xwiki-export-29411775 failed",
+        ),
+        (
+            "missing dashboard",
+            Box::new(|i| {
+                let n = i
+                    .iter()
+                    .position(|o| {
+                        o["kind"] == "ConfigMap" && o["metadata"]["namespace"] == "observability"
+                    })
+                    .unwrap();
+                i.remove(n);
+            }),
+            "ConfigMap missing",
+        ),
+        (
+            "certificate not Ready",
+            Box::new(|i| {
+                find(i, "Certificate", "xwiki-tls")["status"] = json!({"conditions": [{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}]});
+            }),
+            "✗ certificate prod/xwiki-tls: not Ready (Issuing certificate as Secret does not exist)",
+        ),
+        (
+            "kustomization not Ready",
+            Box::new(|i| {
+                find(i, "Kustomization", "apps-prod")["status"]["conditions"][0]["status"] =
+                    json!("False");
+            }),
+            "✗ kustomization flux-system/apps-prod: not Ready",
+        ),
+        (
+            "kustomization at another revision",
+            Box::new(|i| {
+                find(i, "Kustomization", "infra-configs")["status"]["lastAppliedRevision"] =
+                    json!("main@sha1:ffff");
+            }),
+            "✗ kustomization flux-system/infra-configs: applied main@sha1:ffff",
+        ),
+    ];
+    for (what, breaks, expected) in cases {
+        let mut items = healthy();
+        breaks(&mut items);
+        let (code, text) = verify(&items);
+        assert_eq!(code, Some(1), "{what}: {text}");
+        assert!(
+            text.contains(expected),
+            "{what}: expected `{expected}` in\n{text}"
+        );
+        assert_eq!(
+            text.matches('✗').count(),
+            1,
+            "{what}: only that item fails:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_snapshot_is_exit_2_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = json!({"kind": "List", "items": healthy()}).to_string();
+    for (what, text, expected) in [
+        (
+            "not JSON",
+            "error: the server doesn't have a resource type".to_string(),
+            "not JSON",
+        ),
+        ("truncated", full[..full.len() / 2].to_string(), "not JSON"),
+        (
+            "wrong kind",
+            json!({"kind": "Pod", "metadata": {"name": "x"}}).to_string(),
+            "no `items` list",
+        ),
+        (
+            "item without a kind",
+            json!({"kind": "List", "items": [{"metadata": {"name": "x"}}]}).to_string(),
+            "items[0] has no kind",
+        ),
+    ] {
+        let file = dir.path().join("s.json");
+        std::fs::write(&file, text).unwrap();
+        let (code, out) = verify_file(&file);
+        assert_eq!(code, Some(2), "{what}: {out}");
+        assert!(out.contains(expected), "{what}: {out}");
+    }
+    let out = common::o4g(&common::root(), &["verify", "--print-command"]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        o4g_gitops::verify::SNAPSHOT_COMMAND
+    );
+}
