@@ -758,3 +758,124 @@ fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
     );
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }
+
+/// The cutover's final export: `out/docs/scripts/legacy-dump.sh` run on the "legacy host"
+/// (uid 1000, the scripts in a folder, rclone on O4G_TOOLS) against MariaDB; the restore Job
+/// `o4g restore-job` prints then imports that dump into the cluster's MySQL.
+#[test]
+fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    let s = settings();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let scripts: Vec<(String, String)> = ["backup-lib.sh", "legacy-dump.sh"]
+        .iter()
+        .map(|n| {
+            let text = tree.get(&format!("out/docs/scripts/{n}")).unwrap();
+            (n.to_string(), String::from_utf8(text.to_vec()).unwrap())
+        })
+        .collect();
+    let dir = |path: &str, backing| sandbox::SandboxMount {
+        path: path.into(),
+        backing,
+        sub_path: None,
+        read_only: false,
+    };
+    let mut sb = Sandbox {
+        uid: 1000,
+        gid: 1000,
+        mounts: vec![
+            dir("/home/deploy/o4g", sandbox::Backing::Files(scripts, 0o644)),
+            dir("/home/deploy/work", sandbox::Backing::EmptyDir),
+            dir("/opt/o4g-tools", sandbox::Backing::EmptyDir),
+            dir(
+                "/home/deploy/secrets",
+                sandbox::Backing::Files(vec![("root".into(), ROOT_PW.into())], 0o640),
+            ),
+        ],
+        net_of: Some(drill.net()),
+        ..Default::default()
+    };
+    // The runbook's environment for the legacy host.
+    let bucket = s.cluster.s3.bucket.as_str().to_string();
+    for (k, v) in [
+        ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
+        ("S3_BUCKET", &bucket),
+        ("BACKUP_PREFIX", "prod"),
+        ("WORK", "/home/deploy/work"),
+        ("O4G_TOOLS", "/opt/o4g-tools"),
+        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("CRYPT_PASSWORD", CRYPT_PW),
+        ("CRYPT_SALT", CRYPT_SALT),
+        ("MYSQL_HOST", "127.0.0.1"),
+        ("MYSQL_PORT", "3306"),
+        ("MYSQL_USER", "root"),
+        ("MYSQL_PASSWORD_FILE", "/home/deploy/secrets/root"),
+        ("RETENTION_DAYS", "30"),
+        ("KEEP_COPIES", "7"),
+    ] {
+        set_env(&mut sb, k, v);
+    }
+    // fsGroup-less host folders: the operator owns them.
+    sb.fs_group = Some(1000);
+    let legacy = Job {
+        sandbox: sb,
+        argv: vec!["bash".into(), "/home/deploy/o4g/legacy-dump.sh".into()],
+        tools: 2,
+        run_dir: None,
+        busybox: None,
+    };
+    let run = legacy.run(None);
+    assert!(run.ok(), "legacy dump:\n{}", run.text());
+    let marker = drill.committed().pop().expect("the dump is committed");
+    let name = marker
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let out = common::o4g(
+        &common::root(),
+        &[
+            "restore-job",
+            "--env",
+            "prod",
+            "--from",
+            &format!("mysql/{name}"),
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
+    let objs = vec![
+        job.clone(),
+        find(
+            &env_objects(Environment::Prod),
+            "ConfigMap",
+            backup::SCRIPTS,
+        )
+        .clone(),
+    ];
+    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
+    set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
+    let run = j.run(None);
+    assert!(run.ok(), "{}", run.text());
+    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
+}
+
+#[test]
+fn an_unreadable_password_file_stops_the_backup_before_it_connects() {
+    need_tools!();
+    let drill = Drill::new(10, 0);
+    let run = drill.backup_with(&[("MYSQL_PASSWORD_FILE", "/nonexistent/password")]);
+    assert!(!run.ok());
+    assert!(
+        run.text().contains("cannot read /nonexistent/password"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        !run.text().contains("Access denied"),
+        "it never tried without a password"
+    );
+}

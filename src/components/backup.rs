@@ -829,3 +829,34 @@ pub fn restore_job_yaml(
         String::from_utf8_lossy(&yaml)
     ))
 }
+
+/// The backup scripts for the legacy host's final export (cutover), by file name: the same
+/// templates as the CronJobs', reading the library from their own folder.
+pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
+    let dir = "$(dirname \"$0\")";
+    let render = |t: &dyn askama::DynTemplate| {
+        t.dyn_render()
+            .map_err(|e| Error::Build(format!("legacy script: {e}")))
+    };
+    Ok(BTreeMap::from([
+        ("backup-lib.sh".to_string(), render(&LibScript)?),
+        (
+            "legacy-dump.sh".to_string(),
+            render(&DumpScript {
+                job: "legacy-dump",
+                scripts_dir: dir,
+                dump_flags: DUMP_FLAGS,
+            })?,
+        ),
+        (
+            "legacy-xar-export.sh".to_string(),
+            render(&ExportScript {
+                job: "legacy-xar-export",
+                scripts_dir: dir,
+                export_path: EXPORT_PATH,
+                min_bytes: MIN_XAR_BYTES,
+                max_seconds: 3 * 3600,
+            })?,
+        ),
+    ]))
+}

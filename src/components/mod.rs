@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod apps;
 pub mod backup;
 pub mod cert_manager;
+pub mod cutover;
 pub mod dashboards;
 pub mod docs;
 pub mod flux;
@@ -140,7 +141,10 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
     )?;
-    for (path, bytes) in backup::runbook(settings)? {
+    for (path, bytes) in backup::runbook(settings)?
+        .into_iter()
+        .chain(cutover::files(settings)?)
+    {
         tree.insert(path, bytes)?;
     }
     tree.insert(

@@ -77,6 +77,36 @@ pub struct ClusterSettings {
     pub s3: S3Settings,
     /// Who can decrypt each scope's Secrets.
     pub sops: SopsSettings,
+    /// The migration from the legacy host (out/docs/runbooks/cutover.md).
+    pub cutover: CutoverSettings,
+}
+
+/// `[cutover]` of `cluster.toml`: the legacy XWiki host and the DNS switch to the cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CutoverSettings {
+    /// SSH login of the legacy host (XWiki and MySQL on one machine).
+    pub legacy_ssh_host: DnsName,
+    /// Its SSH user.
+    pub legacy_ssh_user: String,
+    /// Its public address: where the XWiki record points until the switch.
+    pub legacy_address: std::net::Ipv4Addr,
+    /// The MySQL schema of the legacy XWiki.
+    pub legacy_database: String,
+    /// Public addresses of the ingress nodes: the record's new A values.
+    pub ingress_addresses: Vec<std::net::Ipv4Addr>,
+    /// The DNS zone at Hostinger.
+    pub dns_zone: DnsName,
+    /// Its authoritative name servers (checked with `dig @server`).
+    pub authoritative_servers: Vec<DnsName>,
+    /// The record's TTL before the cutover, in seconds (how long to wait after lowering it).
+    pub current_ttl_seconds: u32,
+    /// A page whose content the smoke test checks (`Space.Page`).
+    pub known_page: String,
+    /// Text that page must contain.
+    pub known_text: String,
+    /// An attachment the smoke test downloads (`Space.Page/file.ext`).
+    pub known_attachment: String,
 }
 
 /// `[sops]` of `cluster.toml`.

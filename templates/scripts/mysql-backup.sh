@@ -15,10 +15,12 @@ o4g_remotes
 
 # The password goes to the client through an option file, never through arguments.
 cnf="$WORK/client.cnf"
+# Read first: a failed read in a printf argument would not stop the script.
+password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
 {
   printf '[client]\n'
   printf 'host=%s\nport=%s\nprotocol=tcp\nuser=%s\n' "$MYSQL_HOST" "$MYSQL_PORT" "$MYSQL_USER"
-  printf 'password="%s"\n' "$(cat "$MYSQL_PASSWORD_FILE")"
+  printf 'password="%s"\n' "$password"
   printf '[mysqldump]\nmax-allowed-packet=1G\n'
 } >"$cnf"
 

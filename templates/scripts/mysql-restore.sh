@@ -15,6 +15,11 @@ umask 077
 o4g_remotes
 
 cnf="$WORK/restore.cnf"
+# Read first: a failed read in a printf argument would not stop the script.
+password=""
+if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
+  password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
+fi
 {
   printf '[client]\nuser=%s\n' "$MYSQL_USER"
   if [ -n "${MYSQL_SOCKET:-}" ]; then
@@ -25,7 +30,7 @@ cnf="$WORK/restore.cnf"
   fi
   # No MYSQL_PASSWORD_FILE: a server whose root has no password (the restore test's scratch).
   if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
-    printf 'password="%s"\n' "$(cat "$MYSQL_PASSWORD_FILE")"
+    printf 'password="%s"\n' "$password"
   fi
   # Rows as large as the server allows (XWiki attachments live in BLOBs).
   printf '[mysql]\nmax-allowed-packet=1G\n'

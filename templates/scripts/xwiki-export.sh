@@ -16,9 +16,9 @@ o4g_remotes
 
 # curl reads the admin account from a config file, never from its arguments.
 auth="$WORK/curl-auth"
-{
-  printf 'user = "%s:%s"\n' "$(cat "$XWIKI_ADMIN_DIR/username")" "$(cat "$XWIKI_ADMIN_DIR/password")"
-} >"$auth"
+user="$(cat "$XWIKI_ADMIN_DIR/username")" || o4g_fail "cannot read $XWIKI_ADMIN_DIR/username"
+password="$(cat "$XWIKI_ADMIN_DIR/password")" || o4g_fail "cannot read $XWIKI_ADMIN_DIR/password"
+printf 'user = "%s:%s"\n' "$user" "$password" >"$auth"
 
 xar="$WORK/export.xar"
 url="$XWIKI_URL{{ export_path }}"

@@ -1,0 +1,124 @@
+//! The cutover from the legacy host: `out/docs/runbooks/cutover.md` and the scripts of
+//! `out/docs/scripts/` (the final export, with the backup jobs' own templates, and the smoke
+//! test), with the values of `[cutover]` and prod's settings.
+
+use askama::Template;
+
+use crate::Error;
+use crate::settings::{Environment, Settings};
+
+#[derive(Template)]
+#[template(path = "scripts/smoke-test.sh", escape = "none")]
+struct SmokeTest<'a> {
+    host: &'a str,
+    known_page: &'a str,
+    known_text: &'a str,
+    known_attachment: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "cutover.md", escape = "none")]
+struct Runbook<'a> {
+    host: &'a str,
+    ns: &'a str,
+    record: String,
+    zone: &'a str,
+    servers_md: String,
+    first_server: &'a str,
+    dig_all: String,
+    ssh: String,
+    legacy_address: String,
+    legacy_db: &'a str,
+    ingress_md: String,
+    first_ingress: String,
+    bucket: &'a str,
+    endpoint: &'a str,
+    region: &'a str,
+    retention: u32,
+    keep: u32,
+    old_ttl_h: u32,
+    minutes_50g: u64,
+    issuer: &'a str,
+    rehearsal_host: &'a str,
+}
+
+/// The files of the cutover, by path under `out/`.
+pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let c = &settings.cluster.cutover;
+    let prod = settings.env(Environment::Prod);
+    let host = prod.xwiki.host.get_ref().as_str();
+    let zone = c.dns_zone.as_str();
+    let record = host
+        .strip_suffix(&format!(".{zone}"))
+        .map_or_else(|| host.to_string(), |r| format!("{r}.{zone}"));
+    let servers: Vec<&str> = c.authoritative_servers.iter().map(|s| s.as_str()).collect();
+    let ingress: Vec<String> = c
+        .ingress_addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+
+    let s3 = &settings.cluster.s3;
+    let code = |v: &[String]| {
+        v.iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let runbook = Runbook {
+        host,
+        ns: Environment::Prod.name(),
+        record: record.clone(),
+        zone,
+        servers_md: code(&servers.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        first_server: servers.first().copied().unwrap_or_default(),
+        dig_all: servers
+            .iter()
+            .map(|s| format!("`dig +noall +answer {record} A @{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ssh: format!("{}@{}", c.legacy_ssh_user, c.legacy_ssh_host.as_str()),
+        legacy_address: c.legacy_address.to_string(),
+        legacy_db: &c.legacy_database,
+        ingress_md: code(&ingress),
+        first_ingress: ingress.first().cloned().unwrap_or_default(),
+        bucket: s3.bucket.as_str(),
+        endpoint: s3.endpoint.as_str(),
+        region: &s3.region,
+        retention: *prod.backup.retention_days.get_ref(),
+        keep: *prod.backup.keep_copies.get_ref(),
+        old_ttl_h: c.current_ttl_seconds.div_ceil(3600),
+        minutes_50g: (50.0 * 1024.0 / super::backup::MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64,
+        issuer: prod.xwiki.cluster_issuer.name(),
+        rehearsal_host: settings
+            .env(Environment::Recette)
+            .xwiki
+            .host
+            .get_ref()
+            .as_str(),
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("cutover runbook: {e}")))?;
+    let smoke = SmokeTest {
+        host,
+        known_page: &c.known_page,
+        known_text: &c.known_text,
+        known_attachment: &c.known_attachment,
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("smoke test: {e}")))?;
+    let mut out = vec![
+        (
+            "out/docs/runbooks/cutover.md".to_string(),
+            runbook.into_bytes(),
+        ),
+        (
+            "out/docs/scripts/smoke-test.sh".to_string(),
+            smoke.into_bytes(),
+        ),
+    ];
+    for (name, text) in super::backup::legacy_scripts()? {
+        out.push((format!("out/docs/scripts/{name}"), text.into_bytes()));
+    }
+    Ok(out)
+}
