@@ -11,46 +11,50 @@ fn file(tree: &o4g_gitops::tree::Tree, path: &str) -> String {
 }
 
 #[test]
-fn the_runbook_carries_every_value_it_needs_and_no_template_marker() {
+fn each_environment_s_runbook_carries_its_own_values_and_no_template_marker() {
     let s = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&s).unwrap();
-    let doc = file(&tree, "out/docs/runbooks/cutover.md");
-    assert!(
-        !doc.contains("{{") && !doc.contains("{%") && !doc.contains("TODO"),
-        "template left over"
-    );
     let c = &s.cluster.cutover;
-    let prod = s.env(Environment::Prod);
-    let mut needles = vec![
-        prod.xwiki.host.get_ref().as_str().to_string(),
-        c.dns_zone.as_str().to_string(),
-        c.legacy_address.to_string(),
-        format!("{}@{}", c.legacy_ssh_user, c.legacy_ssh_host.as_str()),
-        s.cluster.s3.bucket.as_str().to_string(),
-        s.cluster.s3.endpoint.as_str().to_string(),
-        s.env(Environment::Recette)
-            .xwiki
-            .host
-            .get_ref()
-            .as_str()
-            .to_string(),
-        "TTL 300".into(),
-        "restore-job --env prod".into(),
-        "verify --env prod --snapshot".into(),
-        "kubectl -n prod scale deployment/xwiki --replicas=0".into(),
-        prod.xwiki.cluster_issuer.name().to_string(),
-        "## Rollback".into(),
-        "T-48 h".into(),
-        "T+24 h".into(),
-    ];
-    needles.extend(c.ingress_addresses.iter().map(ToString::to_string));
-    needles.extend(
-        c.authoritative_servers
-            .iter()
-            .map(|n| format!("@{}", n.as_str())),
-    );
-    for n in &needles {
-        assert!(doc.contains(n.as_str()), "the runbook lacks `{n}`");
+    for (env, e) in s.envs() {
+        let doc = file(&tree, &format!("out/docs/runbooks/cutover-{env}.md"));
+        assert!(
+            !doc.contains("{{") && !doc.contains("{%") && !doc.contains("TODO"),
+            "{env}: template left over"
+        );
+        let mut needles = vec![
+            e.xwiki.host.get_ref().as_str().to_string(),
+            c.dns_zone.as_str().to_string(),
+            c.legacy_address.to_string(),
+            format!("{}@{}", c.legacy_ssh_user, c.legacy_ssh_host.as_str()),
+            s.cluster.s3.bucket.as_str().to_string(),
+            s.cluster.s3.endpoint.as_str().to_string(),
+            format!("BACKUP_PREFIX={env}"),
+            format!("s3://{}/{env}/mysql/", s.cluster.s3.bucket.as_str()),
+            format!("restore-job --env {env}"),
+            format!("verify --env {env} --snapshot"),
+            format!("kubectl -n {env} scale deployment/xwiki --replicas=0"),
+            format!("SMOKE_HOST={}", e.xwiki.host.get_ref().as_str()),
+            e.xwiki.cluster_issuer.name().to_string(),
+            "TTL 300".into(),
+            "## Rollback".into(),
+            "T-48 h".into(),
+            "T+24 h".into(),
+        ];
+        needles.extend(c.ingress_addresses.iter().map(ToString::to_string));
+        needles.extend(
+            c.authoritative_servers
+                .iter()
+                .map(|n| format!("@{}", n.as_str())),
+        );
+        for n in &needles {
+            assert!(doc.contains(n.as_str()), "{env}: the runbook lacks `{n}`");
+        }
+        for other in Environment::ALL.iter().filter(|o| **o != env) {
+            assert!(
+                !doc.contains(&format!("-n {other} ")),
+                "{env}: names {other}'s namespace"
+            );
+        }
     }
     let smoke = file(&tree, "out/docs/scripts/smoke-test.sh");
     for n in [&c.known_page, &c.known_text, &c.known_attachment] {
@@ -81,4 +85,64 @@ fn the_cutover_scripts_are_shellcheck_clean() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::text(&out));
+}
+
+/// The smoke test against stand-in wikis (tests/backup/wiki_server.py) on 127.0.0.1 (the new
+/// ingress) and 127.0.0.2 (the legacy host), over HTTP in a network namespace of its own.
+fn smoke(new_pages: u32, legacy_pages: u32, text: &str) -> (bool, String) {
+    let s = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let c = &s.cluster.cutover;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("smoke-test.sh");
+    std::fs::write(&script, file(&tree, "out/docs/scripts/smoke-test.sh")).unwrap();
+    let server = common::root().join("tests/backup/wiki_server.py");
+    let start = |addr: &str, pages: u32, text: &str| {
+        format!(
+            "python3 {} {addr} 8080 admin s3cret-hex {} '{text}' {} {pages} & ",
+            server.display(),
+            c.known_page,
+            c.known_attachment
+        )
+    };
+    let sh = format!(
+        "ip link set lo up; {}{}for i in $(seq 50); do ss -ltn | grep -q '127.0.0.2:8080' && ss -ltn | grep -q '127.0.0.1:8080' && break; sleep 0.1; done; \
+         SMOKE_SCHEME=http SMOKE_PORT=8080 XWIKI_USER=admin XWIKI_PASSWORD=s3cret-hex bash {} 127.0.0.1 127.0.0.2; rc=$?; kill %1 %2; exit $rc",
+        start("127.0.0.1", new_pages, text),
+        start("127.0.0.2", legacy_pages, &c.known_text),
+        script.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "--fork", "bash", "-c", &sh])
+        .output()
+        .unwrap();
+    (out.status.success(), common::text(&out))
+}
+
+#[test]
+fn the_smoke_test_passes_on_a_faithful_copy_and_fails_on_a_difference() {
+    if common::sandbox::available().is_err() {
+        skip_or_fail!("unshare --net needs root");
+    }
+    let s = Settings::load(&common::root()).unwrap();
+    let text = s.cluster.cutover.known_text.clone();
+    let (ok, out) = smoke(120, 120, &text);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("✓ page count: 120 on both") && out.contains("smoke test passed"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cret-hex"), "the password is never printed");
+    let (ok, out) = smoke(119, 120, &text);
+    assert!(!ok);
+    assert!(
+        out.contains("✗ page count: 119 here, 120 on the legacy host"),
+        "{out}"
+    );
+    let (ok, out) = smoke(120, 120, "Bienvenue");
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("✗ {}", s.cluster.cutover.known_page)),
+        "{out}"
+    );
 }

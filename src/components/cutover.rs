@@ -42,22 +42,52 @@ struct Runbook<'a> {
     rehearsal_host: &'a str,
 }
 
-/// The files of the cutover, by path under `out/`.
+/// The files of the cutover, by path under `out/`: one runbook per environment (prod's is
+/// the cutover; the others are its rehearsals), and the scripts.
 pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    for (env, _) in settings.envs() {
+        out.push((
+            format!("out/docs/runbooks/cutover-{}.md", env.name()),
+            runbook(settings, env)?.into_bytes(),
+        ));
+    }
     let c = &settings.cluster.cutover;
-    let prod = settings.env(Environment::Prod);
-    let host = prod.xwiki.host.get_ref().as_str();
+    let smoke = SmokeTest {
+        host: settings
+            .env(Environment::Prod)
+            .xwiki
+            .host
+            .get_ref()
+            .as_str(),
+        known_page: &c.known_page,
+        known_text: &c.known_text,
+        known_attachment: &c.known_attachment,
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("smoke test: {e}")))?;
+    out.push((
+        "out/docs/scripts/smoke-test.sh".to_string(),
+        smoke.into_bytes(),
+    ));
+    for (name, text) in super::backup::legacy_scripts()? {
+        out.push((format!("out/docs/scripts/{name}"), text.into_bytes()));
+    }
+    Ok(out)
+}
+
+fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
+    let c = &settings.cluster.cutover;
+    let e = settings.env(env);
+    let host = e.xwiki.host.get_ref().as_str();
     let zone = c.dns_zone.as_str();
-    let record = host
-        .strip_suffix(&format!(".{zone}"))
-        .map_or_else(|| host.to_string(), |r| format!("{r}.{zone}"));
+    let record = host.to_string();
     let servers: Vec<&str> = c.authoritative_servers.iter().map(|s| s.as_str()).collect();
     let ingress: Vec<String> = c
         .ingress_addresses
         .iter()
         .map(ToString::to_string)
         .collect();
-
     let s3 = &settings.cluster.s3;
     let code = |v: &[String]| {
         v.iter()
@@ -65,9 +95,9 @@ pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let runbook = Runbook {
+    Runbook {
         host,
-        ns: Environment::Prod.name(),
+        ns: env.name(),
         record: record.clone(),
         zone,
         servers_md: code(&servers.iter().map(ToString::to_string).collect::<Vec<_>>()),
@@ -85,11 +115,11 @@ pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
         bucket: s3.bucket.as_str(),
         endpoint: s3.endpoint.as_str(),
         region: &s3.region,
-        retention: *prod.backup.retention_days.get_ref(),
-        keep: *prod.backup.keep_copies.get_ref(),
+        retention: *e.backup.retention_days.get_ref(),
+        keep: *e.backup.keep_copies.get_ref(),
         old_ttl_h: c.current_ttl_seconds.div_ceil(3600),
         minutes_50g: (50.0 * 1024.0 / super::backup::MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64,
-        issuer: prod.xwiki.cluster_issuer.name(),
+        issuer: e.xwiki.cluster_issuer.name(),
         rehearsal_host: settings
             .env(Environment::Recette)
             .xwiki
@@ -98,27 +128,5 @@ pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
             .as_str(),
     }
     .render()
-    .map_err(|e| Error::Build(format!("cutover runbook: {e}")))?;
-    let smoke = SmokeTest {
-        host,
-        known_page: &c.known_page,
-        known_text: &c.known_text,
-        known_attachment: &c.known_attachment,
-    }
-    .render()
-    .map_err(|e| Error::Build(format!("smoke test: {e}")))?;
-    let mut out = vec![
-        (
-            "out/docs/runbooks/cutover.md".to_string(),
-            runbook.into_bytes(),
-        ),
-        (
-            "out/docs/scripts/smoke-test.sh".to_string(),
-            smoke.into_bytes(),
-        ),
-    ];
-    for (name, text) in super::backup::legacy_scripts()? {
-        out.push((format!("out/docs/scripts/{name}"), text.into_bytes()));
-    }
-    Ok(out)
+    .map_err(|e| Error::Build(format!("cutover runbook: {e}")))
 }
