@@ -8,7 +8,7 @@ use crate::policy::{self, AuditConfig, Violation};
 
 /// A file that cannot be read or parsed (exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{}: {message}", position(file, *line, *column))]
 pub struct LintInputError {
     /// The file.
     pub file: String,
@@ -18,6 +18,15 @@ pub struct LintInputError {
     pub column: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// `file:line:column`, or `file` alone when the position is unknown.
+fn position(file: &str, line: usize, column: usize) -> String {
+    if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}:{column}")
+    }
 }
 
 /// A violation with the file it was found in.
@@ -88,7 +97,251 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<serde_json::Value>
     Ok(docs.into_iter().flat_map(policy::flatten).collect())
 }
 
-/// Lints files and folders; violations sorted by file, object, rule and path.
+/// Rules that are not Pod Security checks, by name.
+pub const OTHER_RULES: &[&str] = &[
+    "image-digest",
+    "image-tag",
+    "image-registry",
+    "run-as-non-root",
+    "requests-limits",
+    "sops-encrypted",
+];
+
+/// The annotation that exempts one object from rules, each with a mandatory reason:
+/// `o4g.dev/skip: "image-digest=vendor image, pinned by the chart; requests-limits=…"`.
+pub const SKIP_ANNOTATION: &str = "o4g.dev/skip";
+
+/// Which rules run: a rule runs when `only` is empty or one of its selectors matches, and no
+/// `skip` selector matches. A selector is a rule name (`image-digest`, `pss:privileged`) or
+/// `pss` for every Pod Security check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleSelection {
+    /// `--rules`.
+    pub only: Vec<String>,
+    /// `--skip`.
+    pub skip: Vec<String>,
+}
+
+fn matches(selector: &str, rule: &str) -> bool {
+    selector == rule
+        || rule
+            .strip_prefix(selector)
+            .is_some_and(|r| r.starts_with(':'))
+}
+
+/// Every rule name a selector may give.
+pub fn known_rules() -> Vec<String> {
+    let mut all = vec!["pss".to_string()];
+    all.extend(policy::pss::CHECKS.iter().map(|c| format!("pss:{}", c.id)));
+    all.extend(OTHER_RULES.iter().map(|r| r.to_string()));
+    all.sort();
+    all.dedup();
+    all
+}
+
+impl RuleSelection {
+    /// Refuses a selector that names no rule (a typo would silently select nothing).
+    pub fn check(&self) -> Result<(), String> {
+        let known = known_rules();
+        for s in self.only.iter().chain(&self.skip) {
+            if !known.iter().any(|k| k == s) {
+                return Err(format!(
+                    "unknown rule `{s}`: expected one of {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+    /// Whether `rule` runs.
+    pub fn runs(&self, rule: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|s| matches(s, rule)))
+            && !self.skip.iter().any(|s| matches(s, rule))
+    }
+}
+
+/// A rule an object's annotation exempted it from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Exemption {
+    /// The file.
+    pub file: String,
+    /// The object.
+    pub object: String,
+    /// The rule (selector) exempted.
+    pub rule: String,
+    /// Why (mandatory).
+    pub reason: String,
+}
+
+/// What a lint run found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Violations, sorted by file, object, rule and path.
+    pub violations: Vec<FileViolation>,
+    /// Files that could not be read or parsed (exit 2), the others still linted.
+    pub input_errors: Vec<LintInputError>,
+    /// Rules skipped by annotation.
+    pub exemptions: Vec<Exemption>,
+}
+
+/// Parses `o4g.dev/skip`: `rule=reason; rule=reason`. An entry without a reason or with an
+/// unknown rule is an error.
+fn exemptions_of(object: &serde_json::Value) -> Result<Vec<(String, String)>, String> {
+    let Some(text) = object["metadata"]["annotations"][SKIP_ANNOTATION].as_str() else {
+        return Ok(Vec::new());
+    };
+    let known = known_rules();
+    let mut out = Vec::new();
+    for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((rule, reason)) = entry.split_once('=') else {
+            return Err(format!("`{entry}` has no reason: write `{entry}=<why>`"));
+        };
+        let (rule, reason) = (rule.trim(), reason.trim());
+        if reason.is_empty() {
+            return Err(format!("`{rule}` has an empty reason"));
+        }
+        if !known.iter().any(|k| k == rule) {
+            return Err(format!("`{rule}` is not a rule"));
+        }
+        out.push((rule.to_string(), reason.to_string()));
+    }
+    Ok(out)
+}
+
+/// Text that is a Helm template or a Kustomize file, not a manifest.
+fn not_a_manifest(
+    file: &Path,
+    text: &str,
+    docs: Option<&[serde_json::Value]>,
+) -> Option<LintInputError> {
+    let kustomize = docs.is_some_and(|d| {
+        d.iter().any(|o| {
+            o["apiVersion"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("kustomize.config.k8s.io/"))
+        })
+    });
+    let template = docs.is_none() && text.contains("{{");
+    (kustomize || template).then(|| {
+        input_error(
+            file,
+            0,
+            0,
+            "not a manifest: render it first (helm template / kubectl kustomize)".into(),
+        )
+    })
+}
+
+/// One input: its name, its text, and whether it was named on the command line (a
+/// Kustomize file found in a folder is skipped; one named directly is an error).
+type Input = (String, Result<String, LintInputError>, bool);
+
+/// The inputs: files under `paths`, `-` meaning stdin.
+fn read_inputs(paths: &[PathBuf], errors: &mut Vec<LintInputError>) -> Vec<Input> {
+    let mut out = Vec::new();
+    let (stdin, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        paths.iter().partition(|p| p.as_os_str() == "-");
+    if !stdin.is_empty() {
+        let mut text = String::new();
+        let read = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map(|_| text)
+            .map_err(|e| input_error(Path::new("-"), 0, 0, format!("cannot read stdin: {e}")));
+        out.push(("-".to_string(), read, true));
+    }
+    for p in others {
+        match collect_files(std::slice::from_ref(p)) {
+            Ok(files) => {
+                for f in files {
+                    let read = std::fs::read_to_string(&f)
+                        .map_err(|e| input_error(&f, 0, 0, format!("cannot read: {e}")));
+                    out.push((f.display().to_string(), read, !p.is_dir()));
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
+/// Lints files and folders (`-`: stdin) with `rules`; a file that cannot be parsed is
+/// reported and the others are still linted.
+pub fn lint_report(paths: &[PathBuf], cfg: &AuditConfig, rules: &RuleSelection) -> Report {
+    let mut report = Report::default();
+    for (name, read, named) in read_inputs(paths, &mut report.input_errors) {
+        let text = match read {
+            Ok(t) => t,
+            Err(e) => {
+                report.input_errors.push(e);
+                continue;
+            }
+        };
+        let file = Path::new(&name);
+        let docs = match parse_documents(file, &text) {
+            Ok(d) => d,
+            Err(e) => {
+                report
+                    .input_errors
+                    .push(not_a_manifest(file, &text, None).unwrap_or(e));
+                continue;
+            }
+        };
+        if let Some(e) = not_a_manifest(file, &text, Some(&docs)) {
+            // A kustomization.yaml beside the manifests it lists holds no workload.
+            if named {
+                report.input_errors.push(e);
+            }
+            continue;
+        }
+        for object in docs {
+            let exempt = match exemptions_of(&object) {
+                Ok(x) => x,
+                Err(why) => {
+                    report.input_errors.push(input_error(
+                        file,
+                        0,
+                        0,
+                        format!(
+                            "{}: annotation {SKIP_ANNOTATION}: {why}",
+                            policy::object_id(&object)
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            let found = policy::audit_object(&object, cfg);
+            // One defect, one finding: Pod Security's runAsNonRoot already says it.
+            let pss_non_root = found
+                .iter()
+                .any(|v| v.rule == "pss:runAsNonRoot" && rules.runs(&v.rule));
+            for (rule, reason) in &exempt {
+                report.exemptions.push(Exemption {
+                    file: name.clone(),
+                    object: policy::object_id(&object),
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            for violation in found {
+                if !rules.runs(&violation.rule)
+                    || exempt.iter().any(|(r, _)| matches(r, &violation.rule))
+                    || (pss_non_root && violation.rule == "run-as-non-root")
+                {
+                    continue;
+                }
+                report.violations.push(FileViolation {
+                    file: name.clone(),
+                    violation,
+                });
+            }
+        }
+    }
+    report.violations.sort();
+    report.exemptions.sort();
+    report
+}
+
+/// Lints files and folders with every rule; violations sorted by file, object, rule and path.
+/// The first file that cannot be read or parsed is the error.
 pub fn lint(paths: &[PathBuf], cfg: &AuditConfig) -> Result<Vec<FileViolation>, LintInputError> {
     let mut out = Vec::new();
     for file in collect_files(paths)? {

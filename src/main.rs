@@ -27,6 +27,9 @@ enum Format {
 enum Command {
     /// Check YAML files or folders against the platform's policy rules (Pod Security,
     /// image digest/tag/registry, runAsNonRoot, requests and limits).
+    #[command(
+        after_help = "Examples:\n  o4g lint out/                                   every rule on the rendered tree\n  helm template ./chart | o4g lint --rules pss -  Pod Security alone, on stdin\n  o4g lint --skip image-digest,requests-limits k8s/   adopt the rules one by one\n  o4g lint --rules pss --level baseline --pss-version v1.30 manifest.yaml\n\nPer object: annotation o4g.dev/skip: \"image-digest=<why>; requests-limits=<why>\" (a reason is\nrequired; each skip is listed in the report).\nExit codes: 0 clean, 1 violations, 2 a file that is not a manifest or cannot be parsed (the\nothers are still linted) or bad arguments."
+    )]
     Lint {
         /// Pod Security level.
         #[arg(long, default_value = "restricted")]
@@ -41,7 +44,14 @@ enum Command {
         /// under --root, or the compile-time list when there is none.
         #[arg(long = "registry")]
         registries: Vec<String>,
-        /// Files or folders (folders are searched for *.yaml and *.yml).
+        /// Run only these rules (comma-separated): rule names such as `image-digest` or
+        /// `pss:privileged`, or `pss` for every Pod Security check. Default: all.
+        #[arg(long, value_delimiter = ',')]
+        rules: Vec<String>,
+        /// Do not run these rules (comma-separated, repeatable), same names as --rules.
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Files or folders (folders are searched for *.yaml and *.yml); `-` reads stdin.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -340,8 +350,18 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             pss_version,
             format,
             registries,
+            rules,
+            skip,
             paths,
         } => {
+            let selection = lint::RuleSelection {
+                only: rules.clone(),
+                skip: skip.clone(),
+            };
+            if let Err(why) = selection.check() {
+                eprintln!("error: {why}");
+                return Ok(ExitCode::from(2));
+            }
             let allowed_registries = if registries.is_empty() {
                 default_registries(&cli.root)?
             } else {
@@ -359,14 +379,14 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     o4g_gitops::render::escape(&link.display().to_string())
                 );
             }
-            let found = match lint::lint(paths, &cfg) {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("error: {}", o4g_gitops::render::escape(&e.to_string()));
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            let code = if found.is_empty() {
+            let report = lint::lint_report(paths, &cfg, &selection);
+            for e in &report.input_errors {
+                eprintln!("error: {}", o4g_gitops::render::escape(&e.to_string()));
+            }
+            let found = &report.violations;
+            let code = if !report.input_errors.is_empty() {
+                ExitCode::from(2)
+            } else if found.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -392,7 +412,28 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                             o4g_gitops::render::escape(&v.violation.to_string())
                         )
                     })
-                    .and_then(|()| writeln!(w, "{} violation(s)", found.len())),
+                    .and_then(|()| {
+                        report.exemptions.iter().try_for_each(|x| {
+                            writeln!(
+                                w,
+                                "{}: {}: {} skipped by {}: {}",
+                                o4g_gitops::render::escape(&x.file),
+                                o4g_gitops::render::escape(&x.object),
+                                x.rule,
+                                lint::SKIP_ANNOTATION,
+                                o4g_gitops::render::escape(&x.reason)
+                            )
+                        })
+                    })
+                    .and_then(|()| {
+                        writeln!(
+                            w,
+                            "{} violation(s), {} rule(s) skipped by annotation, {} file(s) not linted",
+                            found.len(),
+                            report.exemptions.len(),
+                            report.input_errors.len()
+                        )
+                    }),
             };
             match written.and_then(|()| w.flush()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

@@ -74,7 +74,8 @@ fn violations_exit_1_with_object_container_rule_and_path_in_a_stable_order() {
     assert!(
         rules.contains(&"image-digest")
             && rules.contains(&"image-tag")
-            && rules.contains(&"run-as-non-root"),
+            && rules.contains(&"pss:runAsNonRoot")
+            && !rules.contains(&"run-as-non-root"),
         "{rules:?}"
     );
     let mut sorted = json.clone();
@@ -170,4 +171,153 @@ fn the_committed_tree_lints_clean() {
         &["lint", common::root().join("out").to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A pod that Pod Security `restricted` accepts at every version, without a digest,
+/// resources or an allowed registry.
+const PSS_ONLY: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  securityContext:\n    runAsNonRoot: true\n    seccompProfile: {type: RuntimeDefault}\n  containers:\n  - name: web\n    image: nginx:1.27\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities: {drop: [ALL]}\n";
+
+fn lint_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut a = vec!["lint"];
+    a.extend_from_slice(args);
+    let out = o4g(dir, &a);
+    (out.status.code(), text(&out))
+}
+
+#[test]
+fn rules_pss_accepts_a_compliant_pod_without_digest_or_requests_at_every_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "pod.yaml", PSS_ONLY);
+    let f = f.to_str().unwrap();
+    let (code, out) = lint_in(dir.path(), &[f]);
+    assert_eq!(
+        code,
+        Some(1),
+        "every rule: digest, registry and resources fail\n{out}"
+    );
+    for minor in 25..=33 {
+        let v = format!("v1.{minor}");
+        let (code, out) = lint_in(
+            dir.path(),
+            &[
+                "--rules",
+                "pss",
+                "--level",
+                "restricted",
+                "--pss-version",
+                &v,
+                f,
+            ],
+        );
+        assert_eq!(code, Some(0), "{v}: {out}");
+    }
+    // --skip drops exactly the rules it names.
+    let (code, out) = lint_in(dir.path(), &["--skip", "image-digest,image-registry", f]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("[requests-limits]")
+            && !out.contains("[image-digest]")
+            && !out.contains("[image-registry]"),
+        "{out}"
+    );
+    // A selector that names no rule is refused, not silently empty.
+    let (code, out) = lint_in(dir.path(), &["--rules", "psss", f]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("unknown rule `psss`") && out.contains("pss:privileged"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_annotation_with_a_reason_skips_a_rule_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = PSS_ONLY.replace(
+        "  name: web\n",
+        "  name: web\n  annotations:\n    o4g.dev/skip: \"image-digest=vendor image, pinned by the chart; image-registry=mirrored by the vendor\"\n",
+    );
+    let f = write(dir.path(), "pod.yaml", &with);
+    let (code, out) = lint_in(dir.path(), &[f.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "requests-limits still fails: {out}");
+    assert!(!out.contains("[image-digest]"), "{out}");
+    assert!(
+        out.contains("image-digest skipped by o4g.dev/skip: vendor image, pinned by the chart"),
+        "{out}"
+    );
+    assert!(out.contains("2 rule(s) skipped by annotation"), "{out}");
+    let without = PSS_ONLY.replace(
+        "  name: web\n",
+        "  name: web\n  annotations:\n    o4g.dev/skip: image-digest\n",
+    );
+    let f = write(dir.path(), "bare.yaml", &without);
+    let (code, out) = lint_in(dir.path(), &[f.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("`image-digest` has no reason"), "{out}");
+}
+
+#[test]
+fn lint_keeps_going_past_a_bad_file_reads_stdin_and_names_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "a-bad.yaml", "kind: Pod\nmetadata: [unclosed\n");
+    let tpl = write(
+        dir.path(),
+        "b-chart.yaml",
+        "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+    );
+    let kus = write(
+        dir.path(),
+        "c-kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
+    );
+    let good = write(dir.path(), "d-pod.yaml", PSS_ONLY);
+    let (code, out) = lint_in(
+        dir.path(),
+        &[
+            bad.to_str().unwrap(),
+            tpl.to_str().unwrap(),
+            kus.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("a-bad.yaml:"), "the bad file is named: {out}");
+    assert_eq!(
+        out.matches("not a manifest: render it first (helm template / kubectl kustomize)")
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("d-pod.yaml: Pod/web: [image-digest]"),
+        "the good file is still linted: {out}"
+    );
+    assert!(out.contains("3 file(s) not linted"), "{out}");
+    // `-` is stdin.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_o4g"))
+        .args(["lint", "--rules", "image-digest", "-"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), PSS_ONLY.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-: Pod/web: [image-digest]"));
+}
+
+#[test]
+fn one_defect_reported_by_two_rules_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = PSS_ONLY.replace("    runAsNonRoot: true\n", "");
+    let f = write(dir.path(), "pod.yaml", &root);
+    let (_, out) = lint_in(dir.path(), &[f.to_str().unwrap()]);
+    assert!(out.contains("[pss:runAsNonRoot]"), "{out}");
+    assert!(
+        !out.contains("[run-as-non-root]"),
+        "the same defect twice: {out}"
+    );
+    // Without Pod Security, the workload rule still reports it.
+    let (_, out) = lint_in(dir.path(), &["--skip", "pss", f.to_str().unwrap()]);
+    assert!(out.contains("[run-as-non-root]"), "{out}");
 }
