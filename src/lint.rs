@@ -359,3 +359,229 @@ pub fn lint(paths: &[PathBuf], cfg: &AuditConfig) -> Result<Vec<FileViolation>, 
     out.sort();
     Ok(out)
 }
+
+/// How to fix a finding of `rule`, one sentence.
+pub fn fix(rule: &str) -> String {
+    let known = match rule {
+        "image-digest" => {
+            "pin the image by digest: `name:tag@sha256:<digest>` (`crane digest name:tag` prints it)"
+        }
+        "image-tag" => "give the image an explicit version tag (never `latest`), with its digest",
+        "image-registry" => {
+            "pull from an allowed registry (`--registry`, or `registries.allowed` in overlays/cluster.toml), written fully qualified"
+        }
+        "run-as-non-root" => {
+            "set `securityContext.runAsNonRoot: true` on the pod or on every container"
+        }
+        "requests-limits" => "set `resources.requests` and `resources.limits` for cpu and memory",
+        "sops-encrypted" => {
+            "encrypt the Secret with sops (`o4g secrets template … | sops encrypt …`)"
+        }
+        "pss:privileged" => "set `securityContext.privileged: false` or remove it",
+        "pss:allowPrivilegeEscalation" => {
+            "set `securityContext.allowPrivilegeEscalation: false` on every container"
+        }
+        "pss:capabilities_restricted" => {
+            "set `securityContext.capabilities.drop: [ALL]` and add back at most `NET_BIND_SERVICE`"
+        }
+        "pss:capabilities_baseline" => {
+            "remove the added capabilities that are not in the default set"
+        }
+        "pss:runAsNonRoot" => {
+            "set `securityContext.runAsNonRoot: true` on the pod or on every container"
+        }
+        "pss:runAsUser" => "remove `runAsUser: 0`: run as a non-zero uid",
+        "pss:seccompProfile_restricted" => {
+            "set `securityContext.seccompProfile.type: RuntimeDefault` (or `Localhost`) on the pod"
+        }
+        "pss:seccompProfile_baseline" => "do not set `seccompProfile.type: Unconfined`",
+        "pss:hostNamespaces" => {
+            "remove `hostNetwork`, `hostPID` and `hostIPC` (or set them to false)"
+        }
+        "pss:hostPathVolumes" => {
+            "replace the hostPath volume (emptyDir, a PersistentVolumeClaim, a ConfigMap)"
+        }
+        "pss:hostPorts" => {
+            "remove `hostPort` from the container ports (expose them through a Service)"
+        }
+        "pss:restrictedVolumes" => {
+            "use only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret volumes"
+        }
+        "pss:procMount" => "remove `procMount` (or set it to `Default`)",
+        "pss:sysctls" => "set only the safe sysctls",
+        "pss:appArmorProfile" => "do not set the AppArmor profile to `Unconfined`",
+        "pss:seLinuxOptions" => {
+            "remove the SELinux `user` and `role`, and use a container type (`container_t`, `container_init_t`, `container_kvm_t`)"
+        }
+        "pss:windowsHostProcess" => "remove `windowsOptions.hostProcess: true`",
+        "pss:hostProbesAndHostLifecycle" => {
+            "remove `host` from the probes and lifecycle handlers (they target the pod)"
+        }
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let id = rule.strip_prefix("pss:").unwrap_or(rule);
+    policy::pss::CHECKS.iter().find(|c| c.id == id).map_or_else(
+        || "see the rule's description".to_string(),
+        |c| format!("Pod Security forbids: {}", c.description),
+    )
+}
+
+/// The human report: findings grouped by file and object, each with its fix, then the skips,
+/// then one summary line.
+pub fn human(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let esc = |s: &str| crate::render::escape(s);
+    let mut out = String::new();
+    let mut last: Option<(&str, &str)> = None;
+    for v in &report.violations {
+        let (file, object) = (v.file.as_str(), v.violation.object.as_str());
+        if last.map(|(f, _)| f) != Some(file) {
+            let _ = writeln!(out, "{}", esc(file));
+        }
+        if last != Some((file, object)) {
+            let _ = writeln!(out, "  {}", esc(object));
+        }
+        last = Some((file, object));
+        let container = v
+            .violation
+            .container
+            .as_ref()
+            .map(|c| format!(" (container {})", esc(c)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    [{}] {}{container}: {}\n      fix: {}",
+            v.violation.rule,
+            esc(&v.violation.path),
+            esc(&v.violation.message),
+            fix(&v.violation.rule)
+        );
+    }
+    for x in &report.exemptions {
+        let _ = writeln!(
+            out,
+            "{}: {}: {} skipped by {SKIP_ANNOTATION}: {}",
+            esc(&x.file),
+            esc(&x.object),
+            x.rule,
+            esc(&x.reason)
+        );
+    }
+    let objects: std::collections::BTreeSet<(&str, &str)> = report
+        .violations
+        .iter()
+        .map(|v| (v.file.as_str(), v.violation.object.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} violation(s) in {} object(s), {} rule(s) skipped by annotation, {} file(s) not linted",
+        report.violations.len(),
+        objects.len(),
+        report.exemptions.len(),
+        report.input_errors.len()
+    );
+    out
+}
+
+/// The report as SARIF 2.1.0 (GitHub code scanning shows it on the pull request): one rule
+/// per rule that fired, with its fix as help; one result per violation at its file, and one
+/// error notification per file that was not linted.
+pub fn sarif(report: &Report) -> serde_json::Value {
+    use serde_sarif::sarif as s;
+    let mut rule_ids: Vec<&str> = report
+        .violations
+        .iter()
+        .map(|v| v.violation.rule.as_str())
+        .collect();
+    rule_ids.sort_unstable();
+    rule_ids.dedup();
+    let rules: Vec<s::ReportingDescriptor> = rule_ids
+        .iter()
+        .map(|id| {
+            s::ReportingDescriptor::builder()
+                .id(*id)
+                .short_description(s::MultiformatMessageString::builder().text(*id).build())
+                .help(s::MultiformatMessageString::builder().text(fix(id)).build())
+                .build()
+        })
+        .collect();
+    let results: Vec<s::Result> = report
+        .violations
+        .iter()
+        .map(|v| {
+            let container = v
+                .violation
+                .container
+                .as_ref()
+                .map(|c| format!(" (container {c})"))
+                .unwrap_or_default();
+            let text = format!(
+                "{}: {}{container}: {}. Fix: {}",
+                v.violation.object,
+                v.violation.path,
+                v.violation.message,
+                fix(&v.violation.rule)
+            );
+            let location = s::Location::builder()
+                .physical_location(
+                    s::PhysicalLocation::builder()
+                        .artifact_location(
+                            s::ArtifactLocation::builder().uri(v.file.clone()).build(),
+                        )
+                        .build(),
+                )
+                .build();
+            s::Result::builder()
+                .rule_id(v.violation.rule.clone())
+                .rule_index(
+                    rule_ids
+                        .iter()
+                        .position(|r| *r == v.violation.rule)
+                        .unwrap_or(0) as i64,
+                )
+                .level(s::ResultLevel::Error)
+                .message(s::Message::builder().text(text).build())
+                .locations(vec![location])
+                .build()
+        })
+        .collect();
+    let notifications: Vec<s::Notification> = report
+        .input_errors
+        .iter()
+        .map(|e| {
+            s::Notification::builder()
+                .message(s::Message::builder().text(e.to_string()).build())
+                .level(serde_json::json!("error"))
+                .build()
+        })
+        .collect();
+    let invocation = s::Invocation::builder()
+        .execution_successful(report.input_errors.is_empty())
+        .tool_execution_notifications(notifications)
+        .build();
+    let run = s::Run::builder()
+        .tool(
+            s::Tool::builder()
+                .driver(
+                    s::ToolComponent::builder()
+                        .name("o4g lint")
+                        .information_uri("https://github.com/open4goods/o4g-gitops")
+                        .version(env!("CARGO_PKG_VERSION"))
+                        .rules(rules)
+                        .build(),
+                )
+                .build(),
+        )
+        .results(results)
+        .invocations(vec![invocation])
+        .build();
+    let log = s::Sarif::builder()
+        .schema("https://json.schemastore.org/sarif-2.1.0.json")
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![run])
+        .build();
+    serde_json::to_value(log).unwrap_or_default()
+}

@@ -19,8 +19,12 @@ struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
+    /// Grouped by file and object, each finding with its fix.
     Text,
+    /// The violations as a JSON array.
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,38 +406,12 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     "{}",
                     serde_json::to_string_pretty(&found).unwrap_or_default()
                 ),
-                Format::Text => found
-                    .iter()
-                    .try_for_each(|v| {
-                        writeln!(
-                            w,
-                            "{}: {}",
-                            o4g_gitops::render::escape(&v.file),
-                            o4g_gitops::render::escape(&v.violation.to_string())
-                        )
-                    })
-                    .and_then(|()| {
-                        report.exemptions.iter().try_for_each(|x| {
-                            writeln!(
-                                w,
-                                "{}: {}: {} skipped by {}: {}",
-                                o4g_gitops::render::escape(&x.file),
-                                o4g_gitops::render::escape(&x.object),
-                                x.rule,
-                                lint::SKIP_ANNOTATION,
-                                o4g_gitops::render::escape(&x.reason)
-                            )
-                        })
-                    })
-                    .and_then(|()| {
-                        writeln!(
-                            w,
-                            "{} violation(s), {} rule(s) skipped by annotation, {} file(s) not linted",
-                            found.len(),
-                            report.exemptions.len(),
-                            report.input_errors.len()
-                        )
-                    }),
+                Format::Text => write!(w, "{}", lint::human(&report)),
+                Format::Sarif => writeln!(
+                    w,
+                    "{}",
+                    serde_json::to_string_pretty(&lint::sarif(&report)).unwrap_or_default()
+                ),
             };
             match written.and_then(|()| w.flush()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

@@ -59,14 +59,25 @@ fn violations_exit_1_with_object_container_rule_and_path_in_a_stable_order() {
     let out = run("text");
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("Pod/prod/bad: [pss:privileged] spec.containers[0].securityContext.privileged (container app)"), "{t}");
+    assert!(t.contains("  Pod/prod/bad\n"), "{t}");
     assert!(
         t.contains(
-            "Deployment/web: [image-registry] spec.template.spec.containers[0].image (container c)"
+            "    [pss:privileged] spec.containers[0].securityContext.privileged (container app)"
         ),
         "{t}"
     );
-    assert!(t.contains("Deployment/web: [requests-limits]"), "{t}");
+    assert!(
+        t.contains("      fix: set `securityContext.privileged: false` or remove it"),
+        "{t}"
+    );
+    assert!(
+        t.contains("  Deployment/web\n")
+            && t.contains(
+                "    [image-registry] spec.template.spec.containers[0].image (container c)"
+            ),
+        "{t}"
+    );
+    assert!(t.contains("    [requests-limits]"), "{t}");
     assert_eq!(t, text(&run("text")), "output is stable");
     let json: Vec<serde_json::Value> = serde_json::from_slice(&run("json").stdout).unwrap();
     assert!(json.iter().all(|v| v["file"] == f.to_str().unwrap()));
@@ -288,7 +299,7 @@ fn lint_keeps_going_past_a_bad_file_reads_stdin_and_names_templates() {
         "{out}"
     );
     assert!(
-        out.contains("d-pod.yaml: Pod/web: [image-digest]"),
+        out.contains("d-pod.yaml\n  Pod/web\n    [image-digest]"),
         "the good file is still linted: {out}"
     );
     assert!(out.contains("3 file(s) not linted"), "{out}");
@@ -303,7 +314,7 @@ fn lint_keeps_going_past_a_bad_file_reads_stdin_and_names_templates() {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), PSS_ONLY.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("-: Pod/web: [image-digest]"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-\n  Pod/web\n    [image-digest]"));
 }
 
 #[test]
@@ -320,4 +331,116 @@ fn one_defect_reported_by_two_rules_is_reported_once() {
     // Without Pod Security, the workload rule still reports it.
     let (_, out) = lint_in(dir.path(), &["--skip", "pss", f.to_str().unwrap()]);
     assert!(out.contains("[run-as-non-root]"), "{out}");
+}
+
+/// The SARIF 2.1.0 schema, as shipped by the serde-sarif crate the output is built with
+/// (found through `cargo metadata`, not copied into the repository).
+fn sarif_schema() -> serde_json::Value {
+    let lock = std::fs::read_to_string(common::root().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"serde-sarif\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .expect("serde-sarif is locked");
+    let home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo")
+        });
+    let path = std::fs::read_dir(home.join("registry/src"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| {
+            e.path()
+                .join(format!("serde-sarif-{version}/src/schema.json"))
+        })
+        .find(|p| p.is_file())
+        .expect("the serde-sarif sources cargo built from");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "pod.yaml", PSS_ONLY);
+    let bad = write(dir.path(), "bad.yaml", "kind: [\n");
+    let out = o4g(
+        dir.path(),
+        &[
+            "lint",
+            "--format",
+            "sarif",
+            f.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema = sarif_schema();
+    assert_eq!(
+        schema["title"],
+        "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    );
+    // The published schema's `language` pattern has a stray `]` (`…[a-zA-Z]{2}]?$`), which the
+    // meta-schema refuses as a regex: it is replaced, in memory, by the pattern it means.
+    let fixed = schema.to_string().replace(
+        "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$",
+        "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$",
+    );
+    let validator = jsonschema::validator_for(&serde_json::from_str(&fixed).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "digest, registry, resources");
+    for r in results {
+        let rule = r["ruleId"].as_str().unwrap();
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(
+            run["tool"]["driver"]["rules"][i]["id"], rule,
+            "ruleIndex points at its rule"
+        );
+        assert_eq!(
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            f.to_str().unwrap()
+        );
+    }
+    assert_eq!(
+        run["invocations"][0]["executionSuccessful"], false,
+        "bad.yaml was not linted"
+    );
+    // The validator is not a rubber stamp: a result without its message is refused.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert!(validator.iter_errors(&broken).next().is_some());
+}
+
+#[test]
+fn the_human_format_groups_by_object_and_states_each_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = format!(
+        "{PSS_ONLY}---\n{}",
+        PSS_ONLY
+            .replace("name: web", "name: api")
+            .replace("    runAsNonRoot: true\n", "")
+            .replace(
+                "allowPrivilegeEscalation: false",
+                "allowPrivilegeEscalation: true"
+            )
+    );
+    let f = write(dir.path(), "pods.yaml", &two);
+    let out = o4g(dir.path(), &["lint", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(dir.path().to_str().unwrap(), "<dir>");
+    insta::assert_snapshot!("lint_human_format", shown);
 }
