@@ -34,6 +34,12 @@ fn position(file: &str, line: usize, column: usize) -> String {
 pub struct FileViolation {
     /// The file.
     pub file: String,
+    /// 1-based line of the offending field (or of its nearest ancestor in the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
     /// The violation.
     #[serde(flatten)]
     pub violation: Violation,
@@ -292,7 +298,33 @@ pub fn lint_report(paths: &[PathBuf], cfg: &AuditConfig, rules: &RuleSelection) 
             }
             continue;
         }
-        for object in docs {
+        // Each object with the document it came from and its path prefix there (`items[i].`
+        // for the items of a List), for the findings' positions.
+        let positions = crate::yaml_read::field_positions(&text);
+        let mut located = Vec::new();
+        for (doc_index, doc) in crate::yaml_read::read_documents(&text)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let is_list = doc["kind"].as_str().is_some_and(|k| k.ends_with("List"));
+            match (is_list, doc["items"].as_array()) {
+                (true, Some(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        located.push((doc_index, format!("items[{i}]."), item.clone()));
+                    }
+                }
+                _ => located.push((doc_index, String::new(), doc)),
+            }
+        }
+        if located.len() != docs.len() {
+            // Nested Lists: objects without positions rather than wrong ones.
+            located = docs
+                .into_iter()
+                .map(|d| (usize::MAX, String::new(), d))
+                .collect();
+        }
+        for (doc_index, prefix, object) in located {
             let exempt = match exemptions_of(&object) {
                 Ok(x) => x,
                 Err(why) => {
@@ -328,14 +360,21 @@ pub fn lint_report(paths: &[PathBuf], cfg: &AuditConfig, rules: &RuleSelection) 
                 {
                     continue;
                 }
+                let at = positions.get(doc_index).and_then(|p| {
+                    crate::yaml_read::position_of(p, &format!("{prefix}{}", violation.path))
+                });
                 report.violations.push(FileViolation {
                     file: name.clone(),
+                    line: at.map(|(l, _)| l),
+                    column: at.map(|(_, c)| c),
                     violation,
                 });
             }
         }
     }
-    report.violations.sort();
+    report
+        .violations
+        .sort_by(|a, b| (&a.file, &a.violation).cmp(&(&b.file, &b.violation)));
     report.exemptions.sort();
     report
 }
@@ -351,6 +390,8 @@ pub fn lint(paths: &[PathBuf], cfg: &AuditConfig) -> Result<Vec<FileViolation>, 
             for violation in policy::audit_object(&object, cfg) {
                 out.push(FileViolation {
                     file: file.display().to_string(),
+                    line: None,
+                    column: None,
                     violation,
                 });
             }
@@ -453,12 +494,15 @@ pub fn human(report: &Report) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "    [{}] {}{container}: {}\n      fix: {}",
+            "    [{}] {}{container}: {}",
             v.violation.rule,
             esc(&v.violation.path),
             esc(&v.violation.message),
-            fix(&v.violation.rule)
         );
+        if let (Some(l), Some(c)) = (v.line, v.column) {
+            let _ = writeln!(out, "      at {}:{l}:{c}", esc(file));
+        }
+        let _ = writeln!(out, "      fix: {}", fix(&v.violation.rule));
     }
     for x in &report.exemptions {
         let _ = writeln!(

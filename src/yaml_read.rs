@@ -192,9 +192,124 @@ pub fn read_documents(text: &str) -> Result<Vec<serde_json::Value>, ReadError> {
     Ok(out)
 }
 
+/// Where each field of each document starts: per document, its paths (`spec.containers[0].image`,
+/// the form policy findings use) with the 1-based line and column of the key (or of the item,
+/// in a sequence). Only for texts [`read_documents`] accepted; aliases point at the alias.
+pub fn field_positions(text: &str) -> Vec<std::collections::BTreeMap<String, (usize, usize)>> {
+    use saphyr_parser::{Event, Parser};
+    enum Frame {
+        Map { key: Option<String>, at: String },
+        Seq { index: usize, at: String },
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut docs = Vec::new();
+    let mut map = std::collections::BTreeMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // read_documents drops documents that are null: so does this, to stay aligned.
+    let mut null_doc = false;
+    let join = |parent: &str, key: &str| {
+        if parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{parent}.{key}")
+        }
+    };
+    for item in Parser::new_from_str(text) {
+        let Ok((event, span)) = item else { break };
+        let pos = (span.start.line(), span.start.col() + 1);
+        // The path of a value starting here, and whether it is a mapping key.
+        let (here, is_key) = match stack.last() {
+            Some(Frame::Map { key: None, at }) => (at.clone(), true),
+            Some(Frame::Map { key: Some(k), at }) => (join(at, k), false),
+            Some(Frame::Seq { index, at }) => (format!("{at}[{index}]"), false),
+            None => (String::new(), false),
+        };
+        let advance = |stack: &mut Vec<Frame>| match stack.last_mut() {
+            Some(Frame::Map { key, .. }) => *key = None,
+            Some(Frame::Seq { index, .. }) => *index += 1,
+            None => {}
+        };
+        match event {
+            Event::DocumentStart(_) => {
+                map = std::collections::BTreeMap::new();
+                stack.clear();
+                null_doc = false;
+            }
+            Event::DocumentEnd => {
+                let m = std::mem::take(&mut map);
+                if !null_doc {
+                    docs.push(m);
+                }
+            }
+            Event::Scalar(ref value, ..) if stack.is_empty() => {
+                null_doc = matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
+                map.entry(here).or_insert(pos);
+            }
+            Event::Scalar(value, ..) if is_key => {
+                let path = join(&here, &value);
+                map.entry(path).or_insert(pos);
+                if let Some(Frame::Map { key, .. }) = stack.last_mut() {
+                    *key = Some(value.to_string());
+                }
+            }
+            Event::Scalar(..) | Event::Alias(_) => {
+                map.entry(here).or_insert(pos);
+                advance(&mut stack);
+            }
+            Event::MappingStart(..) => {
+                map.entry(here.clone()).or_insert(pos);
+                stack.push(Frame::Map {
+                    key: None,
+                    at: here,
+                });
+            }
+            Event::SequenceStart(..) => {
+                map.entry(here.clone()).or_insert(pos);
+                stack.push(Frame::Seq { index: 0, at: here });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+                advance(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    docs
+}
+
+/// The position of `path` in `positions`, or of its nearest ancestor that has one.
+pub fn position_of(
+    positions: &std::collections::BTreeMap<String, (usize, usize)>,
+    path: &str,
+) -> Option<(usize, usize)> {
+    let mut p = path;
+    loop {
+        if let Some(at) = positions.get(p) {
+            return Some(*at);
+        }
+        let cut = p.rfind(['.', '['])?;
+        p = &p[..cut];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_positions_follow_keys_and_items_and_skip_null_documents() {
+        let text = "---\n---\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: x\n  - name: b\n    securityContext: {privileged: true}\n";
+        let docs = field_positions(text);
+        assert_eq!(docs.len(), read_documents(text).unwrap().len());
+        let p = &docs[0];
+        assert_eq!(p["kind"], (3, 1));
+        assert_eq!(p["spec.containers[0].image"], (7, 5));
+        assert_eq!(p["spec.containers[1].securityContext.privileged"], (9, 23));
+        assert_eq!(
+            position_of(p, "spec.containers[1].securityContext.runAsNonRoot"),
+            Some((9, 5))
+        );
+    }
 
     #[test]
     fn merge_keys_are_applied_as_the_api_server_reader_does() {
