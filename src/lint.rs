@@ -448,7 +448,9 @@ pub fn fix(rule: &str) -> String {
         "pss:restrictedVolumes" => {
             "use only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret volumes"
         }
-        "pss:procMount" => "remove `procMount` (or set it to `Default`)",
+        "pss:procMount" | "pss:procMount_restricted" => {
+            "remove `procMount` (or set it to `Default`)"
+        }
         "pss:sysctls" => "set only the safe sysctls",
         "pss:appArmorProfile" => "do not set the AppArmor profile to `Unconfined`",
         "pss:seLinuxOptions" => {

@@ -38,7 +38,8 @@ enum Command {
         /// Pod Security level.
         #[arg(long, default_value = "restricted")]
         level: policy::Level,
-        /// Pod Security policy version: `latest` or `v1.N`.
+        /// Pod Security policy version: `v1.N`, or `latest` = v1.36, the newest the checks know
+        /// (k8s.io/pod-security-admission v0.36.2); newer versions are checked as v1.36.
         #[arg(long, default_value = "latest")]
         pss_version: policy::PssVersion,
         /// Output format.

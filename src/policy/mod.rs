@@ -60,8 +60,9 @@ impl std::str::FromStr for Level {
     }
 }
 
-/// The newest Pod Security policy version the checks know (`latest` means this).
-pub const LATEST_MINOR: u32 = 37;
+/// The newest Pod Security policy version the checks know (`latest` means this): the checks
+/// follow k8s.io/pod-security-admission v0.36.2 (Kubernetes 1.36), its newest release.
+pub const LATEST_MINOR: u32 = 36;
 
 /// A Pod Security policy version: `latest` or `v1.N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

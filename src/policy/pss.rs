@@ -108,13 +108,6 @@ pub const CHECKS: &[Check] = &[
         eval: host_probes,
     },
     Check {
-        id: "ulimits",
-        level: Level::Baseline,
-        since: 37,
-        description: "securityContext.ulimits must be unset",
-        eval: ulimits,
-    },
-    Check {
         id: "restrictedVolumes",
         level: Level::Restricted,
         since: 0,
@@ -157,19 +150,22 @@ pub const CHECKS: &[Check] = &[
         eval: capabilities_restricted,
     },
     Check {
-        id: "cgroupOptions",
+        id: "procMount_restricted",
         level: Level::Restricted,
-        since: 0,
-        description: "cgroupOptions.mountMode unset or ReadOnly",
-        eval: cgroup_options,
+        since: 35,
+        description: "procMount unset or Default, even in a user namespace",
+        eval: proc_mount_restricted,
     },
 ];
 
 /// Checks a restricted-level check replaces (upstream `OverrideCheckIDs`), with the version
-/// from which it does.
+/// from which it does. Upstream also lets `seccompProfile_restricted` replace
+/// `seccompProfile_baseline` from 1.19; both deny the same pods there, and keeping the baseline
+/// one lets each upstream fixture be reported by its own check (tests/policy_fixtures.rs).
 const OVERRIDES: &[(&str, &str, u32)] = &[
     ("restrictedVolumes", "hostPathVolumes", 0),
     ("capabilities_restricted", "capabilities_baseline", 22),
+    ("procMount_restricted", "procMount", 35),
 ];
 
 /// Runs every check of `level` at `version` on a pod.
@@ -402,7 +398,29 @@ fn selinux(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
     out
 }
 
-fn proc_mount(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
+/// A pod in a user namespace (`hostUsers: false`): from v1.35 the baseline procMount and the
+/// restricted runAsNonRoot and runAsUser checks allow it (upstream `relaxPolicyForUserNamespacePod`,
+/// k8s.io/pod-security-admission v0.36.2 `policy/helpers.go:41-43`).
+fn in_user_namespace(pod: &PodView<'_>) -> bool {
+    pod.spec["hostUsers"].as_bool() == Some(false)
+}
+
+/// Baseline procMount: `policy/check_procMount_baseline.go` (v0.36.2): 1.0 unconditional,
+/// 1.35 relaxed for user-namespace pods.
+fn proc_mount(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
+    if minor >= 35 && in_user_namespace(pod) {
+        return Vec::new();
+    }
+    proc_mount_unmasked(pod, "procMount")
+}
+
+/// Restricted procMount from 1.35 (`policy/check_procMount_restricted.go`): the 1.0 rule,
+/// unconditionally, overriding the relaxed baseline one.
+fn proc_mount_restricted(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
+    proc_mount_unmasked(pod, "procMount_restricted")
+}
+
+fn proc_mount_unmasked(pod: &PodView<'_>, id: &str) -> Vec<Finding> {
     pod.containers()
         .filter(|c| {
             c.value["securityContext"]["procMount"]
@@ -411,7 +429,7 @@ fn proc_mount(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
         })
         .map(|c| {
             on_container(
-                "procMount",
+                id,
                 pod,
                 &c,
                 "securityContext.procMount",
@@ -550,21 +568,6 @@ fn host_probes(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
     out
 }
 
-fn ulimits(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
-    pod.containers()
-        .filter(|c| !c.value["securityContext"]["ulimits"].is_null())
-        .map(|c| {
-            on_container(
-                "ulimits",
-                pod,
-                &c,
-                "securityContext.ulimits",
-                "ulimits must not be set",
-            )
-        })
-        .collect()
-}
-
 /// Volume sources restricted allows. A volume with no source is defaulted to emptyDir by the
 /// API server, so it is allowed too.
 const ALLOWED_VOLUMES: &[&str] = &[
@@ -632,7 +635,11 @@ fn allow_privilege_escalation(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
         .collect()
 }
 
-fn run_as_non_root(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
+/// `policy/check_runAsNonRoot.go` (v0.36.2): from 1.35 a user-namespace pod may run as root.
+fn run_as_non_root(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
+    if minor >= 35 && in_user_namespace(pod) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let pod_level = pod.spec["securityContext"]["runAsNonRoot"].as_bool();
     if pod_level == Some(false) {
@@ -665,7 +672,11 @@ fn run_as_non_root(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
     out
 }
 
-fn run_as_user(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
+/// `policy/check_runAsUser.go` (v0.36.2): from 1.35 a user-namespace pod may use uid 0.
+fn run_as_user(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
+    if minor >= 35 && in_user_namespace(pod) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     if pod.spec["securityContext"]["runAsUser"].as_i64() == Some(0) {
         out.push(finding(
@@ -747,25 +758,6 @@ fn capabilities_restricted(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
     out
 }
 
-fn cgroup_options(pod: &PodView<'_>, _: u32) -> Vec<Finding> {
-    pod.containers()
-        .filter(|c| {
-            c.value["securityContext"]["cgroupOptions"]["mountMode"]
-                .as_str()
-                .is_some_and(|m| m != "ReadOnly")
-        })
-        .map(|c| {
-            on_container(
-                "cgroupOptions",
-                pod,
-                &c,
-                "securityContext.cgroupOptions.mountMode",
-                "cgroupOptions.mountMode must be ReadOnly",
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,54 +788,318 @@ mod tests {
             "containers": [c]}})
     }
 
+    /// `pod` with `value` at the pod-spec field `key` (e.g. `hostUsers`, `os`).
+    fn with_spec(
+        mut pod: serde_json::Value,
+        key: &str,
+        value: serde_json::Value,
+    ) -> serde_json::Value {
+        pod["spec"][key] = value;
+        pod
+    }
+
+    fn windows(pod: serde_json::Value) -> serde_json::Value {
+        with_spec(pod, "os", json!({"name": "windows"}))
+    }
+
+    fn sysctl(name: &str) -> serde_json::Value {
+        let mut pod = restricted_pod(json!({}));
+        pod["spec"]["securityContext"]["sysctls"] = json!([{"name": name, "value": "1"}]);
+        pod
+    }
+
+    /// Every version boundary of every check that changed from v1.25 on, in both directions:
+    /// a pod the boundary concerns (its verdict flips at v1.N) and one it does not (same
+    /// verdict on both sides). Boundaries from k8s.io/pod-security-admission v0.36.2, the newest
+    /// release: `policy/check_*.go`, `MinimumVersion` of each `VersionedCheck`.
     #[test]
-    fn checks_newer_than_the_fixtures_start_at_their_version() {
-        // v1.34: a probe or lifecycle handler may not name a host.
+    fn every_version_boundary_since_1_25_in_both_directions() {
+        use Level::{Baseline, Restricted};
+        let no_ape = || {
+            let mut p = restricted_pod(json!({}));
+            p["spec"]["containers"][0]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("allowPrivilegeEscalation");
+            p
+        };
+        let no_caps = || {
+            let mut p = restricted_pod(json!({}));
+            p["spec"]["containers"][0]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("capabilities");
+            p
+        };
+        let no_seccomp = || {
+            let mut p = restricted_pod(json!({}));
+            p["spec"]["securityContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("seccompProfile");
+            p
+        };
+        let unmasked = || restricted_pod(json!({"securityContext": {"procMount": "Unmasked"}}));
+        let root = || {
+            let mut p = restricted_pod(json!({}));
+            p["spec"]["securityContext"]["runAsNonRoot"] = json!(false);
+            p
+        };
+        let uid0 = || {
+            let mut p = restricted_pod(json!({}));
+            p["spec"]["securityContext"]["runAsUser"] = json!(0);
+            p
+        };
+        let userns = |p: serde_json::Value| with_spec(p, "hostUsers", json!(false));
+        let probe_host = restricted_pod(
+            json!({"readinessProbe": {"httpGet": {"host": "10.0.0.1", "path": "/", "port": 80}}}),
+        );
         let probe =
-            restricted_pod(json!({"livenessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}));
-        assert!(
-            rules(&probe, Level::Baseline, "v1.34")
-                .contains(&"pss:hostProbesAndHostLifecycle".to_string())
-        );
-        assert!(rules(&probe, Level::Baseline, "v1.33").is_empty());
-        let lifecycle = restricted_pod(
-            json!({"lifecycle": {"preStop": {"tcpSocket": {"host": "evil", "port": 1}}}}),
-        );
-        assert!(
-            rules(&lifecycle, Level::Baseline, "latest")
-                .contains(&"pss:hostProbesAndHostLifecycle".to_string())
-        );
-        // v1.37: ulimits are for privileged only.
-        let ulimits = restricted_pod(
-            json!({"securityContext": {"ulimits": [{"name": "nofile", "soft": 1, "hard": 2}]}}),
-        );
-        assert!(rules(&ulimits, Level::Baseline, "v1.37").contains(&"pss:ulimits".to_string()));
-        assert!(rules(&ulimits, Level::Baseline, "v1.36").is_empty());
-        // cgroupOptions: restricted only, any version (the field is new).
-        let cgroup = restricted_pod(
-            json!({"securityContext": {"cgroupOptions": {"mountMode": "ReadWrite"}}}),
-        );
-        assert!(
-            rules(&cgroup, Level::Restricted, "latest").contains(&"pss:cgroupOptions".to_string())
-        );
-        assert!(rules(&cgroup, Level::Baseline, "latest").is_empty());
-        let readonly = restricted_pod(
-            json!({"securityContext": {"cgroupOptions": {"mountMode": "ReadOnly"}}}),
-        );
-        assert!(rules(&readonly, Level::Restricted, "latest").is_empty());
-        // container_engine_t is allowed from v1.31.
-        let engine = restricted_pod(
-            json!({"securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}),
-        );
-        assert!(rules(&engine, Level::Baseline, "v1.31").is_empty());
-        assert!(
-            rules(&engine, Level::Baseline, "v1.30").contains(&"pss:seLinuxOptions".to_string())
-        );
-        // Versions newer than the checks behave as the newest.
+            restricted_pod(json!({"readinessProbe": {"httpGet": {"path": "/", "port": 80}}}));
+        // (what, pod, level, boundary minor, rule, denied before, denied from the boundary on)
+        let cases: Vec<(&str, serde_json::Value, Level, u32, &str, bool, bool)> = vec![
+            (
+                "windows pod without allowPrivilegeEscalation",
+                windows(no_ape()),
+                Restricted,
+                25,
+                "pss:allowPrivilegeEscalation",
+                true,
+                false,
+            ),
+            (
+                "linux pod without allowPrivilegeEscalation",
+                no_ape(),
+                Restricted,
+                25,
+                "pss:allowPrivilegeEscalation",
+                true,
+                true,
+            ),
+            (
+                "windows pod without drop ALL",
+                windows(no_caps()),
+                Restricted,
+                25,
+                "pss:capabilities_restricted",
+                true,
+                false,
+            ),
+            (
+                "linux pod without drop ALL",
+                no_caps(),
+                Restricted,
+                25,
+                "pss:capabilities_restricted",
+                true,
+                true,
+            ),
+            (
+                "windows pod without seccomp",
+                windows(no_seccomp()),
+                Restricted,
+                25,
+                "pss:seccompProfile_restricted",
+                true,
+                false,
+            ),
+            (
+                "linux pod without seccomp",
+                no_seccomp(),
+                Restricted,
+                25,
+                "pss:seccompProfile_restricted",
+                true,
+                true,
+            ),
+            (
+                "net.ipv4.ip_local_reserved_ports",
+                sysctl("net.ipv4.ip_local_reserved_ports"),
+                Baseline,
+                27,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
+                "kernel.msgmax (never safe)",
+                sysctl("kernel.msgmax"),
+                Baseline,
+                27,
+                "pss:sysctls",
+                true,
+                true,
+            ),
+            (
+                "net.ipv4.tcp_keepalive_time",
+                sysctl("net.ipv4.tcp_keepalive_time"),
+                Baseline,
+                29,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
+                "kernel.shm_rmid_forced (always safe)",
+                sysctl("kernel.shm_rmid_forced"),
+                Baseline,
+                29,
+                "pss:sysctls",
+                false,
+                false,
+            ),
+            (
+                "net.ipv4.tcp_rmem",
+                sysctl("net.ipv4.tcp_rmem"),
+                Baseline,
+                32,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
+                "net.ipv4.tcp_wmem",
+                sysctl("net.ipv4.tcp_wmem"),
+                Baseline,
+                32,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
+                "SELinux type container_engine_t",
+                restricted_pod(
+                    json!({"securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}),
+                ),
+                Baseline,
+                31,
+                "pss:seLinuxOptions",
+                true,
+                false,
+            ),
+            (
+                "SELinux type spc_t",
+                restricted_pod(json!({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}})),
+                Baseline,
+                31,
+                "pss:seLinuxOptions",
+                true,
+                true,
+            ),
+            (
+                "probe naming a host",
+                probe_host,
+                Baseline,
+                34,
+                "pss:hostProbesAndHostLifecycle",
+                false,
+                true,
+            ),
+            (
+                "probe without host",
+                probe,
+                Baseline,
+                34,
+                "pss:hostProbesAndHostLifecycle",
+                false,
+                false,
+            ),
+            (
+                "Unmasked procMount in a user namespace, baseline",
+                userns(unmasked()),
+                Baseline,
+                35,
+                "pss:procMount",
+                true,
+                false,
+            ),
+            (
+                "Unmasked procMount on the host's users, baseline",
+                unmasked(),
+                Baseline,
+                35,
+                "pss:procMount",
+                true,
+                true,
+            ),
+            (
+                "Unmasked procMount in a user namespace, restricted",
+                userns(unmasked()),
+                Restricted,
+                35,
+                "pss:procMount",
+                true,
+                false,
+            ),
+            (
+                "Unmasked procMount in a user namespace, restricted's own check",
+                userns(unmasked()),
+                Restricted,
+                35,
+                "pss:procMount_restricted",
+                false,
+                true,
+            ),
+            (
+                "runAsNonRoot=false in a user namespace",
+                userns(root()),
+                Restricted,
+                35,
+                "pss:runAsNonRoot",
+                true,
+                false,
+            ),
+            (
+                "runAsNonRoot=false on the host's users",
+                root(),
+                Restricted,
+                35,
+                "pss:runAsNonRoot",
+                true,
+                true,
+            ),
+            (
+                "runAsUser=0 in a user namespace",
+                userns(uid0()),
+                Restricted,
+                35,
+                "pss:runAsUser",
+                true,
+                false,
+            ),
+            (
+                "runAsUser=0 on the host's users",
+                uid0(),
+                Restricted,
+                35,
+                "pss:runAsUser",
+                true,
+                true,
+            ),
+        ];
+        for (what, pod, level, n, rule, before, after) in cases {
+            let at =
+                |minor: u32| rules(&pod, level, &format!("v1.{minor}")).contains(&rule.to_string());
+            assert_eq!(at(n - 1), before, "{what}: {rule} at v1.{}", n - 1);
+            assert_eq!(at(n), after, "{what}: {rule} at v1.{n}");
+        }
+        // The restricted procMount check replaces the relaxed baseline one: one finding, not two.
+        let both = rules(&unmasked(), Restricted, "v1.35");
         assert_eq!(
-            rules(&ulimits, Level::Baseline, "v1.40"),
-            rules(&ulimits, Level::Baseline, "latest")
+            both.iter()
+                .filter(|r| r.starts_with("pss:procMount"))
+                .count(),
+            1,
+            "{both:?}"
         );
+        // `latest` is v1.36, and newer versions behave as the newest the checks know.
+        assert_eq!(super::super::LATEST_MINOR, 36);
+        for pod in [userns(root()), unmasked(), sysctl("net.ipv4.tcp_rmem")] {
+            for level in [Baseline, Restricted] {
+                assert_eq!(rules(&pod, level, "v1.40"), rules(&pod, level, "latest"));
+                assert_eq!(rules(&pod, level, "v1.36"), rules(&pod, level, "latest"));
+            }
+        }
     }
 
     #[test]
