@@ -1,0 +1,51 @@
+//! `sysctls`: k8s.io/pod-security-admission v0.36.2 `policy/check_sysctls.go`.
+
+use super::*;
+
+/// The check, with the version it starts at.
+pub(super) const CHECK: Check = Check {
+    id: "sysctls",
+    level: Level::Baseline,
+    since: 0,
+    description: "only the safe sysctls",
+    eval: sysctls,
+};
+
+/// Safe sysctls and the version each became allowed.
+pub(super) const SAFE_SYSCTLS: &[(&str, u32)] = &[
+    ("kernel.shm_rmid_forced", 0),
+    ("net.ipv4.ip_local_port_range", 0),
+    ("net.ipv4.tcp_syncookies", 0),
+    ("net.ipv4.ping_group_range", 0),
+    ("net.ipv4.ip_unprivileged_port_start", 0),
+    ("net.ipv4.ip_local_reserved_ports", 27),
+    ("net.ipv4.tcp_keepalive_time", 29),
+    ("net.ipv4.tcp_fin_timeout", 29),
+    ("net.ipv4.tcp_keepalive_intvl", 29),
+    ("net.ipv4.tcp_keepalive_probes", 29),
+    ("net.ipv4.tcp_rmem", 32),
+    ("net.ipv4.tcp_wmem", 32),
+];
+
+pub(super) fn sysctls(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
+    pod.spec["securityContext"]["sysctls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, s)| {
+            let name = s["name"].as_str().unwrap_or("");
+            !SAFE_SYSCTLS
+                .iter()
+                .any(|(n, since)| *n == name && *since <= minor)
+        })
+        .map(|(i, s)| {
+            finding(
+                "sysctls",
+                pod.path(&format!("securityContext.sysctls[{i}].name")),
+                None,
+                format!("forbidden sysctl {}", s["name"]),
+            )
+        })
+        .collect()
+}
