@@ -166,6 +166,61 @@ impl RuleSelection {
     }
 }
 
+/// `.o4g-lint.toml` (or `--config FILE`): the team's rule selection, so every run of
+/// `o4g lint` in the repository applies it.
+///
+/// ```toml
+/// [lint]
+/// rules = ["pss", "image-digest"]   # default: every rule
+/// skip = ["requests-limits"]
+/// ```
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintConfig {
+    /// `[lint]`.
+    #[serde(default)]
+    pub lint: LintSection,
+}
+
+/// `[lint]` of [`LintConfig`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintSection {
+    /// Rules that run (empty: all).
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Rules that do not.
+    #[serde(default)]
+    pub skip: Vec<String>,
+}
+
+/// The default config file, looked for in the current directory.
+pub const CONFIG_FILE: &str = ".o4g-lint.toml";
+
+/// Reads a config file; errors name the file, line, column and key.
+pub fn read_config(path: &Path) -> Result<RuleSelection, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg: LintConfig = toml::from_str(&text).map_err(|e| {
+        let (line, col) = e.span().map_or((0, 0), |s| {
+            let before = &text[..s.start.min(text.len())];
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            (
+                before.matches('\n').count() + 1,
+                before.len() - line_start + 1,
+            )
+        });
+        format!("{}:{line}:{col}: {}", path.display(), e.message())
+    })?;
+    let selection = RuleSelection {
+        only: cfg.lint.rules,
+        skip: cfg.lint.skip,
+    };
+    selection
+        .check()
+        .map_err(|why| format!("{}: [lint]: {why}", path.display()))?;
+    Ok(selection)
+}
+
 /// A rule an object's annotation exempted it from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Exemption {

@@ -56,6 +56,10 @@ enum Command {
         /// Do not run these rules (comma-separated, repeatable), same names as --rules.
         #[arg(long, value_delimiter = ',')]
         skip: Vec<String>,
+        /// Rule selection file (`[lint] rules = […], skip = […]`). Default: `.o4g-lint.toml` in
+        /// the current directory, when there is one. --rules replaces its rules; --skip adds.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Files or folders (folders are searched for *.yaml and *.yml); `-` reads stdin.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -357,12 +361,27 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             registries,
             rules,
             skip,
+            config,
             paths,
         } => {
-            let selection = lint::RuleSelection {
-                only: rules.clone(),
-                skip: skip.clone(),
+            let default_config = PathBuf::from(lint::CONFIG_FILE);
+            let file = config
+                .clone()
+                .or_else(|| default_config.is_file().then_some(default_config));
+            let mut selection = match &file {
+                Some(f) => match lint::read_config(f) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        eprintln!("error: {why}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                None => lint::RuleSelection::default(),
             };
+            if !rules.is_empty() {
+                selection.only = rules.clone();
+            }
+            selection.skip.extend(skip.iter().cloned());
             if let Err(why) = selection.check() {
                 eprintln!("error: {why}");
                 return Ok(ExitCode::from(2));

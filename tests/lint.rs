@@ -444,3 +444,59 @@ fn the_human_format_groups_by_object_and_states_each_fix() {
         .replace(dir.path().to_str().unwrap(), "<dir>");
     insta::assert_snapshot!("lint_human_format", shown);
 }
+
+#[test]
+fn a_config_file_selects_rules_for_the_team_and_bad_ones_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "pod.yaml", PSS_ONLY);
+    let run = |cwd: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_o4g"))
+            .arg("lint")
+            .args(extra)
+            .arg(&f)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    // .o4g-lint.toml in the current directory is picked up.
+    std::fs::write(
+        dir.path().join(".o4g-lint.toml"),
+        "[lint]\nrules = [\"pss\", \"image-digest\"]\n",
+    )
+    .unwrap();
+    let (code, out) = run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("[image-digest]") && !out.contains("[requests-limits]"),
+        "{out}"
+    );
+    // --skip adds to it; --rules replaces its rules.
+    let (code, out) = run(dir.path(), &["--skip", "image-digest"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(dir.path(), &["--rules", "requests-limits"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("[requests-limits]") && !out.contains("[image-digest]"),
+        "{out}"
+    );
+    // An unknown key or rule names the file (and the line).
+    std::fs::write(dir.path().join("bad.toml"), "[lint]\nrulez = [\"pss\"]\n").unwrap();
+    let (code, out) = run(dir.path(), &["--config", "bad.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("bad.toml:2:") && out.contains("rulez"),
+        "{out}"
+    );
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "[lint]\nskip = [\"image-digets\"]\n",
+    )
+    .unwrap();
+    let (code, out) = run(dir.path(), &["--config", "typo.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("typo.toml: [lint]: unknown rule `image-digets`"),
+        "{out}"
+    );
+}

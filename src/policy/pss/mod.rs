@@ -4,7 +4,7 @@
 //!
 //! Laid out as k8s.io/pod-security-admission keeps it (v0.36.2, `policy/check_*.go` and
 //! `policy/registry.go`): one file per check holding its `CHECK` (id, level, first version)
-//! and its versioned evaluation; [`CHECKS`] is the registry and [`OVERRIDES`] upstream's
+//! and its versioned evaluation; [`CHECKS`] is the registry and `OVERRIDES` upstream's
 //! `OverrideCheckIDs`. A new Kubernetes release is a version branch in the files of the checks
 //! it changes, a row in the boundary test below, and `LATEST_MINOR`.
 
