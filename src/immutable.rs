@@ -3,7 +3,7 @@
 //! Flux applies `out/` with server-side apply; a change to an immutable field makes the apply
 //! fail (the Kustomization turns not Ready and nothing after it in that layer is applied), so it
 //! is caught at render time, against the committed `out/`. Both trees are built the way
-//! kustomize builds our generated folders (resources, JSON6902 patches with `kind`/`name`
+//! kustomize builds our generated folders (resources, strategic-merge or JSON6902 patches with `kind`/`name`
 //! targets, `namespace`), so an overlay's patch counts as much as a base edit.
 //!
 //! Rules (Kubernetes' own validation, `pkg/apis/*/validation`):
@@ -95,14 +95,18 @@ pub fn build(read: &Reader<'_>, dir: &str, depth: usize) -> Vec<Value> {
         else {
             continue;
         };
-        let Ok(patch) = serde_json::from_value::<json_patch::Patch>(ops) else {
-            continue;
-        };
         for o in objects
             .iter_mut()
             .filter(|o| o["kind"] == kind && o["metadata"]["name"] == name)
         {
-            let _ = json_patch::patch(o, &patch);
+            // A strategic-merge patch (an object), or JSON6902 operations (a list: trees
+            // rendered before overlays became strategic-merge patches).
+            if ops.is_object() {
+                let built_in = crate::components::apps::value_is_built_in(o);
+                crate::components::apps::apply_strategic(o, &ops, built_in);
+            } else if let Ok(patch) = serde_json::from_value::<json_patch::Patch>(ops.clone()) {
+                let _ = json_patch::patch(o, &patch);
+            }
         }
     }
     if let Some(ns) = k["namespace"].as_str() {

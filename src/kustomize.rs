@@ -52,7 +52,7 @@ pub struct Labels {
     pub include_templates: bool,
 }
 
-/// One entry of `patches:`: a file of JSON6902 operations applied to one target.
+/// One entry of `patches:`: a patch file (strategic-merge here) applied to one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Patch {
     /// The patch file, relative to the kustomization.

@@ -293,6 +293,36 @@ fn not_a_manifest(
     })
 }
 
+/// The files the kustomizations under `dir` list as `patches:`: fragments of objects, not
+/// manifests, so a folder walk skips them (lint what `kubectl kustomize` builds instead).
+fn kustomize_patches(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if e.file_name() != "kustomization.yaml" || !e.file_type().is_file() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let Ok(docs) = crate::yaml_read::read_documents(&text) else {
+            continue;
+        };
+        let folder = e.path().parent().unwrap_or(dir);
+        for p in docs
+            .iter()
+            .flat_map(|k| k["patches"].as_array().cloned().unwrap_or_default())
+        {
+            if let Some(path) = p["path"].as_str() {
+                out.push(folder.join(path));
+            }
+        }
+    }
+    out
+}
+
 /// One input: its name, its text, and whether it was named on the command line (a
 /// Kustomize file found in a folder is skipped; one named directly is an error).
 type Input = (String, Result<String, LintInputError>, bool);
@@ -310,9 +340,14 @@ fn read_inputs(paths: &[PathBuf], errors: &mut Vec<LintInputError>) -> Vec<Input
         out.push(("-".to_string(), read, true));
     }
     for p in others {
+        let patches = if p.is_dir() {
+            kustomize_patches(p)
+        } else {
+            Vec::new()
+        };
         match collect_files(std::slice::from_ref(p)) {
             Ok(files) => {
-                for f in files {
+                for f in files.into_iter().filter(|f| !patches.contains(f)) {
                     let read = std::fs::read_to_string(&f)
                         .map_err(|e| input_error(&f, 0, 0, format!("cannot read: {e}")));
                     out.push((f.display().to_string(), read, !p.is_dir()));

@@ -362,3 +362,34 @@ fn overlay_snapshots() {
         insta::assert_snapshot!(format!("overlay-{}", env.name()), text);
     }
 }
+
+#[test]
+fn no_overlay_patch_addresses_a_list_item_by_index() {
+    let re = regex::Regex::new(r"/[0-9]+(/|$)").unwrap();
+    let mut patches = 0;
+    for entry in walkdir::WalkDir::new(common::root().join("out/apps/overlays")) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if !path.to_string_lossy().contains("/patches/") || !entry.file_type().is_file() {
+            continue;
+        }
+        patches += 1;
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        // A strategic-merge patch names its target; list items go by name, never by position.
+        assert!(
+            doc.is_object(),
+            "{}: not a strategic-merge patch",
+            path.display()
+        );
+        assert!(
+            doc["kind"].is_string() && doc["metadata"]["name"].is_string(),
+            "{}",
+            path.display()
+        );
+        for line in text.lines().filter(|l| l.trim_start().starts_with("path:")) {
+            assert!(!re.is_match(line), "{}: {line}", path.display());
+        }
+    }
+    assert!(patches >= 10, "{patches} patch files");
+}

@@ -2,7 +2,9 @@
 //! environment that patches only what differs.
 //!
 //! The base is built from [`AppParams::base`]; each environment's objects are built from its
-//! settings, and its overlay holds the JSON6902 difference between the two, object by object.
+//! settings, and its overlay holds the strategic-merge difference between the two, object by
+//! object, list items keyed by name (a diff reads "xwiki container, JAVA_OPTS: … → …"), never
+//! by position.
 //! So what kustomize builds for an environment is, by construction, what the generator built
 //! for it ([`final_objects`]); a test proves it with the real kustomize.
 
@@ -235,6 +237,169 @@ fn target(o: &Object) -> PatchTarget {
     }
 }
 
+/// Kubernetes' own kinds, for which kustomize merges lists by their patch merge key;
+/// custom resources get a JSON merge patch (lists replaced whole).
+fn is_built_in(o: &Object) -> bool {
+    let group = o.api_version().rsplit_once('/').map_or("", |(g, _)| g);
+    !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// Lists of built-in kinds that merge by `name` in a strategic-merge patch (their
+/// `x-kubernetes-patch-merge-key` in the Kubernetes OpenAPI).
+const MERGE_BY_NAME: &[&str] = &["containers", "initContainers", "env", "volumes"];
+
+/// The strategic-merge patch that turns `base` into `env`, readable in a review: only what
+/// differs, list items of [`MERGE_BY_NAME`] addressed by their name (never by index), a field
+/// the environment drops set to null. `None` when they are equal.
+fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
+    match (base, env) {
+        (Value::Object(b), Value::Object(e)) => {
+            let mut out = serde_json::Map::new();
+            for (k, ev) in e {
+                match b.get(k) {
+                    None => {
+                        out.insert(k.clone(), ev.clone());
+                    }
+                    Some(bv) if bv == ev => {}
+                    Some(bv) => {
+                        let merged = if built_in && MERGE_BY_NAME.contains(&k.as_str()) {
+                            merge_named(bv, ev)
+                        } else {
+                            None
+                        };
+                        let part = match merged {
+                            Some(m) => Some(m),
+                            None if bv.is_object() && ev.is_object() => {
+                                strategic_patch(bv, ev, built_in)
+                            }
+                            None => Some(ev.clone()),
+                        };
+                        if let Some(p) = part {
+                            out.insert(k.clone(), p);
+                        }
+                    }
+                }
+            }
+            for k in b.keys().filter(|k| !e.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+            (!out.is_empty()).then_some(Value::Object(out))
+        }
+        _ if base == env => None,
+        _ => Some(env.clone()),
+    }
+}
+
+/// A list of named items as a strategic-merge list: each changed or new item by its name,
+/// each removed one as `$patch: delete`. `None` when the items are not all uniquely named or
+/// their order changes (then the whole list is written).
+fn merge_named(base: &Value, env: &Value) -> Option<Value> {
+    let names = |v: &Value| -> Option<Vec<String>> {
+        let items = v.as_array()?;
+        let n: Vec<String> = items
+            .iter()
+            .map(|i| i["name"].as_str().map(String::from))
+            .collect::<Option<_>>()?;
+        let mut sorted = n.clone();
+        sorted.sort();
+        sorted.dedup();
+        (sorted.len() == n.len()).then_some(n)
+    };
+    let (bn, en) = (names(base)?, names(env)?);
+    let kept: Vec<&String> = en.iter().filter(|n| bn.contains(n)).collect();
+    let base_order: Vec<&String> = bn.iter().filter(|n| en.contains(n)).collect();
+    if kept != base_order {
+        return None;
+    }
+    let (b, e) = (base.as_array()?, env.as_array()?);
+    // kustomize puts the items a patch names first, in the patch's order, then the others:
+    // so the patch names every item up to the last one that changes (unchanged ones by their
+    // name alone), which keeps the environment's order.
+    let mut items = Vec::new();
+    let mut last_changed = None;
+    for (i, item) in e.iter().enumerate() {
+        let name = &item["name"];
+        let entry = match b.iter().find(|x| &x["name"] == name) {
+            Some(bi) => match strategic_patch(bi, item, true) {
+                Some(d) => {
+                    // The item's name first: it is what the patch is keyed by.
+                    let mut keyed = serde_json::Map::new();
+                    keyed.insert("name".into(), name.clone());
+                    keyed.extend(
+                        d.as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    );
+                    last_changed = Some(i);
+                    Value::Object(keyed)
+                }
+                None => serde_json::json!({ "name": name }),
+            },
+            None => {
+                last_changed = Some(i);
+                item.clone()
+            }
+        };
+        items.push(entry);
+    }
+    let mut out: Vec<Value> = match last_changed {
+        Some(last) => items.into_iter().take(last + 1).collect(),
+        None => Vec::new(),
+    };
+    for bi in b
+        .iter()
+        .filter(|x| !e.iter().any(|i| i["name"] == x["name"]))
+    {
+        out.push(serde_json::json!({"name": bi["name"], "$patch": "delete"}));
+    }
+    Some(Value::Array(out))
+}
+
+/// Applies a patch made by [`strategic_patch`] as kustomize does: mappings merge, null
+/// deletes, the lists of [`MERGE_BY_NAME`] of built-in kinds merge by name (`$patch: delete`
+/// removes an item), every other list is replaced. `tests/apps.rs` proves kustomize builds
+/// the same objects.
+pub fn apply_strategic(target: &mut Value, patch: &Value, built_in: bool) {
+    let (Value::Object(t), Value::Object(p)) = (&mut *target, patch) else {
+        *target = patch.clone();
+        return;
+    };
+    for (k, pv) in p {
+        if pv.is_null() {
+            t.remove(k);
+            continue;
+        }
+        let named = built_in && MERGE_BY_NAME.contains(&k.as_str());
+        match t.get_mut(k) {
+            Some(Value::Array(items)) if named && pv.is_array() => {
+                for pi in pv.as_array().into_iter().flatten() {
+                    let pos = items.iter().position(|i| i["name"] == pi["name"]);
+                    match (pos, pi["$patch"].as_str()) {
+                        (Some(i), Some("delete")) => {
+                            items.remove(i);
+                        }
+                        (Some(i), _) => apply_strategic(&mut items[i], pi, built_in),
+                        (None, Some("delete")) => {}
+                        (None, _) => items.push(pi.clone()),
+                    }
+                }
+            }
+            Some(tv) if tv.is_object() && pv.is_object() => apply_strategic(tv, pv, built_in),
+            _ => {
+                t.insert(k.clone(), pv.clone());
+            }
+        }
+    }
+}
+
+/// Whether an object value is of a Kubernetes built-in kind (see [`is_built_in`]).
+pub fn value_is_built_in(v: &Value) -> bool {
+    let api = v["apiVersion"].as_str().unwrap_or("");
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    !group.contains('.') || group.ends_with(".k8s.io")
+}
+
 /// The overlay file of the objects only one environment has.
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
@@ -290,11 +455,31 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
                 extra.push(e.clone());
                 continue;
             };
-            let ops = serde_json::to_value(json_patch::diff(b.body(), e.body()))
-                .map_err(|err| Error::Build(err.to_string()))?;
-            if ops.as_array().is_some_and(|a| !a.is_empty()) {
+            if let Some(diff) = strategic_patch(b.body(), e.body(), is_built_in(b)) {
+                // Target first, as a reviewer reads it: apiVersion, kind, metadata.name.
+                let mut patch = serde_json::Map::new();
+                patch.insert("apiVersion".into(), b.api_version().into());
+                patch.insert("kind".into(), b.kind().into());
+                let mut meta = serde_json::Map::new();
+                meta.insert("name".into(), b.name().into());
+                if let Some(m) = diff["metadata"].as_object() {
+                    meta.extend(
+                        m.iter()
+                            .filter(|(k, _)| *k != "name")
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    );
+                }
+                patch.insert("metadata".into(), Value::Object(meta));
+                if let Some(d) = diff.as_object() {
+                    patch.extend(
+                        d.iter()
+                            .filter(|(k, _)| *k != "metadata")
+                            .map(|(k, v)| (k.clone(), v.clone())),
+                    );
+                }
+                let patch = Value::Object(patch);
                 let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                tree.insert(format!("{dir}/{file}"), crate::tree::to_yaml(&[&ops])?)?;
+                tree.insert(format!("{dir}/{file}"), crate::tree::to_yaml(&[&patch])?)?;
                 patches.push(Patch {
                     path: file,
                     target: target(b),

@@ -374,14 +374,15 @@ fn store<R, P>(
     keys: [(&str, &str); 4],
 ) -> ContainerBuilder<R, P> {
     let b = &p.backup;
+    // What differs per environment first: the overlays' patches then name only these.
     let c = c
+        .env("BACKUP_PREFIX", prefix)
         .env("WORK", WORK_DIR)
         .env("HOME", WORK_DIR)
         .env("O4G_TOOLS", TOOLS_DIR)
         .env("S3_ENDPOINT", &b.endpoint)
         .env("S3_BUCKET", &b.bucket)
-        .env("S3_REGION", &b.region)
-        .env("BACKUP_PREFIX", prefix);
+        .env("S3_REGION", &b.region);
     let [(s1, k1), (s2, k2), (s3, k3), (s4, k4)] = keys;
     c.env_from_secret("S3_ACCESS_KEY_ID", s1, k1)
         .env_from_secret("S3_SECRET_ACCESS_KEY", s2, k2)
@@ -421,18 +422,17 @@ fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
         &[("backup-password", "password")],
     );
     let b = &p.backup;
-    let dump = Container::new("dump", p.mysql_version.image())
-        .command([
-            "/bin/bash".to_string(),
-            format!("{SCRIPTS_DIR}/mysql-backup.sh"),
-        ])
+    let dump = Container::new("dump", p.mysql_version.image()).command([
+        "/bin/bash".to_string(),
+        format!("{SCRIPTS_DIR}/mysql-backup.sh"),
+    ]);
+    let dump = store(dump, p, &b.prefix, OWN_KEYS)
         .env("MYSQL_HOST", super::mysql::SERVICE)
         .env("MYSQL_PORT", super::mysql::MYSQL.number.to_string())
         .env("MYSQL_USER", MYSQL_USER)
         .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password")
         .env("RETENTION_DAYS", b.retention_days.to_string())
-        .env("KEEP_COPIES", b.keep_copies.to_string());
-    let dump = store(dump, p, &b.prefix, OWN_KEYS)
+        .env("KEEP_COPIES", b.keep_copies.to_string())
         .mount_read_only(&tools, TOOLS_DIR)
         .mount(&work, WORK_DIR)
         .mount_read_only(&scripts, SCRIPTS_DIR)
@@ -467,11 +467,11 @@ fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
         &[("username", "username"), ("password", "password")],
     );
     let b = &p.backup;
-    let export = Container::new("export", crate::images::CURL)
-        .command([
-            "/bin/sh".to_string(),
-            format!("{SCRIPTS_DIR}/xwiki-export.sh"),
-        ])
+    let export = Container::new("export", crate::images::CURL).command([
+        "/bin/sh".to_string(),
+        format!("{SCRIPTS_DIR}/xwiki-export.sh"),
+    ]);
+    let export = store(export, p, &b.prefix, OWN_KEYS)
         .env(
             "XWIKI_URL",
             format!(
@@ -482,8 +482,7 @@ fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
         )
         .env("XWIKI_ADMIN_DIR", "/secrets/xwiki-admin")
         .env("RETENTION_DAYS", b.retention_days.to_string())
-        .env("KEEP_COPIES", b.keep_copies.to_string());
-    let export = store(export, p, &b.prefix, OWN_KEYS)
+        .env("KEEP_COPIES", b.keep_copies.to_string())
         .mount_read_only(&tools, TOOLS_DIR)
         .mount(&work, WORK_DIR)
         .mount_read_only(&scripts, SCRIPTS_DIR)

@@ -208,12 +208,29 @@ pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
         .iter()
         .map(|ns| (ns.name, ns.pod_security.level()))
         .collect();
-    let violations = crate::policy::audit_tree(tree, &settings.allowed_registries(), |ns| {
+    let level_of = |ns: Option<&str>| {
         levels
             .iter()
             .find(|(n, _)| Some(*n) == ns)
             .map_or(crate::policy::Level::Restricted, |(_, l)| *l)
-    })?;
+    };
+    let mut violations = crate::policy::audit_tree(tree, &settings.allowed_registries(), level_of)?;
+    // Each environment's objects as kustomize builds them (base plus its overlay's patches).
+    for (env, _) in settings.envs() {
+        for object in apps::final_objects(settings, env)? {
+            let cfg = crate::policy::AuditConfig {
+                level: level_of(Some(env.name())),
+                version: crate::policy::PssVersion::Latest,
+                allowed_registries: settings.allowed_registries(),
+            };
+            violations.extend(crate::policy::audit_object(&object, &cfg).into_iter().map(
+                |mut v| {
+                    v.object = format!("{}: {}", layout::app_overlay(env), v.object);
+                    v
+                },
+            ));
+        }
+    }
     if violations.is_empty() {
         Ok(())
     } else {

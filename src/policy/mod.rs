@@ -237,7 +237,8 @@ pub fn audit_tree(
 ) -> Result<Vec<Violation>, crate::Error> {
     let mut out = Vec::new();
     for (path, bytes) in tree.files() {
-        if !path.ends_with(".yaml") {
+        // Overlay patches are fragments, audited once applied (components::audit).
+        if !path.ends_with(".yaml") || path.contains("/patches/") {
             continue;
         }
         let text = String::from_utf8_lossy(bytes);
