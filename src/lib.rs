@@ -7,6 +7,9 @@
 //! overlays/*.toml ──▶ Settings ──▶ components::build ──▶ Tree ──▶ render::write | render::check
 //! ```
 //!
+//! The map (components, the layout of `out/`, the rules of the house) is
+//! `docs/ARCHITECTURE.md` in the repository.
+//!
 //! ## A tour in five steps
 //!
 //! 1. **Settings** ([`settings`]) are read from `overlays/cluster.toml` and

@@ -122,3 +122,27 @@ fn no_private_key_is_committed() {
     }
     assert!(scanned > 20, "scanned {scanned} files");
 }
+
+#[test]
+fn the_architecture_map_names_every_component_module() {
+    let map = std::fs::read_to_string(common::root().join("docs/ARCHITECTURE.md")).unwrap();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(common::root().join("src/components")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().replace(".rs", "");
+        if name == "mod" {
+            continue;
+        }
+        if !map.contains(&format!("`{name}`")) && !map.contains(&format!("{name}.rs")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/ARCHITECTURE.md does not mention {missing:?}"
+    );
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("docs/ARCHITECTURE.md"),
+        "README points at the map"
+    );
+}
