@@ -411,39 +411,63 @@ fn scripts_config_map(p: &AppParams) -> Result<ConfigMap, Error> {
     })
 }
 
-fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
-    let labels = labels(p, MYSQL_JOB, BACKUP_COMPONENT);
+/// The pod of a job that runs one of the scripts against the environment's MySQL (the dump,
+/// the runbook's restore): the MySQL image with rclone copied in, the store settings, and the
+/// password of `user` from MySQL's Secret key `password_key`.
+fn mysql_client_pod(
+    p: &AppParams,
+    labels: &AppLabels,
+    run: (&str, &str, &[String]),
+    (user, password_key): (&str, &str),
+    extra_env: &[(&str, String)],
+) -> Result<k8s_openapi::api::core::v1::PodTemplateSpec, Error> {
+    let (container, script, args) = run;
     let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
     let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
     let scripts = Volume::config_map("scripts", SCRIPTS);
     let password = Volume::secret_keys(
         "mysql-password",
         super::mysql::SECRET,
-        &[("backup-password", "password")],
+        &[(password_key, "password")],
     );
-    let b = &p.backup;
-    let dump = Container::new("dump", p.mysql_version.image()).command([
-        "/bin/bash".to_string(),
-        format!("{SCRIPTS_DIR}/mysql-backup.sh"),
-    ]);
-    let dump = store(dump, p, &b.prefix, OWN_KEYS)
+    let c = Container::new(container, p.mysql_version.image())
+        .command(["/bin/bash".to_string(), format!("{SCRIPTS_DIR}/{script}")])
+        .args(args.to_vec());
+    let mut c = store(c, p, &p.backup.prefix, OWN_KEYS)
         .env("MYSQL_HOST", super::mysql::SERVICE)
         .env("MYSQL_PORT", super::mysql::MYSQL.number.to_string())
-        .env("MYSQL_USER", MYSQL_USER)
-        .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password")
-        .env("RETENTION_DAYS", b.retention_days.to_string())
-        .env("KEEP_COPIES", b.keep_copies.to_string())
+        .env("MYSQL_USER", user)
+        .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password");
+    for (k, v) in extra_env {
+        c = c.env(*k, v.clone());
+    }
+    let c = c
         .mount_read_only(&tools, TOOLS_DIR)
         .mount(&work, WORK_DIR)
         .mount_read_only(&scripts, SCRIPTS_DIR)
         .mount_read_only(&password, "/secrets/mysql")
         .resources(DUMP_RESOURCES)
         .build_task();
-    let template = PodTemplate::job(super::mysql::RUN_AS)
+    PodTemplate::job(super::mysql::RUN_AS)
         .labels(labels.all())
         .init_container(copy_rclone(&tools))
-        .container(dump)
-        .build()?;
+        .container(c)
+        .build()
+}
+
+fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
+    let labels = labels(p, MYSQL_JOB, BACKUP_COMPONENT);
+    let b = &p.backup;
+    let template = mysql_client_pod(
+        p,
+        &labels,
+        ("dump", "mysql-backup.sh", &[]),
+        (MYSQL_USER, "backup-password"),
+        &[
+            ("RETENTION_DAYS", b.retention_days.to_string()),
+            ("KEEP_COPIES", b.keep_copies.to_string()),
+        ],
+    )?;
     Object::new(&cron_job(
         &labels,
         MYSQL_JOB,
@@ -453,7 +477,10 @@ fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
     ))
 }
 
-/// uid/gid of the export (the curl image's `curl_user`; any non-zero uid works).
+/// uid/gid of the export (the curl image's `curl_user`; any non-zero uid works). The image is
+/// Alpine with BusyBox (curl/curl-container@0d239177 `create_base_image.sh`: `apk add` on the
+/// alpine base, `adduser -S curl_user`, curl at `/usr/bin/curl`, `/entrypoint.sh`, which the
+/// command overrides); tests/backup_drill.rs runs the export script with BusyBox's applets.
 pub const EXPORT_RUN_AS: RunAs = RunAs::new(100, 101);
 
 fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
@@ -506,7 +533,11 @@ fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
 /// The scratch MySQL's command: a fresh datadir (`--initialize-insecure`: `root@localhost`
 /// without a password, reachable only through the pod's socket), then the server without
 /// networking or binary log. Not the image's entrypoint: its temporary init server answers
-/// on the same socket, which would let the test start against it.
+/// on the same socket, which would let the test start against it. `--initialize-insecure`
+/// creates `root@localhost` with an empty password (MySQL 8.0 Reference Manual §2.9.1,
+/// "Initializing the Data Directory", dev.mysql.com/doc/refman/8.0/en/data-directory-initialization.html);
+/// `--no-defaults` must be the first option. Not run here (MariaDB stands in for it in
+/// tests/backup_drill.rs, which runs this container's probes against the stand-in).
 pub fn scratch_command() -> String {
     let common = "--no-defaults --datadir=/scratch/data --tmpdir=/tmp";
     format!(
@@ -608,36 +639,13 @@ pub fn restore_job(
     labels
         .extra
         .insert("open4goods.org/runbook".into(), "restore".into());
-    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
-    let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
-    let scripts = Volume::config_map("scripts", SCRIPTS);
-    let password = Volume::secret_keys(
-        "mysql-password",
-        super::mysql::SECRET,
-        &[("root-password", "password")],
-    );
-    let restore = Container::new("restore", p.mysql_version.image())
-        .command([
-            "/bin/bash".to_string(),
-            format!("{SCRIPTS_DIR}/mysql-restore.sh"),
-        ])
-        .args(args.to_vec())
-        .env("MYSQL_HOST", super::mysql::SERVICE)
-        .env("MYSQL_PORT", super::mysql::MYSQL.number.to_string())
-        .env("MYSQL_USER", "root")
-        .env("MYSQL_PASSWORD_FILE", "/secrets/mysql/password");
-    let restore = store(restore, p, &p.backup.prefix, OWN_KEYS)
-        .mount_read_only(&tools, TOOLS_DIR)
-        .mount(&work, WORK_DIR)
-        .mount_read_only(&scripts, SCRIPTS_DIR)
-        .mount_read_only(&password, "/secrets/mysql")
-        .resources(DUMP_RESOURCES)
-        .build_task();
-    let template = PodTemplate::job(super::mysql::RUN_AS)
-        .labels(labels.all())
-        .init_container(copy_rclone(&tools))
-        .container(restore)
-        .build()?;
+    let template = mysql_client_pod(
+        p,
+        &labels,
+        ("restore", "mysql-restore.sh", args),
+        ("root", "root-password"),
+        &[],
+    )?;
     let mut meta = labels.meta(RESTORE_NOW_JOB);
     meta.namespace = p.env.map(|e| e.name().to_string());
     Ok(batch::Job {
