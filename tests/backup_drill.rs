@@ -710,6 +710,24 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
     }
 }
 
+/// Runs the main container of a printed restore Job, as its pod runs it, against a fresh
+/// server reached as root over TCP; returns the server and the run (asserted successful).
+fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
+    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
+    let scripts = find(
+        &env_objects(Environment::Prod),
+        "ConfigMap",
+        backup::SCRIPTS,
+    )
+    .clone();
+    let objs = vec![job.clone(), scripts];
+    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
+    set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
+    let run = j.run(None);
+    assert!(run.ok(), "{}", run.text());
+    (target, run)
+}
+
 #[test]
 fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
     need_tools!();
@@ -736,21 +754,7 @@ fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
     let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(job["kind"], "Job");
     assert_eq!(job["metadata"]["namespace"], "prod");
-    // Its container, as the pod runs it, against a fresh server reached as root over TCP.
-    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
-    let objs = vec![
-        job.clone(),
-        find(
-            &env_objects(Environment::Prod),
-            "ConfigMap",
-            backup::SCRIPTS,
-        )
-        .clone(),
-    ];
-    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
-    set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
-    let run = j.run(None);
-    assert!(run.ok(), "{}", run.text());
+    let (target, run) = run_restore_job(&drill, &job);
     assert!(
         run.text().contains(&format!("restored mysql/{name}")),
         "{}",
@@ -846,20 +850,12 @@ fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     );
     assert!(out.status.success(), "{}", common::text(&out));
     let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
-    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
-    let objs = vec![
-        job.clone(),
-        find(
-            &env_objects(Environment::Prod),
-            "ConfigMap",
-            backup::SCRIPTS,
-        )
-        .clone(),
-    ];
-    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
-    set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
-    let run = j.run(None);
-    assert!(run.ok(), "{}", run.text());
+    let (target, run) = run_restore_job(&drill, &job);
+    assert!(
+        run.text().contains(&format!("restored mysql/{name}")),
+        "{}",
+        run.text()
+    );
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }
 
@@ -878,4 +874,72 @@ fn an_unreadable_password_file_stops_the_backup_before_it_connects() {
         !run.text().contains("Access denied"),
         "it never tried without a password"
     );
+}
+
+/// The init container every backup pod starts with: `cp /usr/local/bin/rclone /tools/rclone`
+/// run as the pod runs it (uid 999, a root-owned 0755 binary in the read-only image, the
+/// kubelet's emptyDir): the copy is executable by the job containers' uid.
+#[test]
+fn the_copy_rclone_init_container_copies_an_executable_binary_as_the_pod_uid() {
+    if let Err(why) = sandbox::available() {
+        skip_or_fail!("{why}")
+    }
+    let prod = env_objects(Environment::Prod);
+    for cron in [backup::MYSQL_JOB, backup::XWIKI_JOB] {
+        let cj = find(&prod, "CronJob", cron);
+        let (mut sb, c) = sandbox::for_container(cj, "copy-rclone", &|_| Vec::new());
+        sb.image_roots = vec!["/usr/local/bin".into()];
+        sb.image = vec![sandbox::ImageFile {
+            path: "/usr/local/bin/rclone".into(),
+            content: "#!/bin/sh\necho rclone v1.75.1\n".into(),
+            mode: 0o755,
+        }];
+        let run = sb.run(&sandbox::argv(&c));
+        assert!(run.ok(), "{cron}: {}", run.text());
+        let copied = run.volume(backup::TOOLS_DIR, &sb).join("rclone");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&copied).unwrap().permissions(),
+        );
+        assert_eq!(
+            mode & 0o555,
+            0o555,
+            "{cron}: readable and executable by every uid ({mode:o})"
+        );
+    }
+}
+
+/// The scratch MySQL sidecar's probes, as the restore-test pod runs them (uid 999, the shared
+/// `run` volume), against a stand-in server whose socket is in that volume: they pass with the
+/// server up and fail without it.
+#[test]
+fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
+    need_tools!();
+    let drill = Drill::new(10, 0);
+    let recette = env_objects(Environment::Recette);
+    let cj = find(&recette, "CronJob", backup::RESTORE_JOB);
+    let (mut sb, _) = sandbox::for_container(cj, "scratch-mysql", &|_| Vec::new());
+    sb.net_of = Some(drill.net());
+    let run_dir = sb
+        .mounts
+        .iter()
+        .position(|m| m.path == "/var/run/mysqld")
+        .unwrap();
+    let sidecar = sandbox::pod_spec(cj)["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "scratch-mysql")
+        .unwrap()
+        .clone();
+    assert_eq!(sidecar["restartPolicy"], "Always", "a native sidecar");
+    let target = scratch(drill.net());
+    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+        let argv = sandbox::exec_of(&sidecar[probe]);
+        let up = sb.run_prepared(&argv, |vols| {
+            std::fs::hard_link(&target.socket, vols[run_dir].join("mysqld.sock")).unwrap();
+        });
+        assert!(up.ok(), "{probe}: {}", up.text());
+        let down = sb.run(&argv);
+        assert!(!down.ok(), "{probe} passes without a server");
+    }
 }

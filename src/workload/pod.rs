@@ -256,9 +256,11 @@ impl PodTemplate<JobPod> {
         self.containers.push((c.container, c.mounts));
         self
     }
-    /// Adds a native sidecar (an init container with `restartPolicy: Always`, stable since
-    /// Kubernetes 1.33): it starts before the job containers, in the order of the init
-    /// containers, and is stopped once they have finished, so the Job completes.
+    /// Adds a native sidecar (an init container with `restartPolicy: Always`; the
+    /// SidecarContainers feature is on by default since Kubernetes 1.29 and stable in 1.33,
+    /// kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/): it starts before the job
+    /// containers, in the order of the init containers, and is stopped once they have
+    /// finished, so the Job completes.
     pub fn sidecar(mut self, c: LongRunning) -> Self {
         let mut container = c.container;
         container.restart_policy = Some("Always".into());
