@@ -141,7 +141,7 @@ enum SecretsCommand {
     /// Print a plaintext Secret skeleton with the expected keys to stdout (never to disk),
     /// ready to pipe into `sops encrypt`.
     Template {
-        /// Scope: prod, integration, recette or platform.
+        /// Scope: an environment (a folder overlays/<name>/ with an env.toml) or `platform`.
         #[arg(long = "env", value_name = "SCOPE")]
         scope: String,
         /// Secret name (see `o4g secrets list`).
@@ -456,19 +456,12 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::from(2));
             };
             let settings = Settings::load_without_secrets(&cli.root)?;
-            let Some(environment) = o4g_gitops::settings::Environment::ALL
-                .into_iter()
-                .find(|e| e.name() == env)
-            else {
-                let names: Vec<&str> = o4g_gitops::settings::Environment::ALL
-                    .iter()
-                    .map(|e| e.name())
-                    .collect();
-                eprintln!(
-                    "error: --env `{env}` is not an environment: expected one of {}",
-                    names.join(", ")
-                );
-                return Ok(ExitCode::from(2));
+            let environment = match settings.environment_arg("--env", env) {
+                Ok(e) => e,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return Ok(ExitCode::from(2));
+                }
             };
             let now = match now {
                 Some(t) => match t.parse() {

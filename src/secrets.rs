@@ -192,7 +192,7 @@ pub fn check_file(
 /// A Secret the platform reads, with the keys it needs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RequiredSecret {
-    /// `prod`, `integration`, `recette`, or `platform` (cluster-wide Secrets).
+    /// An environment, or `platform` (cluster-wide Secrets).
     pub scope: String,
     /// Namespace it must be created in.
     pub namespace: String,

@@ -37,7 +37,7 @@ fn key(o: &Value) -> (String, String) {
 #[test]
 fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
     let s = settings();
-    for env in Environment::ALL {
+    for env in common::environments() {
         let Some(objs) = built(env) else {
             skip_or_fail!("kubectl is not installed")
         };
@@ -98,7 +98,7 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
             claim["resources"]["requests"]["storage"],
             e.mysql.storage_size.to_string()
         );
-        if env == Environment::Prod {
+        if env == Environment::new("prod").unwrap() {
             assert_eq!(claim["resources"]["requests"]["storage"], "50Gi");
         }
 
@@ -160,7 +160,7 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
             ing[0]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
                 .is_string()
         );
-        if env == Environment::Prod {
+        if env == Environment::new("prod").unwrap() {
             assert_eq!(host, "xwiki.logo-solutions.fr");
             assert_eq!(e.xwiki.cluster_issuer.name(), "letsencrypt-prod");
         }
@@ -170,7 +170,7 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
 #[test]
 fn kustomize_builds_exactly_what_the_generator_holds_for_each_environment() {
     let s = settings();
-    for env in Environment::ALL {
+    for env in common::environments() {
         let Some(objs) = built(env) else {
             skip_or_fail!("kubectl is not installed")
         };
@@ -197,7 +197,7 @@ fn kustomize_builds_exactly_what_the_generator_holds_for_each_environment() {
 #[test]
 fn every_pod_template_passes_restricted_with_resources_probes_and_pinned_images() {
     let s = settings();
-    for env in Environment::ALL {
+    for env in common::environments() {
         let Some(objs) = built(env) else {
             skip_or_fail!("kubectl is not installed")
         };
@@ -246,7 +246,7 @@ fn container_ports(spec: &Value) -> BTreeSet<String> {
 #[test]
 fn services_probes_and_secrets_refer_to_things_that_exist() {
     let docs = std::fs::read_to_string(common::root().join("out/docs/apps.md")).unwrap();
-    for env in Environment::ALL {
+    for env in common::environments() {
         let Some(objs) = built(env) else {
             skip_or_fail!("kubectl is not installed")
         };
@@ -354,7 +354,7 @@ fn services_probes_and_secrets_refer_to_things_that_exist() {
 
 #[test]
 fn overlay_snapshots() {
-    for env in Environment::ALL {
+    for env in common::environments() {
         let Some(_) = built(env) else {
             skip_or_fail!("kubectl is not installed")
         };

@@ -74,7 +74,7 @@ fn the_rendered_scripts_are_shellcheck_clean_and_stop_at_the_first_error() {
 #[test]
 fn backup_cron_jobs_follow_env_toml_and_never_overlap_or_hang() {
     let s = settings();
-    for env in Environment::ALL {
+    for env in common::environments() {
         let jobs = cron_jobs(env);
         let b = &s.env(env).backup;
         let names: Vec<&str> = jobs
@@ -174,7 +174,7 @@ fn every_backup_cron_job_is_watched_by_the_freshness_alerts() {
             && allow.contains("jobs=[app.kubernetes.io/component]"),
         "{allow}"
     );
-    for env in Environment::ALL {
+    for env in common::environments() {
         for j in cron_jobs(env) {
             let name = j["metadata"]["name"].as_str().unwrap();
             let component = j["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -225,7 +225,7 @@ fn every_volume_of_the_platform_is_covered_by_a_longhorn_backup() {
     // nothing: no recurring-job label, so it stays in the default group.
     let tree = o4g_gitops::components::build(&s).unwrap();
     let mut claims = 0;
-    for env in Environment::ALL {
+    for env in common::environments() {
         for o in apps::final_objects(&s, env).unwrap() {
             let mut pvcs = vec![];
             if o["kind"] == "PersistentVolumeClaim" {
@@ -294,7 +294,7 @@ fn the_restore_runbook_names_every_environment_with_its_own_values() {
     ] {
         assert!(doc.contains(needle), "the runbook lacks {needle}");
     }
-    for env in Environment::ALL {
+    for env in common::environments() {
         let b = &s.env(env).backup;
         assert!(doc.contains(&format!("## Restore `{env}`")), "{env}");
         assert!(doc.contains(&format!(

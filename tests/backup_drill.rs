@@ -346,7 +346,7 @@ impl Drill {
     /// The dump job with some environment variables changed (and under GNU time, which
     /// prints the peak resident memory of its largest process).
     fn backup_with(&self, env: &[(&str, &str)]) -> Run {
-        let prod = env_objects(Environment::Prod);
+        let prod = env_objects(Environment::new("prod").unwrap());
         let mut j = job(&prod, backup::MYSQL_JOB, "dump", self.net(), &self.s3);
         for (k, v) in env {
             set_env(&mut j.sandbox, k, v);
@@ -361,7 +361,7 @@ impl Drill {
         j.run(None)
     }
     fn restore_test(&self, target: &MariaDb) -> Run {
-        let recette = env_objects(Environment::Recette);
+        let recette = env_objects(Environment::new("recette").unwrap());
         job(
             &recette,
             backup::RESTORE_JOB,
@@ -408,7 +408,7 @@ fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_e
         }
     }
     let keep: usize = settings()
-        .env(Environment::Prod)
+        .env(Environment::new("prod").unwrap())
         .backup
         .keep_copies
         .get_ref()
@@ -643,7 +643,7 @@ fn export(mode: &str) -> (Run, Vec<Value>, Vec<String>) {
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let s3 = S3Server::start(net.pid(), S3_PORT, &bucket);
     let xwiki = XarServer::start(net.pid(), mode);
-    let prod = env_objects(Environment::Prod);
+    let prod = env_objects(Environment::new("prod").unwrap());
     let mut j = job(&prod, backup::XWIKI_JOB, "export", net.pid(), &s3);
     set_env(&mut j.sandbox, "XWIKI_URL", "http://127.0.0.1:8080");
     j.sandbox.mounts.push(sandbox::SandboxMount {
@@ -715,7 +715,7 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
 fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
     let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
     let scripts = find(
-        &env_objects(Environment::Prod),
+        &env_objects(Environment::new("prod").unwrap()),
         "ConfigMap",
         backup::SCRIPTS,
     )
@@ -884,7 +884,7 @@ fn the_copy_rclone_init_container_copies_an_executable_binary_as_the_pod_uid() {
     if let Err(why) = sandbox::available() {
         skip_or_fail!("{why}")
     }
-    let prod = env_objects(Environment::Prod);
+    let prod = env_objects(Environment::new("prod").unwrap());
     for cron in [backup::MYSQL_JOB, backup::XWIKI_JOB] {
         let cj = find(&prod, "CronJob", cron);
         let (mut sb, c) = sandbox::for_container(cj, "copy-rclone", &|_| Vec::new());
@@ -915,7 +915,7 @@ fn the_copy_rclone_init_container_copies_an_executable_binary_as_the_pod_uid() {
 fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
     need_tools!();
     let drill = Drill::new(10, 0);
-    let recette = env_objects(Environment::Recette);
+    let recette = env_objects(Environment::new("recette").unwrap());
     let cj = find(&recette, "CronJob", backup::RESTORE_JOB);
     let (mut sb, _) = sandbox::for_container(cj, "scratch-mysql", &|_| Vec::new());
     sb.net_of = Some(drill.net());

@@ -24,10 +24,12 @@ macro_rules! need_charts {
 }
 
 fn levels() -> BTreeMap<String, Level> {
-    o4g_gitops::components::all_namespaces()
-        .iter()
-        .map(|ns| (ns.name.to_string(), ns.pod_security.level()))
-        .collect()
+    o4g_gitops::components::all_namespaces(
+        &o4g_gitops::settings::Settings::load_without_secrets(&common::root()).unwrap(),
+    )
+    .iter()
+    .map(|ns| (ns.name.to_string(), ns.pod_security.level()))
+    .collect()
 }
 
 fn chart_objects() -> Vec<&'static Value> {

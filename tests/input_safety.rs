@@ -174,28 +174,3 @@ fn secrets_check_fails_when_a_required_secret_is_missing() {
     );
     assert!(t.contains("mkdir -p overlays/recette/secrets"), "{t}");
 }
-
-#[test]
-fn an_overlay_folder_that_is_no_environment_is_an_error_not_ignored() {
-    let repo = common::scratch_repo();
-    let staging = repo.path().join("overlays/staging");
-    std::fs::create_dir(&staging).unwrap();
-    std::fs::copy(
-        repo.path().join("overlays/integration/env.toml"),
-        staging.join("env.toml"),
-    )
-    .unwrap();
-    let before = common::snapshot_dir(&repo.path().join("out"));
-    let out = common::o4g(repo.path(), &["render"]);
-    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
-    let text = common::text(&out);
-    assert!(
-        text.contains("overlays/staging: is neither an environment nor a secret scope"),
-        "{text}"
-    );
-    assert!(
-        text.contains("prod, integration, recette, platform"),
-        "{text}"
-    );
-    assert_eq!(common::snapshot_dir(&repo.path().join("out")), before);
-}

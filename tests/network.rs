@@ -112,7 +112,7 @@ fn reachability_equals_the_declared_flows_in_every_environment() {
         Ipv4Addr::new(192, 168, 99, 7),
     ];
     let mut checked = 0usize;
-    for env in Environment::ALL {
+    for env in common::environments() {
         let objects = objects_of(&format!("out/apps/overlays/{}", env.name())).unwrap();
         let flows: Vec<Flow> = network::all_flows(&settings)
             .into_iter()
@@ -201,7 +201,7 @@ fn every_owned_namespace_has_a_default_deny_and_every_workload_a_policy() {
     let Some(configs) = objects_of("out/infrastructure/configs/network") else {
         skip_or_fail!("kubectl is not installed")
     };
-    for env in Environment::ALL {
+    for env in common::environments() {
         let objects = objects_of(&format!("out/apps/overlays/{}", env.name())).unwrap();
         let mut policies = policies_in(&objects);
         policies.extend(policies_in(&configs));
@@ -265,7 +265,10 @@ fn every_owned_namespace_has_a_default_deny_and_every_workload_a_policy() {
 fn a_changed_port_moves_its_policy() {
     // The MySQL port in the policies is the value the StatefulSet declares.
     let settings = Settings::load(&common::root()).unwrap();
-    let p = o4g_gitops::components::apps::AppParams::for_env(&settings, Environment::Prod);
+    let p = o4g_gitops::components::apps::AppParams::for_env(
+        &settings,
+        Environment::new("prod").unwrap(),
+    );
     let flows = network::app_flows("prod", &p.network, &p);
     let db = flows
         .iter()
@@ -298,7 +301,7 @@ fn rendered_policies_are_valid_core_objects() {
         skip_or_fail!("kubectl is not installed")
     };
     let mut all = configs;
-    for env in Environment::ALL {
+    for env in common::environments() {
         all.extend(objects_of(&format!("out/apps/overlays/{}", env.name())).unwrap());
     }
     let mut n = 0;

@@ -130,7 +130,7 @@ fn render_refuses_a_missing_settings_file() {
     let out = o4g(repo.path(), &["render"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out).contains("overlays/recette/env.toml"),
+        text(&out).contains("overlays/recette: is neither an environment (it has no env.toml)"),
         "{}",
         text(&out)
     );

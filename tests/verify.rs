@@ -17,7 +17,7 @@ fn ready(message: &str) -> Value {
 /// What `kubectl get … -o json` would list for prod on a healthy cluster.
 fn healthy() -> Vec<Value> {
     let settings = Settings::load(&common::root()).unwrap();
-    let env = Environment::Prod;
+    let env = Environment::new("prod").unwrap();
     let mut items = Vec::new();
     for mut o in o4g_gitops::components::apps::final_objects(&settings, env).unwrap() {
         o["metadata"]["namespace"] = json!("prod");

@@ -154,9 +154,8 @@ impl BackupParams {
     pub fn for_env(settings: &Settings, env: Environment) -> Self {
         let b = &settings.env(env).backup;
         let restore_test = b.restore_test.as_ref().map(|t| {
-            let source = Environment::ALL
-                .into_iter()
-                .find(|e| e.name() == t.source.get_ref())
+            let source = settings
+                .environment(t.source.get_ref())
                 .expect("settings check the source");
             RestoreTest {
                 source: source.name().into(),
@@ -781,13 +780,9 @@ pub fn restore_job_yaml(
     env: &str,
     from: Option<&str>,
 ) -> Result<String, RestoreJobError> {
-    let names: Vec<&str> = Environment::ALL.iter().map(|e| e.name()).collect();
-    let Some(environment) = Environment::ALL.into_iter().find(|e| e.name() == env) else {
-        return Err(RestoreJobError::Input(format!(
-            "--env `{env}` is not an environment: expected one of {}",
-            names.join(", ")
-        )));
-    };
+    let environment = settings
+        .environment_arg("--env", env)
+        .map_err(RestoreJobError::Input)?;
     let bucket = settings.cluster.s3.bucket.as_str();
     let object = match from {
         None => None,

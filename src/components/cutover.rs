@@ -40,6 +40,8 @@ struct Runbook<'a> {
     minutes_50g: u64,
     issuer: &'a str,
     rehearsal_host: &'a str,
+    production: &'static str,
+    rehearsal: &'static str,
 }
 
 /// The files of the cutover, by path under `out/`: one runbook per environment (prod's is
@@ -55,7 +57,7 @@ pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let c = &settings.cluster.cutover;
     let smoke = SmokeTest {
         host: settings
-            .env(Environment::Prod)
+            .env(settings.production())
             .xwiki
             .host
             .get_ref()
@@ -121,11 +123,13 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         minutes_50g: (50.0 * 1024.0 / super::backup::MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64,
         issuer: e.xwiki.cluster_issuer.name(),
         rehearsal_host: settings
-            .env(Environment::Recette)
+            .env(settings.rehearsal())
             .xwiki
             .host
             .get_ref()
             .as_str(),
+        production: settings.production().name(),
+        rehearsal: settings.rehearsal().name(),
     }
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))

@@ -16,6 +16,17 @@ struct OutReadme<'a> {
     flux: &'a [Entry],
     enforce_version: &'a str,
     images: Vec<String>,
+    age_keys: String,
+}
+
+/// The private key files of every scope, as the docs name them (`prod.agekey ...`).
+fn age_key_files(settings: &Settings) -> String {
+    settings
+        .scopes()
+        .iter()
+        .map(|s| format!("{s}.agekey"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Renders `out/README.md`.
@@ -30,6 +41,7 @@ pub fn out_readme(
         flux,
         enforce_version: ENFORCE_VERSION,
         images: crate::images::ALL.iter().map(ToString::to_string).collect(),
+        age_keys: age_key_files(settings),
     }
     .render()
     .map_err(|e| Error::Build(format!("out/README.md: {e}")))
@@ -229,6 +241,7 @@ struct ScopeRow {
 struct SecretsDoc {
     scopes: Vec<ScopeRow>,
     required: Vec<crate::secrets::RequiredSecret>,
+    age_keys: String,
 }
 
 /// Renders `out/docs/secrets.md`.
@@ -263,6 +276,7 @@ pub fn secrets(settings: &Settings) -> Result<String, Error> {
     SecretsDoc {
         scopes,
         required: super::secrets::required(settings),
+        age_keys: age_key_files(settings),
     }
     .render()
     .map_err(|e| Error::Build(format!("out/docs/secrets.md: {e}")))

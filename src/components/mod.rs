@@ -41,8 +41,8 @@ pub fn pinned_images() -> Vec<String> {
 }
 
 /// Every namespace the platform creates, applications first.
-pub fn all_namespaces() -> Vec<namespaces::PlatformNamespace> {
-    let mut all = namespaces::applications();
+pub fn all_namespaces(settings: &Settings) -> Vec<namespaces::PlatformNamespace> {
+    let mut all = namespaces::applications(settings.environments());
     all.extend([
         namespaces::observability(),
         monitoring::node_exporter_namespace(),
@@ -56,11 +56,33 @@ pub fn all_namespaces() -> Vec<namespaces::PlatformNamespace> {
     all
 }
 
+/// An environment is a namespace: one named like a platform namespace (`observability`,
+/// `longhorn-system`, ...) would merge its objects and NetworkPolicies into the platform's.
+fn check_environment_names(settings: &Settings) -> Result<(), Error> {
+    let platform = all_namespaces(settings);
+    for env in settings.environments() {
+        if let Some(ns) = platform
+            .iter()
+            .find(|ns| ns.name == env.name() && ns.environment != env.name())
+        {
+            return Err(Error::Settings(crate::settings::SettingsError::unreadable(
+                std::path::Path::new(crate::settings::OVERLAYS_DIR).join(env.name()),
+                format!(
+                    "`{env}` is a platform namespace ({}): an environment needs a namespace of its own",
+                    ns.purpose
+                ),
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the whole tree from settings: a pure function, no clock, no network, no
 /// environment variables.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
+    check_environment_names(settings)?;
     let mut tree = Tree::new();
-    let apps_ns = namespaces::applications();
+    let apps_ns = namespaces::applications(settings.environments());
 
     // Controllers: app namespaces, then one folder per Helm-installed component.
     let node_exporter_ns = monitoring::node_exporter_namespace();
@@ -168,7 +190,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     let rows = helm.iter().map(|(c, _)| c.doc_row()).collect();
     tree.insert(
         "out/docs/infrastructure.md",
-        docs::infrastructure(settings, rows, &all_namespaces(), enforced)?.into_bytes(),
+        docs::infrastructure(settings, rows, &all_namespaces(settings), enforced)?.into_bytes(),
     )?;
 
     let longest_release = helm
@@ -195,7 +217,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     )?;
     tree.insert(
         "out/README.md",
-        docs::out_readme(settings, &all_namespaces(), &kustomizations)?.into_bytes(),
+        docs::out_readme(settings, &all_namespaces(settings), &kustomizations)?.into_bytes(),
     )?;
     tree.seal()
 }
@@ -204,7 +226,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
 /// platform declares get that namespace's Pod Security level; everything else (the
 /// environment-agnostic app base included) gets `restricted`.
 pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
-    let levels: Vec<(&str, crate::policy::Level)> = all_namespaces()
+    let levels: Vec<(&str, crate::policy::Level)> = all_namespaces(settings)
         .iter()
         .map(|ns| (ns.name, ns.pod_security.level()))
         .collect();

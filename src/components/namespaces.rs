@@ -9,7 +9,7 @@ use crate::Error;
 use crate::object::Object;
 use crate::settings::Environment;
 
-/// Label carrying the environment (`prod`, `integration`, `recette`, or `platform`).
+/// Label carrying the environment (its name, or `platform`).
 pub const ENVIRONMENT_LABEL: &str = "open4goods.org/environment";
 
 /// Pod Security Standard version the namespaces enforce. Default: `v1.33`, the API level the
@@ -71,9 +71,8 @@ pub struct PlatformNamespace {
 }
 
 /// The application namespaces, one per environment, all `restricted`.
-pub fn applications() -> Vec<PlatformNamespace> {
-    Environment::ALL
-        .into_iter()
+pub fn applications(envs: impl IntoIterator<Item = Environment>) -> Vec<PlatformNamespace> {
+    envs.into_iter()
         .map(|env| PlatformNamespace {
             name: env.name(),
             environment: env.name(),

@@ -26,29 +26,64 @@ use crate::quantity::{Bytes, Duration};
 /// Folder, relative to the repository root, that holds the settings.
 pub const OVERLAYS_DIR: &str = "overlays";
 
-/// The application environments; each is a namespace of the same name.
+/// An application environment: a folder `overlays/<name>/` holding an `env.toml`. Its name
+/// is also its namespace, its secret scope and the suffix of its Flux Kustomization, so
+/// adding one is adding a folder (see docs/ARCHITECTURE.md), not Rust.
+///
+/// Names are interned, so an `Environment` is a `Copy` handle; the set of environments
+/// of a checkout is [`Settings::environments`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Environment {
-    /// Production, served at `xwiki.logo-solutions.fr`.
-    Prod,
-    /// Integration: where changes land first.
-    Integration,
-    /// Recette: acceptance testing by the content team.
-    Recette,
-}
+pub struct Environment(&'static str);
+
+/// Longest environment name: names derived from it (`apps-<env>`, `restore-test-<env>`,
+/// `<env>-secrets`) must stay within the 63 characters of a DNS label.
+pub const MAX_ENVIRONMENT_NAME: usize = 40;
 
 impl Environment {
-    /// Every environment, in promotion order (prod first in listings).
-    pub const ALL: [Environment; 3] = [Self::Prod, Self::Integration, Self::Recette];
+    /// The environment called `name`, which must be a lowercase RFC 1123 DNS label of at most
+    /// [`MAX_ENVIRONMENT_NAME`] characters (it becomes a namespace) and not the platform scope.
+    /// Whether such an environment exists is for [`Settings`] to say.
+    pub fn new(name: &str) -> Result<Self, String> {
+        let label = !name.is_empty()
+            && name.len() <= MAX_ENVIRONMENT_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.as_bytes()[0].is_ascii_lowercase()
+            && !name.ends_with('-');
+        if !label {
+            return Err(format!(
+                "`{}` is not an environment name: a namespace name of 1-{MAX_ENVIRONMENT_NAME} characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'",
+                name.escape_default()
+            ));
+        }
+        if name == PLATFORM_SCOPE {
+            return Err(format!(
+                "`{PLATFORM_SCOPE}` is the scope of cluster-wide Secrets, not an environment"
+            ));
+        }
+        Ok(Self(intern(name)))
+    }
 
     /// The environment's name, which is also its namespace and its folder name.
     pub const fn name(self) -> &'static str {
-        match self {
-            Self::Prod => "prod",
-            Self::Integration => "integration",
-            Self::Recette => "recette",
-        }
+        self.0
     }
+}
+
+/// One `'static` copy of each distinct name, so that [`Environment`] can be `Copy`: the set
+/// of names a process sees is the folders of a checkout, a handful.
+fn intern(name: &str) -> &'static str {
+    use std::collections::BTreeSet;
+    use std::sync::{Mutex, PoisonError};
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 impl fmt::Display for Environment {
@@ -57,10 +92,29 @@ impl fmt::Display for Environment {
     }
 }
 
+/// `[environments]` of `cluster.toml`: the order and the roles of the environments. The set
+/// itself is not listed: it is the folders `overlays/<name>/env.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentsSettings {
+    /// Listing order (docs, Flux Kustomizations, help texts); environments not named here
+    /// follow in name order. Default: name order.
+    pub order: Option<Spanned<Vec<String>>>,
+    /// The environment the cutover moves the legacy XWiki into and whose host the smoke test
+    /// checks. Default: `prod`.
+    pub production: Option<Spanned<String>>,
+    /// Where the cutover is rehearsed first. Default: the first environment after
+    /// `production` in the listing order.
+    pub rehearsal: Option<Spanned<String>>,
+}
+
 /// `overlays/cluster.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSettings {
+    /// Order and roles of the environments (optional).
+    #[serde(default)]
+    pub environments: EnvironmentsSettings,
     /// Where Flux reads this repository from.
     pub git: GitSettings,
     /// Reconciliation timings of the Flux Kustomizations.
@@ -118,19 +172,9 @@ pub struct SopsSettings {
     pub age_recipients: AgeRecipients,
 }
 
-/// `[sops.age_recipients]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgeRecipients {
-    /// Production.
-    pub prod: Vec<AgeRecipient>,
-    /// Integration.
-    pub integration: Vec<AgeRecipient>,
-    /// Recette.
-    pub recette: Vec<AgeRecipient>,
-    /// Cluster-wide Secrets (e.g. Grafana's admin), applied with the infrastructure.
-    pub platform: Vec<AgeRecipient>,
-}
+/// `[sops.age_recipients]`: age public keys per scope, one key per environment plus
+/// [`PLATFORM_SCOPE`] (cluster-wide Secrets, e.g. Grafana's admin).
+pub type AgeRecipients = Spanned<BTreeMap<String, Vec<AgeRecipient>>>;
 
 /// The scope of cluster-wide Secrets.
 pub const PLATFORM_SCOPE: &str = "platform";
@@ -138,7 +182,7 @@ pub const PLATFORM_SCOPE: &str = "platform";
 /// An encrypted Secret file of `overlays/<scope>/secrets/`, checked, with its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretFile {
-    /// `prod`, `integration`, `recette` or `platform`.
+    /// An environment, or `platform`.
     pub scope: String,
     /// File name.
     pub file_name: String,
@@ -435,17 +479,22 @@ pub struct RestoreTestSettings {
 pub struct Settings {
     /// Cluster-wide settings.
     pub cluster: ClusterSettings,
+    /// Every environment with its settings, in listing order.
     envs: Vec<(Environment, EnvSettings)>,
+    production: Environment,
+    rehearsal: Environment,
     secrets: Vec<SecretFile>,
 }
 
 impl Settings {
     /// Reads and validates `overlays/` under `root`. File names in errors are relative to `root`.
     pub fn load(root: &Path) -> Result<Self, SettingsError> {
-        check_overlay_folders(root)?;
+        let found = discover_environments(root)?;
         let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
         let (cluster, cluster_src) = read_toml::<ClusterSettings>(root, &cluster_file)?;
+        let roles = Roles::check(&cluster, &cluster_file, &cluster_src, found)?;
         check_registries(&cluster, &cluster_file, &cluster_src)?;
+        check_recipients(&cluster, &cluster_file, &cluster_src, &roles.order)?;
         let retain = &cluster.s3.volume_backups.retain;
         check_range(
             &cluster_file,
@@ -456,10 +505,8 @@ impl Settings {
         )?;
         let mut envs = Vec::new();
         let mut hosts: Vec<(DnsName, Environment)> = Vec::new();
-        for env in Environment::ALL {
-            let file = PathBuf::from(OVERLAYS_DIR)
-                .join(env.name())
-                .join("env.toml");
+        for &env in &roles.order {
+            let file = env_file(env);
             let (settings, src) = read_toml::<EnvSettings>(root, &file)?;
             let host = settings.xwiki.host.get_ref();
             if let Some((_, other)) = hosts.iter().find(|(h, _)| h == host) {
@@ -498,9 +545,10 @@ impl Settings {
             check_range(&file, &src, "backup.keep_copies", &b.keep_copies, 1..=1000)?;
             if let Some(t) = &b.restore_test {
                 let source = t.source.get_ref();
-                let known = Environment::ALL.iter().any(|e| e.name() == source);
+                let known = roles.order.iter().any(|e| e.name() == source);
                 if !known || source == env.name() {
-                    let names: Vec<&str> = Environment::ALL
+                    let names: Vec<&str> = roles
+                        .order
                         .iter()
                         .map(|e| e.name())
                         .filter(|n| *n != env.name())
@@ -523,6 +571,8 @@ impl Settings {
         let mut settings = Self {
             cluster,
             envs,
+            production: roles.production,
+            rehearsal: roles.rehearsal,
             secrets: Vec::new(),
         };
         settings.secrets = load_secrets(root, &settings)?;
@@ -531,32 +581,42 @@ impl Settings {
 
     /// Like [`Settings::load`] without reading the Secret files (for commands that create them).
     pub fn load_without_secrets(root: &Path) -> Result<Self, SettingsError> {
+        let found = discover_environments(root)?;
         let cluster_file = PathBuf::from(OVERLAYS_DIR).join("cluster.toml");
-        let (cluster, _) = read_toml::<ClusterSettings>(root, &cluster_file)?;
+        let (cluster, src) = read_toml::<ClusterSettings>(root, &cluster_file)?;
+        let roles = Roles::check(&cluster, &cluster_file, &src, found)?;
         let mut envs = Vec::new();
-        for env in Environment::ALL {
-            let file = PathBuf::from(OVERLAYS_DIR)
-                .join(env.name())
-                .join("env.toml");
-            envs.push((env, read_toml::<EnvSettings>(root, &file)?.0));
+        for &env in &roles.order {
+            envs.push((env, read_toml::<EnvSettings>(root, &env_file(env))?.0));
         }
         Ok(Self {
             cluster,
             envs,
+            production: roles.production,
+            rehearsal: roles.rehearsal,
             secrets: Vec::new(),
         })
     }
 
-    /// age recipients per scope (`prod`, `integration`, `recette`, `platform`).
+    /// age recipients per scope: one per environment, and `platform`.
     pub fn recipients(&self) -> BTreeMap<String, Vec<String>> {
-        let r = &self.cluster.sops.age_recipients;
-        let list = |v: &Vec<AgeRecipient>| v.iter().map(|a| a.as_str().to_string()).collect();
-        BTreeMap::from([
-            ("prod".to_string(), list(&r.prod)),
-            ("integration".to_string(), list(&r.integration)),
-            ("recette".to_string(), list(&r.recette)),
-            (PLATFORM_SCOPE.to_string(), list(&r.platform)),
-        ])
+        self.cluster
+            .sops
+            .age_recipients
+            .get_ref()
+            .iter()
+            .map(|(scope, keys)| {
+                let keys = keys.iter().map(|a| a.as_str().to_string()).collect();
+                (scope.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// The secret scopes: every environment, then [`PLATFORM_SCOPE`].
+    pub fn scopes(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = self.environments().map(Environment::name).collect();
+        out.push(PLATFORM_SCOPE);
+        out
     }
 
     /// The encrypted Secret files found under `overlays/`.
@@ -565,14 +625,54 @@ impl Settings {
     }
 
     /// Settings of one environment.
+    ///
+    /// # Panics
+    /// If `env` is not one of [`Settings::environments`] (every handle a caller holds comes
+    /// from there or from [`Settings::environment`]).
     pub fn env(&self, env: Environment) -> &EnvSettings {
-        // `load` fills every environment of `Environment::ALL`.
         &self
             .envs
             .iter()
             .find(|(e, _)| *e == env)
-            .expect("every environment is loaded")
+            .unwrap_or_else(|| panic!("`{env}` is not an environment of these settings"))
             .1
+    }
+
+    /// The environment called `name`, if the checkout has one.
+    pub fn environment(&self, name: &str) -> Option<Environment> {
+        self.environments().find(|e| e.name() == name)
+    }
+
+    /// The environment called `name`, or an error listing the ones there are (for CLI
+    /// arguments such as `--env`).
+    pub fn environment_arg(&self, flag: &str, name: &str) -> Result<Environment, String> {
+        self.environment(name).ok_or_else(|| {
+            format!(
+                "{flag} `{}` is not an environment: expected one of {}",
+                name.escape_default(),
+                self.environment_names().join(", ")
+            )
+        })
+    }
+
+    /// Every environment, in listing order.
+    pub fn environments(&self) -> impl Iterator<Item = Environment> + '_ {
+        self.envs.iter().map(|(e, _)| *e)
+    }
+
+    /// The environments' names, in listing order.
+    pub fn environment_names(&self) -> Vec<&'static str> {
+        self.environments().map(Environment::name).collect()
+    }
+
+    /// The production environment (`[environments] production`).
+    pub fn production(&self) -> Environment {
+        self.production
+    }
+
+    /// Where the cutover is rehearsed (`[environments] rehearsal`).
+    pub fn rehearsal(&self) -> Environment {
+        self.rehearsal
     }
 
     /// The registry allow-list as plain strings.
@@ -586,37 +686,229 @@ impl Settings {
             .collect()
     }
 
-    /// Every environment with its settings, in [`Environment::ALL`] order.
+    /// Every environment with its settings, in listing order.
     pub fn envs(&self) -> impl Iterator<Item = (Environment, &EnvSettings)> {
         self.envs.iter().map(|(e, s)| (*e, s))
     }
 }
 
-/// Every folder of `overlays/` is an environment or the platform scope: a folder nothing
-/// reads (say a new `overlays/staging/`) is an error rather than silently ignored.
-fn check_overlay_folders(root: &Path) -> Result<(), SettingsError> {
+/// `overlays/<env>/env.toml`.
+fn env_file(env: Environment) -> PathBuf {
+    PathBuf::from(OVERLAYS_DIR)
+        .join(env.name())
+        .join("env.toml")
+}
+
+/// The environments of the checkout: the folders of `overlays/` that hold an `env.toml`, in
+/// name order. Any other folder but the platform scope is an error naming it, rather than
+/// silently ignored (a typo'd `overlays/stagign/` would otherwise deploy nothing).
+fn discover_environments(root: &Path) -> Result<Vec<Environment>, SettingsError> {
     let dir = root.join(OVERLAYS_DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(()); // reading cluster.toml reports the missing folder
+        return Ok(Vec::new()); // reading cluster.toml reports the missing folder
     };
-    let mut known: Vec<&str> = Environment::ALL.iter().map(|e| e.name()).collect();
-    known.push(PLATFORM_SCOPE);
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
+        // `file_type` does not follow links: a linked folder is refused by the secrets walk.
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let mut out = Vec::new();
     for name in names {
-        if !known.contains(&name.as_str()) {
+        let folder = PathBuf::from(OVERLAYS_DIR).join(&name);
+        let has_settings = std::fs::symlink_metadata(root.join(&folder).join("env.toml")).is_ok();
+        if name == PLATFORM_SCOPE {
+            if has_settings {
+                return Err(SettingsError::unreadable(
+                    folder.join("env.toml"),
+                    format!(
+                        "`{PLATFORM_SCOPE}` is the scope of cluster-wide Secrets and cannot be an environment"
+                    ),
+                ));
+            }
+            continue;
+        }
+        if !has_settings {
             return Err(SettingsError::unreadable(
-                PathBuf::from(OVERLAYS_DIR).join(&name),
+                folder,
                 format!(
-                    "is neither an environment nor a secret scope: the folders of overlays/ are {}. An environment also needs its Environment variant in src/settings/mod.rs today",
-                    known.join(", ")
+                    "is neither an environment (it has no env.toml) nor the `{PLATFORM_SCOPE}` secret scope: an environment is a folder overlays/<name>/ with an env.toml (copy one of another environment)"
                 ),
             ));
         }
+        let env = Environment::new(&name)
+            .map_err(|message| SettingsError::unreadable(&folder, message))?;
+        out.push(env);
+    }
+    Ok(out)
+}
+
+/// The environments in listing order, with the production and rehearsal ones.
+struct Roles {
+    order: Vec<Environment>,
+    production: Environment,
+    rehearsal: Environment,
+}
+
+impl Roles {
+    /// Checks `[environments]` against the folders found.
+    fn check(
+        cluster: &ClusterSettings,
+        file: &Path,
+        src: &str,
+        found: Vec<Environment>,
+    ) -> Result<Self, SettingsError> {
+        let e = &cluster.environments;
+        let names =
+            |list: &[Environment]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join(", ");
+        if found.is_empty() {
+            return Err(SettingsError::unreadable(
+                OVERLAYS_DIR,
+                "has no environment: create overlays/<name>/env.toml",
+            ));
+        }
+        let lookup = |key: &str, value: &Spanned<String>| {
+            found
+                .iter()
+                .copied()
+                .find(|e| e.name() == value.get_ref())
+                .ok_or_else(|| {
+                    SettingsError::at(
+                        file,
+                        src,
+                        Some(value.span()),
+                        Some(key.into()),
+                        format!(
+                            "`{}` is not an environment (a folder overlays/<name>/ with an env.toml): expected one of {}",
+                            value.get_ref().escape_default(),
+                            names(&found)
+                        ),
+                    )
+                })
+        };
+        let mut order = Vec::new();
+        if let Some(listed) = &e.order {
+            for name in listed.get_ref() {
+                let item = Spanned::new(listed.span(), name.clone());
+                let env = lookup("environments.order", &item)?;
+                if order.contains(&env) {
+                    return Err(SettingsError::at(
+                        file,
+                        src,
+                        Some(listed.span()),
+                        Some("environments.order".into()),
+                        format!("lists `{env}` twice"),
+                    ));
+                }
+                order.push(env);
+            }
+        }
+        for env in &found {
+            if !order.contains(env) {
+                order.push(*env);
+            }
+        }
+        let production = match &e.production {
+            Some(p) => lookup("environments.production", p)?,
+            None => found
+                .iter()
+                .copied()
+                .find(|e| e.name() == "prod")
+                .ok_or_else(|| {
+                    SettingsError::unreadable(
+                        file,
+                        format!(
+                            "there is no `prod` environment, so `[environments] production` must name one of {}",
+                            names(&found)
+                        ),
+                    )
+                })?,
+        };
+        let rehearsal = match &e.rehearsal {
+            Some(r) => {
+                let env = lookup("environments.rehearsal", r)?;
+                if env == production {
+                    return Err(SettingsError::at(
+                        file,
+                        src,
+                        Some(r.span()),
+                        Some("environments.rehearsal".into()),
+                        format!(
+                            "`{env}` is the production environment: the cutover is rehearsed elsewhere first"
+                        ),
+                    ));
+                }
+                env
+            }
+            None => order
+                .iter()
+                .copied()
+                .find(|e| *e != production)
+                .ok_or_else(|| {
+                    SettingsError::unreadable(
+                        file,
+                        format!(
+                            "`{production}` is the only environment: the cutover needs another one to rehearse in"
+                        ),
+                    )
+                })?,
+        };
+        Ok(Self {
+            order,
+            production,
+            rehearsal,
+        })
+    }
+}
+
+/// `[sops.age_recipients]` has exactly one non-empty key list per scope: each environment
+/// and `platform`. A missing scope would leave `.sops.yaml` without a rule for its Secrets; an
+/// extra one is a typo or a removed environment.
+fn check_recipients(
+    cluster: &ClusterSettings,
+    file: &Path,
+    src: &str,
+    envs: &[Environment],
+) -> Result<(), SettingsError> {
+    let table = &cluster.sops.age_recipients;
+    let mut scopes: Vec<&str> = envs.iter().map(|e| e.name()).collect();
+    scopes.push(PLATFORM_SCOPE);
+    let at = |key: String, message: String| {
+        SettingsError::at(file, src, Some(table.span()), Some(key), message)
+    };
+    for scope in &scopes {
+        match table.get_ref().get(*scope) {
+            None => {
+                return Err(at(
+                    format!("sops.age_recipients.{scope}"),
+                    format!(
+                        "is missing: every scope ({}) needs its age public keys, so that .sops.yaml has a rule for its Secrets",
+                        scopes.join(", ")
+                    ),
+                ));
+            }
+            Some(keys) if keys.is_empty() => {
+                return Err(at(
+                    format!("sops.age_recipients.{scope}"),
+                    "is empty: nobody could decrypt this scope's Secrets".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = table
+        .get_ref()
+        .keys()
+        .find(|k| !scopes.contains(&k.as_str()))
+    {
+        return Err(at(
+            format!("sops.age_recipients.{extra}"),
+            format!(
+                "is not a scope: the scopes are the environments (folders overlays/<name>/ with an env.toml) and `{PLATFORM_SCOPE}`: {}",
+                scopes.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
@@ -684,7 +976,8 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
                     return Err(SettingsError::unreadable(
                         &rel,
                         format!(
-                            "`{scope}` is not a scope: secrets live in overlays/{{prod,integration,recette,platform}}/secrets/"
+                            "`{scope}` is not a scope: secrets live in overlays/<scope>/secrets/ for the scopes {}",
+                            recipients.keys().cloned().collect::<Vec<_>>().join(", ")
                         ),
                     ));
                 };
@@ -950,6 +1243,28 @@ mod tests {
         let e = err(&env_toml("").replace("letsencrypt-staging", "letsencrypt"));
         assert_eq!(e.key.as_deref(), Some("xwiki.cluster_issuer"));
         assert!(e.message.contains("letsencrypt-prod"), "{}", e.message);
+    }
+
+    #[test]
+    fn environment_names_are_namespaces_of_their_own() {
+        for good in ["prod", "staging", "qa-2", &"a".repeat(MAX_ENVIRONMENT_NAME)] {
+            assert_eq!(Environment::new(good).unwrap().name(), good);
+        }
+        let long = "a".repeat(MAX_ENVIRONMENT_NAME + 1);
+        for bad in [
+            "",
+            "Prod",
+            "2prod",
+            "pro_d",
+            "prod-",
+            "pro.d",
+            &long,
+            PLATFORM_SCOPE,
+        ] {
+            assert!(Environment::new(bad).is_err(), "{bad:?} accepted");
+        }
+        // Interned: one handle per name.
+        assert_eq!(Environment::new("qa-2"), Environment::new("qa-2"));
     }
 
     #[test]

@@ -176,3 +176,12 @@ pub fn promtool_check_rules(groups: &serde_json::Value) {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// The environments of the repository's own settings (the folders `overlays/<name>/env.toml`),
+/// in listing order.
+pub fn environments() -> Vec<o4g_gitops::settings::Environment> {
+    o4g_gitops::settings::Settings::load_without_secrets(&root())
+        .expect("the repository's settings load")
+        .environments()
+        .collect()
+}

@@ -6,7 +6,7 @@
 # admin account logs in (REST, HTTP Basic); the attachment Main.WebHome/logo.png downloads;
 # and, with LEGACY_ADDRESS, the REST page count equals the legacy wiki's.
 # The account comes from XWIKI_USER and XWIKI_PASSWORD in the environment (never arguments);
-# SMOKE_HOST checks another environment's host (the rehearsal in recette).
+# SMOKE_HOST checks another environment's host (the rehearsal).
 set -euo pipefail
 umask 077
 address="${1:?usage: smoke-test.sh ADDRESS [LEGACY_ADDRESS]}"

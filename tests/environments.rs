@@ -1,0 +1,316 @@
+//! Environments are data: the set of environments is the folders `overlays/<name>/env.toml`.
+//! Adding one is copying an `env.toml` and adding its age recipient; these tests do exactly
+//! that in a scratch copy, with the binary as built (no Rust change), and check everything an
+//! environment must get.
+
+mod common;
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Parses a multi-document YAML text into JSON values (skipping empty documents).
+fn yaml_docs(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).expect("valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn read_docs(root: &Path, rel: &str) -> Vec<Value> {
+    yaml_docs(&std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}")))
+}
+
+/// A scratch repository with `overlays/staging/env.toml` (integration's, with its own host).
+/// With `recipient`, `[sops.age_recipients]` gains `staging` (integration's key: a public key,
+/// reused here only so that the test needs no key generator).
+fn with_staging(recipient: bool) -> tempfile::TempDir {
+    let repo = common::scratch_repo();
+    let overlays = repo.path().join("overlays");
+    let integration = std::fs::read_to_string(overlays.join("integration/env.toml")).unwrap();
+    assert!(integration.contains("xwiki-integration.logo-solutions.fr"));
+    std::fs::create_dir(overlays.join("staging")).unwrap();
+    std::fs::write(
+        overlays.join("staging/env.toml"),
+        integration.replace(
+            "xwiki-integration.logo-solutions.fr",
+            "xwiki-staging.logo-solutions.fr",
+        ),
+    )
+    .unwrap();
+    if recipient {
+        let cluster = std::fs::read_to_string(overlays.join("cluster.toml")).unwrap();
+        let key = cluster
+            .lines()
+            .find_map(|l| l.strip_prefix("integration = "))
+            .expect("integration's recipients in cluster.toml");
+        let cluster = cluster.replace(
+            "\nplatform = [",
+            &format!("\nstaging = {key}\nplatform = ["),
+        );
+        std::fs::write(overlays.join("cluster.toml"), cluster).unwrap();
+    }
+    repo
+}
+
+#[test]
+fn a_new_environment_is_a_folder_and_a_recipient_not_rust() {
+    let repo = with_staging(true);
+    let root = repo.path();
+    let prod_before = common::snapshot_dir(&root.join("out/apps/overlays/prod"));
+
+    // Its Secrets do not exist yet: render says which, and renders with the flag.
+    let strict = common::o4g(root, &["render"]);
+    assert_eq!(strict.status.code(), Some(2), "{}", common::text(&strict));
+    assert!(
+        common::text(&strict).contains("missing Secret `mysql-credentials`")
+            && common::text(&strict).contains("overlays/staging/secrets"),
+        "{}",
+        common::text(&strict)
+    );
+    let out = common::o4g(root, &["render", "--allow-missing-secrets"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+
+    // The overlay builds with kustomize, into the staging namespace, with its own host.
+    let built = yaml_docs(&common::kustomize(&root.join("out/apps/overlays/staging")));
+    assert!(built.len() > 10, "{} objects", built.len());
+    for o in &built {
+        assert_eq!(
+            o["metadata"]["namespace"], "staging",
+            "{} {}",
+            o["kind"], o["metadata"]["name"]
+        );
+    }
+    let ingress = built
+        .iter()
+        .find(|o| o["kind"] == "Ingress")
+        .expect("an Ingress");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "xwiki-staging.logo-solutions.fr"
+    );
+    assert!(
+        built
+            .iter()
+            .any(|o| o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "default-deny"),
+        "staging has a default deny"
+    );
+
+    // Flux applies it after the configs, decrypting its Secrets.
+    let apps = read_docs(root, "out/clusters/open4goods/apps.yaml");
+    let ks = apps
+        .iter()
+        .find(|k| k["metadata"]["name"] == "apps-staging")
+        .expect("a Flux Kustomization apps-staging");
+    assert_eq!(ks["spec"]["path"], "./out/apps/overlays/staging");
+    assert_eq!(ks["spec"]["decryption"]["provider"], "sops");
+    assert_eq!(ks["spec"]["dependsOn"][0]["name"], "infra-configs");
+
+    // Its namespace enforces Pod Security restricted.
+    let namespaces = read_docs(root, "out/infrastructure/controllers/namespaces.yaml");
+    let ns = namespaces
+        .iter()
+        .find(|n| n["metadata"]["name"] == "staging")
+        .expect("Namespace staging");
+    let labels = &ns["metadata"]["labels"];
+    for mode in ["enforce", "audit", "warn"] {
+        assert_eq!(
+            labels[format!("pod-security.kubernetes.io/{mode}")],
+            "restricted"
+        );
+    }
+    assert_eq!(labels["open4goods.org/environment"], "staging");
+
+    // Prometheus may scrape its exporter: the observability egress names the namespace.
+    let observability =
+        std::fs::read_to_string(root.join("out/infrastructure/configs/network/observability.yaml"))
+            .unwrap();
+    assert!(
+        observability.contains("kubernetes.io/metadata.name: staging"),
+        "{observability}"
+    );
+
+    // Every Kyverno policy that covers the environments covers staging too.
+    let mut covering = 0;
+    for entry in std::fs::read_dir(root.join("out/infrastructure/configs/policies")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "kustomization.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for policy in yaml_docs(&text) {
+            let lists = namespace_lists(&policy);
+            for list in lists.iter().filter(|l| l.contains(&"prod".to_string())) {
+                covering += 1;
+                assert!(
+                    list.contains(&"staging".to_string()),
+                    "{}: {list:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(covering >= 5, "{covering} Kyverno namespace lists");
+
+    // SOPS encrypts its Secrets for its own recipients only.
+    let sops = read_docs(root, ".sops.yaml");
+    let rules = sops[0]["creation_rules"].as_array().unwrap();
+    let rule = rules
+        .iter()
+        .find(|r| {
+            r["path_regex"]
+                .as_str()
+                .unwrap()
+                .contains("overlays/staging/")
+        })
+        .expect("a creation rule for staging");
+    assert!(rule["age"].as_str().unwrap().starts_with("age1"));
+
+    // Help texts and errors list the environments found.
+    let bad = common::o4g(root, &["restore-job", "--env", "nope"]);
+    assert!(
+        common::text(&bad).contains("prod, integration, recette, staging"),
+        "{}",
+        common::text(&bad)
+    );
+
+    // Adding staging changed nothing of prod's overlay, and a second render changes nothing.
+    assert_eq!(
+        common::snapshot_dir(&root.join("out/apps/overlays/prod")),
+        prod_before
+    );
+    let before = common::snapshot_dir(&root.join("out"));
+    let again = common::o4g(root, &["render", "--allow-missing-secrets"]);
+    assert!(again.status.success(), "{}", common::text(&again));
+    assert_eq!(common::snapshot_dir(&root.join("out")), before);
+}
+
+/// The `values` of every `kubernetes.io/metadata.name In` expression in a policy.
+fn namespace_lists(v: &Value) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(map) => {
+            if map.get("key").and_then(Value::as_str) == Some("kubernetes.io/metadata.name")
+                && let Some(values) = map.get("values").and_then(Value::as_array)
+            {
+                out.push(
+                    values
+                        .iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect(),
+                );
+            }
+            for child in map.values() {
+                out.extend(namespace_lists(child));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| out.extend(namespace_lists(i))),
+        _ => {}
+    }
+    out
+}
+
+/// Runs `render` and expects exit 2 with `expected` in its output and `out/` untouched.
+fn refused(root: &Path, expected: &[&str]) {
+    let before = common::snapshot_dir(&root.join("out"));
+    let out = common::o4g(root, &["render", "--allow-missing-secrets"]);
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    for e in expected {
+        assert!(text.contains(e), "expected `{e}` in:\n{text}");
+    }
+    assert_eq!(common::snapshot_dir(&root.join("out")), before);
+}
+
+#[test]
+fn an_environment_without_a_recipient_is_refused_at_the_table() {
+    let repo = with_staging(false);
+    let cluster = std::fs::read_to_string(repo.path().join("overlays/cluster.toml")).unwrap();
+    let line = cluster
+        .lines()
+        .position(|l| l == "[sops.age_recipients]")
+        .unwrap()
+        + 1;
+    refused(
+        repo.path(),
+        &[
+            &format!("overlays/cluster.toml:{line}:"),
+            "sops.age_recipients.staging",
+            "prod, integration, recette, staging, platform",
+        ],
+    );
+}
+
+#[test]
+fn an_overlay_folder_without_env_toml_is_an_error_not_ignored() {
+    let repo = common::scratch_repo();
+    // A typo'd folder: its env.toml went elsewhere, so nothing would deploy it.
+    std::fs::create_dir_all(repo.path().join("overlays/stagign/secrets")).unwrap();
+    refused(
+        repo.path(),
+        &["overlays/stagign: is neither an environment (it has no env.toml)"],
+    );
+}
+
+#[test]
+fn an_environment_name_must_be_a_namespace_of_its_own() {
+    for (name, expected) in [
+        ("Staging", "is not an environment name"),
+        ("observability", "is a platform namespace"),
+        ("longhorn-system", "is a platform namespace"),
+    ] {
+        let repo = common::scratch_repo();
+        let dir = repo.path().join("overlays").join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(
+            repo.path().join("overlays/integration/env.toml"),
+            dir.join("env.toml"),
+        )
+        .unwrap();
+        let cluster = repo.path().join("overlays/cluster.toml");
+        let text = std::fs::read_to_string(&cluster).unwrap().replace(
+            "\nplatform = [",
+            &format!("\n\"{name}\" = [\"age1se2acfhend0p2gg43wr3l6zn95zdmw439lrey43nxesj4edps35su6ttx8\"]\nplatform = ["),
+        );
+        std::fs::write(&cluster, text).unwrap();
+        // Its host must differ, or that error would come first.
+        let env = std::fs::read_to_string(dir.join("env.toml"))
+            .unwrap()
+            .replace("xwiki-integration.", "xwiki-other.");
+        std::fs::write(dir.join("env.toml"), env).unwrap();
+        refused(repo.path(), &[&format!("overlays/{name}"), expected]);
+    }
+}
+
+#[test]
+fn environment_roles_must_name_environments() {
+    for (from, to, key) in [
+        (
+            "production = \"prod\"",
+            "production = \"live\"",
+            "environments.production",
+        ),
+        (
+            "rehearsal = \"recette\"",
+            "rehearsal = \"prod\"",
+            "environments.rehearsal",
+        ),
+        (
+            "order = [\"prod\", \"integration\", \"recette\"]",
+            "order = [\"prod\", \"prod\"]",
+            "environments.order",
+        ),
+    ] {
+        let repo = common::scratch_repo();
+        let cluster = repo.path().join("overlays/cluster.toml");
+        let text = std::fs::read_to_string(&cluster).unwrap();
+        assert!(text.contains(from), "{from}");
+        let line = text.lines().position(|l| l == from).unwrap() + 1;
+        std::fs::write(&cluster, text.replace(from, to)).unwrap();
+        refused(
+            repo.path(),
+            &[&format!("overlays/cluster.toml:{line}:"), key],
+        );
+    }
+}
