@@ -16,32 +16,10 @@
 //! - StorageClass: `provisioner`, `parameters`, `reclaimPolicy`, `volumeBindingMode`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde_json::Value;
 
-/// One refused change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImmutableChange {
-    /// `Kind namespace/name`.
-    pub object: String,
-    /// The field.
-    pub field: String,
-    /// Old and new value, short.
-    pub change: String,
-    /// What to do instead.
-    pub procedure: &'static str,
-}
-
-impl fmt::Display for ImmutableChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: `{}` cannot change ({}); the API server refuses it and Flux's apply would fail. {}",
-            self.object, self.field, self.change, self.procedure
-        )
-    }
-}
+pub use crate::error::ImmutableChange;
 
 const STS: &str = "Procedure (docs/apps.md, \"Changing what the API server will not patch\"): patch the live PVC (`kubectl -n <ns> patch pvc data-mysql-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"<size>\"}}}}'`), wait until it is resized, then `kubectl -n <ns> delete statefulset mysql --cascade=orphan` so Flux recreates it with the new template while the pod and volume stay; render with --allow-immutable-change";
 const SELECTOR: &str = "Delete the object (its pods go with it) and let Flux recreate it; render with --allow-immutable-change";
@@ -54,8 +32,11 @@ pub type Reader<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
 fn docs(read: &Reader<'_>, path: &str) -> Vec<Value> {
     read(path)
         .and_then(|b| {
-            crate::lint::parse_documents(std::path::Path::new(path), &String::from_utf8_lossy(&b))
-                .ok()
+            crate::yaml_read::parse_documents(
+                std::path::Path::new(path),
+                &String::from_utf8_lossy(&b),
+            )
+            .ok()
         })
         .unwrap_or_default()
 }

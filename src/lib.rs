@@ -44,11 +44,13 @@
 pub mod charts;
 pub mod components;
 pub mod crd;
+pub mod diagnostic;
 mod error;
 pub mod image;
 pub mod immutable;
 #[rustfmt::skip] // one image per line, so Renovate and reviewers read one line per bump
 pub mod images;
+pub mod input;
 pub mod kustomize;
 pub mod lint;
 pub mod netpol;

@@ -6,28 +6,8 @@ use serde::Serialize;
 
 use crate::policy::{self, AuditConfig, Violation};
 
-/// A file that cannot be read or parsed (exit 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", position(file, *line, *column))]
-pub struct LintInputError {
-    /// The file.
-    pub file: String,
-    /// 1-based line (0 when unknown).
-    pub line: usize,
-    /// 1-based column (0 when unknown).
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// `file:line:column`, or `file` alone when the position is unknown.
-fn position(file: &str, line: usize, column: usize) -> String {
-    if line == 0 {
-        file.to_string()
-    } else {
-        format!("{file}:{line}:{column}")
-    }
-}
+use crate::yaml_read::input_error;
+pub use crate::yaml_read::{InputError as LintInputError, parse_documents};
 
 /// A violation with the file it was found in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -84,23 +64,6 @@ pub fn symlinks_in(paths: &[PathBuf]) -> Vec<PathBuf> {
                 .map(walkdir::DirEntry::into_path)
         })
         .collect()
-}
-
-fn input_error(file: &Path, line: usize, column: usize, message: String) -> LintInputError {
-    LintInputError {
-        file: file.display().to_string(),
-        line,
-        column,
-        message,
-    }
-}
-
-/// Parses one YAML text into its objects (multi-document, `List` items flattened), through
-/// the one hardened reader ([`crate::yaml_read`]).
-pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<serde_json::Value>, LintInputError> {
-    let docs = crate::yaml_read::read_documents(text)
-        .map_err(|e| input_error(file, e.line, e.column, e.message))?;
-    Ok(docs.into_iter().flat_map(policy::flatten).collect())
 }
 
 /// Rules that are not Pod Security checks, by name.
@@ -566,7 +529,7 @@ pub fn fix(rule: &str) -> String {
 /// then one summary line.
 pub fn human(report: &Report) -> String {
     use std::fmt::Write as _;
-    let esc = |s: &str| crate::render::escape(s);
+    let esc = |s: &str| crate::input::escape(s);
     let mut out = String::new();
     let mut last: Option<(&str, &str)> = None;
     for v in &report.violations {

@@ -178,7 +178,7 @@ fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> R
         return Ok(());
     }
     let scopes: Vec<String> = missing.iter().map(|(r, _)| r.scope.clone()).collect();
-    let before = o4g_gitops::secrets::previously_rendered(root, &scopes);
+    let before = o4g_gitops::components::secrets::previously_rendered(root, &scopes);
     let vanished: Vec<String> = missing
         .iter()
         .filter_map(|(r, _)| {
@@ -230,7 +230,11 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
         SecretsCommand::Template { .. } | SecretsCommand::Rotate { .. } => {
             Settings::load_without_secrets(&cli.root)?
         }
-        _ => Settings::load(&cli.root)?,
+        _ => {
+            let settings = Settings::load(&cli.root)?;
+            components::secrets::check_platform_files(&settings)?;
+            settings
+        }
     };
     match command {
         SecretsCommand::Template { scope, name } => {

@@ -140,19 +140,7 @@ pub struct WriteOptions {
     pub allow_immutable_change: bool,
 }
 
-/// A path as printed: control characters (C0, DEL, C1) escaped, so a hostile file name cannot
-/// drive the terminal.
-pub fn escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
+pub use crate::input::escape;
 
 fn unsafe_error(path: &str, why: &str) -> Error {
     Error::Unsafe(format!(
@@ -249,7 +237,7 @@ fn is_secret_file(path: &str, bytes: &[u8]) -> bool {
 fn secret_summary(path: &str, old: &[u8], new: &[u8]) -> String {
     fn keys(bytes: &[u8]) -> Option<BTreeMap<String, String>> {
         let docs =
-            crate::lint::parse_documents(Path::new("secret"), &String::from_utf8_lossy(bytes))
+            crate::yaml_read::parse_documents(Path::new("secret"), &String::from_utf8_lossy(bytes))
                 .ok()?;
         let mut out = BTreeMap::new();
         for d in docs {
@@ -432,7 +420,7 @@ pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::Immu
         .iter()
         .filter(|(p, _)| p.starts_with(crate::components::layout::CLUSTER))
         .flat_map(|(p, b)| {
-            crate::lint::parse_documents(Path::new(p), &String::from_utf8_lossy(b))
+            crate::yaml_read::parse_documents(Path::new(p), &String::from_utf8_lossy(b))
                 .unwrap_or_default()
         })
         .filter(|o| o["kind"] == "Kustomization")

@@ -15,22 +15,12 @@ pub const ENCRYPTED_REGEX: &str = "^(data|stringData)$";
 
 /// Where a scope's encrypted Secrets live, relative to the repository root.
 pub fn secrets_dir(scope: &str) -> PathBuf {
-    PathBuf::from(crate::settings::OVERLAYS_DIR)
+    PathBuf::from(crate::input::OVERLAYS_DIR)
         .join(scope)
         .join("secrets")
 }
 
-/// A Secret file that fails the check.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {message}", file.display(), key.as_ref().map(|k| format!(": key `{k}`")).unwrap_or_default())]
-pub struct SecretError {
-    /// The file.
-    pub file: PathBuf,
-    /// The key of `data`/`stringData` (or of `sops`) involved.
-    pub key: Option<String>,
-    /// What is wrong (never the value).
-    pub message: String,
-}
+pub use crate::diagnostic::SecretError;
 
 /// What a valid encrypted Secret file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +159,7 @@ pub fn check_file(
     text: &str,
     recipients: Option<&[String]>,
 ) -> Result<EncryptedSecret, SecretError> {
-    let docs = crate::lint::parse_documents(file, text).map_err(|e| SecretError {
+    let docs = crate::yaml_read::parse_documents(file, text).map_err(|e| SecretError {
         file: file.to_path_buf(),
         key: None,
         message: e.message,
@@ -392,42 +382,6 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
                     "{}: Secret {name}, key `{key}`: the value {p} (the value is not shown)",
                     file.display()
                 ));
-            }
-        }
-    }
-    out
-}
-
-/// The Secrets (scope, name) that the committed `out/` holds, read without following
-/// symlinks: `out/apps/overlays/<env>/secrets/` and the platform Secrets folder. A Secret
-/// that is there and has gone from `overlays/` is not "missing": Flux would prune it.
-pub fn previously_rendered(root: &Path, scopes: &[String]) -> BTreeMap<(String, String), String> {
-    let mut out = BTreeMap::new();
-    for scope in scopes {
-        let dir = if scope == crate::settings::PLATFORM_SCOPE {
-            PathBuf::from(format!(
-                "{}/{}",
-                crate::components::layout::CONTROLLERS,
-                crate::components::secrets::PLATFORM_SECRETS
-            ))
-        } else {
-            PathBuf::from(format!("out/apps/overlays/{scope}/secrets"))
-        };
-        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let rel = dir.join(entry.file_name());
-            let Ok(text) = crate::settings::read_input(root, &rel) else {
-                continue;
-            };
-            let Ok(docs) = crate::lint::parse_documents(&rel, &text) else {
-                continue;
-            };
-            for d in docs.iter().filter(|d| is_secret(d)) {
-                if let Some(name) = d["metadata"]["name"].as_str() {
-                    out.insert((scope.clone(), name.to_string()), rel.display().to_string());
-                }
             }
         }
     }

@@ -292,6 +292,75 @@ pub fn position_of(
     }
 }
 
+/// A file that cannot be read or parsed (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", position(file, *line, *column))]
+pub struct InputError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// `file:line:column`, or `file` alone when the position is unknown.
+fn position(file: &str, line: usize, column: usize) -> String {
+    if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}:{column}")
+    }
+}
+
+/// `InputError` for `file` at a position.
+pub(crate) fn input_error(
+    file: &std::path::Path,
+    line: usize,
+    column: usize,
+    message: String,
+) -> InputError {
+    InputError {
+        file: file.display().to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Parses one YAML text into its objects (multi-document, `List` items flattened), through
+/// [`read_documents`].
+pub fn parse_documents(
+    file: &std::path::Path,
+    text: &str,
+) -> Result<Vec<serde_json::Value>, InputError> {
+    let docs = read_documents(text).map_err(|e| input_error(file, e.line, e.column, e.message))?;
+    Ok(docs.into_iter().flat_map(flatten).collect())
+}
+
+/// Objects in a value: the value itself, or the items of a `List`.
+pub fn flatten(v: serde_json::Value) -> Vec<serde_json::Value> {
+    let is_list = v["kind"]
+        .as_str()
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && v["items"].is_array();
+    if is_list {
+        match v {
+            serde_json::Value::Object(mut m) => match m.remove("items") {
+                Some(serde_json::Value::Array(items)) => {
+                    items.into_iter().flat_map(flatten).collect()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    } else {
+        vec![v]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

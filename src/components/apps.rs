@@ -8,140 +8,48 @@
 //! So what kustomize builds for an environment is, by construction, what the generator built
 //! for it ([`final_objects`]); a test proves it with the real kustomize.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::{layout, mysql, namespaces, xwiki};
+use super::{layout, mysql, xwiki};
 
 use crate::Error;
 use crate::kustomize::{Patch, PatchTarget};
 use crate::object::Object;
-use crate::quantity::{Bytes, Cpu};
-use crate::settings::{ClusterIssuer, Environment, MysqlVersion, Settings};
+use crate::settings::{Environment, Settings};
 use crate::tree::{Folder, Tree};
 
-/// StorageClass of the databases (one Longhorn replica, xfs).
-pub const DB_STORAGE_CLASS: &str = "longhorn-db";
+pub use super::params::{AppParams, DB_STORAGE_CLASS, SecretRef};
 
-/// Everything the application objects depend on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AppParams {
-    /// The environment, `None` for the base.
-    pub env: Option<Environment>,
-    /// Public host of the wiki.
-    pub host: String,
-    /// Certificate issuer.
-    pub issuer: ClusterIssuer,
-    /// XWiki volume size.
-    pub xwiki_storage: Bytes,
-    /// XWiki volume StorageClass.
-    pub xwiki_storage_class: String,
-    /// XWiki container resources.
-    pub xwiki_resources: crate::workload::Resources,
-    /// MySQL line.
-    pub mysql_version: MysqlVersion,
-    /// MySQL volume size.
-    pub mysql_storage: Bytes,
-    /// MySQL container resources.
-    pub mysql_resources: crate::workload::Resources,
-    /// May XWiki reach the internet on 443.
-    pub internet_egress: bool,
-    /// Cluster addresses the NetworkPolicies need.
-    pub network: super::network::NetworkParams,
-    /// The backup jobs' schedule, retention and store.
-    pub backup: super::backup::BackupParams,
-}
-
-impl AppParams {
-    /// The neutral values of the base, which every overlay patches. Default host
-    /// `xwiki.invalid` (a reserved name that never resolves), staging certificates, the
-    /// design card's 50Gi MySQL volume, the smallest resources XWiki starts with, and no
-    /// internet access for XWiki (each environment opts in).
-    pub fn base(settings: &Settings) -> Self {
-        use crate::workload::{Compute, Resources};
-        Self {
-            env: None,
-            host: "xwiki.invalid".into(),
-            issuer: ClusterIssuer::LetsEncryptStaging,
-            xwiki_storage: Bytes::gibi(10),
-            xwiki_storage_class: DB_STORAGE_CLASS.into(),
-            xwiki_resources: Resources::new(
-                Compute::new(Cpu::millis(250), Bytes::mebi(1536)),
-                Compute::new(Cpu::cores(1), Bytes::mebi(2560)),
-            ),
-            mysql_version: MysqlVersion::V8_0,
-            mysql_storage: Bytes::gibi(50),
-            mysql_resources: Resources::new(
-                Compute::new(Cpu::millis(100), Bytes::mebi(768)),
-                Compute::new(Cpu::millis(500), Bytes::gibi(1)),
-            ),
-            internet_egress: false,
-            network: super::network::NetworkParams::from_settings(settings),
-            backup: super::backup::BackupParams::base(settings),
-        }
-    }
-
-    /// The values of one environment.
-    pub fn for_env(settings: &Settings, env: Environment) -> Self {
-        let s = settings.env(env);
-        Self {
-            env: Some(env),
-            host: s.xwiki.host.get_ref().to_string(),
-            issuer: s.xwiki.cluster_issuer,
-            xwiki_storage: s.xwiki.storage_size,
-            xwiki_storage_class: s.xwiki.storage_class.as_str().to_string(),
-            xwiki_resources: s.xwiki.resources.get_ref().to_resources(),
-            mysql_version: s.mysql.version,
-            mysql_storage: s.mysql.storage_size,
-            mysql_resources: s.mysql.resources.get_ref().to_resources(),
-            internet_egress: s.xwiki.internet_egress,
-            network: super::network::NetworkParams::from_settings(settings),
-            backup: super::backup::BackupParams::for_env(settings, env),
-        }
-    }
-
-    /// Labels every object of an environment carries besides `app.kubernetes.io/*`.
-    pub fn extra_labels(&self) -> BTreeMap<String, String> {
-        self.env
-            .map(|e| {
-                BTreeMap::from([(
-                    namespaces::ENVIRONMENT_LABEL.to_string(),
-                    e.name().to_string(),
-                )])
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// A Secret key a workload reads, for the docs and the required-secrets list.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SecretRef {
-    /// Secret name.
-    pub secret: &'static str,
-    /// Key.
-    pub key: &'static str,
-    /// Container that reads it.
-    pub consumer: &'static str,
-    /// How it is used.
-    pub usage: &'static str,
-}
-
-impl SecretRef {
-    /// A reference.
-    pub const fn new(
-        secret: &'static str,
-        key: &'static str,
-        consumer: &'static str,
-        usage: &'static str,
-    ) -> Self {
-        Self {
-            secret,
-            key,
-            consumer,
-            usage,
-        }
-    }
+/// Each environment's row of `out/docs/apps.md`, and the Secret keys the workloads read.
+pub fn doc_rows(settings: &Settings) -> (Vec<super::docs::EnvRow>, Vec<super::docs::SecretRow>) {
+    let envs = settings
+        .environments()
+        .map(|env| {
+            let p = AppParams::for_env(settings, env);
+            super::docs::EnvRow {
+                name: env.name(),
+                host: p.host.clone(),
+                issuer: p.issuer.name(),
+                mysql_image: p.mysql_version.image().tag().to_string(),
+                mysql_storage: p.mysql_storage.to_string(),
+                buffer_pool: mysql::buffer_pool_mib(&p),
+                xwiki_storage: p.xwiki_storage.to_string(),
+                xwiki_class: p.xwiki_storage_class.clone(),
+                heap: xwiki::heap_mib(&p),
+            }
+        })
+        .collect();
+    let secrets = secret_refs()
+        .into_iter()
+        .chain(super::backup::restore_source_refs())
+        .map(|r| super::docs::SecretRow {
+            secret: r.secret,
+            key: r.key,
+            consumer: r.consumer,
+            usage: r.usage,
+        })
+        .collect();
+    (envs, secrets)
 }
 
 /// Every Secret key the applications read.
@@ -201,8 +109,8 @@ fn network_objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Er
 /// in its namespace.
 pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    for (name, bytes) in super::secrets::files_of(settings, env.name()) {
-        let docs = crate::lint::parse_documents(
+    for (name, bytes) in settings.secret_files_of(env.name()) {
+        let docs = crate::yaml_read::parse_documents(
             std::path::Path::new(name),
             &String::from_utf8_lossy(bytes),
         )
@@ -495,7 +403,7 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
             )?;
             folder = folder.resource(ENV_ONLY_FILE);
         }
-        for (name, bytes) in super::secrets::files_of(settings, env.name()) {
+        for (name, bytes) in settings.secret_files_of(env.name()) {
             tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
             folder = folder.resource(format!("secrets/{name}"));
         }

@@ -17,12 +17,11 @@ use std::collections::BTreeMap;
 use askama::Template;
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::apps::{AppParams, SecretRef};
+use super::params::{AppParams, SecretRef};
 use crate::Error;
 use crate::object::Object;
 use crate::quantity::{Bytes, Cpu, Duration};
-use crate::settings::values::CronSchedule;
-use crate::settings::{Environment, Settings};
+use crate::settings::Settings;
 use crate::workload::*;
 
 /// The ConfigMap holding the scripts.
@@ -42,7 +41,7 @@ pub const XWIKI_ADMIN_SECRET: &str = "xwiki-backup-admin";
 /// Read-only S3 credentials and encryption keys of the restore test's source environment.
 pub const RESTORE_SOURCE_SECRET: &str = "restore-test-source";
 /// The MySQL user of the dump (created by MySQL's postStart hook).
-pub const MYSQL_USER: &str = "backup";
+pub const MYSQL_USER: &str = super::mysql::BACKUP_USER;
 /// Name of the dump CronJob.
 pub const MYSQL_JOB: &str = "mysql-backup";
 /// Name of the XAR export CronJob.
@@ -102,77 +101,7 @@ const SCRATCH_RESOURCES: Resources = Resources::new(
 /// The XAR is staged before it is checked and committed: documents and their history only.
 const XAR_STAGING: Bytes = Bytes::gibi(8);
 
-/// Where one environment's backups go and how long they stay.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackupParams {
-    /// The environment's prefix in the bucket (its name).
-    pub prefix: String,
-    /// When the dump and the export run.
-    pub schedule: CronSchedule,
-    /// Objects older than this many days are pruned...
-    pub retention_days: u32,
-    /// ...except the newest this many.
-    pub keep_copies: u32,
-    /// S3 endpoint URL.
-    pub endpoint: String,
-    /// Bucket.
-    pub bucket: String,
-    /// Region.
-    pub region: String,
-    /// The monthly restore test, where this environment runs one.
-    pub restore_test: Option<RestoreTest>,
-}
-
-/// A restore test of another environment's dumps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RestoreTest {
-    /// The environment whose dumps are restored.
-    pub source: String,
-    /// When.
-    pub schedule: CronSchedule,
-    /// The scratch datadir's limit: the source's MySQL volume size.
-    pub scratch: Bytes,
-}
-
-impl BackupParams {
-    /// The base's neutral values (prefix `base`, 03:00, 30 days, 7 copies, no restore test).
-    pub fn base(settings: &Settings) -> Self {
-        let s3 = &settings.cluster.s3;
-        Self {
-            prefix: "base".into(),
-            schedule: "0 3 * * *".parse().expect("a valid schedule"),
-            retention_days: 30,
-            keep_copies: 7,
-            endpoint: s3.endpoint.as_str().into(),
-            bucket: s3.bucket.as_str().into(),
-            region: s3.region.clone(),
-            restore_test: None,
-        }
-    }
-
-    /// One environment's values.
-    pub fn for_env(settings: &Settings, env: Environment) -> Self {
-        let b = &settings.env(env).backup;
-        let restore_test = b.restore_test.as_ref().map(|t| {
-            let source = settings
-                .environment(t.source.get_ref())
-                .expect("settings check the source");
-            RestoreTest {
-                source: source.name().into(),
-                schedule: t.schedule.clone(),
-                scratch: settings.env(source).mysql.storage_size,
-            }
-        });
-        Self {
-            prefix: env.name().into(),
-            schedule: b.schedule.clone(),
-            retention_days: *b.retention_days.get_ref(),
-            keep_copies: *b.keep_copies.get_ref(),
-            restore_test,
-            ..Self::base(settings)
-        }
-    }
-}
+pub use super::params::{BackupParams, RestoreTest};
 
 #[derive(Template)]
 #[template(path = "scripts/backup-lib.sh", escape = "none")]

@@ -226,7 +226,7 @@ pub fn config_objects(settings: &Settings) -> Result<Vec<Object>, Error> {
 /// Prometheus's scrape of the controller (certificate expiry metrics): the chart's
 /// `cert-manager` Service, port `http-metrics` (9402).
 pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
-    super::monitoring::service_monitor(
+    crate::crd::monitoring::service_monitor(
         "cert-manager",
         namespace().name,
         &[

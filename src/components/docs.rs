@@ -1,19 +1,62 @@
 //! Documents rendered from `templates/` with askama.
+//!
+//! This module renders what it is handed: each document takes rows (the types below) that
+//! the components produce and `components::build` passes on. It imports no component, so a
+//! component's internals never leak into the docs and a new component adds rows, not imports
+//! (tests/modules.rs checks it).
 
 use askama::Template;
 
-use super::flux::Entry;
-use super::namespaces::{ENFORCE_VERSION, PlatformNamespace};
 use crate::Error;
 use crate::settings::Settings;
+
+/// One namespace, as the docs list it.
+pub struct NamespaceRow {
+    /// Name.
+    pub name: &'static str,
+    /// Its environment label (`platform` for the platform's).
+    pub environment: &'static str,
+    /// Pod Security level enforced.
+    pub level: &'static str,
+    /// Why it is below `restricted`, if it is.
+    pub pod_security_reason: Option<&'static str>,
+    /// Why it has no default deny of ours, if it has none.
+    pub network_policy_reason: Option<&'static str>,
+    /// What runs there.
+    pub purpose: &'static str,
+}
+
+/// One Flux Kustomization, as `out/README.md` lists it.
+pub struct FluxRow {
+    /// Name.
+    pub name: String,
+    /// Path in the repository.
+    pub path: String,
+    /// The Kustomizations it waits for.
+    pub depends_on: Vec<String>,
+    /// Whether it decrypts SOPS Secrets.
+    pub decrypts: bool,
+}
+
+/// One Secret key a workload reads, for `out/docs/apps.md`.
+pub struct SecretRow {
+    /// Secret name.
+    pub secret: &'static str,
+    /// Key.
+    pub key: &'static str,
+    /// Container that reads it.
+    pub consumer: &'static str,
+    /// How it is used.
+    pub usage: &'static str,
+}
 
 /// `out/README.md`: what is deployed where.
 #[derive(Template)]
 #[template(path = "out-README.md", escape = "none")]
 struct OutReadme<'a> {
     settings: &'a Settings,
-    namespaces: &'a [PlatformNamespace],
-    flux: &'a [Entry],
+    namespaces: &'a [NamespaceRow],
+    flux: &'a [FluxRow],
     enforce_version: &'a str,
     images: Vec<String>,
     age_keys: String,
@@ -32,14 +75,15 @@ fn age_key_files(settings: &Settings) -> String {
 /// Renders `out/README.md`.
 pub fn out_readme(
     settings: &Settings,
-    namespaces: &[PlatformNamespace],
-    flux: &[Entry],
+    namespaces: &[NamespaceRow],
+    flux: &[FluxRow],
+    enforce_version: &str,
 ) -> Result<String, Error> {
     OutReadme {
         settings,
         namespaces,
         flux,
-        enforce_version: ENFORCE_VERSION,
+        enforce_version,
         images: crate::images::ALL.iter().map(ToString::to_string).collect(),
         age_keys: age_key_files(settings),
     }
@@ -48,16 +92,25 @@ pub fn out_readme(
 }
 
 /// One environment's row in `out/docs/apps.md`.
-struct EnvRow {
-    name: &'static str,
-    host: String,
-    issuer: &'static str,
-    mysql_image: String,
-    mysql_storage: String,
-    buffer_pool: u64,
-    xwiki_storage: String,
-    xwiki_class: String,
-    heap: u64,
+pub struct EnvRow {
+    /// Environment.
+    pub name: &'static str,
+    /// Public host.
+    pub host: String,
+    /// Certificate issuer.
+    pub issuer: &'static str,
+    /// MySQL image tag.
+    pub mysql_image: String,
+    /// MySQL volume size.
+    pub mysql_storage: String,
+    /// InnoDB buffer pool, MiB.
+    pub buffer_pool: u64,
+    /// XWiki volume size.
+    pub xwiki_storage: String,
+    /// XWiki volume StorageClass.
+    pub xwiki_class: String,
+    /// XWiki JVM heap, MiB.
+    pub heap: u64,
 }
 
 /// `out/docs/apps.md`: per-environment values, the Secrets the workloads read, and the
@@ -66,38 +119,14 @@ struct EnvRow {
 #[template(path = "apps.md", escape = "none")]
 struct AppsDoc {
     envs: Vec<EnvRow>,
-    secrets: Vec<super::apps::SecretRef>,
+    secrets: Vec<SecretRow>,
 }
 
 /// Renders `out/docs/apps.md`.
-pub fn apps(settings: &Settings) -> Result<String, Error> {
-    use super::apps::AppParams;
-    let envs = settings
-        .envs()
-        .map(|(env, _)| {
-            let p = AppParams::for_env(settings, env);
-            EnvRow {
-                name: env.name(),
-                host: p.host.clone(),
-                issuer: p.issuer.name(),
-                mysql_image: p.mysql_version.image().tag().to_string(),
-                mysql_storage: p.mysql_storage.to_string(),
-                buffer_pool: super::mysql::buffer_pool_mib(&p),
-                xwiki_storage: p.xwiki_storage.to_string(),
-                xwiki_class: p.xwiki_storage_class.clone(),
-                heap: super::xwiki::heap_mib(&p),
-            }
-        })
-        .collect();
-    AppsDoc {
-        envs,
-        secrets: super::apps::secret_refs()
-            .into_iter()
-            .chain(super::backup::restore_source_refs())
-            .collect(),
-    }
-    .render()
-    .map_err(|e| Error::Build(format!("out/docs/apps.md: {e}")))
+pub fn apps(envs: Vec<EnvRow>, secrets: Vec<SecretRow>) -> Result<String, Error> {
+    AppsDoc { envs, secrets }
+        .render()
+        .map_err(|e| Error::Build(format!("out/docs/apps.md: {e}")))
 }
 
 /// One Helm release in `out/docs/infrastructure.md`.
@@ -116,12 +145,28 @@ pub struct ComponentRow {
     pub remediation: &'static str,
 }
 
+/// What `out/docs/infrastructure.md` shows besides the settings.
+pub struct Infrastructure<'a> {
+    /// The Helm releases.
+    pub components: Vec<ComponentRow>,
+    /// Every namespace.
+    pub namespaces: &'a [NamespaceRow],
+    /// The Pod Security version the namespaces pin.
+    pub enforce_version: &'a str,
+    /// The namespaces Kyverno enforces in.
+    pub enforced: Vec<&'a str>,
+    /// The namespaces Kyverno leaves alone, with why.
+    pub excluded: Vec<(&'a str, &'a str)>,
+    /// The staging and the production ClusterIssuer.
+    pub issuers: (&'a str, &'a str),
+}
+
 /// `out/docs/infrastructure.md`.
 #[derive(Template)]
 #[template(path = "infrastructure.md", escape = "none")]
 struct InfrastructureDoc<'a> {
     components: Vec<ComponentRow>,
-    namespaces: &'a [PlatformNamespace],
+    namespaces: &'a [NamespaceRow],
     enforce_version: &'a str,
     enforced: Vec<&'a str>,
     excluded: Vec<(&'a str, &'a str)>,
@@ -134,21 +179,16 @@ struct InfrastructureDoc<'a> {
 }
 
 /// Renders `out/docs/infrastructure.md`.
-pub fn infrastructure(
-    settings: &Settings,
-    components: Vec<ComponentRow>,
-    namespaces: &[PlatformNamespace],
-    enforced: Vec<&str>,
-) -> Result<String, Error> {
+pub fn infrastructure(settings: &Settings, input: Infrastructure<'_>) -> Result<String, Error> {
     let m = &settings.cluster.monitoring;
     InfrastructureDoc {
-        components,
-        namespaces,
-        enforce_version: ENFORCE_VERSION,
-        enforced,
-        excluded: super::policies::EXCLUDED_NAMESPACES.to_vec(),
-        staging: super::cert_manager::LETSENCRYPT_STAGING,
-        prod: super::cert_manager::LETSENCRYPT_PROD,
+        components: input.components,
+        namespaces: input.namespaces,
+        enforce_version: input.enforce_version,
+        enforced: input.enforced,
+        excluded: input.excluded,
+        staging: input.issuers.0,
+        prod: input.issuers.1,
         email: settings.cluster.acme.email.as_str(),
         retention: m.retention.to_string(),
         prometheus_storage: m.prometheus_storage.to_string(),
@@ -158,7 +198,6 @@ pub fn infrastructure(
     .map_err(|e| Error::Build(format!("out/docs/infrastructure.md: {e}")))
 }
 
-/// One flow in `out/docs/network.md`.
 struct FlowRow {
     from: String,
     to: String,
@@ -196,7 +235,7 @@ pub fn network(
     settings: &Settings,
     sections: Vec<(String, Vec<crate::netpol::Flow>)>,
 ) -> Result<String, Error> {
-    let net = super::network::NetworkParams::from_settings(settings);
+    let net = &settings.cluster;
     let sections = sections
         .into_iter()
         .map(|(namespace, flows)| FlowSection {
@@ -218,9 +257,9 @@ pub fn network(
         })
         .collect();
     NetworkDoc {
-        node_cidr: net.node_cidr.to_string(),
-        api_port: net.api_server_port,
-        s3_cidr: net.s3_cidr.to_string(),
+        node_cidr: net.network.node_cidr.to_string(),
+        api_port: net.network.api_server_port.get(),
+        s3_cidr: net.s3.cidr.to_string(),
         sections,
     }
     .render()
@@ -228,11 +267,15 @@ pub fn network(
 }
 
 /// One scope in `out/docs/secrets.md`.
-struct ScopeRow {
-    scope: String,
-    recipients: Vec<String>,
-    target: String,
-    kustomization: String,
+pub struct ScopeRow {
+    /// The scope.
+    pub scope: String,
+    /// Its age recipients.
+    pub recipients: Vec<String>,
+    /// Where its Secrets land in `out/`.
+    pub target: String,
+    /// The Flux Kustomization that decrypts them.
+    pub kustomization: String,
 }
 
 /// `out/docs/secrets.md`.
@@ -245,37 +288,14 @@ struct SecretsDoc {
 }
 
 /// Renders `out/docs/secrets.md`.
-pub fn secrets(settings: &Settings) -> Result<String, Error> {
-    let scopes = settings
-        .recipients()
-        .into_iter()
-        .map(|(scope, recipients)| {
-            let (target, kustomization) = if scope == crate::settings::PLATFORM_SCOPE {
-                (
-                    format!(
-                        "{}/{}/",
-                        super::layout::CONTROLLERS,
-                        super::secrets::PLATFORM_SECRETS
-                    ),
-                    super::flux::INFRA_CONTROLLERS.to_string(),
-                )
-            } else {
-                (
-                    format!("out/apps/overlays/{scope}/secrets/"),
-                    format!("apps-{scope}"),
-                )
-            };
-            ScopeRow {
-                scope,
-                recipients,
-                target,
-                kustomization,
-            }
-        })
-        .collect();
+pub fn secrets(
+    settings: &Settings,
+    scopes: Vec<ScopeRow>,
+    required: Vec<crate::secrets::RequiredSecret>,
+) -> Result<String, Error> {
     SecretsDoc {
         scopes,
-        required: super::secrets::required(settings),
+        required,
         age_keys: age_key_files(settings),
     }
     .render()

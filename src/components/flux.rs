@@ -158,3 +158,19 @@ pub fn files(entries: &[Entry]) -> Result<Vec<(&'static str, Vec<Object>)>, Erro
     }
     Ok(files)
 }
+
+/// The Kustomizations as `out/README.md` lists them.
+pub fn doc_rows(entries: &[Entry]) -> Vec<super::docs::FluxRow> {
+    entries
+        .iter()
+        .map(|e| {
+            let k = &e.kustomization;
+            super::docs::FluxRow {
+                name: k.metadata.name.clone().unwrap_or_default(),
+                path: k.spec.path.clone(),
+                depends_on: k.spec.depends_on.iter().map(|d| d.name.clone()).collect(),
+                decrypts: k.spec.decryption.is_some(),
+            }
+        })
+        .collect()
+}

@@ -205,7 +205,7 @@ pub fn component() -> Result<super::helm::HelmComponent, crate::Error> {
 /// Prometheus's scrape of the controller: the chart's `<release>-controller-metrics` Service
 /// (port `metrics`, 10254), whose endpoints are the nodes' addresses (host network).
 pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
-    super::monitoring::service_monitor(
+    crate::crd::monitoring::service_monitor(
         "ingress-nginx-controller",
         namespace().name,
         &[

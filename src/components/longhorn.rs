@@ -14,7 +14,7 @@ use crate::quantity::Duration;
 use crate::settings::Settings;
 
 /// The StorageClass of the databases.
-pub const STORAGE_CLASS: &str = super::apps::DB_STORAGE_CLASS;
+pub const STORAGE_CLASS: &str = super::params::DB_STORAGE_CLASS;
 /// Replicas per volume. Default: 1, because the cluster has one node: more replicas could
 /// never be scheduled and every volume would stay Degraded.
 pub const REPLICAS: u32 = 1;
@@ -208,7 +208,7 @@ pub fn config_objects() -> Result<Vec<Object>, Error> {
 /// `longhorn-backend` Service, port `manager` (9500), as the chart's own (disabled) monitor
 /// selects it (longhorn v1.12.1 `chart/templates/servicemonitor.yaml`).
 pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
-    super::monitoring::service_monitor(
+    crate::crd::monitoring::service_monitor(
         "longhorn-manager",
         namespace().name,
         &[("app", "longhorn-manager")],

@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod mysql;
 pub mod namespaces;
 pub mod network;
+pub mod params;
 pub mod policies;
 pub mod policy_engine;
 pub mod runner;
@@ -81,6 +82,7 @@ fn check_environment_names(settings: &Settings) -> Result<(), Error> {
 /// environment variables.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
     check_environment_names(settings)?;
+    secrets::check_platform_files(settings)?;
     let mut tree = Tree::new();
     let apps_ns = namespaces::applications(settings.environments());
 
@@ -187,10 +189,24 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     )?;
 
     apps::add_to_tree(&mut tree, settings)?;
-    let rows = helm.iter().map(|(c, _)| c.doc_row()).collect();
+    let namespace_rows: Vec<docs::NamespaceRow> = all_namespaces(settings)
+        .iter()
+        .map(namespaces::PlatformNamespace::doc_row)
+        .collect();
+    let infrastructure = docs::Infrastructure {
+        components: helm.iter().map(|(c, _)| c.doc_row()).collect(),
+        namespaces: &namespace_rows,
+        enforce_version: namespaces::ENFORCE_VERSION,
+        enforced,
+        excluded: policies::EXCLUDED_NAMESPACES.to_vec(),
+        issuers: (
+            cert_manager::LETSENCRYPT_STAGING,
+            cert_manager::LETSENCRYPT_PROD,
+        ),
+    };
     tree.insert(
         "out/docs/infrastructure.md",
-        docs::infrastructure(settings, rows, &all_namespaces(settings), enforced)?.into_bytes(),
+        docs::infrastructure(settings, infrastructure)?.into_bytes(),
     )?;
 
     let longest_release = helm
@@ -208,8 +224,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
     }
 
-    tree.insert("out/docs/apps.md", docs::apps(settings)?.into_bytes())?;
-    tree.insert("out/docs/secrets.md", docs::secrets(settings)?.into_bytes())?;
+    let (env_rows, secret_rows) = apps::doc_rows(settings);
+    tree.insert(
+        "out/docs/apps.md",
+        docs::apps(env_rows, secret_rows)?.into_bytes(),
+    )?;
+    let secrets_doc = docs::secrets(
+        settings,
+        secrets::doc_rows(settings),
+        secrets::required(settings),
+    )?;
+    tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
     tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
     tree.insert(
         "out/docs/network.md",
@@ -217,7 +242,13 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     )?;
     tree.insert(
         "out/README.md",
-        docs::out_readme(settings, &all_namespaces(settings), &kustomizations)?.into_bytes(),
+        docs::out_readme(
+            settings,
+            &namespace_rows,
+            &flux::doc_rows(&kustomizations),
+            namespaces::ENFORCE_VERSION,
+        )?
+        .into_bytes(),
     )?;
     tree.seal()
 }

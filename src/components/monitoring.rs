@@ -355,46 +355,6 @@ pub fn component(
     Ok(c)
 }
 
-/// A scrape of the Services labelled `labels` in `namespace`, port `port` (a Service port
-/// name), every 60 s. Chart components declare theirs here instead of enabling their charts'
-/// ServiceMonitors: the ServiceMonitor CRD comes with kube-prometheus-stack, so a chart monitor
-/// cannot install on a fresh cluster, while ours are applied in infra-configs, after it.
-pub fn service_monitor(
-    name: &str,
-    namespace: &str,
-    labels: &[(&str, &str)],
-    port: &str,
-) -> crate::crd::monitoring::ServiceMonitor {
-    use crate::crd::monitoring::*;
-    ServiceMonitor {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(namespace.to_string()),
-            labels: Some(
-                [(
-                    "app.kubernetes.io/part-of".to_string(),
-                    crate::PART_OF.to_string(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        spec: ServiceMonitorSpec {
-            selector: LabelSelector {
-                match_labels: labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            },
-            endpoints: vec![Endpoint {
-                port: port.to_string(),
-                path: "/metrics".into(),
-                interval: "60s".into(),
-            }],
-        },
-    }
-}
-
 /// The scrapes of the chart-installed components (their Services as the charts render them;
 /// `tests/charts.rs` checks each selects a rendered Service with that port name).
 pub fn chart_monitors() -> Vec<crate::crd::monitoring::ServiceMonitor> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
-use super::apps::{AppParams, SecretRef};
+use super::params::{AppParams, SecretRef};
 use crate::Error;
 use crate::object::Object;
 use crate::quantity::{Bytes, Cpu};
@@ -23,6 +23,8 @@ pub const HEADLESS: &str = "mysql-headless";
 pub const DATABASE: &str = "xwiki";
 /// MySQL user XWiki connects as.
 pub const XWIKI_USER: &str = "xwiki";
+/// The read-only MySQL user of the nightly dump, which the postStart hook creates.
+pub const BACKUP_USER: &str = "backup";
 /// MySQL user of the exporter (created by the init script).
 pub const EXPORTER_USER: &str = "exporter";
 /// Secret with the MySQL passwords (SOPS-encrypted in each overlay).
@@ -174,7 +176,7 @@ echo "o4g: exporter and backup users ready"
 "#,
         port = MYSQL.number,
         user = EXPORTER_USER,
-        backup = super::backup::MYSQL_USER,
+        backup = BACKUP_USER,
         wait = STARTUP_BUDGET_SECONDS,
     )
 }
@@ -227,7 +229,8 @@ fn exporter_monitor(labels: &AppLabels) -> crate::crd::monitoring::ServiceMonito
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut m = super::monitoring::service_monitor("mysqld-exporter", "", &pairs, METRICS.name);
+    let mut m =
+        crate::crd::monitoring::service_monitor("mysqld-exporter", "", &pairs, METRICS.name);
     // The namespace comes from each environment's overlay.
     m.metadata.namespace = None;
     m.metadata.labels = Some(labels.all());
@@ -308,7 +311,7 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
         &labels,
         "data",
         p.mysql_storage,
-        super::apps::DB_STORAGE_CLASS,
+        super::params::DB_STORAGE_CLASS,
     );
     let sts = stateful_set(&labels, "mysql", HEADLESS, template, vec![claim]);
 

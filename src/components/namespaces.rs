@@ -70,6 +70,20 @@ pub struct PlatformNamespace {
     pub network_policy_reason: Option<&'static str>,
 }
 
+impl PlatformNamespace {
+    /// Its row in the generated docs.
+    pub fn doc_row(&self) -> super::docs::NamespaceRow {
+        super::docs::NamespaceRow {
+            name: self.name,
+            environment: self.environment,
+            level: self.pod_security.level().as_str(),
+            pod_security_reason: self.pod_security.reason(),
+            network_policy_reason: self.network_policy_reason,
+            purpose: self.purpose,
+        }
+    }
+}
+
 /// The application namespaces, one per environment, all `restricted`.
 pub fn applications(envs: impl IntoIterator<Item = Environment>) -> Vec<PlatformNamespace> {
     envs.into_iter()

@@ -15,30 +15,7 @@ use crate::netpol::{Flow, Peer, Workload, udp};
 use crate::settings::Settings;
 use crate::workload::Port;
 
-/// Where the cluster's special addresses are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NetworkParams {
-    /// The nodes (host-network pods and the API server).
-    pub node_cidr: Ipv4Net,
-    /// The API server's port on the nodes.
-    pub api_server_port: u16,
-    /// The S3 endpoint.
-    pub s3_cidr: Ipv4Net,
-    /// Its port.
-    pub s3_port: u16,
-}
-
-impl NetworkParams {
-    /// From `overlays/cluster.toml`.
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            node_cidr: settings.cluster.network.node_cidr.0,
-            api_server_port: settings.cluster.network.api_server_port.get(),
-            s3_cidr: settings.cluster.s3.cidr.0,
-            s3_port: settings.cluster.s3.port.get(),
-        }
-    }
-}
+pub use super::params::NetworkParams;
 
 /// Private, shared, link-local and loopback ranges: never "the internet".
 const NOT_INTERNET: [&str; 6] = [
@@ -224,7 +201,7 @@ fn dns(ns: &str) -> Vec<Flow> {
 }
 
 /// The flows of one application namespace.
-pub fn app_flows(ns: &str, net: &NetworkParams, p: &super::apps::AppParams) -> Vec<Flow> {
+pub fn app_flows(ns: &str, net: &NetworkParams, p: &super::params::AppParams) -> Vec<Flow> {
     let w = |x: Workload| Peer::Workload(x);
     let xw = w(Workload::new(
         ns,
@@ -447,7 +424,7 @@ pub fn observability_policies(
         flows.extend(app_flows(
             env.name(),
             &net,
-            &super::apps::AppParams::for_env(settings, env),
+            &super::params::AppParams::for_env(settings, env),
         ));
     }
     crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
@@ -707,7 +684,7 @@ pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
                 app_flows(
                     env.name(),
                     &net,
-                    &super::apps::AppParams::for_env(settings, env),
+                    &super::params::AppParams::for_env(settings, env),
                 ),
             )
         })

@@ -1,10 +1,11 @@
 //! Secrets: which ones the platform needs, where the encrypted files go, and `.sops.yaml`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::secrets::RequiredSecret;
-use crate::settings::{PLATFORM_SCOPE, Settings};
+use crate::settings::{PLATFORM_SCOPE, Settings, SettingsError};
 use crate::tree::{Folder, Tree};
 
 /// Where cluster-wide Secrets are applied (with the controllers, decrypted by Flux).
@@ -119,13 +120,31 @@ pub fn missing(settings: &Settings) -> Vec<(RequiredSecret, Vec<String>)> {
         .collect()
 }
 
-/// The encrypted files of `scope`, as (file name, bytes).
-pub fn files_of<'a>(settings: &'a Settings, scope: &str) -> Vec<(&'a str, &'a [u8])> {
+/// Each scope's row of `out/docs/secrets.md`: its recipients, where its Secrets land and
+/// which Kustomization decrypts them.
+pub fn doc_rows(settings: &Settings) -> Vec<super::docs::ScopeRow> {
     settings
-        .secret_files()
-        .iter()
-        .filter(|f| f.scope == scope)
-        .map(|f| (f.file_name.as_str(), f.bytes.as_slice()))
+        .recipients()
+        .into_iter()
+        .map(|(scope, recipients)| {
+            let (target, kustomization) = if scope == PLATFORM_SCOPE {
+                (
+                    format!("{}/{PLATFORM_SECRETS}/", super::layout::CONTROLLERS),
+                    super::flux::INFRA_CONTROLLERS.to_string(),
+                )
+            } else {
+                (
+                    format!("out/apps/overlays/{scope}/secrets/"),
+                    format!("apps-{scope}"),
+                )
+            };
+            super::docs::ScopeRow {
+                scope,
+                recipients,
+                target,
+                kustomization,
+            }
+        })
         .collect()
 }
 
@@ -135,7 +154,7 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<bool, Error> 
         ".sops.yaml",
         crate::tree::to_yaml(&[&crate::secrets::sops_config(&settings.recipients())])?,
     )?;
-    let platform = files_of(settings, PLATFORM_SCOPE);
+    let platform = settings.secret_files_of(PLATFORM_SCOPE);
     if platform.is_empty() {
         return Ok(false);
     }
@@ -147,4 +166,80 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<bool, Error> 
     }
     tree.add_folder(folder)?;
     Ok(true)
+}
+
+/// The Secrets (scope, name) that the committed `out/` holds, read without following
+/// symlinks: `out/apps/overlays/<env>/secrets/` and the platform Secrets folder. A Secret
+/// that is there and has gone from `overlays/` is not "missing": Flux would prune it.
+pub fn previously_rendered(root: &Path, scopes: &[String]) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for scope in scopes {
+        let dir = if scope == PLATFORM_SCOPE {
+            PathBuf::from(format!(
+                "{}/{}",
+                super::layout::CONTROLLERS,
+                PLATFORM_SECRETS
+            ))
+        } else {
+            PathBuf::from(format!("out/apps/overlays/{scope}/secrets"))
+        };
+        let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let rel = dir.join(entry.file_name());
+            let Ok(text) = crate::input::read_input(root, &rel) else {
+                continue;
+            };
+            let Ok(docs) = crate::yaml_read::parse_documents(&rel, &text) else {
+                continue;
+            };
+            for d in docs.iter().filter(|d| crate::secrets::is_secret(d)) {
+                if let Some(name) = d["metadata"]["name"].as_str() {
+                    out.insert((scope.clone(), name.to_string()), rel.display().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every platform Secret file names the namespace the platform reads it in (see
+/// [`check_platform_namespace`]); run by [`super::build`] and `o4g secrets`.
+pub fn check_platform_files(settings: &Settings) -> Result<(), SettingsError> {
+    for f in settings
+        .secret_files()
+        .iter()
+        .filter(|f| f.scope == PLATFORM_SCOPE)
+    {
+        let rel = crate::secrets::secrets_dir(&f.scope).join(&f.file_name);
+        check_platform_namespace(&rel, &String::from_utf8_lossy(&f.bytes), &f.secret.name)?;
+    }
+    Ok(())
+}
+
+/// A platform Secret must go to the namespace the platform reads it in: Flux applies
+/// `overlays/platform/secrets/` with cluster-wide rights, so a `metadata.namespace` of
+/// `kube-system` would plant a Secret there.
+fn check_platform_namespace(rel: &Path, text: &str, name: &str) -> Result<(), SettingsError> {
+    let expected = platform_namespace(name);
+    let docs = crate::yaml_read::parse_documents(rel, text)
+        .map_err(|e| SettingsError::unreadable(rel, e.to_string()))?;
+    let found = docs
+        .first()
+        .and_then(|d| d["metadata"]["namespace"].as_str());
+    match expected {
+        None => Err(SettingsError::unreadable(
+            rel,
+            format!("Secret `{name}` is not one the platform reads (see `o4g secrets list`)"),
+        )),
+        Some(ns) if found != Some(ns) => Err(SettingsError::unreadable(
+            rel,
+            format!(
+                "Secret `{name}` must have metadata.namespace `{ns}` (found {})",
+                found.map_or("none".to_string(), |f| format!("`{}`", f.escape_default()))
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
 }

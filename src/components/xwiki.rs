@@ -7,8 +7,8 @@
 //! keeps upstream's configuration logic (no hand-written `hibernate.cfg.xml` to maintain across
 //! XWiki versions) at the cost of about 1 GiB of node disk per pod.
 
-use super::apps::{AppParams, SecretRef};
 use super::ingress;
+use super::params::{AppParams, SecretRef};
 use crate::Error;
 use crate::object::Object;
 use crate::quantity::{Bytes, Cpu};

@@ -79,3 +79,42 @@ pub struct AlertingRule {
     /// `summary`, `description`, `runbook_url`.
     pub annotations: BTreeMap<String, String>,
 }
+
+/// A scrape of the Services labelled `labels` in `namespace`, port `port` (a Service port
+/// name), every 60 s. Chart components declare theirs here instead of enabling their charts'
+/// ServiceMonitors: the ServiceMonitor CRD comes with kube-prometheus-stack, so a chart monitor
+/// cannot install on a fresh cluster, while ours are applied in infra-configs, after it.
+pub fn service_monitor(
+    name: &str,
+    namespace: &str,
+    labels: &[(&str, &str)],
+    port: &str,
+) -> ServiceMonitor {
+    ServiceMonitor {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: ServiceMonitorSpec {
+            selector: LabelSelector {
+                match_labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            endpoints: vec![Endpoint {
+                port: port.to_string(),
+                path: "/metrics".into(),
+                interval: "60s".into(),
+            }],
+        },
+    }
+}

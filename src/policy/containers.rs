@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::{Finding, PodView};
+use super::rule::Finding;
+use super::view::PodView;
 
 /// `run-as-non-root`: the pod sets `runAsNonRoot: true` and no container sets it false, or
 /// every container (init and ephemeral included) sets it true.

@@ -1,7 +1,8 @@
 //! Image rules: digest required, an explicit tag that is not `latest`, allowed registries.
 //! Each applies to containers, init containers and ephemeral containers.
 
-use super::{Finding, PodView};
+use super::rule::Finding;
+use super::view::PodView;
 
 /// The parts of an image reference `registry/path:tag@digest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

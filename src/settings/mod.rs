@@ -3,7 +3,6 @@
 //! Parsed into typed structs with unknown keys rejected. Every error, syntactic or semantic,
 //! is a [`SettingsError`] naming the file, the line and column, the key and what is allowed.
 
-mod diagnostic;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -14,7 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-pub use diagnostic::SettingsError;
+pub use crate::diagnostic::SettingsError;
 pub use values::SmtpHost;
 use values::{
     AgeRecipient, BucketName, Cidr, CronSchedule, DnsName, Email, GitBranch, GitUrl, RegistryHost,
@@ -23,8 +22,7 @@ use values::{
 
 use crate::quantity::{Bytes, Duration};
 
-/// Folder, relative to the repository root, that holds the settings.
-pub const OVERLAYS_DIR: &str = "overlays";
+pub use crate::input::{OVERLAYS_DIR, read_input};
 
 /// An application environment: a folder `overlays/<name>/` holding an `env.toml`. Its name
 /// is also its namespace, its secret scope and the suffix of its Flux Kustomization, so
@@ -619,6 +617,15 @@ impl Settings {
         out
     }
 
+    /// The encrypted files of `scope`, as (file name, bytes), in file name order.
+    pub fn secret_files_of(&self, scope: &str) -> Vec<(&str, &[u8])> {
+        self.secrets
+            .iter()
+            .filter(|f| f.scope == scope)
+            .map(|f| (f.file_name.as_str(), f.bytes.as_slice()))
+            .collect()
+    }
+
     /// The encrypted Secret files found under `overlays/`.
     pub fn secret_files(&self) -> &[SecretFile] {
         &self.secrets
@@ -1002,9 +1009,6 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
                         ),
                     ));
                 }
-                if scope == PLATFORM_SCOPE {
-                    check_platform_namespace(&rel, &text, &secret.name)?;
-                }
                 out.push(SecretFile {
                     scope,
                     file_name: name,
@@ -1014,7 +1018,7 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
             }
             None => {
                 // Any other YAML: a Secret in it is checked all the same.
-                let docs = crate::lint::parse_documents(&rel, &text)
+                let docs = crate::yaml_read::parse_documents(&rel, &text)
                     .map_err(|e| SettingsError::unreadable(&rel, e.to_string()))?;
                 for doc in docs.iter().filter(|d| crate::secrets::is_secret(d)) {
                     crate::secrets::check_secret(&rel, doc, None).map_err(SettingsError::secret)?;
@@ -1023,32 +1027,6 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
         }
     }
     Ok(out)
-}
-
-/// A platform Secret must go to the namespace the platform reads it in: Flux applies
-/// `overlays/platform/secrets/` with cluster-wide rights, so a `metadata.namespace` of
-/// `kube-system` would plant a Secret there.
-fn check_platform_namespace(rel: &Path, text: &str, name: &str) -> Result<(), SettingsError> {
-    let expected = crate::components::secrets::platform_namespace(name);
-    let docs = crate::lint::parse_documents(rel, text)
-        .map_err(|e| SettingsError::unreadable(rel, e.to_string()))?;
-    let found = docs
-        .first()
-        .and_then(|d| d["metadata"]["namespace"].as_str());
-    match expected {
-        None => Err(SettingsError::unreadable(
-            rel,
-            format!("Secret `{name}` is not one the platform reads (see `o4g secrets list`)"),
-        )),
-        Some(ns) if found != Some(ns) => Err(SettingsError::unreadable(
-            rel,
-            format!(
-                "Secret `{name}` must have metadata.namespace `{ns}` (found {})",
-                found.map_or("none".to_string(), |f| format!("`{}`", f.escape_default()))
-            ),
-        )),
-        Some(_) => Ok(()),
-    }
 }
 
 /// The compile-time image list must be allowed by the runtime allow-list.
@@ -1077,43 +1055,6 @@ fn check_registries(
         }
     }
     Ok(())
-}
-
-/// Reads an input file of the checkout as text, refusing before any byte of it is quoted:
-/// a symlink (its target could be a key file or `/etc/shadow`), anything but a regular file,
-/// and text that is not UTF-8.
-pub fn read_input(root: &Path, file: &Path) -> Result<String, SettingsError> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let full = root.join(file);
-    let meta = std::fs::symlink_metadata(&full)
-        .map_err(|e| SettingsError::unreadable(file, format!("cannot read: {e}")))?;
-    if meta.file_type().is_symlink() {
-        return Err(SettingsError::unreadable(
-            file,
-            "is a symlink: inputs are read only from regular files of the repository (the link is not followed)",
-        ));
-    }
-    if !meta.is_file() {
-        return Err(SettingsError::unreadable(file, "is not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    std::fs::OpenOptions::new()
-        .read(true)
-        // O_NOFOLLOW: refuse a symlink swapped in since the check above.
-        .custom_flags(0o400000)
-        .open(&full)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| SettingsError::unreadable(file, format!("cannot read: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
-        SettingsError::unreadable(
-            file,
-            format!(
-                "is not UTF-8 text (invalid byte at offset {}); its content is not shown",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
 }
 
 /// Reads `root/file` and deserializes it, mapping every failure to a [`SettingsError`].

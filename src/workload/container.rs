@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod::Volume;
+use super::volume::Volume;
 use crate::image::PinnedImage;
 use crate::quantity::{Bytes, Cpu};
 

@@ -38,10 +38,12 @@
 mod container;
 mod objects;
 mod pod;
+mod volume;
 
 pub use container::{
     Compute, Container, ContainerBuilder, EnvVar, LongRunning, Mount, NoProbes, NoResources, Port,
     Probe, Probed, Protocol, Resourced, Resources, Task,
 };
 pub use objects::{AppLabels, claim, cron_job, deployment, service, stateful_set};
-pub use pod::{JobPod, PodKind, PodTemplate, RunAs, ServicePod, Volume, VolumeSource};
+pub use pod::{JobPod, PodKind, PodTemplate, RunAs, ServicePod};
+pub use volume::{Volume, VolumeSource};

@@ -182,7 +182,7 @@ fn render_all() -> Vec<Release> {
                         text.lines().skip(line.saturating_sub(3)).take(4).collect();
                     panic!("{e}: {around:#?}")
                 });
-            for mut d in docs.into_iter().flat_map(o4g_gitops::policy::flatten) {
+            for mut d in docs.into_iter().flat_map(o4g_gitops::yaml_read::flatten) {
                 if !d.is_object() {
                     continue;
                 }

@@ -1,6 +1,6 @@
 //! `capabilities_baseline`: k8s.io/pod-security-admission v0.36.2 `policy/check_capabilities_baseline.go`.
 
-use super::*;
+use super::check::*;
 
 /// The check, with the version it starts at.
 pub(super) const CHECK: Check = Check {

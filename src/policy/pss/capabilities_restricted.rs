@@ -1,7 +1,7 @@
 //! `capabilities_restricted`: k8s.io/pod-security-admission v0.36.2 `policy/check_capabilities_restricted.go`.
 
 use super::capabilities_baseline::added_capabilities;
-use super::*;
+use super::check::*;
 
 /// The check, with the version it starts at.
 pub(super) const CHECK: Check = Check {

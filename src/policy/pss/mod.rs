@@ -8,10 +8,9 @@
 //! `OverrideCheckIDs`. A new Kubernetes release is a version branch in the files of the checks
 //! it changes, a row in the boundary test below, and `LATEST_MINOR`.
 
-use serde_json::Value;
+use check::{Check, Finding, Level, PodView, PssVersion};
 
-use super::view::ContainerRef;
-use super::{Finding, Level, PodView, PssVersion};
+mod check;
 
 // One file per check, as upstream keeps `policy/check_*.go`; `CHECKS` below is the registry.
 mod allow_privilege_escalation;
@@ -33,20 +32,6 @@ mod seccomp_profile_baseline;
 mod seccomp_profile_restricted;
 mod sysctls;
 mod windows_host_process;
-
-/// One Pod Security check.
-#[derive(Debug, Clone, Copy)]
-pub struct Check {
-    /// Upstream check id (`privileged`, `runAsNonRoot`, …).
-    pub id: &'static str,
-    /// The lowest level that includes it.
-    pub level: Level,
-    /// First policy minor version (`1.N`) that has it.
-    pub since: u32,
-    /// What it forbids.
-    pub description: &'static str,
-    eval: fn(&PodView<'_>, u32) -> Vec<Finding>,
-}
 
 /// Every check, baseline first.
 pub const CHECKS: &[Check] = &[
@@ -95,41 +80,6 @@ pub fn check(pod: &PodView<'_>, level: Level, version: PssVersion) -> Vec<Findin
         .filter(|c| active(c) && !overridden(c))
         .flat_map(|c| (c.eval)(pod, minor))
         .collect()
-}
-
-fn finding(
-    id: &str,
-    path: String,
-    container: Option<String>,
-    message: impl Into<String>,
-) -> Finding {
-    Finding {
-        rule: format!("pss:{id}"),
-        path,
-        container,
-        message: message.into(),
-    }
-}
-
-fn on_container(
-    id: &str,
-    pod: &PodView<'_>,
-    c: &ContainerRef<'_>,
-    field: &str,
-    message: impl Into<String>,
-) -> Finding {
-    finding(id, c.path(pod.prefix, field), Some(c.name()), message)
-}
-
-fn is_true(v: &Value) -> bool {
-    v.as_bool() == Some(true)
-}
-
-/// A pod in a user namespace (`hostUsers: false`): from v1.35 the baseline procMount and the
-/// restricted runAsNonRoot and runAsUser checks allow it (upstream `relaxPolicyForUserNamespacePod`,
-/// k8s.io/pod-security-admission v0.36.2 `policy/helpers.go:41-43`).
-fn in_user_namespace(pod: &PodView<'_>) -> bool {
-    pod.spec["hostUsers"].as_bool() == Some(false)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `procMount_restricted`: k8s.io/pod-security-admission v0.36.2 `policy/check_procMount_restricted.go`.
 
+use super::check::*;
 use super::proc_mount::proc_mount_unmasked;
-use super::*;
 
 /// The check, with the version it starts at.
 pub(super) const CHECK: Check = Check {

@@ -1,6 +1,6 @@
 //! `runAsNonRoot`: k8s.io/pod-security-admission v0.36.2 `policy/check_runAsNonRoot.go`.
 
-use super::*;
+use super::check::*;
 
 /// The check, with the version it starts at.
 pub(super) const CHECK: Check = Check {

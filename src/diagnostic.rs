@@ -8,10 +8,22 @@ use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term;
 
+/// A Secret file that fails the check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), key.as_ref().map(|k| format!(": key `{k}`")).unwrap_or_default())]
+pub struct SecretError {
+    /// The file.
+    pub file: PathBuf,
+    /// The key of `data`/`stringData` (or of `sops`) involved.
+    pub key: Option<String>,
+    /// What is wrong (never the value).
+    pub message: String,
+}
+
 /// A bad setting: where it is, which key, and what is wrong (with what is allowed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsError {
-    /// The file, as given (relative to the repository root when loaded by [`super::Settings::load`]).
+    /// The file, as given (relative to the repository root when loaded by [`crate::settings::Settings::load`]).
     pub file: PathBuf,
     /// 1-based line of the offending text (0 when the file could not be read).
     pub line: usize,
@@ -69,7 +81,7 @@ impl SettingsError {
     }
 
     /// An error in a Secret file: file and key only, never a snippet (it could show a value).
-    pub fn secret(err: crate::secrets::SecretError) -> Self {
+    pub fn secret(err: SecretError) -> Self {
         let rendered = format!("error: {err}\n");
         Self {
             file: err.file,
