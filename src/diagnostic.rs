@@ -93,6 +93,25 @@ impl SettingsError {
         }
     }
 
+    /// An error at a known line and column of `file`, shown as `shown` (no snippet).
+    pub fn positioned(
+        file: impl Into<PathBuf>,
+        line: usize,
+        column: usize,
+        key: Option<&str>,
+        message: String,
+        shown: String,
+    ) -> Self {
+        Self {
+            file: file.into(),
+            line,
+            column,
+            key: key.map(String::from),
+            message,
+            rendered: shown,
+        }
+    }
+
     /// An error that has no position (a file that cannot be read).
     pub fn unreadable(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         let file = file.into();

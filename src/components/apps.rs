@@ -129,6 +129,7 @@ pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>
             out.push(body);
         }
     }
+    out.extend(super::extra::env_objects(settings, env));
     Ok(out)
 }
 
@@ -407,6 +408,8 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
             tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
             folder = folder.resource(format!("secrets/{name}"));
         }
+        let generated: Vec<Value> = env_objects.iter().map(|o| o.body().clone()).collect();
+        folder = super::extra::add_env(tree, folder, &dir, settings, env, &generated)?;
         tree.add_folder(folder.kustomization(|k| {
             k.namespace = Some(env.name().to_string());
             k.patches = patches;

@@ -10,6 +10,7 @@ pub mod cert_manager;
 pub mod cutover;
 pub mod dashboards;
 pub mod docs;
+pub mod extra;
 pub mod flux;
 pub mod helm;
 pub mod ingress;
@@ -179,14 +180,16 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         "recurringjobs.yaml",
         vec![Object::new(&longhorn::recurring_backup(settings))?],
     ))?;
-    tree.add_folder(
-        Folder::new(layout::CONFIGS)
-            .resource("backups")
-            .resource("monitoring")
-            .resource("issuers")
-            .resource("policies")
-            .resource("network"),
-    )?;
+    let mut configs = Folder::new(layout::CONFIGS)
+        .resource("backups")
+        .resource("monitoring")
+        .resource("issuers")
+        .resource("policies")
+        .resource("network");
+    if extra::add_platform(&mut tree, settings)? {
+        configs = configs.resource(extra::FOLDER);
+    }
+    tree.add_folder(configs)?;
 
     apps::add_to_tree(&mut tree, settings)?;
     let namespace_rows: Vec<docs::NamespaceRow> = all_namespaces(settings)

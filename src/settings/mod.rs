@@ -3,6 +3,7 @@
 //! Parsed into typed structs with unknown keys rejected. Every error, syntactic or semantic,
 //! is a [`SettingsError`] naming the file, the line and column, the key and what is allowed.
 
+pub mod extra;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -482,6 +483,7 @@ pub struct Settings {
     production: Environment,
     rehearsal: Environment,
     secrets: Vec<SecretFile>,
+    extras: Vec<extra::ExtraFile>,
 }
 
 impl Settings {
@@ -572,8 +574,9 @@ impl Settings {
             production: roles.production,
             rehearsal: roles.rehearsal,
             secrets: Vec::new(),
+            extras: Vec::new(),
         };
-        settings.secrets = load_secrets(root, &settings)?;
+        (settings.secrets, settings.extras) = load_secrets(root, &settings)?;
         Ok(settings)
     }
 
@@ -593,6 +596,7 @@ impl Settings {
             production: roles.production,
             rehearsal: roles.rehearsal,
             secrets: Vec::new(),
+            extras: Vec::new(),
         })
     }
 
@@ -624,6 +628,12 @@ impl Settings {
             .filter(|f| f.scope == scope)
             .map(|f| (f.file_name.as_str(), f.bytes.as_slice()))
             .collect()
+    }
+
+    /// The checked hand-written manifests of `scope` (`overlays/<scope>/extra/`), in file
+    /// name order.
+    pub fn extra_files_of(&self, scope: &str) -> impl Iterator<Item = &extra::ExtraFile> {
+        self.extras.iter().filter(move |f| f.scope == scope)
     }
 
     /// The encrypted Secret files found under `overlays/`.
@@ -948,9 +958,13 @@ fn check_range(
 /// Checks every YAML file under `overlays/`: a Secret anywhere must be SOPS-encrypted; the
 /// files of `overlays/<scope>/secrets/` must be `*.sops.yaml` Secrets encrypted for exactly the
 /// scope's recipients.
-fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, SettingsError> {
+fn load_secrets(
+    root: &Path,
+    settings: &Settings,
+) -> Result<(Vec<SecretFile>, Vec<extra::ExtraFile>), SettingsError> {
     let recipients = settings.recipients();
     let mut out = Vec::new();
+    let mut extras = Vec::new();
     let base = root.join(OVERLAYS_DIR);
     for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
         let entry = entry.map_err(|e| SettingsError::unreadable(OVERLAYS_DIR, e.to_string()))?;
@@ -976,6 +990,21 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
+        if parts.len() >= 4 && parts[2] == extra::EXTRA_DIR {
+            if parts.len() > 4 || !recipients.contains_key(&parts[1]) {
+                return Err(SettingsError::unreadable(
+                    &rel,
+                    format!(
+                        "is not read: hand-written manifests go directly in overlays/<scope>/{}/ of a scope ({})",
+                        extra::EXTRA_DIR,
+                        recipients.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            let scope = &parts[1];
+            extras.push(extra::check(scope, scope != PLATFORM_SCOPE, &rel, &text)?);
+            continue;
+        }
         let scope = (parts.len() == 4 && parts[2] == "secrets").then(|| parts[1].clone());
         match scope {
             Some(scope) => {
@@ -1026,7 +1055,7 @@ fn load_secrets(root: &Path, settings: &Settings) -> Result<Vec<SecretFile>, Set
             }
         }
     }
-    Ok(out)
+    Ok((out, extras))
 }
 
 /// The compile-time image list must be allowed by the runtime allow-list.
