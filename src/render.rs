@@ -81,11 +81,22 @@ impl fmt::Display for Drift {
         if self.is_clean() {
             writeln!(f, "out/ is in sync with the code and settings")?;
         }
-        for diff in self.changed.values() {
+        for (path, diff) in &self.changed {
             write!(f, "{diff}")?;
+            writeln!(
+                f,
+                "  {}: {}",
+                escape(path),
+                crate::components::layout::source_of(path)
+            )?;
         }
         for path in &self.missing {
-            writeln!(f, "missing: {} (render would create it)", escape(path))?;
+            writeln!(
+                f,
+                "missing: {} (render would create it; {})",
+                escape(path),
+                crate::components::layout::source_of(path)
+            )?;
         }
         for path in &self.stale {
             writeln!(f, "stale: {} (render would remove it)", escape(path))?;

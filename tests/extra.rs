@@ -71,6 +71,15 @@ fn extra_files_land_in_the_overlay_and_the_configs_and_build() {
             .iter()
             .any(|o| o["kind"] == "ResourceQuota" && o["metadata"]["name"] == "prod-quota")
     );
+    // render --check names the hand-written file behind each copy.
+    let source = o4g_gitops::components::layout::source_of;
+    assert!(
+        source("out/infrastructure/configs/extra/quota.yaml")
+            .contains("overlays/platform/extra/quota.yaml")
+    );
+    assert!(
+        source("out/apps/overlays/prod/extra/motd.yaml").contains("overlays/prod/extra/motd.yaml")
+    );
     // Other environments do not get prod's files.
     assert!(!root.join("out/apps/overlays/recette/extra").exists());
     // Deterministic, and check agrees with what was written.

@@ -269,3 +269,62 @@ fn render_refuses_requests_above_limits_and_unknown_mysql_versions() {
         &["mysql.version", "8.0", "8.4"],
     );
 }
+
+#[test]
+fn every_generated_file_names_sources_that_exist() {
+    let brace = regex::Regex::new(r"\{([a-z_,]+)\}").unwrap();
+    let token = regex::Regex::new(r"(?:src|templates|overlays)/[A-Za-z0-9_./{},<>-]*").unwrap();
+    let root = common::root();
+    let manifest = std::fs::read_to_string(root.join("out/generated.sha256")).unwrap();
+    let mut files: Vec<String> = manifest
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
+        .collect();
+    files.push("out/generated.sha256".into());
+    assert!(files.len() > 100, "{} files", files.len());
+    for file in files {
+        let source = o4g_gitops::components::layout::source_of(&file);
+        assert!(source.starts_with("generated from "), "{file}: {source}");
+        let named: Vec<&str> = token.find_iter(&source).map(|m| m.as_str()).collect();
+        assert!(
+            named.iter().any(|n| *n != "src/components/"),
+            "{file} gets only the fallback: {source}"
+        );
+        for n in named {
+            let n = n.trim_end_matches(['.', ',']);
+            if n.contains('<') {
+                continue; // a pattern such as overlays/<env>/
+            }
+            let paths: Vec<String> = match brace.captures(n) {
+                Some(c) => c[1].split(',').map(|alt| n.replace(&c[0], alt)).collect(),
+                None => vec![n.to_string()],
+            };
+            for p in paths {
+                assert!(
+                    root.join(&p).exists(),
+                    "{file}: source `{p}` does not exist ({source})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn check_names_the_setting_behind_a_drifted_file() {
+    let repo = scratch_repo();
+    let patch = repo
+        .path()
+        .join("out/apps/overlays/prod/patches/deployment-xwiki.yaml");
+    let before = std::fs::read_to_string(&patch).unwrap();
+    std::fs::write(&patch, before.replace("memory: 3Gi", "memory: 4Gi")).unwrap();
+    let out = o4g(repo.path(), &["render", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "out/apps/overlays/prod/patches/deployment-xwiki.yaml: generated from overlays/prod/env.toml"
+        ) && text(&out).contains("edits in out/ are reverted"),
+        "{}",
+        text(&out)
+    );
+}
