@@ -173,7 +173,7 @@ enum SecretsCommand {
 /// error: rendering without it would make Flux prune it (in prod, the live database
 /// credentials).
 fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> Result<(), Error> {
-    let missing = components::secrets::missing(settings);
+    let missing = components::missing_secrets(settings)?;
     if missing.is_empty() {
         return Ok(());
     }
@@ -232,13 +232,16 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
         }
         _ => {
             let settings = Settings::load(&cli.root)?;
-            components::secrets::check_platform_files(&settings)?;
+            components::secrets::check_platform_files(
+                &settings,
+                &components::required_secrets(&settings)?,
+            )?;
             settings
         }
     };
     match command {
         SecretsCommand::Template { scope, name } => {
-            let required = components::secrets::required(&settings);
+            let required = components::required_secrets(&settings)?;
             let Some(r) = required
                 .iter()
                 .find(|r| &r.scope == scope && &r.name == name)
@@ -278,8 +281,8 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
             }
         }
         SecretsCommand::List => {
-            let missing = components::secrets::missing(&settings);
-            for r in components::secrets::required(&settings) {
+            let missing = components::missing_secrets(&settings)?;
+            for r in components::required_secrets(&settings)? {
                 let state = if missing.iter().any(|(m, _)| m == &r) {
                     "MISSING"
                 } else {
@@ -315,7 +318,7 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                 }
             }
             // Required Secrets without a file are a failed check, as `secrets list` shows them.
-            let missing = components::secrets::missing(&settings);
+            let missing = components::missing_secrets(&settings)?;
             for (r, keys) in &missing {
                 println!(
                     "missing: Secret `{}` of `{}` (keys {}); create it with:\n    {}",

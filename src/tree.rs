@@ -106,6 +106,14 @@ impl Tree {
         self.insert(format!("{path}/kustomization.yaml"), to_yaml(&[&value])?)
     }
 
+    /// Moves every file of `other` into this tree; a path both hold is an error.
+    pub fn merge(&mut self, other: Tree) -> Result<(), Error> {
+        for (path, bytes) in other.files {
+            self.insert(path, bytes)?;
+        }
+        Ok(())
+    }
+
     /// The files, sorted by path.
     pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
         &self.files

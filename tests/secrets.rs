@@ -355,7 +355,7 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
         skip_or_fail!("kubectl is not installed");
     }
     let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
-    let required = o4g_gitops::components::secrets::required(&settings);
+    let required = o4g_gitops::components::required_secrets(&settings).unwrap();
     let has = |ns: &str, name: &str, key: &str| {
         required
             .iter()

@@ -365,3 +365,31 @@ pub fn runbook(settings: &Settings) -> String {
     }
     out
 }
+
+/// The alerts: the PrometheusRule and their runbook.
+pub struct Alerts;
+
+impl super::contribution::Component for Alerts {
+    fn name(&self) -> &'static str {
+        "alerts"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, crate::Error> {
+        let mut tree = crate::tree::Tree::new();
+        tree.insert(
+            "out/docs/runbooks/alerts.md",
+            runbook(plan.settings).into_bytes(),
+        )?;
+        Ok(super::contribution::Contribution {
+            configs: vec![(
+                "monitoring",
+                "alerts.yaml".into(),
+                vec![crate::object::Object::new(&prometheus_rule(plan.settings))?],
+            )],
+            tree,
+            ..Default::default()
+        })
+    }
+}

@@ -8,6 +8,8 @@
 //! So what kustomize builds for an environment is, by construction, what the generator built
 //! for it ([`final_objects`]); a test proves it with the real kustomize.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::{layout, mysql, xwiki};
@@ -18,25 +20,22 @@ use crate::object::Object;
 use crate::settings::{Environment, Settings};
 use crate::tree::{Folder, Tree};
 
-pub use super::params::{AppParams, DB_STORAGE_CLASS, SecretRef};
+pub use super::params::{AppParams, DB_STORAGE_CLASS, Plan, SecretRef};
 
 /// Each environment's row of `out/docs/apps.md`, and the Secret keys the workloads read.
-pub fn doc_rows(settings: &Settings) -> (Vec<super::docs::EnvRow>, Vec<super::docs::SecretRow>) {
-    let envs = settings
+pub fn doc_rows(plan: &Plan<'_>) -> (Vec<super::docs::EnvRow>, Vec<super::docs::SecretRow>) {
+    let envs = plan
         .environments()
-        .map(|env| {
-            let p = AppParams::for_env(settings, env);
-            super::docs::EnvRow {
-                name: env.name(),
-                host: p.host.clone(),
-                issuer: p.issuer.name(),
-                mysql_image: p.mysql_version.image().tag().to_string(),
-                mysql_storage: p.mysql_storage.to_string(),
-                buffer_pool: mysql::buffer_pool_mib(&p),
-                xwiki_storage: p.xwiki_storage.to_string(),
-                xwiki_class: p.xwiki_storage_class.clone(),
-                heap: xwiki::heap_mib(&p),
-            }
+        .map(|(env, p)| super::docs::EnvRow {
+            name: env.name(),
+            host: p.host.clone(),
+            issuer: p.issuer.name(),
+            mysql_image: p.mysql_version.image().tag().to_string(),
+            mysql_storage: p.mysql_storage.to_string(),
+            buffer_pool: mysql::buffer_pool_mib(p),
+            xwiki_storage: p.xwiki_storage.to_string(),
+            xwiki_class: p.xwiki_storage_class.clone(),
+            heap: xwiki::heap_mib(p),
         })
         .collect();
     let secrets = secret_refs()
@@ -108,6 +107,12 @@ fn network_objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Er
 /// What kustomize must build for `env`: its encrypted Secrets and the environment's objects,
 /// in its namespace.
 pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>, Error> {
+    final_objects_of(&Plan::new(settings), env)
+}
+
+/// [`final_objects`] within a build, from its plan.
+pub fn final_objects_of(plan: &Plan<'_>, env: Environment) -> Result<Vec<Value>, Error> {
+    let settings = plan.settings;
     let mut out = Vec::new();
     for (name, bytes) in settings.secret_files_of(env.name()) {
         let docs = crate::yaml_read::parse_documents(
@@ -120,7 +125,7 @@ pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>
             out.push(d);
         }
     }
-    for f in objects(&AppParams::for_env(settings, env))? {
+    for f in objects(plan.env(env))? {
         for o in f.objects {
             let mut body = o.body().clone();
             if !o.is_cluster_scoped() {
@@ -313,8 +318,9 @@ pub fn value_is_built_in(v: &Value) -> bool {
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
 /// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree.
-pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
-    let base = objects(&AppParams::base(settings))?;
+pub fn add_to_tree(tree: &mut Tree, plan: &Plan<'_>) -> Result<(), Error> {
+    let settings = plan.settings;
+    let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
     let mut by_component: Vec<(&str, Folder)> = Vec::new();
     for AppFile {
@@ -344,7 +350,7 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
 
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
     for (env, _) in settings.envs() {
-        let env_objects: Vec<Object> = objects(&AppParams::for_env(settings, env))?
+        let env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
             .flat_map(|f| f.objects)
             .collect();
@@ -416,4 +422,53 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<(), Error> {
         }))?;
     }
     Ok(())
+}
+
+/// The applications: the base, one overlay per environment, and the Secrets each reads.
+pub struct Apps;
+
+impl super::contribution::Component for Apps {
+    fn name(&self) -> &'static str {
+        "apps"
+    }
+    fn contribute(&self, plan: &Plan<'_>) -> Result<super::contribution::Contribution, Error> {
+        let mut tree = Tree::new();
+        add_to_tree(&mut tree, plan)?;
+        Ok(super::contribution::Contribution {
+            tree,
+            secrets: required_secrets(plan),
+            ..Default::default()
+        })
+    }
+}
+
+/// The Secrets every environment's workloads read (keys sorted), and the restore test's
+/// source where an environment runs one.
+fn required_secrets(plan: &Plan<'_>) -> Vec<crate::secrets::RequiredSecret> {
+    let mut out = Vec::new();
+    for (env, p) in plan.environments() {
+        let mut by_name: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for r in secret_refs() {
+            let keys = by_name.entry(r.secret).or_default();
+            if !keys.iter().any(|k| k == r.key) {
+                keys.push(r.key.to_string());
+            }
+        }
+        if p.backup.restore_test.is_some() {
+            by_name.insert(
+                super::backup::RESTORE_SOURCE_SECRET,
+                super::backup::restore_source_keys(),
+            );
+        }
+        for (name, mut keys) in by_name {
+            keys.sort();
+            out.push(crate::secrets::RequiredSecret {
+                scope: env.name().into(),
+                namespace: env.name().into(),
+                name: name.into(),
+                keys,
+            });
+        }
+    }
+    out
 }

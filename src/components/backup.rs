@@ -630,14 +630,15 @@ struct Runbook {
 
 /// `out/docs/runbooks/restore.md`, and the restore Job of each environment beside it
 /// (`out/docs/runbooks/restore-<env>.yaml`, applied by hand, never by Flux).
-pub fn runbook(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
+pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let settings = plan.settings;
     let s3 = &settings.cluster.s3;
     let minutes =
         |bytes: u64| (bytes as f64 / 1_048_576.0 / MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64;
     let mut envs = Vec::new();
     let mut files = Vec::new();
-    for (env, s) in settings.envs() {
-        let p = AppParams::for_env(settings, env);
+    for (env, p) in plan.environments() {
+        let s = settings.env(env);
         envs.push(RunbookEnv {
             name: env.name().into(),
             schedule: s.backup.schedule.as_str().into(),
@@ -651,7 +652,7 @@ pub fn runbook(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
                 .as_ref()
                 .map(|t| (t.source.clone(), t.schedule.as_str().to_string())),
         });
-        let job = Object::new(&restore_job(&p, &[])?)?;
+        let job = Object::new(&restore_job(p, &[])?)?;
         files.push((
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[job.body()])?,
@@ -790,4 +791,27 @@ pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
             })?,
         ),
     ]))
+}
+
+/// The restore runbook and each environment's restore Job beside it (the backup CronJobs are
+/// application objects, built with the apps).
+pub struct Backup;
+
+impl super::contribution::Component for Backup {
+    fn name(&self) -> &'static str {
+        "backup"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        let mut tree = crate::tree::Tree::new();
+        for (path, bytes) in runbook(plan)? {
+            tree.insert(path, bytes)?;
+        }
+        Ok(super::contribution::Contribution {
+            tree,
+            ..Default::default()
+        })
+    }
 }

@@ -237,3 +237,26 @@ pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
         "http-metrics",
     )
 }
+
+/// cert-manager: its release and the ClusterIssuers.
+pub struct CertManager;
+
+impl super::contribution::Component for CertManager {
+    fn name(&self) -> &'static str {
+        "cert-manager"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        Ok(super::contribution::Contribution {
+            releases: vec![(component()?, vec![])],
+            configs: vec![(
+                "issuers",
+                "clusterissuers.yaml".into(),
+                config_objects(plan.settings)?,
+            )],
+            ..Default::default()
+        })
+    }
+}

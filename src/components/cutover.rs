@@ -134,3 +134,25 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))
 }
+
+/// The cutover runbooks and scripts.
+pub struct Cutover;
+
+impl super::contribution::Component for Cutover {
+    fn name(&self) -> &'static str {
+        "cutover"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        let mut tree = crate::tree::Tree::new();
+        for (path, bytes) in files(plan.settings)? {
+            tree.insert(path, bytes)?;
+        }
+        Ok(super::contribution::Contribution {
+            tree,
+            ..Default::default()
+        })
+    }
+}

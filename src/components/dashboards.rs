@@ -396,3 +396,25 @@ pub fn config_maps() -> Vec<ConfigMap> {
         })
         .collect()
 }
+
+/// The Grafana dashboards, as ConfigMaps the sidecar loads.
+pub struct Dashboards;
+
+impl super::contribution::Component for Dashboards {
+    fn name(&self) -> &'static str {
+        "dashboards"
+    }
+    fn contribute(
+        &self,
+        _: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, crate::Error> {
+        let maps = config_maps()
+            .iter()
+            .map(crate::object::Object::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::contribution::Contribution {
+            configs: vec![("monitoring", "dashboards.yaml".into(), maps)],
+            ..Default::default()
+        })
+    }
+}

@@ -216,3 +216,21 @@ pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
         "metrics",
     )
 }
+
+/// ingress-nginx: its release.
+pub struct Ingress;
+
+impl super::contribution::Component for Ingress {
+    fn name(&self) -> &'static str {
+        "ingress-nginx"
+    }
+    fn contribute(
+        &self,
+        _: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, crate::Error> {
+        Ok(super::contribution::Contribution {
+            releases: vec![(component()?, vec![])],
+            ..Default::default()
+        })
+    }
+}

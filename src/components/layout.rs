@@ -9,6 +9,8 @@ pub const CLUSTER: &str = "out/clusters/open4goods";
 pub const CONTROLLERS: &str = "out/infrastructure/controllers";
 /// Objects that need the controllers' CRDs (StorageClass, ClusterIssuers, policies, monitors).
 pub const CONFIGS: &str = "out/infrastructure/configs";
+/// The folders of the configs layer, in the order its kustomization lists them.
+pub const CONFIG_FOLDERS: &[&str] = &["backups", "monitoring", "issuers", "policies", "network"];
 /// Environment-agnostic application base.
 pub const APPS_BASE: &str = "out/apps/base";
 

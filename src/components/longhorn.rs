@@ -215,3 +215,35 @@ pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
         "manager",
     )
 }
+
+/// Longhorn: its release (with the StorageClass), the volume backups' RecurringJob and their
+/// S3 Secret.
+pub struct Longhorn;
+
+impl super::contribution::Component for Longhorn {
+    fn name(&self) -> &'static str {
+        "longhorn"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        let mut keys: Vec<String> = BACKUP_SECRET_KEYS.map(String::from).to_vec();
+        keys.sort();
+        Ok(super::contribution::Contribution {
+            releases: vec![(component(plan.settings)?, vec![])],
+            configs: vec![(
+                "backups",
+                "recurringjobs.yaml".into(),
+                vec![Object::new(&recurring_backup(plan.settings))?],
+            )],
+            secrets: vec![crate::secrets::RequiredSecret {
+                scope: crate::settings::PLATFORM_SCOPE.into(),
+                namespace: namespace().name.into(),
+                name: BACKUP_SECRET.into(),
+                keys,
+            }],
+            ..Default::default()
+        })
+    }
+}

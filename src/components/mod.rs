@@ -7,9 +7,11 @@ pub mod alerts;
 pub mod apps;
 pub mod backup;
 pub mod cert_manager;
+pub mod contribution;
 pub mod cutover;
 pub mod dashboards;
 pub mod docs;
+pub mod environments;
 pub mod extra;
 pub mod flux;
 pub mod helm;
@@ -27,8 +29,10 @@ pub mod runner;
 pub mod secrets;
 pub mod xwiki;
 
+pub use contribution::{Component, Contribution};
+pub use params::Plan;
+
 use crate::Error;
-use crate::object::Object;
 use crate::settings::Settings;
 use crate::tree::{Folder, Tree};
 
@@ -42,26 +46,72 @@ pub fn pinned_images() -> Vec<String> {
     out
 }
 
-/// Every namespace the platform creates, applications first.
+/// Every platform part, in the order the tree lists them: the environments' namespaces, the
+/// Helm-installed controllers (their releases in this order in the controllers layer), the
+/// observability parts, the network, the applications and the runbooks. Adding a part is one
+/// module with a [`Component`] impl and one line here.
+pub fn all() -> Vec<Box<dyn Component>> {
+    vec![
+        Box::new(environments::Environments),
+        Box::new(longhorn::Longhorn),
+        Box::new(ingress::Ingress),
+        Box::new(cert_manager::CertManager),
+        Box::new(policy_engine::PolicyEngine),
+        Box::new(runner::Runner),
+        Box::new(monitoring::Monitoring),
+        Box::new(alerts::Alerts),
+        Box::new(dashboards::Dashboards),
+        Box::new(network::Network),
+        Box::new(apps::Apps),
+        Box::new(backup::Backup),
+        Box::new(cutover::Cutover),
+    ]
+}
+
+/// The contributions of [`all`], with the name of each part.
+pub fn contributions(plan: &Plan<'_>) -> Result<Vec<(&'static str, Contribution)>, Error> {
+    all()
+        .iter()
+        .map(|c| Ok((c.name(), c.contribute(plan)?)))
+        .collect()
+}
+
+/// Every Secret the platform reads: what the parts of [`all`] declare, scope by scope (the
+/// environments in listing order, then `platform`), each scope in part order.
+pub fn required_secrets(settings: &Settings) -> Result<Vec<crate::secrets::RequiredSecret>, Error> {
+    let parts = contributions(&Plan::new(settings))?;
+    Ok(secrets::sorted(
+        settings,
+        parts.into_iter().flat_map(|(_, c)| c.secrets),
+    ))
+}
+
+/// Required Secrets that have no encrypted file, or lack keys.
+pub fn missing_secrets(
+    settings: &Settings,
+) -> Result<Vec<(crate::secrets::RequiredSecret, Vec<String>)>, Error> {
+    Ok(secrets::missing(settings, required_secrets(settings)?))
+}
+
+/// Every namespace the platform creates, in the order of [`all`].
 pub fn all_namespaces(settings: &Settings) -> Vec<namespaces::PlatformNamespace> {
-    let mut all = namespaces::applications(settings.environments());
-    all.extend([
-        namespaces::observability(),
-        monitoring::node_exporter_namespace(),
-        longhorn::namespace(),
-        ingress::namespace(),
-        cert_manager::namespace(),
-        policy_engine::namespace(),
-        runner::controller_namespace(),
-        runner::runner_namespace(),
-    ]);
-    all
+    match contributions(&Plan::new(settings)) {
+        Ok(parts) => namespaces_of(&parts),
+        // A part that cannot build fails `build` with its error; its namespaces are unknown.
+        Err(_) => Vec::new(),
+    }
+}
+
+fn namespaces_of(parts: &[(&'static str, Contribution)]) -> Vec<namespaces::PlatformNamespace> {
+    parts.iter().flat_map(|(_, c)| c.all_namespaces()).collect()
 }
 
 /// An environment is a namespace: one named like a platform namespace (`observability`,
 /// `longhorn-system`, ...) would merge its objects and NetworkPolicies into the platform's.
-fn check_environment_names(settings: &Settings) -> Result<(), Error> {
-    let platform = all_namespaces(settings);
+fn check_environment_names(
+    settings: &Settings,
+    platform: &[namespaces::PlatformNamespace],
+) -> Result<(), Error> {
     for env in settings.environments() {
         if let Some(ns) = platform
             .iter()
@@ -80,127 +130,98 @@ fn check_environment_names(settings: &Settings) -> Result<(), Error> {
 }
 
 /// Builds the whole tree from settings: a pure function, no clock, no network, no
-/// environment variables.
+/// environment variables. Each part of [`all`] contributes; the layers' kustomizations, the
+/// Kyverno policies, `.sops.yaml`, the Flux Kustomizations and the docs are derived from the
+/// contributions.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
-    check_environment_names(settings)?;
-    secrets::check_platform_files(settings)?;
+    let plan = Plan::new(settings);
+    let parts = contributions(&plan)?;
+    let all_ns = namespaces_of(&parts);
+    check_environment_names(settings, &all_ns)?;
+    let required = secrets::sorted(settings, parts.iter().flat_map(|(_, c)| c.secrets.clone()));
+    secrets::check_platform_files(settings, &required)?;
     let mut tree = Tree::new();
-    let apps_ns = namespaces::applications(settings.environments());
 
-    // Controllers: app namespaces, then one folder per Helm-installed component.
-    let node_exporter_ns = monitoring::node_exporter_namespace();
-    let helm = [
-        (longhorn::component(settings)?, vec![]),
-        (ingress::component()?, vec![]),
-        (cert_manager::component()?, vec![]),
-        (policy_engine::component()?, vec![]),
-        (runner::controller()?, vec![]),
-        (runner::runner_set(settings)?, vec![]),
-        (
-            monitoring::component(settings, namespaces::observability())?,
-            vec![(
-                "node-exporter-namespace.yaml".to_string(),
-                vec![Object::new(&namespaces::namespace(&node_exporter_ns))?],
-            )],
-        ),
-    ];
-    let mut controllers =
-        Folder::new(layout::CONTROLLERS).file("namespaces.yaml", namespaces::objects(&apps_ns)?);
-    for (component, extra) in &helm {
-        tree.add_folder(component.folder(layout::CONTROLLERS, extra.clone())?)?;
-        controllers = controllers.resource(component.name);
+    // Controllers: the environments' namespaces, then one folder per Helm release.
+    let own_namespaces: Vec<_> = parts
+        .iter()
+        .flat_map(|(_, c)| c.namespaces.clone())
+        .collect();
+    let mut controllers = Folder::new(layout::CONTROLLERS)
+        .file("namespaces.yaml", namespaces::objects(&own_namespaces)?);
+    let releases: Vec<&helm::HelmComponent> = parts
+        .iter()
+        .flat_map(|(_, c)| c.releases.iter().map(|(r, _)| r))
+        .collect();
+    for (_, c) in &parts {
+        for (release, extra) in &c.releases {
+            tree.add_folder(release.folder(layout::CONTROLLERS, extra.clone())?)?;
+            controllers = controllers.resource(release.name);
+        }
     }
     if secrets::add_to_tree(&mut tree, settings)? {
         controllers = controllers.resource(secrets::PLATFORM_SECRETS);
     }
     tree.add_folder(controllers)?;
 
-    // Configs: objects that need the controllers' CRDs.
-    // Kyverno Deny where every pod is pinned: the applications and the runners.
-    let mut enforced: Vec<&str> = apps_ns.iter().map(|ns| ns.name).collect();
-    enforced.push(runner::RUNNER_NAMESPACE);
-    let mut policies = Folder::new(format!("{}/policies", layout::CONFIGS));
-    for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
-        policies = policies.file(file, objects);
+    // Configs: objects that need the controllers' CRDs, one folder per kind of config.
+    // Kyverno Deny where every pod is pinned (the namespaces the parts put under it).
+    let enforced: Vec<&str> = parts
+        .iter()
+        .flat_map(|(_, c)| c.enforced_namespaces.iter().copied())
+        .collect();
+    let mut configs = Folder::new(layout::CONFIGS);
+    for folder_name in layout::CONFIG_FOLDERS {
+        let mut folder = Folder::new(format!("{}/{folder_name}", layout::CONFIGS));
+        let mut any = false;
+        if *folder_name == "policies" {
+            for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
+                folder = folder.file(file, objects);
+                any = true;
+            }
+        }
+        for (_, c) in &parts {
+            for (name, file, objects) in &c.configs {
+                if name == folder_name {
+                    folder = folder.file(file.clone(), objects.clone());
+                    any = true;
+                }
+            }
+        }
+        if any {
+            tree.add_folder(folder)?;
+            configs = configs.resource(*folder_name);
+        }
     }
-    tree.add_folder(policies)?;
-    tree.add_folder(Folder::new(format!("{}/issuers", layout::CONFIGS)).file(
-        "clusterissuers.yaml",
-        cert_manager::config_objects(settings)?,
-    ))?;
-    let observability_policies = network::observability_policies(settings)
-        .iter()
-        .map(Object::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    let longhorn_policies = network::longhorn_policies()
-        .iter()
-        .map(Object::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut network_folder = Folder::new(format!("{}/network", layout::CONFIGS))
-        .file("observability.yaml", observability_policies)
-        .file("longhorn.yaml", longhorn_policies);
-    for (ns, policies) in network::chart_namespace_policies(settings) {
-        let objects = policies
+    if let Some((part, (name, _, _))) = parts.iter().find_map(|(p, c)| {
+        c.configs
             .iter()
-            .map(Object::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        network_folder = network_folder.file(format!("{ns}.yaml"), objects);
+            .find(|(n, _, _)| !layout::CONFIG_FOLDERS.contains(n))
+            .map(|x| (p, x))
+    }) {
+        return Err(Error::Build(format!(
+            "{part} contributes configs folder `{name}`, which layout::CONFIG_FOLDERS does not list"
+        )));
     }
-    tree.add_folder(network_folder)?;
-    let monitors = monitoring::chart_monitors()
-        .iter()
-        .map(Object::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    tree.add_folder(
-        Folder::new(format!("{}/monitoring", layout::CONFIGS))
-            .file("servicemonitors.yaml", monitors)
-            .file(
-                "alerts.yaml",
-                vec![Object::new(&alerts::prometheus_rule(settings))?],
-            )
-            .file(
-                "dashboards.yaml",
-                dashboards::config_maps()
-                    .iter()
-                    .map(Object::new)
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-    )?;
-    for (path, bytes) in backup::runbook(settings)?
-        .into_iter()
-        .chain(cutover::files(settings)?)
-    {
-        tree.insert(path, bytes)?;
-    }
-    tree.insert(
-        "out/docs/runbooks/alerts.md",
-        alerts::runbook(settings).into_bytes(),
-    )?;
-    tree.add_folder(Folder::new(format!("{}/backups", layout::CONFIGS)).file(
-        "recurringjobs.yaml",
-        vec![Object::new(&longhorn::recurring_backup(settings))?],
-    ))?;
-    let mut configs = Folder::new(layout::CONFIGS)
-        .resource("backups")
-        .resource("monitoring")
-        .resource("issuers")
-        .resource("policies")
-        .resource("network");
     if extra::add_platform(&mut tree, settings)? {
         configs = configs.resource(extra::FOLDER);
     }
     tree.add_folder(configs)?;
 
-    apps::add_to_tree(&mut tree, settings)?;
-    let namespace_rows: Vec<docs::NamespaceRow> = all_namespaces(settings)
+    for (_, c) in parts.iter() {
+        tree.merge(c.tree.clone())?;
+    }
+
+    // Derived: the docs and the Flux Kustomizations.
+    let namespace_rows: Vec<docs::NamespaceRow> = all_ns
         .iter()
         .map(namespaces::PlatformNamespace::doc_row)
         .collect();
     let infrastructure = docs::Infrastructure {
-        components: helm.iter().map(|(c, _)| c.doc_row()).collect(),
+        components: releases.iter().map(|r| r.doc_row()).collect(),
         namespaces: &namespace_rows,
         enforce_version: namespaces::ENFORCE_VERSION,
-        enforced,
+        enforced: enforced.clone(),
         excluded: policies::EXCLUDED_NAMESPACES.to_vec(),
         issuers: (
             cert_manager::LETSENCRYPT_STAGING,
@@ -212,14 +233,14 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         docs::infrastructure(settings, infrastructure)?.into_bytes(),
     )?;
 
-    let longest_release = helm
+    let longest_release = releases
         .iter()
-        .map(|(c, _)| c.timeout)
+        .map(|r| r.timeout)
         .max()
         .unwrap_or(crate::quantity::Duration::minutes(5));
     let kustomizations = flux::kustomizations(
         &settings.cluster.flux,
-        settings.envs().map(|(e, _)| e),
+        settings.environments(),
         longest_release,
     );
     for (file, objects) in flux::files(&kustomizations)? {
@@ -227,21 +248,17 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
     }
 
-    let (env_rows, secret_rows) = apps::doc_rows(settings);
+    let (env_rows, secret_rows) = apps::doc_rows(&plan);
     tree.insert(
         "out/docs/apps.md",
         docs::apps(env_rows, secret_rows)?.into_bytes(),
     )?;
-    let secrets_doc = docs::secrets(
-        settings,
-        secrets::doc_rows(settings),
-        secrets::required(settings),
-    )?;
+    let secrets_doc = docs::secrets(settings, secrets::doc_rows(settings), required)?;
     tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
     tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
     tree.insert(
         "out/docs/network.md",
-        docs::network(settings, network::all_flows(settings))?.into_bytes(),
+        docs::network(settings, network::flows_of(&plan))?.into_bytes(),
     )?;
     tree.insert(
         "out/README.md",
@@ -260,7 +277,8 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
 /// platform declares get that namespace's Pod Security level; everything else (the
 /// environment-agnostic app base included) gets `restricted`.
 pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
-    let levels: Vec<(&str, crate::policy::Level)> = all_namespaces(settings)
+    let plan = Plan::new(settings);
+    let levels: Vec<(&str, crate::policy::Level)> = namespaces_of(&contributions(&plan)?)
         .iter()
         .map(|ns| (ns.name, ns.pod_security.level()))
         .collect();
@@ -273,7 +291,7 @@ pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
     let mut violations = crate::policy::audit_tree(tree, &settings.allowed_registries(), level_of)?;
     // Each environment's objects as kustomize builds them (base plus its overlay's patches).
     for (env, _) in settings.envs() {
-        for object in apps::final_objects(settings, env)? {
+        for object in apps::final_objects_of(&plan, env)? {
             let cfg = crate::policy::AuditConfig {
                 level: level_of(Some(env.name())),
                 version: crate::policy::PssVersion::Latest,

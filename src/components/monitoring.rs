@@ -364,3 +364,52 @@ pub fn chart_monitors() -> Vec<crate::crd::monitoring::ServiceMonitor> {
         super::longhorn::service_monitor(),
     ]
 }
+
+/// kube-prometheus-stack: its release (node-exporter's namespace in its folder), the
+/// ServiceMonitors of the charts, and the Grafana and Alertmanager Secrets.
+pub struct Monitoring;
+
+impl super::contribution::Component for Monitoring {
+    fn name(&self) -> &'static str {
+        "monitoring"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        let node_exporter = node_exporter_namespace();
+        let namespace_file = (
+            "node-exporter-namespace.yaml".to_string(),
+            vec![crate::object::Object::new(&super::namespaces::namespace(
+                &node_exporter,
+            ))?],
+        );
+        let monitors = chart_monitors()
+            .iter()
+            .map(crate::object::Object::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::contribution::Contribution {
+            releases: vec![(
+                component(plan.settings, super::namespaces::observability())?,
+                vec![namespace_file],
+            )],
+            other_namespaces: vec![node_exporter],
+            configs: vec![("monitoring", "servicemonitors.yaml".into(), monitors)],
+            secrets: vec![
+                crate::secrets::RequiredSecret {
+                    scope: crate::settings::PLATFORM_SCOPE.into(),
+                    namespace: NAMESPACE.into(),
+                    name: GRAFANA_ADMIN_SECRET.into(),
+                    keys: vec!["admin-password".into(), "admin-user".into()],
+                },
+                crate::secrets::RequiredSecret {
+                    scope: crate::settings::PLATFORM_SCOPE.into(),
+                    namespace: NAMESPACE.into(),
+                    name: ALERTMANAGER_SMTP_SECRET.into(),
+                    keys: vec!["password".into()],
+                },
+            ],
+            ..Default::default()
+        })
+    }
+}

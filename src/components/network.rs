@@ -413,19 +413,20 @@ pub fn observability_flows(net: &NetworkParams, smtp_port: u16) -> Vec<Flow> {
 /// The NetworkPolicies of `observability`, given every environment's flows (Prometheus's egress
 /// to the exporters is declared with the applications).
 pub fn observability_policies(
-    settings: &Settings,
+    plan: &super::params::Plan<'_>,
 ) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
-    let net = NetworkParams::from_settings(settings);
+    let net = plan.network;
     let mut flows = observability_flows(
         &net,
-        settings.cluster.monitoring.alerting.smtp_smarthost.port(),
+        plan.settings
+            .cluster
+            .monitoring
+            .alerting
+            .smtp_smarthost
+            .port(),
     );
-    for (env, _) in settings.envs() {
-        flows.extend(app_flows(
-            env.name(),
-            &net,
-            &super::params::AppParams::for_env(settings, env),
-        ));
+    for (env, p) in plan.environments() {
+        flows.extend(app_flows(env.name(), &net, p));
     }
     crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
 }
@@ -675,19 +676,16 @@ pub fn policy_labels() -> BTreeMap<String, String> {
 
 /// Every owned namespace with its declared flows, applications first.
 pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
-    let net = NetworkParams::from_settings(settings);
-    let mut out: Vec<(String, Vec<Flow>)> = settings
-        .envs()
-        .map(|(env, _)| {
-            (
-                env.name().to_string(),
-                app_flows(
-                    env.name(),
-                    &net,
-                    &super::params::AppParams::for_env(settings, env),
-                ),
-            )
-        })
+    flows_of(&super::params::Plan::new(settings))
+}
+
+/// [`all_flows`] within a build, from its plan.
+pub fn flows_of(plan: &super::params::Plan<'_>) -> Vec<(String, Vec<Flow>)> {
+    let settings = plan.settings;
+    let net = plan.network;
+    let mut out: Vec<(String, Vec<Flow>)> = plan
+        .environments()
+        .map(|(env, p)| (env.name().to_string(), app_flows(env.name(), &net, p)))
         .collect();
     out.push((
         OBSERVABILITY.to_string(),
@@ -700,4 +698,45 @@ pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
     out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net)));
     out.push(("arc".to_string(), runner_flows(&net)));
     out
+}
+
+/// The NetworkPolicies of the platform namespaces (the environments' are in their overlays).
+/// The flows of every namespace are declared in this module, the one place a reviewer reads
+/// who may talk to whom.
+pub struct Network;
+
+impl super::contribution::Component for Network {
+    fn name(&self) -> &'static str {
+        "network"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, crate::Error> {
+        let objects = |policies: &[k8s_openapi::api::networking::v1::NetworkPolicy]| {
+            policies
+                .iter()
+                .map(crate::object::Object::new)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut configs = vec![
+            (
+                "network",
+                "observability.yaml".to_string(),
+                objects(&observability_policies(plan))?,
+            ),
+            (
+                "network",
+                "longhorn.yaml".to_string(),
+                objects(&longhorn_policies())?,
+            ),
+        ];
+        for (ns, policies) in chart_namespace_policies(plan.settings) {
+            configs.push(("network", format!("{ns}.yaml"), objects(&policies)?));
+        }
+        Ok(super::contribution::Contribution {
+            configs,
+            ..Default::default()
+        })
+    }
 }

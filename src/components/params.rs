@@ -229,3 +229,49 @@ impl NetworkParams {
         }
     }
 }
+
+/// Everything the components are built from, computed once per build from the settings and
+/// handed to each of them (`components::build`), so no component derives its parameters
+/// from [`Settings`] again.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The settings.
+    pub settings: &'a Settings,
+    /// Cluster addresses the NetworkPolicies need.
+    pub network: NetworkParams,
+    /// The neutral values of the apps base.
+    pub base: AppParams,
+    /// Each environment's values, in listing order.
+    pub envs: Vec<AppParams>,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of `settings`.
+    pub fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            network: NetworkParams::from_settings(settings),
+            base: AppParams::base(settings),
+            envs: settings
+                .environments()
+                .map(|env| AppParams::for_env(settings, env))
+                .collect(),
+        }
+    }
+
+    /// One environment's values.
+    ///
+    /// # Panics
+    /// If `env` is not an environment of the settings.
+    pub fn env(&self, env: Environment) -> &AppParams {
+        self.envs
+            .iter()
+            .find(|p| p.env == Some(env))
+            .unwrap_or_else(|| panic!("`{env}` is not an environment of these settings"))
+    }
+
+    /// Each environment with its values, in listing order.
+    pub fn environments(&self) -> impl Iterator<Item = (Environment, &AppParams)> {
+        self.envs.iter().filter_map(|p| p.env.map(|e| (e, p)))
+    }
+}

@@ -46,3 +46,22 @@ pub fn component() -> Result<HelmComponent, Error> {
     };
     HelmComponent::new("kyverno", namespace(), crate::charts::KYVERNO, &values)
 }
+
+/// Kyverno: its release (the policies themselves are derived from `src/policy/` by
+/// `components::build`, for the namespaces the parts put under Deny).
+pub struct PolicyEngine;
+
+impl super::contribution::Component for PolicyEngine {
+    fn name(&self) -> &'static str {
+        "kyverno"
+    }
+    fn contribute(
+        &self,
+        _: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        Ok(super::contribution::Contribution {
+            releases: vec![(component()?, vec![])],
+            ..Default::default()
+        })
+    }
+}

@@ -173,3 +173,34 @@ pub fn runner_set(settings: &Settings) -> Result<HelmComponent, Error> {
     c.depends_on = vec![("gha-runner-scale-set-controller", CONTROLLER_NAMESPACE)];
     Ok(c)
 }
+
+/// The self-hosted GitHub runners: the controller and the runner set, whose pods are all
+/// ours (so under Kyverno's Deny), and the GitHub App Secret.
+pub struct Runner;
+
+impl super::contribution::Component for Runner {
+    fn name(&self) -> &'static str {
+        "runner"
+    }
+    fn contribute(
+        &self,
+        plan: &super::params::Plan<'_>,
+    ) -> Result<super::contribution::Contribution, Error> {
+        let mut keys: Vec<String> = GITHUB_APP_KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        Ok(super::contribution::Contribution {
+            releases: vec![
+                (controller()?, vec![]),
+                (runner_set(plan.settings)?, vec![]),
+            ],
+            enforced_namespaces: vec![RUNNER_NAMESPACE],
+            secrets: vec![crate::secrets::RequiredSecret {
+                scope: crate::settings::PLATFORM_SCOPE.into(),
+                namespace: RUNNER_NAMESPACE.into(),
+                name: GITHUB_APP_SECRET.into(),
+                keys,
+            }],
+            ..Default::default()
+        })
+    }
+}

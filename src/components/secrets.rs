@@ -11,81 +11,24 @@ use crate::tree::{Folder, Tree};
 /// Where cluster-wide Secrets are applied (with the controllers, decrypted by Flux).
 pub const PLATFORM_SECRETS: &str = "platform-secrets";
 
-/// Every Secret the platform reads, per scope, derived from the workloads and chart values.
-pub fn required(settings: &Settings) -> Vec<RequiredSecret> {
-    let mut out = Vec::new();
-    for (env, _) in settings.envs() {
-        let mut by_name: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for r in super::apps::secret_refs() {
-            let keys = by_name.entry(r.secret).or_default();
-            if !keys.iter().any(|k| k == r.key) {
-                keys.push(r.key.to_string());
-            }
-        }
-        if settings.env(env).backup.restore_test.is_some() {
-            by_name.insert(
-                super::backup::RESTORE_SOURCE_SECRET,
-                super::backup::restore_source_keys(),
-            );
-        }
-        for (name, mut keys) in by_name {
-            keys.sort();
-            out.push(RequiredSecret {
-                scope: env.name().into(),
-                namespace: env.name().into(),
-                name: name.into(),
-                keys,
-            });
-        }
-    }
-    out.push(RequiredSecret {
-        scope: PLATFORM_SCOPE.into(),
-        namespace: super::longhorn::namespace().name.into(),
-        name: super::longhorn::BACKUP_SECRET.into(),
-        keys: super::longhorn::BACKUP_SECRET_KEYS
-            .map(String::from)
-            .to_vec(),
-    });
-    out.push(RequiredSecret {
-        scope: PLATFORM_SCOPE.into(),
-        namespace: super::monitoring::NAMESPACE.into(),
-        name: super::monitoring::GRAFANA_ADMIN_SECRET.into(),
-        keys: vec!["admin-password".into(), "admin-user".into()],
-    });
-    out.push(RequiredSecret {
-        scope: PLATFORM_SCOPE.into(),
-        namespace: super::monitoring::NAMESPACE.into(),
-        name: super::monitoring::ALERTMANAGER_SMTP_SECRET.into(),
-        keys: vec!["password".into()],
-    });
-    let mut keys: Vec<String> = super::runner::GITHUB_APP_KEYS
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    keys.sort();
-    out.push(RequiredSecret {
-        scope: PLATFORM_SCOPE.into(),
-        namespace: super::runner::RUNNER_NAMESPACE.into(),
-        name: super::runner::GITHUB_APP_SECRET.into(),
-        keys,
-    });
+/// `secrets` ordered by scope: the environments in listing order, then `platform`; the order
+/// within a scope is kept.
+pub fn sorted(
+    settings: &Settings,
+    secrets: impl IntoIterator<Item = RequiredSecret>,
+) -> Vec<RequiredSecret> {
+    let scopes = settings.scopes();
+    let mut out: Vec<RequiredSecret> = secrets.into_iter().collect();
+    out.sort_by_key(|r| scopes.iter().position(|s| *s == r.scope));
     out
 }
 
 /// The namespace a platform-scope Secret belongs in, if the platform reads one of that name.
-pub fn platform_namespace(name: &str) -> Option<&'static str> {
-    if name == super::runner::GITHUB_APP_SECRET {
-        return Some(super::runner::RUNNER_NAMESPACE);
-    }
-    if name == super::longhorn::BACKUP_SECRET {
-        return Some(super::longhorn::namespace().name);
-    }
-    [
-        super::monitoring::GRAFANA_ADMIN_SECRET,
-        super::monitoring::ALERTMANAGER_SMTP_SECRET,
-    ]
-    .contains(&name)
-    .then_some(super::monitoring::NAMESPACE)
+pub fn platform_namespace<'a>(required: &'a [RequiredSecret], name: &str) -> Option<&'a str> {
+    required
+        .iter()
+        .find(|r| r.scope == PLATFORM_SCOPE && r.name == name)
+        .map(|r| r.namespace.as_str())
 }
 
 /// Rules on Secret values that an upstream program mishandles (checked after decryption).
@@ -98,8 +41,11 @@ pub fn value_rules() -> Vec<crate::secrets::ValueRule> {
 }
 
 /// Required Secrets that have no encrypted file, or lack keys.
-pub fn missing(settings: &Settings) -> Vec<(RequiredSecret, Vec<String>)> {
-    required(settings)
+pub fn missing(
+    settings: &Settings,
+    required: Vec<RequiredSecret>,
+) -> Vec<(RequiredSecret, Vec<String>)> {
+    required
         .into_iter()
         .filter_map(|r| {
             let file = settings
@@ -206,14 +152,18 @@ pub fn previously_rendered(root: &Path, scopes: &[String]) -> BTreeMap<(String, 
 
 /// Every platform Secret file names the namespace the platform reads it in (see
 /// [`check_platform_namespace`]); run by [`super::build`] and `o4g secrets`.
-pub fn check_platform_files(settings: &Settings) -> Result<(), SettingsError> {
+pub fn check_platform_files(
+    settings: &Settings,
+    required: &[RequiredSecret],
+) -> Result<(), SettingsError> {
     for f in settings
         .secret_files()
         .iter()
         .filter(|f| f.scope == PLATFORM_SCOPE)
     {
         let rel = crate::secrets::secrets_dir(&f.scope).join(&f.file_name);
-        check_platform_namespace(&rel, &String::from_utf8_lossy(&f.bytes), &f.secret.name)?;
+        let text = String::from_utf8_lossy(&f.bytes);
+        check_platform_namespace(&rel, &text, &f.secret.name, required)?;
     }
     Ok(())
 }
@@ -221,8 +171,13 @@ pub fn check_platform_files(settings: &Settings) -> Result<(), SettingsError> {
 /// A platform Secret must go to the namespace the platform reads it in: Flux applies
 /// `overlays/platform/secrets/` with cluster-wide rights, so a `metadata.namespace` of
 /// `kube-system` would plant a Secret there.
-fn check_platform_namespace(rel: &Path, text: &str, name: &str) -> Result<(), SettingsError> {
-    let expected = platform_namespace(name);
+fn check_platform_namespace(
+    rel: &Path,
+    text: &str,
+    name: &str,
+    required: &[RequiredSecret],
+) -> Result<(), SettingsError> {
+    let expected = platform_namespace(required, name);
     let docs = crate::yaml_read::parse_documents(rel, text)
         .map_err(|e| SettingsError::unreadable(rel, e.to_string()))?;
     let found = docs
