@@ -4,26 +4,41 @@
 //! Kustomize tree that FluxCD reconciles from Git. The data flows one way:
 //!
 //! ```text
-//! overlays/*.toml ──▶ Settings ──▶ components::build ──▶ Tree ──▶ render::write | render::check
+//! overlays/cluster.toml          ┐
+//! overlays/<env>/env.toml        ├─▶ Settings ─▶ Plan ─▶ components::all() ─▶ Contributions
+//! overlays/<scope>/secrets/      │   (checked)   (values     (one list of       (namespaces,
+//! overlays/<scope>/extra/        ┘                per env)    parts)             releases, configs,
+//!                                                                                files, Secrets)
+//!   ─▶ components::build ─▶ Tree ─▶ components::audit ─▶ render::write | render::check ─▶ out/
+//!      (layers, Kyverno,             (the one rule set,
+//!       Flux, docs derived)           per environment too)
 //! ```
 //!
-//! The map (components, the layout of `out/`, the rules of the house) is
+//! The map (components, the layout of `out/`, the layers and the rules of the house) is
 //! `docs/ARCHITECTURE.md` in the repository.
 //!
-//! ## A tour in five steps
+//! ## A tour in six steps
 //!
 //! 1. **Settings** ([`settings`]) are read from `overlays/cluster.toml` and
-//!    `overlays/<env>/env.toml`. Unknown keys, syntax errors and invalid values (hostnames,
-//!    quantities, cron schedules) are reported with the file, line, column and key.
+//!    `overlays/<env>/env.toml`; the environments are the folders that hold an `env.toml`
+//!    ([`settings::Environment`] is a name, not an enum). Unknown keys, syntax errors and
+//!    invalid values are reported with the file, line, column and key.
 //! 2. **Images** ([`images`]) are `const` [`image::PinnedImage`] values: a missing or malformed
 //!    digest, a `latest` tag or a registry outside the allow-list does not compile.
 //! 3. **Workloads** ([`workload`]) are built through restricted builders: Pod Security
 //!    `restricted` settings are set by construction, and a container cannot be finished without
 //!    resources (and, when long-running, probes).
-//! 4. **Components** ([`components`]) return typed objects ([`object::Object`]); the
-//!    [`tree::Tree`] serializes them, in one place, into `out/`.
-//! 5. **Render** ([`render`]) writes only changed files, removes stale generated files and never
-//!    writes anything when the build failed. `render --check` reports drift as unified diffs.
+//! 4. **Components** ([`components`]): [`components::all`] lists the platform parts (the
+//!    environments, Longhorn, ingress-nginx, cert-manager, Kyverno, the runners, monitoring,
+//!    alerts, dashboards, network, the apps, backups, cutover); each returns a
+//!    [`components::Contribution`] from the [`components::Plan`] computed once per build.
+//!    [`components::build`] derives the layers, the Kyverno policies, Flux and the docs from
+//!    the contributions; the [`tree::Tree`] serializes everything, in one place.
+//! 5. **Audit** ([`components::audit`], [`policy`]) runs the one rule set on every object,
+//!    and on each environment's objects as kustomize builds them.
+//! 6. **Render** ([`render`]) writes only changed files, removes stale generated files and never
+//!    writes anything when the build failed. `render --check` reports drift as unified diffs,
+//!    naming the setting or module each drifted file comes from.
 //!
 //! ```no_run
 //! # #[cfg(feature = "k8s-v1_33")]

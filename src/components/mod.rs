@@ -1,7 +1,12 @@
-//! One module per platform part; [`build`] assembles them into the [`Tree`].
+//! One module per platform part, listed once in [`all`]; [`build`] gathers their
+//! [`Contribution`]s into the [`Tree`].
 //!
 //! Components return typed objects and know nothing about each other's internals: shared
-//! names (paths, namespaces, labels) are values passed between them.
+//! names (paths, namespaces, labels) are values passed between them, and the values every part
+//! is built from are computed once in [`Plan`]. Adding a part is a module with a
+//! [`Component`] impl and a line in [`all`]; what is derived from all parts (the layers'
+//! kustomizations, the namespace list and audit levels, the Kyverno policies' namespaces, the
+//! required Secrets, Flux, the docs) follows without further edits.
 
 pub mod alerts;
 pub mod apps;
