@@ -314,7 +314,9 @@ fn every_platform_namespace_has_a_default_deny_or_a_written_reason() {
     let all = tree_objects("out/");
     for ns in o4g_gitops::components::all_namespaces(
         &o4g_gitops::settings::Settings::load_without_secrets(&common::root()).unwrap(),
-    ) {
+    )
+    .unwrap()
+    {
         let deny = all.iter().any(|o| {
             o["kind"] == "NetworkPolicy"
                 && o["metadata"]["name"] == "default-deny"

@@ -27,6 +27,7 @@ fn levels() -> BTreeMap<String, Level> {
     o4g_gitops::components::all_namespaces(
         &o4g_gitops::settings::Settings::load_without_secrets(&common::root()).unwrap(),
     )
+    .unwrap()
     .iter()
     .map(|ns| (ns.name.to_string(), ns.pod_security.level()))
     .collect()

@@ -99,12 +99,8 @@ pub fn missing_secrets(
 }
 
 /// Every namespace the platform creates, in the order of [`all`].
-pub fn all_namespaces(settings: &Settings) -> Vec<namespaces::PlatformNamespace> {
-    match contributions(&Plan::new(settings)) {
-        Ok(parts) => namespaces_of(&parts),
-        // A part that cannot build fails `build` with its error; its namespaces are unknown.
-        Err(_) => Vec::new(),
-    }
+pub fn all_namespaces(settings: &Settings) -> Result<Vec<namespaces::PlatformNamespace>, Error> {
+    Ok(namespaces_of(&contributions(&Plan::new(settings))?))
 }
 
 fn namespaces_of(parts: &[(&'static str, Contribution)]) -> Vec<namespaces::PlatformNamespace> {
@@ -140,12 +136,16 @@ fn check_environment_names(
 /// contributions.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
     let plan = Plan::new(settings);
-    let parts = contributions(&plan)?;
+    let mut parts = contributions(&plan)?;
+    let mut tree = Tree::new();
+    // The files each part wrote itself, moved (not copied) into the tree.
+    for (_, c) in parts.iter_mut() {
+        tree.merge(std::mem::take(&mut c.tree))?;
+    }
     let all_ns = namespaces_of(&parts);
     check_environment_names(settings, &all_ns)?;
     let required = secrets::sorted(settings, parts.iter().flat_map(|(_, c)| c.secrets.clone()));
     secrets::check_platform_files(settings, &required)?;
-    let mut tree = Tree::new();
 
     // Controllers: the environments' namespaces, then one folder per Helm release.
     let own_namespaces: Vec<_> = parts
@@ -212,10 +212,6 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         configs = configs.resource(extra::FOLDER);
     }
     tree.add_folder(configs)?;
-
-    for (_, c) in parts.iter() {
-        tree.merge(c.tree.clone())?;
-    }
 
     // Derived: the docs and the Flux Kustomizations.
     let namespace_rows: Vec<docs::NamespaceRow> = all_ns
