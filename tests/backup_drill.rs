@@ -733,34 +733,11 @@ fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
     need_tools!();
     let drill = Drill::new(300, 1);
     assert!(drill.backup().ok());
-    let marker = drill.committed().pop().unwrap();
-    let name = marker
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .replace(".sha256.bin", "");
-    let bucket = settings().cluster.s3.bucket.as_str().to_string();
-    let out = common::o4g(
-        &common::root(),
-        &[
-            "restore-job",
-            "--env",
-            "prod",
-            "--from",
-            &format!("s3://{bucket}/prod/mysql/{name}"),
-        ],
-    );
-    assert!(out.status.success(), "{}", common::text(&out));
-    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let job = restores_newest_dump(&drill, |bucket, name| {
+        format!("s3://{bucket}/prod/mysql/{name}")
+    });
     assert_eq!(job["kind"], "Job");
     assert_eq!(job["metadata"]["namespace"], "prod");
-    let (target, run) = run_restore_job(&drill, &job);
-    assert!(
-        run.text().contains(&format!("restored mysql/{name}")),
-        "{}",
-        run.text()
-    );
-    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }
 
 /// The cutover's final export: `out/docs/scripts/legacy-dump.sh` run on the "legacy host"
@@ -832,31 +809,7 @@ fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     };
     let run = legacy.run(None);
     assert!(run.ok(), "legacy dump:\n{}", run.text());
-    let marker = drill.committed().pop().expect("the dump is committed");
-    let name = marker
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .replace(".sha256.bin", "");
-    let out = common::o4g(
-        &common::root(),
-        &[
-            "restore-job",
-            "--env",
-            "prod",
-            "--from",
-            &format!("mysql/{name}"),
-        ],
-    );
-    assert!(out.status.success(), "{}", common::text(&out));
-    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
-    let (target, run) = run_restore_job(&drill, &job);
-    assert!(
-        run.text().contains(&format!("restored mysql/{name}")),
-        "{}",
-        run.text()
-    );
-    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
+    restores_newest_dump(&drill, |_, name| format!("mysql/{name}"));
 }
 
 #[test]
@@ -942,4 +895,37 @@ fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
         let down = sb.run(&argv);
         assert!(!down.ok(), "{probe} passes without a server");
     }
+}
+
+/// Prints the restore Job of the newest committed prod dump with `o4g restore-job --from
+/// <from(bucket, name)>`, runs it against a fresh MariaDB, and checks that it logged the
+/// import and that every table equals the source's. Returns the printed Job.
+fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> Value {
+    let marker = drill.committed().pop().expect("a dump is committed");
+    let name = marker
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let out = common::o4g(
+        &common::root(),
+        &[
+            "restore-job",
+            "--env",
+            "prod",
+            "--from",
+            &from(&bucket, &name),
+        ],
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let (target, run) = run_restore_job(drill, &job);
+    assert!(
+        run.text().contains(&format!("restored mysql/{name}")),
+        "{}",
+        run.text()
+    );
+    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
+    job
 }
