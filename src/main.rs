@@ -209,6 +209,7 @@ fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> R
             r.create_command()
         ));
     }
+    text.push_str(&sops_rules_note(root, settings));
     if allow {
         eprint!("warning: {text}");
         Ok(())
@@ -221,6 +222,16 @@ fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> R
                 ),
             ),
         ))
+    }
+}
+
+/// Says so when `.sops.yaml` lacks the current creation rules, which the printed `sops
+/// encrypt` commands need (`render` writes them first; `render --check` writes nothing).
+fn sops_rules_note(root: &std::path::Path, settings: &Settings) -> String {
+    if render::sops_rules_current(root, settings) {
+        String::new()
+    } else {
+        "note: .sops.yaml does not hold the creation rules of overlays/cluster.toml yet, and sops needs them to run these commands: `cargo run -- render` writes it first\n".to_string()
     }
 }
 
@@ -327,6 +338,9 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                     keys.join(", "),
                     r.create_command()
                 );
+            }
+            if !missing.is_empty() {
+                print!("{}", sops_rules_note(&cli.root, &settings));
             }
             value_problems += missing.len();
             // overlays/ was checked by Settings::load; now every Secret under out/.
@@ -551,6 +565,14 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             allow_immutable_change,
         } => {
             let settings = Settings::load(&cli.root)?;
+            // The commands printed for missing Secrets need their scope's creation rule.
+            if !check
+                && !allow_missing_secrets
+                && !components::missing_secrets(&settings)?.is_empty()
+                && render::write_sops_rules(&cli.root, &settings)?
+            {
+                println!("wrote   .sops.yaml (the creation rules the commands below need)");
+            }
             report_missing(&cli.root, &settings, allow_missing_secrets)?;
             let tree = components::build(&settings)?;
             if check {

@@ -619,3 +619,46 @@ pub fn write(root: &Path, tree: &Tree, options: WriteOptions) -> Result<Written,
     }
     Ok(report)
 }
+
+/// Writes `.sops.yaml` alone, before the rest of the tree, when a render stops because
+/// Secrets are missing: the commands it prints for them (`sops encrypt --filename-override
+/// overlays/<scope>/secrets/…`) find their scope's creation rule there, and sops refuses to
+/// encrypt without one ("no matching creation rules found", sops v3.11.0
+/// `config/config.go` `parseCreationRuleForFile`). Its text comes from the recipients of
+/// `cluster.toml` alone, already validated. Same rules as [`write`]: under the render lock,
+/// never through a symlink, staged and renamed. Returns true when the file changed.
+pub fn write_sops_rules(root: &Path, settings: &crate::settings::Settings) -> Result<bool, Error> {
+    const SOPS_YAML: &str = ".sops.yaml";
+    debug_assert!(ROOT_FILES.contains(&SOPS_YAML));
+    let text = crate::tree::to_yaml(&[&crate::secrets::sops_config(&settings.recipients())])?;
+    let _lock = lock(root)?;
+    let target = root.join(SOPS_YAML);
+    if fs::symlink_metadata(&target).is_ok_and(|m| !m.is_file()) {
+        return Err(unsafe_error(SOPS_YAML, "not a regular file (a symlink?)"));
+    }
+    if read_regular(&target)?.as_deref() == Some(text.as_slice()) {
+        return Ok(false);
+    }
+    let tmp = root.join(format!("{TMP_PREFIX}{SOPS_YAML}-{}", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&text).and_then(|()| f.flush()));
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, &target)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(&target, e));
+    }
+    Ok(true)
+}
+
+/// True when `.sops.yaml` on disk holds the creation rules of `settings` (read without
+/// following a symlink).
+pub fn sops_rules_current(root: &Path, settings: &crate::settings::Settings) -> bool {
+    let Ok(text) = crate::tree::to_yaml(&[&crate::secrets::sops_config(&settings.recipients())])
+    else {
+        return false;
+    };
+    read_regular(&root.join(".sops.yaml")).is_ok_and(|b| b.as_deref() == Some(text.as_slice()))
+}

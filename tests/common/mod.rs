@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod charts;
+pub mod fresh_site;
 pub mod mariadb;
 pub mod s3;
 pub mod sandbox;
