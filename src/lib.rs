@@ -57,6 +57,7 @@
 
 #[rustfmt::skip] // one chart per line, like the images
 pub mod charts;
+pub mod closed_pipe;
 pub mod components;
 pub mod crd;
 pub mod diagnostic;

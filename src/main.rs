@@ -436,30 +436,18 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             } else {
                 ExitCode::from(1)
             };
-            // Written by hand, not println!: a closed pipe (`o4g lint … | head -1`) ends the
-            // output quietly instead of panicking.
-            use std::io::Write;
-            let stdout = std::io::stdout();
-            let mut w = stdout.lock();
-            let written = match format {
-                Format::Json => writeln!(
-                    w,
+            match format {
+                Format::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&found).unwrap_or_default()
                 ),
-                Format::Text => write!(w, "{}", lint::human(&report)),
-                Format::Sarif => writeln!(
-                    w,
+                Format::Text => print!("{}", lint::human(&report)),
+                Format::Sarif => println!(
                     "{}",
                     serde_json::to_string_pretty(&lint::sarif(&report)).unwrap_or_default()
                 ),
-            };
-            match written.and_then(|()| w.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(Error::Build(format!("cannot write the report: {e}")))
-                }
-                _ => Ok(code),
             }
+            Ok(code)
         }
         Command::Secrets { command } => secrets(cli, command),
         Command::Verify {
@@ -623,6 +611,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
 }
 
 fn main() -> ExitCode {
+    o4g_gitops::closed_pipe::install();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => code,
