@@ -5,6 +5,7 @@
 
 pub mod extra;
 pub mod values;
+mod zone;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -520,6 +521,7 @@ impl Settings {
                     ),
                 ));
             }
+            zone::check_host_in_zone(&file, &src, &settings.xwiki.host, &cluster.cutover.dns_zone)?;
             for (key, res) in [
                 ("xwiki.resources", &settings.xwiki.resources),
                 ("mysql.resources", &settings.mysql.resources),
