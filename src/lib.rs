@@ -74,6 +74,7 @@ pub mod object;
 pub mod policy;
 pub mod quantity;
 pub mod render;
+pub mod secret_values;
 pub mod secrets;
 pub mod settings;
 pub mod tree;

@@ -155,6 +155,9 @@ enum SecretsCommand {
         /// entrypoint breaks on). Values stay in memory and are never printed.
         #[arg(long)]
         decrypt: bool,
+        /// Check one scope only (an environment or `platform`): the one whose age key you hold.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// List the Secrets the platform needs, and which are missing.
     List,
@@ -235,6 +238,29 @@ fn sops_rules_note(root: &std::path::Path, settings: &Settings) -> String {
     }
 }
 
+/// With an age key in the environment, `render` refuses Secret values that are empty or still
+/// `secrets template`'s placeholders, in the files that key decrypts.
+fn check_secret_values(settings: &Settings) -> Result<(), Error> {
+    let found = o4g_gitops::secret_values::check(settings, None);
+    if !found.problems.is_empty() {
+        return Err(Error::Settings(
+            o4g_gitops::settings::SettingsError::unreadable(
+                o4g_gitops::settings::OVERLAYS_DIR,
+                format!(
+                    "Secret values refused (decrypted with the age key of SOPS_AGE_KEY_FILE; values are not shown):\n{}",
+                    found.problems.join("\n")
+                ),
+            ),
+        ));
+    }
+    eprintln!(
+        "checked the values of {} Secret file(s) with the age key given to sops ({} it does not decrypt)",
+        found.checked.len(),
+        found.not_decrypted.len()
+    );
+    Ok(())
+}
+
 fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
     // A template is printed while its file does not exist yet: no Secret file is read then.
     let settings = match command {
@@ -308,28 +334,28 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SecretsCommand::Check { decrypt } => {
+        SecretsCommand::Check { decrypt, scope } => {
+            if let Some(s) = scope
+                && !settings.scopes().contains(&s.as_str())
+            {
+                eprintln!(
+                    "error: --scope `{}` is not a scope: expected one of {}",
+                    s.escape_default(),
+                    settings.scopes().join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
             let mut value_problems = 0usize;
             if *decrypt {
-                let rules = components::secrets::value_rules();
-                for f in settings.secret_files() {
-                    let file = o4g_gitops::secrets::secrets_dir(&f.scope).join(&f.file_name);
-                    match o4g_gitops::secrets::decrypt(&f.bytes) {
-                        Ok(doc) => {
-                            for p in o4g_gitops::secrets::check_values(&file, &doc, &rules) {
-                                println!("{p}");
-                                value_problems += 1;
-                            }
-                        }
-                        Err(e) => {
-                            println!("{}: {e}", file.display());
-                            value_problems += 1;
-                        }
-                    }
+                let found = o4g_gitops::secret_values::check(&settings, scope.as_deref());
+                for p in found.problems.iter().chain(&found.not_decrypted) {
+                    println!("{p}");
                 }
+                value_problems += found.problems.len() + found.not_decrypted.len();
             }
             // Required Secrets without a file are a failed check, as `secrets list` shows them.
-            let missing = components::missing_secrets(&settings)?;
+            let mut missing = components::missing_secrets(&settings)?;
+            missing.retain(|(r, _)| scope.as_ref().is_none_or(|s| &r.scope == s));
             for (r, keys) in &missing {
                 println!(
                     "missing: Secret `{}` of `{}` (keys {}); create it with:\n    {}",
@@ -356,7 +382,11 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
             }
             println!(
                 "{} Secret file(s) checked under overlays/ ({}), {} problem(s) under out/",
-                settings.secret_files().len(),
+                settings
+                    .secret_files()
+                    .iter()
+                    .filter(|f| scope.as_ref().is_none_or(|s| &f.scope == s))
+                    .count(),
                 if *decrypt {
                     format!("{value_problems} value problem(s)")
                 } else {
@@ -562,6 +592,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 println!("wrote   .sops.yaml (the creation rules the commands below need)");
             }
             report_missing(&cli.root, &settings, allow_missing_secrets)?;
+            if o4g_gitops::secret_values::key_given() {
+                check_secret_values(&settings)?;
+            }
             let tree = components::build(&settings)?;
             if check {
                 components::audit(&tree, &settings)?;

@@ -80,6 +80,16 @@ pub fn check_secret(
             Value::Object(m) => {
                 for (k, v) in m {
                     keys.push(k.clone());
+                    // sops leaves an empty value unencrypted (seen with sops 3.11.0 in
+                    // tests/secret_values.rs): say what is wrong rather than "plaintext".
+                    if v.as_str() == Some("") {
+                        return Err(err(
+                            Some(k),
+                            &format!(
+                                "{section} value is empty (sops leaves empty values unencrypted): set the real value with `sops edit` on the file"
+                            ),
+                        ));
+                    }
                     if !v.as_str().is_some_and(is_encrypted_value) {
                         return Err(err(
                             Some(k),
@@ -207,6 +217,23 @@ impl RequiredSecret {
     }
 }
 
+/// How [`template`] begins the values a person must fill in (`REPLACE-WITH-<KEY>`).
+pub const PLACEHOLDER_PREFIX: &str = "REPLACE-WITH-";
+
+/// Why a decrypted value is not a real one, whatever the key: empty, or still the template's
+/// placeholder (encrypted as printed, without being filled in).
+pub fn unfilled(value: &str) -> Option<&'static str> {
+    if value.trim().is_empty() {
+        Some("is empty")
+    } else if value.contains(PLACEHOLDER_PREFIX) {
+        Some(
+            "is still the placeholder `secrets template` printed: set the real value with `sops edit` on the file",
+        )
+    } else {
+        None
+    }
+}
+
 /// A plaintext Secret skeleton with the expected keys: passwords are random (from the OS),
 /// other values say what to put there. Meant for stdout only, piped into `sops encrypt`.
 pub fn template(required: &RequiredSecret) -> Result<String, std::io::Error> {
@@ -217,7 +244,7 @@ pub fn template(required: &RequiredSecret) -> Result<String, std::io::Error> {
         } else if key == "admin-user" {
             "admin".to_string()
         } else {
-            format!("REPLACE-WITH-{}", key.to_uppercase())
+            format!("{PLACEHOLDER_PREFIX}{}", key.to_uppercase())
         };
         data.insert(key.clone(), Value::String(value));
     }
@@ -372,6 +399,13 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
     let name = doc["metadata"]["name"].as_str().unwrap_or("?");
     let mut out = Vec::new();
     for (key, value) in plain_values(doc) {
+        if let Some(p) = value.as_deref().and_then(unfilled) {
+            out.push(format!(
+                "{}: Secret {name}, key `{key}`: the value {p} (the value is not shown)",
+                file.display()
+            ));
+            continue;
+        }
         for rule in rules.iter().filter(|r| r.secret == name && r.key == key) {
             let problem = match &value {
                 None => Some("is not valid base64-encoded UTF-8"),

@@ -1,0 +1,156 @@
+//! The decrypting checks refuse Secret values that were never filled in: `secrets template`
+//! placeholders encrypted as printed, and empty values, named by file and key, never shown;
+//! `secrets check --decrypt --scope S` checks the scope whose key a person holds. On the
+//! fixture site `tests/sites/fresh`, with fresh keys and the real `sops`.
+
+mod common;
+
+use common::fresh_site::{Site, tools_present};
+
+/// `(file, key)` of each refused value in a check's output.
+fn refused(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (file, rest) = l.split_once(": Secret ")?;
+            let key = rest.split_once("key `")?.1.split_once('`')?.0;
+            Some((file.trim().to_string(), key.to_string()))
+        })
+        .collect()
+}
+
+/// `sops set FILE '["stringData"]["KEY"]' VALUE` with `scope`'s key.
+fn set(site: &Site, scope: &str, file: &str, key: &str, value: &str) {
+    let out = site
+        .command("sops")
+        .args(["--disable-version-check", "set", file])
+        .arg(format!("[\"stringData\"][\"{key}\"]"))
+        .arg(serde_json::Value::from(value).to_string())
+        .env(
+            "SOPS_AGE_KEY_FILE",
+            site.root().join(format!("{scope}.agekey")),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+}
+
+fn o4g_with_key(site: &Site, scope: &str, args: &[&str]) -> std::process::Output {
+    site.command(env!("CARGO_BIN_EXE_o4g"))
+        .args(args)
+        .env(
+            "SOPS_AGE_KEY_FILE",
+            site.root().join(format!("{scope}.agekey")),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn placeholders_and_empty_values_are_refused_by_file_and_key_for_one_scope() {
+    if let Err(why) = tools_present() {
+        skip_or_fail!("{why}");
+    }
+    let site = Site::with_keys();
+    site.create_printed_secrets();
+
+    // The person holding `live`'s key checks `live` alone: its placeholders are refused.
+    let check = o4g_with_key(
+        &site,
+        "live",
+        &["secrets", "check", "--decrypt", "--scope", "live"],
+    );
+    let shown = common::text(&check);
+    assert_eq!(check.status.code(), Some(1), "{shown}");
+    let bad = refused(&shown);
+    assert!(!bad.is_empty(), "{shown}");
+    assert!(
+        bad.iter()
+            .all(|(f, _)| f.starts_with("overlays/live/secrets/")),
+        "{shown}"
+    );
+    assert!(
+        bad.contains(&(
+            "overlays/live/secrets/backup-s3.sops.yaml".into(),
+            "access-key-id".into()
+        )),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("REPLACE-WITH-"),
+        "a value is shown: {shown}"
+    );
+    assert!(!shown.contains("could not decrypt"), "{shown}");
+
+    // render with that key refuses them too (exit 2, file and key), and writes nothing.
+    let render = o4g_with_key(&site, "live", &["render"]);
+    let shown = common::text(&render);
+    assert_eq!(render.status.code(), Some(2), "{shown}");
+    assert_eq!(refused(&shown), bad, "{shown}");
+    assert!(!shown.contains("REPLACE-WITH-"), "{shown}");
+    assert!(common::snapshot_dir(&site.root().join("out")).is_empty());
+
+    // Filled in (one left empty): only the empty one is refused.
+    for (file, key) in &bad {
+        set(&site, "live", file, key, &format!("filled-{key}-7f3a"));
+    }
+    // An empty value: sops leaves it unencrypted, and the check names it as empty.
+    let (file, key) = &bad[0];
+    set(&site, "live", file, key, "");
+    let check = o4g_with_key(
+        &site,
+        "live",
+        &["secrets", "check", "--decrypt", "--scope", "live"],
+    );
+    let shown = common::text(&check);
+    assert!(!check.status.success(), "{shown}");
+    assert!(
+        shown.contains(file.as_str())
+            && shown.contains(&format!("`{key}`"))
+            && shown.contains("is empty"),
+        "{shown}"
+    );
+    // White space only is encrypted, and refused once decrypted.
+    set(&site, "live", file, key, "  ");
+    let check = o4g_with_key(
+        &site,
+        "live",
+        &["secrets", "check", "--decrypt", "--scope", "live"],
+    );
+    let shown = common::text(&check);
+    assert_eq!(
+        refused(&shown),
+        vec![(file.clone(), key.clone())],
+        "{shown}"
+    );
+    assert!(shown.contains("is empty"), "{shown}");
+    set(&site, "live", file, key, "filled-again");
+    let check = o4g_with_key(
+        &site,
+        "live",
+        &["secrets", "check", "--decrypt", "--scope", "live"],
+    );
+    assert!(check.status.success(), "{}", common::text(&check));
+
+    // render decrypts what this key opens; the other scopes' files stay unchecked by it.
+    let render = o4g_with_key(&site, "live", &["render"]);
+    assert!(render.status.success(), "{}", common::text(&render));
+
+    // `trial`'s placeholders are still there, and its key finds them.
+    let check = o4g_with_key(
+        &site,
+        "trial",
+        &["secrets", "check", "--decrypt", "--scope", "trial"],
+    );
+    let shown = common::text(&check);
+    assert_eq!(check.status.code(), Some(1), "{shown}");
+    assert!(
+        refused(&shown)
+            .iter()
+            .all(|(f, _)| f.starts_with("overlays/trial/secrets/")),
+        "{shown}"
+    );
+
+    // A scope that does not exist is bad input.
+    let out = site.o4g(&["secrets", "check", "--scope", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+}
