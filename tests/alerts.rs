@@ -19,8 +19,10 @@ use std::process::Command;
 use o4g_gitops::settings::Settings;
 use serde_json::{Value, json};
 
+/// The alert rules generated for fixture site A (`live`, `qa-7`): the cases below use its
+/// namespaces and host. (The live rule file: `the_live_rule_file_passes_promtool_check_rules`.)
 fn rule_groups() -> Value {
-    let settings = Settings::load(&common::root()).unwrap();
+    let settings: Settings = common::fixture_settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let path = "out/infrastructure/configs/monitoring/alerts.yaml";
     let rule = o4g_gitops::lint::parse_documents(
@@ -76,7 +78,7 @@ struct Case {
 
 fn cert(extra: &str) -> String {
     format!(
-        "{{job=\"cert-manager\",namespace=\"cert-manager\",service=\"cert-manager\",pod=\"cert-manager-5d7f\",endpoint=\"http-metrics\",name=\"xwiki-tls\",exported_namespace=\"prod\",issuer_name=\"letsencrypt-prod\",issuer_kind=\"ClusterIssuer\",issuer_group=\"cert-manager.io\"{extra}}}"
+        "{{job=\"cert-manager\",namespace=\"cert-manager\",service=\"cert-manager\",pod=\"cert-manager-5d7f\",endpoint=\"http-metrics\",name=\"xwiki-tls\",exported_namespace=\"live\",issuer_name=\"letsencrypt-prod\",issuer_kind=\"ClusterIssuer\",issuer_group=\"cert-manager.io\"{extra}}}"
     )
 }
 const CERT_LABELS: [(&str, &str); 10] = [
@@ -86,7 +88,7 @@ const CERT_LABELS: [(&str, &str); 10] = [
     ("pod", "cert-manager-5d7f"),
     ("endpoint", "http-metrics"),
     ("name", "xwiki-tls"),
-    ("exported_namespace", "prod"),
+    ("exported_namespace", "live"),
     ("issuer_name", "letsencrypt-prod"),
     ("issuer_kind", "ClusterIssuer"),
     ("issuer_group", "cert-manager.io"),
@@ -94,7 +96,7 @@ const CERT_LABELS: [(&str, &str); 10] = [
 
 fn lh(state: &str) -> String {
     format!(
-        "longhorn_volume_robustness{{job=\"longhorn-backend\",namespace=\"longhorn-system\",service=\"longhorn-backend\",pod=\"longhorn-manager-x2\",endpoint=\"manager\",node=\"n1\",volume=\"pvc-1\",pvc=\"data-mysql-0\",pvc_namespace=\"prod\",state=\"{state}\"}}"
+        "longhorn_volume_robustness{{job=\"longhorn-backend\",namespace=\"longhorn-system\",service=\"longhorn-backend\",pod=\"longhorn-manager-x2\",endpoint=\"manager\",node=\"n1\",volume=\"pvc-1\",pvc=\"data-mysql-0\",pvc_namespace=\"live\",state=\"{state}\"}}"
     )
 }
 fn lh_labels(state: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -107,14 +109,14 @@ fn lh_labels(state: &'static str) -> Vec<(&'static str, &'static str)> {
         ("node", "n1"),
         ("volume", "pvc-1"),
         ("pvc", "data-mysql-0"),
-        ("pvc_namespace", "prod"),
+        ("pvc_namespace", "live"),
         ("state", state),
     ]
 }
 
 fn kubelet(metric: &str) -> String {
     format!(
-        "{metric}{{job=\"kubelet\",metrics_path=\"/metrics\",service=\"kube-prometheus-stack-kubelet\",node=\"n1\",namespace=\"prod\",persistentvolumeclaim=\"data-mysql-0\"}}"
+        "{metric}{{job=\"kubelet\",metrics_path=\"/metrics\",service=\"kube-prometheus-stack-kubelet\",node=\"n1\",namespace=\"live\",persistentvolumeclaim=\"data-mysql-0\"}}"
     )
 }
 const PVC_LABELS: [(&str, &str); 6] = [
@@ -122,13 +124,13 @@ const PVC_LABELS: [(&str, &str); 6] = [
     ("metrics_path", "/metrics"),
     ("service", "kube-prometheus-stack-kubelet"),
     ("node", "n1"),
-    ("namespace", "prod"),
+    ("namespace", "live"),
     ("persistentvolumeclaim", "data-mysql-0"),
 ];
 
 fn nginx(status: &str) -> String {
     format!(
-        "nginx_ingress_controller_requests{{job=\"ingress-nginx-controller-metrics\",namespace=\"ingress-nginx\",service=\"ingress-nginx-controller-metrics\",pod=\"ingress-nginx-controller-abc\",exported_namespace=\"prod\",exported_service=\"xwiki\",ingress=\"xwiki\",host=\"xwiki.logo-solutions.fr\",method=\"GET\",path=\"/\",status=\"{status}\"}}"
+        "nginx_ingress_controller_requests{{job=\"ingress-nginx-controller-metrics\",namespace=\"ingress-nginx\",service=\"ingress-nginx-controller-metrics\",pod=\"ingress-nginx-controller-abc\",exported_namespace=\"live\",exported_service=\"xwiki\",ingress=\"xwiki\",host=\"docs.fixture.example\",method=\"GET\",path=\"/\",status=\"{status}\"}}"
     )
 }
 
@@ -154,18 +156,18 @@ fn pvc_case(alert: &'static str, used: u32, eval: &'static str, fires: bool) -> 
 fn cases() -> Vec<Case> {
     let labels = |v: &[(&'static str, &'static str)]| Some(v.to_vec());
     let days = |d: u64| (d * 86_400).to_string();
-    let mysql = "mysql_up{job=\"mysql\",namespace=\"prod\",service=\"mysql\",pod=\"mysql-0\",endpoint=\"metrics\"}";
+    let mysql = "mysql_up{job=\"mysql\",namespace=\"live\",service=\"mysql\",pod=\"mysql-0\",endpoint=\"metrics\"}";
     let mysql_labels = [
         ("job", "mysql"),
-        ("namespace", "prod"),
+        ("namespace", "live"),
         ("service", "mysql"),
         ("pod", "mysql-0"),
         ("endpoint", "metrics"),
     ];
-    let ksm = "kube_deployment_status_replicas_available{job=\"kube-state-metrics\",namespace=\"prod\",service=\"kube-prometheus-stack-kube-state-metrics\",deployment=\"xwiki\"}";
+    let ksm = "kube_deployment_status_replicas_available{job=\"kube-state-metrics\",namespace=\"live\",service=\"kube-prometheus-stack-kube-state-metrics\",deployment=\"xwiki\"}";
     let ksm_labels = [
         ("job", "kube-state-metrics"),
-        ("namespace", "prod"),
+        ("namespace", "live"),
         ("service", "kube-prometheus-stack-kube-state-metrics"),
         ("deployment", "xwiki"),
     ];
@@ -291,7 +293,7 @@ fn cases() -> Vec<Case> {
                 (nginx("200"), "0+600x40".into()),
             ],
             eval: "20m",
-            fires_with: labels(&[("host", "xwiki.logo-solutions.fr")]),
+            fires_with: labels(&[("host", "docs.fixture.example")]),
         },
         Case {
             alert: "IngressHigh5xxRate",
@@ -310,22 +312,22 @@ fn cases() -> Vec<Case> {
         },
         // MySQL: down, absent (no series at all), up.
         Case {
-            alert: "MySQLDownProd",
+            alert: "MySQLDownLive",
             series: vec![(mysql.into(), "0+0x30".into())],
             eval: "10m",
             fires_with: labels(&mysql_labels),
         },
         Case {
-            alert: "MySQLDownProd",
+            alert: "MySQLDownLive",
             series: vec![(
-                "mysql_up{namespace=\"integration\",job=\"mysql\"}".into(),
+                "mysql_up{namespace=\"qa-7\",job=\"mysql\"}".into(),
                 "1+0x30".into(),
             )],
             eval: "10m",
-            fires_with: labels(&[("namespace", "prod")]),
+            fires_with: labels(&[("namespace", "live")]),
         },
         Case {
-            alert: "MySQLDownProd",
+            alert: "MySQLDownLive",
             series: vec![(mysql.into(), "1+0x30".into())],
             eval: "10m",
             fires_with: None,
@@ -353,7 +355,7 @@ fn cases() -> Vec<Case> {
 /// the component label the allowlist exports.
 fn cronjob(metric: &str, name: &str, extra: &str) -> String {
     format!(
-        "{metric}{{job=\"kube-state-metrics\",service=\"kube-prometheus-stack-kube-state-metrics\",namespace=\"prod\",cronjob=\"{name}\"{extra}}}"
+        "{metric}{{job=\"kube-state-metrics\",service=\"kube-prometheus-stack-kube-state-metrics\",namespace=\"live\",cronjob=\"{name}\"{extra}}}"
     )
 }
 
@@ -385,12 +387,12 @@ fn backup_cases() -> Vec<Case> {
             alert: "BackupTooOld",
             series,
             eval,
-            fires_with: fires.then(|| vec![("namespace", "prod"), ("cronjob", "mysql-backup")]),
+            fires_with: fires.then(|| vec![("namespace", "live"), ("cronjob", "mysql-backup")]),
         }
     };
     let job = |metric: &str| {
         format!(
-            "{metric}{{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\"}}"
+            "{metric}{{job=\"kube-state-metrics\",namespace=\"live\",job_name=\"mysql-backup-29410335\"}}"
         )
     };
     let failed = |failed: &str, start: &str, eval: &'static str, fires: bool| {
@@ -398,13 +400,13 @@ fn backup_cases() -> Vec<Case> {
         alert: "BackupJobFailed",
         series: vec![
             (
-                "kube_job_status_failed{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\",reason=\"BackoffLimitExceeded\"}".to_string(),
+                "kube_job_status_failed{job=\"kube-state-metrics\",namespace=\"live\",job_name=\"mysql-backup-29410335\",reason=\"BackoffLimitExceeded\"}".to_string(),
                 format!("{failed}+0x160"),
             ),
             (job("kube_job_status_start_time"), format!("{start}+0x160")),
             (
                 format!(
-                    "kube_job_labels{{job=\"kube-state-metrics\",namespace=\"prod\",job_name=\"mysql-backup-29410335\"{}}}",
+                    "kube_job_labels{{job=\"kube-state-metrics\",namespace=\"live\",job_name=\"mysql-backup-29410335\"{}}}",
                     component("backup")
                 ),
                 "1+0x160".into(),
@@ -414,7 +416,7 @@ fn backup_cases() -> Vec<Case> {
         fires_with: fires.then(|| {
             vec![
                 ("job", "kube-state-metrics"),
-                ("namespace", "prod"),
+                ("namespace", "live"),
                 ("job_name", "mysql-backup-29410335"),
                 ("reason", "BackoffLimitExceeded"),
             ]
@@ -451,7 +453,7 @@ fn backup_cases() -> Vec<Case> {
             alert: "RestoreTestNotSuccessful",
             series,
             eval,
-            fires_with: fires.then(|| vec![("namespace", "prod"), ("cronjob", "restore-test")]),
+            fires_with: fires.then(|| vec![("namespace", "live"), ("cronjob", "restore-test")]),
         }
     };
     vec![
@@ -481,6 +483,32 @@ fn promtool_accepts_the_rendered_rules() {
     common::promtool_check_rules(&rule_groups());
 }
 
+/// The live rule file, as committed in `out/` (whatever environments the settings hold).
+#[test]
+fn the_live_rule_file_passes_promtool_check_rules() {
+    if !has_promtool() {
+        skip_or_fail!("promtool is not installed (Debian package prometheus)");
+    }
+    let path = "out/infrastructure/configs/monitoring/alerts.yaml";
+    let rule = o4g_gitops::lint::parse_documents(
+        std::path::Path::new(path),
+        &std::fs::read_to_string(common::root().join(path)).unwrap(),
+    )
+    .unwrap()
+    .remove(0);
+    let groups = json!({"groups": rule["spec"]["groups"]});
+    let settings = Settings::load(&common::root()).unwrap();
+    for env in settings.environments() {
+        assert!(
+            groups
+                .to_string()
+                .contains(&format!("namespace=\\\"{env}\\\"")),
+            "no rule selects the namespace {env}"
+        );
+    }
+    common::promtool_check_rules(&groups);
+}
+
 #[test]
 fn every_alert_fires_when_it_should_and_not_otherwise() {
     if !has_promtool() {
@@ -495,11 +523,11 @@ fn every_alert_fires_when_it_should_and_not_otherwise() {
         .map(|r| r["alert"].as_str().unwrap().to_string())
         .collect();
     let cases = cases();
-    // Every alert of the prod-facing set has both kinds of case (the per-environment MySQL
-    // alerts share one rule shape: prod's stands for them).
+    // Every alert of the production-facing set has both kinds of case (the per-environment MySQL
+    // alerts share one rule shape: live's stands for them).
     for a in all
         .iter()
-        .filter(|a| !a.starts_with("MySQLDown") || *a == "MySQLDownProd")
+        .filter(|a| !a.starts_with("MySQLDown") || *a == "MySQLDownLive")
     {
         assert!(
             cases.iter().any(|c| c.alert == a && c.fires_with.is_some()),

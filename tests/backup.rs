@@ -249,7 +249,11 @@ fn every_volume_of_the_platform_is_covered_by_a_longhorn_backup() {
             }
         }
     }
-    assert_eq!(claims, 6, "MySQL and xwiki-data in each environment");
+    assert_eq!(
+        claims,
+        2 * common::environments().len(),
+        "MySQL and xwiki-data in each environment"
+    );
     let kps = String::from_utf8(
         tree.get("out/infrastructure/controllers/kube-prometheus-stack/release.yaml")
             .unwrap()
@@ -317,13 +321,21 @@ fn the_restore_runbook_names_every_environment_with_its_own_values() {
 #[test]
 fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
     let root = common::root();
-    let out = common::o4g(&root, &["restore-job", "--env", "recette"]);
+    let s = settings();
+    let production = s.production().name();
+    let other = s
+        .environments()
+        .map(|e| e.name())
+        .find(|e| *e != production)
+        .unwrap_or(production);
+    let bucket = s.cluster.s3.bucket.as_str();
+    let out = common::o4g(&root, &["restore-job", "--env", other]);
     assert!(out.status.success(), "{}", common::text(&out));
     let yaml = String::from_utf8(out.stdout).unwrap();
     let job: Value = serde_yaml::from_str(&yaml).unwrap();
-    let cfg = o4g_gitops::policy::AuditConfig::strict(settings().allowed_registries());
+    let cfg = o4g_gitops::policy::AuditConfig::strict(s.allowed_registries());
     assert!(o4g_gitops::policy::audit_object(&job, &cfg).is_empty());
-    assert_eq!(job["metadata"]["namespace"], "recette");
+    assert_eq!(job["metadata"]["namespace"], other);
     // The newest dump when --from is absent: no argument to the script.
     assert!(job["spec"]["template"]["spec"]["containers"][0]["args"].is_null());
     if common::has_tool("kubectl", "version") || common::in_ci() {
@@ -337,31 +349,36 @@ fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
         let built = common::kustomize(dir.path());
         assert!(built.contains("kind: Job"), "{built}");
     }
+    // A name that is no environment of these settings.
+    let unknown = (0..)
+        .map(|i| format!("no-such-env-{i}"))
+        .find(|n| s.environment(n).is_none())
+        .unwrap();
+    let elsewhere = format!("s3://{bucket}/{other}/mysql/20261201T021500Z.sql.gz");
+    let not_under = format!("is not under s3://{bucket}/{production}/");
     for (args, expected) in [
-        (vec!["--env", "staging"], "is not an environment"),
+        (vec!["--env", unknown.as_str()], "is not an environment"),
         (
-            vec![
-                "--env",
-                "prod",
-                "--from",
-                "s3://o4g-backups/recette/mysql/20261201T021500Z.sql.gz",
-            ],
-            "is not under s3://o4g-backups/prod/",
+            vec!["--env", production, "--from", elsewhere.as_str()],
+            not_under.as_str(),
         ),
         (
-            vec!["--env", "prod", "--from", "mysql/latest.sql.gz"],
+            vec!["--env", production, "--from", "mysql/latest.sql.gz"],
             "expected s3://",
         ),
         (
             vec![
                 "--env",
-                "prod",
+                production,
                 "--from",
                 "mysql/20261201T021500Z.sql.gz;rm -rf /",
             ],
             "expected s3://",
         ),
     ] {
+        if args.contains(&elsewhere.as_str()) && other == production {
+            continue; // a single environment: no other prefix to refuse
+        }
         let mut a = vec!["restore-job"];
         a.extend(args);
         let out = common::o4g(&root, &a);

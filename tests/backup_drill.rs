@@ -13,6 +13,10 @@
 //! (`../shared/reference/workloads.md` §1): this drill proves the pipeline, its checks and
 //! its failure modes, with MariaDB on both ends; production dumps and restores with MySQL's
 //! own tools from the same image.
+//!
+//! The jobs are fixture site A's (`tests/fixtures/site-a`): `live` dumps and exports, `qa-7`
+//! runs the monthly restore test of `live`'s dumps. The scripts are the same in every
+//! environment; only the values the settings give them differ.
 
 mod common;
 
@@ -46,7 +50,7 @@ macro_rules! need_tools {
 }
 
 fn settings() -> Settings {
-    Settings::load(&common::root()).unwrap()
+    common::fixture_settings()
 }
 
 /// What kustomize builds for `env`, from the generator (the equivalence is tests/apps.rs's).
@@ -346,7 +350,7 @@ impl Drill {
     /// The dump job with some environment variables changed (and under GNU time, which
     /// prints the peak resident memory of its largest process).
     fn backup_with(&self, env: &[(&str, &str)]) -> Run {
-        let prod = env_objects(Environment::new("prod").unwrap());
+        let prod = env_objects(common::fixture_env("live"));
         let mut j = job(&prod, backup::MYSQL_JOB, "dump", self.net(), &self.s3);
         for (k, v) in env {
             set_env(&mut j.sandbox, k, v);
@@ -361,9 +365,9 @@ impl Drill {
         j.run(None)
     }
     fn restore_test(&self, target: &MariaDb) -> Run {
-        let recette = env_objects(Environment::new("recette").unwrap());
+        let qa = env_objects(common::fixture_env("qa-7"));
         job(
-            &recette,
+            &qa,
             backup::RESTORE_JOB,
             "restore-test",
             self.net(),
@@ -374,7 +378,7 @@ impl Drill {
     fn committed(&self) -> Vec<String> {
         let bucket = settings().cluster.s3.bucket.as_str().to_string();
         self.s3
-            .objects(&format!("{bucket}/prod/mysql"))
+            .objects(&format!("{bucket}/live/mysql"))
             .into_iter()
             .filter(|o| o.ends_with(".sql.gz.sha256.bin"))
             .collect()
@@ -401,14 +405,14 @@ fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_e
             vault(
                 drill.net(),
                 &drill.s3,
-                "prod",
+                "live",
                 &["rcat", &format!("vault:{name}")],
                 b"old",
             );
         }
     }
     let keep: usize = settings()
-        .env(Environment::new("prod").unwrap())
+        .env(common::fixture_env("live"))
         .backup
         .keep_copies
         .get_ref()
@@ -422,7 +426,7 @@ fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_e
         assert!(!run.text().contains(secret), "a secret is in the log");
     }
     // The three old dumps are past the retention but within the newest keep_copies: kept.
-    assert!(keep >= 4, "prod keeps {keep} copies");
+    assert!(keep >= 4, "live keeps {keep} copies");
     let committed = drill.committed();
     assert_eq!(committed.len(), 4, "{committed:?}");
     let peak_mib = peak_kib(&run) / 1024;
@@ -496,14 +500,14 @@ fn a_flipped_byte_or_a_wrong_checksum_makes_the_restore_refuse() {
     // Intact object, wrong checksum beside it.
     std::fs::write(&object, &pristine).unwrap();
     let name = marker
-        .strip_prefix(&format!("{bucket}/prod/"))
+        .strip_prefix(&format!("{bucket}/live/"))
         .unwrap()
         .replace(".bin", "");
     let wrong = format!("{}  x.sql.gz\n", "0".repeat(64));
     vault(
         drill.net(),
         &drill.s3,
-        "prod",
+        "live",
         &["rcat", &format!("vault:{name}")],
         wrong.as_bytes(),
     );
@@ -560,7 +564,7 @@ fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
             vault(
                 drill.net(),
                 &drill.s3,
-                "prod",
+                "live",
                 &["rcat", &format!("vault:{name}")],
                 b"old",
             );
@@ -569,7 +573,7 @@ fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
     vault(
         drill.net(),
         &drill.s3,
-        "prod",
+        "live",
         &["rcat", "vault:mysql/20191231T021500Z.sql.gz"],
         b"partial",
     );
@@ -577,7 +581,7 @@ fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
     assert!(run.ok(), "{}", run.text());
     let left: Vec<String> = drill
         .s3
-        .objects(&format!("{bucket}/prod/mysql"))
+        .objects(&format!("{bucket}/live/mysql"))
         .into_iter()
         .map(|o| o.rsplit('/').next().unwrap().to_string())
         .collect();
@@ -643,7 +647,7 @@ fn export(mode: &str) -> (Run, Vec<Value>, Vec<String>) {
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let s3 = S3Server::start(net.pid(), S3_PORT, &bucket);
     let xwiki = XarServer::start(net.pid(), mode);
-    let prod = env_objects(Environment::new("prod").unwrap());
+    let prod = env_objects(common::fixture_env("live"));
     let mut j = job(&prod, backup::XWIKI_JOB, "export", net.pid(), &s3);
     set_env(&mut j.sandbox, "XWIKI_URL", "http://127.0.0.1:8080");
     j.sandbox.mounts.push(sandbox::SandboxMount {
@@ -661,7 +665,7 @@ fn export(mode: &str) -> (Run, Vec<Value>, Vec<String>) {
         .chain(j.argv)
         .collect();
     let run = j.run(None);
-    let objects = s3.objects(&format!("{bucket}/prod/xar"));
+    let objects = s3.objects(&format!("{bucket}/live/xar"));
     (run, xwiki.requests(), objects)
 }
 
@@ -715,7 +719,7 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
 fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
     let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
     let scripts = find(
-        &env_objects(Environment::new("prod").unwrap()),
+        &env_objects(common::fixture_env("live")),
         "ConfigMap",
         backup::SCRIPTS,
     )
@@ -734,10 +738,10 @@ fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
     let drill = Drill::new(300, 1);
     assert!(drill.backup().ok());
     let job = restores_newest_dump(&drill, |bucket, name| {
-        format!("s3://{bucket}/prod/mysql/{name}")
+        format!("s3://{bucket}/live/mysql/{name}")
     });
     assert_eq!(job["kind"], "Job");
-    assert_eq!(job["metadata"]["namespace"], "prod");
+    assert_eq!(job["metadata"]["namespace"], "live");
 }
 
 /// The cutover's final export: `out/docs/scripts/legacy-dump.sh` run on the "legacy host"
@@ -782,7 +786,7 @@ fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     for (k, v) in [
         ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
         ("S3_BUCKET", &bucket),
-        ("BACKUP_PREFIX", "prod"),
+        ("BACKUP_PREFIX", "live"),
         ("WORK", "/home/deploy/work"),
         ("O4G_TOOLS", "/opt/o4g-tools"),
         ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
@@ -837,7 +841,7 @@ fn the_copy_rclone_init_container_copies_an_executable_binary_as_the_pod_uid() {
     if let Err(why) = sandbox::available() {
         skip_or_fail!("{why}")
     }
-    let prod = env_objects(Environment::new("prod").unwrap());
+    let prod = env_objects(common::fixture_env("live"));
     for cron in [backup::MYSQL_JOB, backup::XWIKI_JOB] {
         let cj = find(&prod, "CronJob", cron);
         let (mut sb, c) = sandbox::for_container(cj, "copy-rclone", &|_| Vec::new());
@@ -868,8 +872,8 @@ fn the_copy_rclone_init_container_copies_an_executable_binary_as_the_pod_uid() {
 fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
     need_tools!();
     let drill = Drill::new(10, 0);
-    let recette = env_objects(Environment::new("recette").unwrap());
-    let cj = find(&recette, "CronJob", backup::RESTORE_JOB);
+    let qa = env_objects(common::fixture_env("qa-7"));
+    let cj = find(&qa, "CronJob", backup::RESTORE_JOB);
     let (mut sb, _) = sandbox::for_container(cj, "scratch-mysql", &|_| Vec::new());
     sb.net_of = Some(drill.net());
     let run_dir = sb
@@ -897,7 +901,7 @@ fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
     }
 }
 
-/// Prints the restore Job of the newest committed prod dump with `o4g restore-job --from
+/// Prints the restore Job of the newest committed live dump with `o4g restore-job --from
 /// <from(bucket, name)>`, runs it against a fresh MariaDB, and checks that it logged the
 /// import and that every table equals the source's. Returns the printed Job.
 fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> Value {
@@ -909,11 +913,11 @@ fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> V
         .replace(".sha256.bin", "");
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let out = common::o4g(
-        &common::root(),
+        common::fixture_repo(),
         &[
             "restore-job",
             "--env",
-            "prod",
+            "live",
             "--from",
             &from(&bucket, &name),
         ],

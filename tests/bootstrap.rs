@@ -295,7 +295,7 @@ fn prometheus_volumes_wait_for_longhorn_and_its_storage_class() {
 
 #[test]
 fn every_public_host_gets_a_browser_trusted_certificate() {
-    // Testers use integration and recette in a browser: a staging certificate is a warning.
+    // Testers use every environment in a browser: a staging certificate is a warning.
     let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
     for (env, _) in settings.envs() {
         let ingress = o4g_gitops::components::apps::AppParams::for_env(&settings, env).issuer;

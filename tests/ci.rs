@@ -176,14 +176,16 @@ fn renovate_finds_every_image_and_chart_with_its_value_and_digest() {
             chart.name
         );
     }
-    // A bumped line is read with its new values.
+    // A bumped line is read with its new values (whatever the pinned ones are today).
+    let pinned = o4g_gitops::images::MYSQL_8_0;
+    let new_tag = format!("{}.1", pinned.tag());
     let bumped = images.replace(
-        "\"8.0.46\", \"sha256:7dcddc01f13bab2f15cde676d44d01f61fc9f99fe7785e86196dfc07d358ae2b\"",
-        &format!("\"8.0.47\", \"sha256:{}\"", "ab".repeat(32)),
+        &format!("\"{}\", \"{}\"", pinned.tag(), pinned.digest()),
+        &format!("\"{new_tag}\", \"sha256:{}\"", "ab".repeat(32)),
     );
     assert_ne!(bumped, images);
     let found = matches_for("src/images.rs", &bumped);
-    assert!(found.iter().any(|c| c["currentValue"] == *"8.0.47"
+    assert!(found.iter().any(|c| c["currentValue"] == *new_tag
         && c["currentDigest"] == format!("sha256:{}", "ab".repeat(32))));
     // out/ is generated: Renovate never edits it.
     let cfg = std::fs::read_to_string(common::root().join("renovate.json")).unwrap();

@@ -1,7 +1,8 @@
 //! Environments are data: the set of environments is the folders `overlays/<name>/env.toml`.
 //! Adding one is copying an `env.toml` and adding its age recipient; these tests do exactly
-//! that in a scratch copy, with the binary as built (no Rust change), and check everything an
-//! environment must get.
+//! that in a scratch copy of fixture site A (`live`, `qa-7`), with the binary as built (no Rust
+//! change), and check everything an environment must get. (Adding one to the live settings is
+//! tests/routine.rs's.)
 
 mod common;
 
@@ -22,29 +23,26 @@ fn read_docs(root: &Path, rel: &str) -> Vec<Value> {
     yaml_docs(&std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}")))
 }
 
-/// A scratch repository with `overlays/staging/env.toml` (integration's, with its own host).
-/// With `recipient`, `[sops.age_recipients]` gains `staging` (integration's key: a public key,
+/// A scratch repository with `overlays/staging/env.toml` (qa-7's, with its own host).
+/// With `recipient`, `[sops.age_recipients]` gains `staging` (qa-7's key: a public key,
 /// reused here only so that the test needs no key generator).
 fn with_staging(recipient: bool) -> tempfile::TempDir {
     let repo = common::scratch_repo();
     let overlays = repo.path().join("overlays");
-    let integration = std::fs::read_to_string(overlays.join("integration/env.toml")).unwrap();
-    assert!(integration.contains("xwiki-integration.logo-solutions.fr"));
+    let qa = std::fs::read_to_string(overlays.join("qa-7/env.toml")).unwrap();
+    assert!(qa.contains("qa-7.docs.fixture.example"));
     std::fs::create_dir(overlays.join("staging")).unwrap();
     std::fs::write(
         overlays.join("staging/env.toml"),
-        integration.replace(
-            "xwiki-integration.logo-solutions.fr",
-            "xwiki-staging.logo-solutions.fr",
-        ),
+        qa.replace("qa-7.docs.fixture.example", "staging.docs.fixture.example"),
     )
     .unwrap();
     if recipient {
         let cluster = std::fs::read_to_string(overlays.join("cluster.toml")).unwrap();
         let key = cluster
             .lines()
-            .find_map(|l| l.strip_prefix("integration = "))
-            .expect("integration's recipients in cluster.toml");
+            .find_map(|l| l.strip_prefix("\"qa-7\" = "))
+            .expect("qa-7's recipients in cluster.toml");
         let cluster = cluster.replace(
             "\nplatform = [",
             &format!("\nstaging = {key}\nplatform = ["),
@@ -58,7 +56,7 @@ fn with_staging(recipient: bool) -> tempfile::TempDir {
 fn a_new_environment_is_a_folder_and_a_recipient_not_rust() {
     let repo = with_staging(true);
     let root = repo.path();
-    let prod_before = common::snapshot_dir(&root.join("out/apps/overlays/prod"));
+    let live_before = common::snapshot_dir(&root.join("out/apps/overlays/live"));
 
     // Its Secrets do not exist yet: render says which, and renders with the flag.
     let strict = common::o4g(root, &["render"]);
@@ -88,7 +86,7 @@ fn a_new_environment_is_a_folder_and_a_recipient_not_rust() {
         .expect("an Ingress");
     assert_eq!(
         ingress["spec"]["rules"][0]["host"],
-        "xwiki-staging.logo-solutions.fr"
+        "staging.docs.fixture.example"
     );
     assert!(
         built
@@ -141,7 +139,7 @@ fn a_new_environment_is_a_folder_and_a_recipient_not_rust() {
         let text = std::fs::read_to_string(&path).unwrap();
         for policy in yaml_docs(&text) {
             let lists = namespace_lists(&policy);
-            for list in lists.iter().filter(|l| l.contains(&"prod".to_string())) {
+            for list in lists.iter().filter(|l| l.contains(&"live".to_string())) {
                 covering += 1;
                 assert!(
                     list.contains(&"staging".to_string()),
@@ -170,15 +168,15 @@ fn a_new_environment_is_a_folder_and_a_recipient_not_rust() {
     // Help texts and errors list the environments found.
     let bad = common::o4g(root, &["restore-job", "--env", "nope"]);
     assert!(
-        common::text(&bad).contains("prod, integration, recette, staging"),
+        common::text(&bad).contains("live, qa-7, staging"),
         "{}",
         common::text(&bad)
     );
 
-    // Adding staging changed nothing of prod's overlay, and a second render changes nothing.
+    // Adding staging changed nothing of live's overlay, and a second render changes nothing.
     assert_eq!(
-        common::snapshot_dir(&root.join("out/apps/overlays/prod")),
-        prod_before
+        common::snapshot_dir(&root.join("out/apps/overlays/live")),
+        live_before
     );
     let before = common::snapshot_dir(&root.join("out"));
     let again = common::o4g(root, &["render", "--allow-missing-secrets"]);
@@ -237,7 +235,7 @@ fn an_environment_without_a_recipient_is_refused_at_the_table() {
         &[
             &format!("overlays/cluster.toml:{line}:"),
             "sops.age_recipients.staging",
-            "prod, integration, recette, staging, platform",
+            "live, qa-7, staging, platform",
         ],
     );
 }
@@ -264,20 +262,26 @@ fn an_environment_name_must_be_a_namespace_of_its_own() {
         let dir = repo.path().join("overlays").join(name);
         std::fs::create_dir(&dir).unwrap();
         std::fs::copy(
-            repo.path().join("overlays/integration/env.toml"),
+            repo.path().join("overlays/qa-7/env.toml"),
             dir.join("env.toml"),
         )
         .unwrap();
         let cluster = repo.path().join("overlays/cluster.toml");
-        let text = std::fs::read_to_string(&cluster).unwrap().replace(
+        let text = std::fs::read_to_string(&cluster).unwrap();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("\"qa-7\" = "))
+            .expect("qa-7's recipients in cluster.toml")
+            .to_string();
+        let text = text.replace(
             "\nplatform = [",
-            &format!("\n\"{name}\" = [\"age1se2acfhend0p2gg43wr3l6zn95zdmw439lrey43nxesj4edps35su6ttx8\"]\nplatform = ["),
+            &format!("\n\"{name}\" = {key}\nplatform = ["),
         );
         std::fs::write(&cluster, text).unwrap();
         // Its host must differ, or that error would come first.
         let env = std::fs::read_to_string(dir.join("env.toml"))
             .unwrap()
-            .replace("xwiki-integration.", "xwiki-other.");
+            .replace("qa-7.docs.", "other.docs.");
         std::fs::write(dir.join("env.toml"), env).unwrap();
         refused(repo.path(), &[&format!("overlays/{name}"), expected]);
     }
@@ -287,18 +291,18 @@ fn an_environment_name_must_be_a_namespace_of_its_own() {
 fn environment_roles_must_name_environments() {
     for (from, to, key) in [
         (
-            "production = \"prod\"",
             "production = \"live\"",
+            "production = \"prod\"",
             "environments.production",
         ),
         (
-            "rehearsal = \"recette\"",
-            "rehearsal = \"prod\"",
+            "rehearsal = \"qa-7\"",
+            "rehearsal = \"live\"",
             "environments.rehearsal",
         ),
         (
-            "order = [\"prod\", \"integration\", \"recette\"]",
-            "order = [\"prod\", \"prod\"]",
+            "order = [\"live\", \"qa-7\"]",
+            "order = [\"live\", \"live\"]",
             "environments.order",
         ),
     ] {

@@ -35,29 +35,29 @@ fn job(image: &str) -> String {
 fn extra_files_land_in_the_overlay_and_the_configs_and_build() {
     let repo = common::scratch_repo();
     let root = repo.path();
-    write(root, "overlays/prod/extra/motd.yaml", MOTD);
+    write(root, "overlays/live/extra/motd.yaml", MOTD);
     let pinned = o4g_gitops::images::CURL.to_string();
-    write(root, "overlays/prod/extra/reindex.yaml", &job(&pinned));
+    write(root, "overlays/live/extra/reindex.yaml", &job(&pinned));
     write(
         root,
         "overlays/platform/extra/quota.yaml",
-        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: prod-quota\n  namespace: prod\nspec:\n  hard:\n    requests.cpu: \"8\"\n",
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: live-quota\n  namespace: live\nspec:\n  hard:\n    requests.cpu: \"8\"\n",
     );
     let out = common::o4g(root, &["render"]);
     assert!(out.status.success(), "{}", common::text(&out));
 
     let kustomization =
-        std::fs::read_to_string(root.join("out/apps/overlays/prod/kustomization.yaml")).unwrap();
+        std::fs::read_to_string(root.join("out/apps/overlays/live/kustomization.yaml")).unwrap();
     assert!(
         kustomization.contains("- extra/motd.yaml"),
         "{kustomization}"
     );
-    let built = docs(&common::kustomize(&root.join("out/apps/overlays/prod")));
+    let built = docs(&common::kustomize(&root.join("out/apps/overlays/live")));
     let motd = built
         .iter()
         .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "motd")
-        .expect("the ConfigMap is built into prod");
-    assert_eq!(motd["metadata"]["namespace"], "prod");
+        .expect("the ConfigMap is built into live");
+    assert_eq!(motd["metadata"]["namespace"], "live");
     assert_eq!(motd["data"]["message"], "Freeze: 2026-12-05");
     assert!(
         built
@@ -69,7 +69,7 @@ fn extra_files_land_in_the_overlay_and_the_configs_and_build() {
     assert!(
         configs
             .iter()
-            .any(|o| o["kind"] == "ResourceQuota" && o["metadata"]["name"] == "prod-quota")
+            .any(|o| o["kind"] == "ResourceQuota" && o["metadata"]["name"] == "live-quota")
     );
     // render --check names the hand-written file behind each copy.
     let source = o4g_gitops::components::layout::source_of;
@@ -78,19 +78,19 @@ fn extra_files_land_in_the_overlay_and_the_configs_and_build() {
             .contains("overlays/platform/extra/quota.yaml")
     );
     assert!(
-        source("out/apps/overlays/prod/extra/motd.yaml").contains("overlays/prod/extra/motd.yaml")
+        source("out/apps/overlays/live/extra/motd.yaml").contains("overlays/live/extra/motd.yaml")
     );
-    // Other environments do not get prod's files.
-    assert!(!root.join("out/apps/overlays/recette/extra").exists());
+    // Other environments do not get live's files.
+    assert!(!root.join("out/apps/overlays/qa-7/extra").exists());
     // Deterministic, and check agrees with what was written.
     let check = common::o4g(root, &["render", "--check"]);
     assert!(check.status.success(), "{}", common::text(&check));
 
     // Removing the file removes what render wrote for it.
-    std::fs::remove_file(root.join("overlays/prod/extra/motd.yaml")).unwrap();
+    std::fs::remove_file(root.join("overlays/live/extra/motd.yaml")).unwrap();
     let again = common::o4g(root, &["render"]);
     assert!(again.status.success(), "{}", common::text(&again));
-    assert!(!root.join("out/apps/overlays/prod/extra/motd.yaml").exists());
+    assert!(!root.join("out/apps/overlays/live/extra/motd.yaml").exists());
 }
 
 /// Renders with `rel` holding `text` and expects `code`, every `expected` in the output, and
@@ -116,79 +116,79 @@ fn a_privileged_or_unpinned_pod_is_refused_like_a_generated_one() {
         "allowPrivilegeEscalation: false\n          privileged: true",
     );
     refused(
-        "overlays/prod/extra/reindex.yaml",
+        "overlays/live/extra/reindex.yaml",
         &privileged,
         1,
-        &["Job/prod/reindex", "pss:privileged"],
+        &["Job/live/reindex", "pss:privileged"],
     );
     refused(
-        "overlays/prod/extra/reindex.yaml",
+        "overlays/live/extra/reindex.yaml",
         &job("docker.io/library/busybox:latest"),
         1,
-        &["Job/prod/reindex", "image-digest"],
+        &["Job/live/reindex", "image-digest"],
     );
 }
 
 #[test]
 fn what_cannot_be_right_is_an_input_error_naming_file_line_and_key() {
     refused(
-        "overlays/prod/extra/creds.yaml",
+        "overlays/live/extra/creds.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: hunter2\n",
         2,
         &[
-            "overlays/prod/extra/creds.yaml",
+            "overlays/live/extra/creds.yaml",
             "kind",
-            "overlays/prod/secrets/",
+            "overlays/live/secrets/",
         ],
     );
     refused(
-        "overlays/prod/extra/admin.yaml",
+        "overlays/live/extra/admin.yaml",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: me-admin\n",
         2,
-        &["overlays/prod/extra/admin.yaml:2:", "cluster-scoped"],
+        &["overlays/live/extra/admin.yaml:2:", "cluster-scoped"],
     );
     refused(
-        "overlays/prod/extra/elsewhere.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: recette\n",
+        "overlays/live/extra/elsewhere.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: qa-7\n",
         2,
         &[
-            "overlays/prod/extra/elsewhere.yaml:5:",
+            "overlays/live/extra/elsewhere.yaml:5:",
             "metadata.namespace",
         ],
     );
     refused(
-        "overlays/prod/extra/twice.yaml",
+        "overlays/live/extra/twice.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mysql-config\n",
         2,
         &[
-            "overlays/prod/extra/twice.yaml",
+            "overlays/live/extra/twice.yaml",
             "ConfigMap `mysql-config`",
             "generator makes too",
         ],
     );
     refused(
-        "overlays/prod/extra/broken.yaml",
+        "overlays/live/extra/broken.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n",
         2,
-        &["overlays/prod/extra/broken.yaml:5:1: YAML syntax error"],
+        &["overlays/live/extra/broken.yaml:5:1: YAML syntax error"],
     );
     refused(
-        "overlays/prod/extra/nameless.yaml",
+        "overlays/live/extra/nameless.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n",
         2,
-        &["overlays/prod/extra/nameless.yaml:3:", "metadata.name"],
+        &["overlays/live/extra/nameless.yaml:3:", "metadata.name"],
     );
     refused(
-        "overlays/prod/extra/sub/deep.yaml",
+        "overlays/live/extra/sub/deep.yaml",
         MOTD,
         2,
         &[
-            "overlays/prod/extra/sub/deep.yaml",
+            "overlays/live/extra/sub/deep.yaml",
             "directly in overlays/<scope>/extra/",
         ],
     );
     refused(
-        "overlays/prod/extra/Bad Name.yaml",
+        "overlays/live/extra/Bad Name.yaml",
         MOTD,
         2,
         &["extra files are named like"],
@@ -199,8 +199,8 @@ fn what_cannot_be_right_is_an_input_error_naming_file_line_and_key() {
 fn an_extra_file_that_is_a_symlink_is_refused_without_reading_it() {
     let repo = common::scratch_repo();
     let root = repo.path();
-    std::fs::create_dir_all(root.join("overlays/prod/extra")).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", root.join("overlays/prod/extra/passwd.yaml"))
+    std::fs::create_dir_all(root.join("overlays/live/extra")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.join("overlays/live/extra/passwd.yaml"))
         .unwrap();
     let before = common::snapshot_dir(&root.join("out"));
     let out = common::o4g(root, &["render"]);

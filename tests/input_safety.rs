@@ -18,7 +18,7 @@ fn a_symlinked_or_binary_settings_file_is_refused_without_quoting_it() {
         format!("# created\n{}-SECRET-KEY-1QQQQSECRETLINE\n", "AGE"),
     )
     .unwrap();
-    let env = repo.path().join("overlays/prod/env.toml");
+    let env = repo.path().join("overlays/live/env.toml");
     std::fs::remove_file(&env).unwrap();
     symlink(&key, &env).unwrap();
     let before = snapshot_dir(&repo.path().join("out"));
@@ -26,7 +26,7 @@ fn a_symlinked_or_binary_settings_file_is_refused_without_quoting_it() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains("overlays/prod/env.toml") && t.contains("symlink"),
+        t.contains("overlays/live/env.toml") && t.contains("symlink"),
         "{t}"
     );
     assert!(
@@ -47,7 +47,7 @@ fn a_symlinked_or_binary_settings_file_is_refused_without_quoting_it() {
 #[test]
 fn control_characters_in_a_setting_are_escaped_in_the_message() {
     let repo = scratch_repo();
-    let env = repo.path().join("overlays/prod/env.toml");
+    let env = repo.path().join("overlays/live/env.toml");
     let src = std::fs::read_to_string(&env).unwrap();
     let host_line = src
         .lines()
@@ -80,7 +80,7 @@ fn control_characters_in_a_setting_are_escaped_in_the_message() {
 #[test]
 fn a_symlink_in_a_secrets_folder_is_an_error_naming_it() {
     let repo = scratch_repo();
-    let dir = repo.path().join("overlays/prod/secrets");
+    let dir = repo.path().join("overlays/live/secrets");
     symlink(
         dir.join("mysql-credentials.sops.yaml"),
         dir.join("linked.sops.yaml"),
@@ -90,7 +90,7 @@ fn a_symlink_in_a_secrets_folder_is_an_error_naming_it() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains("overlays/prod/secrets/linked.sops.yaml") && t.contains("symlink"),
+        t.contains("overlays/live/secrets/linked.sops.yaml") && t.contains("symlink"),
         "{t}"
     );
 }
@@ -98,7 +98,7 @@ fn a_symlink_in_a_secrets_folder_is_an_error_naming_it() {
 #[test]
 fn two_files_defining_one_secret_in_a_scope_are_an_error_naming_both() {
     let repo = scratch_repo();
-    let dir = repo.path().join("overlays/prod/secrets");
+    let dir = repo.path().join("overlays/live/secrets");
     std::fs::copy(
         dir.join("mysql-credentials.sops.yaml"),
         dir.join("copy.sops.yaml"),
@@ -142,7 +142,7 @@ fn allow_missing_secrets_never_drops_a_secret_the_committed_tree_holds() {
     let repo = scratch_repo();
     std::fs::remove_file(
         repo.path()
-            .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
+            .join("overlays/live/secrets/mysql-credentials.sops.yaml"),
     )
     .unwrap();
     let before = snapshot_dir(&repo.path().join("out"));
@@ -162,15 +162,15 @@ fn secrets_check_fails_when_a_required_secret_is_missing() {
     let repo = scratch_repo();
     std::fs::remove_file(
         repo.path()
-            .join("overlays/recette/secrets/mysql-credentials.sops.yaml"),
+            .join("overlays/qa-7/secrets/mysql-credentials.sops.yaml"),
     )
     .unwrap();
     let out = o4g(repo.path(), &["secrets", "check"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
-        t.contains("missing: Secret `mysql-credentials` of `recette`"),
+        t.contains("missing: Secret `mysql-credentials` of `qa-7`"),
         "{t}"
     );
-    assert!(t.contains("mkdir -p overlays/recette/secrets"), "{t}");
+    assert!(t.contains("mkdir -p overlays/qa-7/secrets"), "{t}");
 }

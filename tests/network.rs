@@ -11,7 +11,7 @@ use o4g_gitops::components::network;
 use o4g_gitops::netpol::eval::{Cluster, Endpoint, Pod};
 use o4g_gitops::netpol::{Flow, Peer, declares};
 use o4g_gitops::policy::PodView;
-use o4g_gitops::settings::{Environment, Settings};
+use o4g_gitops::settings::Settings;
 use serde_json::Value;
 
 fn objects_of(dir: &str) -> Option<Vec<Value>> {
@@ -264,18 +264,16 @@ fn every_owned_namespace_has_a_default_deny_and_every_workload_a_policy() {
 #[test]
 fn a_changed_port_moves_its_policy() {
     // The MySQL port in the policies is the value the StatefulSet declares.
-    let settings = Settings::load(&common::root()).unwrap();
-    let p = o4g_gitops::components::apps::AppParams::for_env(
-        &settings,
-        Environment::new("prod").unwrap(),
-    );
-    let flows = network::app_flows("prod", &p.network, &p);
+    let settings: Settings = common::fixture_settings();
+    let p =
+        o4g_gitops::components::apps::AppParams::for_env(&settings, common::fixture_env("live"));
+    let flows = network::app_flows("live", &p.network, &p);
     let db = flows
         .iter()
         .find(|f| f.reason == "XWiki's database")
         .unwrap();
     assert_eq!(db.port, o4g_gitops::components::mysql::MYSQL);
-    let pols = o4g_gitops::netpol::policies("prod", &flows, &BTreeMap::new());
+    let pols = o4g_gitops::netpol::policies("live", &flows, &BTreeMap::new());
     let xwiki_egress = pols
         .iter()
         .find(|p| p.metadata.name.as_deref() == Some("allow-xwiki"))

@@ -1,4 +1,5 @@
-//! The render pipeline, end to end through the `o4g` binary.
+//! The render pipeline, end to end through the `o4g` binary, on scratch copies of fixture site A
+//! (`live`, `qa-7`); `committed_tree_is_in_sync` and the sources check are the live ones.
 
 mod common;
 
@@ -29,8 +30,8 @@ fn two_renders_from_empty_out_are_identical_and_equal_the_committed_tree() {
     assert_eq!(a, b, "two renders differ");
     assert_eq!(
         a,
-        snapshot_dir(&common::root().join("out")),
-        "render differs from the committed out/"
+        snapshot_dir(&common::fixture_repo().join("out")),
+        "render differs from the first render of the fixture"
     );
     assert!(a.len() > 5, "the tree holds the first real output");
 }
@@ -70,13 +71,13 @@ fn bad_input(file: &str, edit: impl Fn(&str) -> String, expect: &[&str]) {
 
 #[test]
 fn render_refuses_an_unknown_key() {
-    let lines = std::fs::read_to_string(common::root().join("overlays/prod/env.toml"))
+    let lines = std::fs::read_to_string(common::fixture_root().join("overlays/live/env.toml"))
         .unwrap()
         .lines()
         .count();
-    let at = format!("overlays/prod/env.toml:{}:1", lines + 1);
+    let at = format!("overlays/live/env.toml:{}:1", lines + 1);
     bad_input(
-        "overlays/prod/env.toml",
+        "overlays/live/env.toml",
         |s| format!("{s}bogus_key = 1\n"),
         &[&at, "bogus_key", "unknown field", "expected"],
     );
@@ -85,17 +86,17 @@ fn render_refuses_an_unknown_key() {
 #[test]
 fn render_refuses_a_toml_syntax_error() {
     bad_input(
-        "overlays/prod/env.toml",
+        "overlays/live/env.toml",
         |s| s.replacen("[mysql]", "[mysql", 1),
-        &["TOML syntax error", "overlays/prod/env.toml:"],
+        &["TOML syntax error", "overlays/live/env.toml:"],
     );
 }
 
 #[test]
 fn render_refuses_an_invalid_hostname() {
     bad_input(
-        "overlays/prod/env.toml",
-        |s| s.replace("xwiki.logo-solutions.fr", "XWiki_Prod"),
+        "overlays/live/env.toml",
+        |s| s.replace("docs.fixture.example", "XWiki_Prod"),
         &["xwiki.host", "not a valid host name", "RFC 1123"],
     );
 }
@@ -103,13 +104,13 @@ fn render_refuses_an_invalid_hostname() {
 #[test]
 fn render_refuses_an_invalid_quantity_and_schedule() {
     bad_input(
-        "overlays/recette/env.toml",
-        |s| s.replace("50Gi", "50 gigs"),
-        &["mysql.storage_size", "unknown suffix", "50Gi"],
+        "overlays/qa-7/env.toml",
+        |s| s.replace("storage_size = \"5Gi\"", "storage_size = \"5 gigs\""),
+        &["mysql.storage_size", "unknown suffix", "5 gigs"],
     );
     bad_input(
-        "overlays/integration/env.toml",
-        |s| s.replace("45 2 * * *", "45 26 * * *"),
+        "overlays/qa-7/env.toml",
+        |s| s.replace("40 4 * * 1-5", "40 26 * * 1-5"),
         &["backup.schedule", "five fields"],
     );
 }
@@ -126,11 +127,11 @@ fn render_refuses_cluster_settings_missing_an_image_registry() {
 #[test]
 fn render_refuses_a_missing_settings_file() {
     let repo = scratch_repo();
-    std::fs::remove_file(repo.path().join("overlays/recette/env.toml")).unwrap();
+    std::fs::remove_file(repo.path().join("overlays/qa-7/env.toml")).unwrap();
     let out = o4g(repo.path(), &["render"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out).contains("overlays/recette: is neither an environment (it has no env.toml)"),
+        text(&out).contains("overlays/qa-7: is neither an environment (it has no env.toml)"),
         "{}",
         text(&out)
     );
@@ -175,7 +176,7 @@ fn hand_written_files_outside_generated_folders_are_never_removed() {
     let repo = scratch_repo();
     let keep = [
         "README.md",
-        "overlays/prod/notes.md",
+        "overlays/live/notes.md",
         // `flux bootstrap` writes here; no generated file lives in this folder.
         "out/clusters/open4goods/flux-system/gotk-sync.yaml",
         "out/apps/base/extra/notes.md",
@@ -259,12 +260,12 @@ fn stale_generated_files_listed_in_the_manifest_are_removed() {
 #[test]
 fn render_refuses_requests_above_limits_and_unknown_mysql_versions() {
     bad_input(
-        "overlays/prod/env.toml",
-        |s| s.replacen("requests = { cpu = \"500m\"", "requests = { cpu = \"4\"", 1),
+        "overlays/live/env.toml",
+        |s| s.replacen("requests = { cpu = \"300m\"", "requests = { cpu = \"4\"", 1),
         &["xwiki.resources", "must not exceed limits"],
     );
     bad_input(
-        "overlays/prod/env.toml",
+        "overlays/live/env.toml",
         |s| s.replace("version = \"8.0\"", "version = \"5.7\""),
         &["mysql.version", "8.0", "8.4"],
     );
@@ -315,14 +316,15 @@ fn check_names_the_setting_behind_a_drifted_file() {
     let repo = scratch_repo();
     let patch = repo
         .path()
-        .join("out/apps/overlays/prod/patches/deployment-xwiki.yaml");
+        .join("out/apps/overlays/live/patches/deployment-xwiki.yaml");
     let before = std::fs::read_to_string(&patch).unwrap();
-    std::fs::write(&patch, before.replace("memory: 3Gi", "memory: 4Gi")).unwrap();
+    assert!(before.contains("memory: 2500Mi"), "{before}");
+    std::fs::write(&patch, before.replace("memory: 2500Mi", "memory: 4Gi")).unwrap();
     let out = o4g(repo.path(), &["render", "--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains(
-            "out/apps/overlays/prod/patches/deployment-xwiki.yaml: generated from overlays/prod/env.toml"
+            "out/apps/overlays/live/patches/deployment-xwiki.yaml: generated from overlays/live/env.toml"
         ) && text(&out).contains("edits in out/ are reverted"),
         "{}",
         text(&out)

