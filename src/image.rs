@@ -144,6 +144,31 @@ impl PinnedImage {
         }
     }
 
+    /// Parses `registry/repository:tag@sha256:<64 hex>` read from settings, with the same
+    /// checks [`pinned_image!`](crate::pinned_image) runs at compile time (registry in
+    /// [`ALLOWED_REGISTRIES`], no `latest`, a well-formed digest). The parts are leaked:
+    /// settings are read once per process.
+    pub fn parse(reference: &str) -> Result<Self, String> {
+        let form = "expected `registry/repository:tag@sha256:<64 lowercase hex digits>`";
+        let (name, digest) = reference
+            .split_once('@')
+            .ok_or_else(|| format!("has no digest: {form}"))?;
+        let (path, tag) = name
+            .rsplit_once(':')
+            .ok_or_else(|| format!("has no tag: {form}"))?;
+        let (registry, repository) = path
+            .split_once('/')
+            .ok_or_else(|| format!("has no registry: {form}"))?;
+        check(registry, repository, tag, digest)?;
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        Ok(Self {
+            registry: leak(registry),
+            repository: leak(repository),
+            tag: leak(tag),
+            digest: leak(digest),
+        })
+    }
+
     /// Registry host, e.g. `docker.io`.
     pub const fn registry(&self) -> &'static str {
         self.registry
@@ -209,5 +234,20 @@ mod tests {
         assert!(check("docker.io", "x", "1", &D.to_uppercase()).is_err());
         assert!(check("docker.io", "x", "1", &D.replace("sha256", "sha512")).is_err());
         assert!(check("docker.io", "Upper", "1", D).is_err());
+    }
+
+    #[test]
+    fn parse_reads_what_display_writes_and_checks_like_the_macro() {
+        let img = crate::pinned_image!("docker.io", "library/mysql", "8.0.46", D);
+        assert_eq!(PinnedImage::parse(&img.to_string()), Ok(img));
+        for bad in [
+            format!("docker.io/library/mysql:latest@{D}"),
+            "docker.io/library/mysql:8.0.46".to_string(),
+            format!("docker.io/library/mysql@{D}"),
+            format!("evil.example/library/mysql:8.0.46@{D}"),
+            format!("mysql:8.0.46@{D}"),
+        ] {
+            assert!(PinnedImage::parse(&bad).is_err(), "{bad}");
+        }
     }
 }

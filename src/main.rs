@@ -571,7 +571,13 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
         }
         Command::Images => {
-            for image in o4g_gitops::components::pinned_images() {
+            let settings = cli
+                .root
+                .join("overlays/cluster.toml")
+                .is_file()
+                .then(|| Settings::load_without_secrets(&cli.root))
+                .transpose()?;
+            for image in o4g_gitops::components::pinned_images(settings.as_ref()) {
                 println!("{image}");
             }
             Ok(ExitCode::SUCCESS)

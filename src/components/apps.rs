@@ -31,7 +31,7 @@ pub fn doc_rows(plan: &Plan<'_>) -> (Vec<super::docs::EnvRow>, Vec<super::docs::
             name: env.name(),
             host: p.host.clone(),
             issuer: p.issuer.name(),
-            mysql_image: p.mysql_version.image().tag().to_string(),
+            mysql_image: p.mysql_image.tag().to_string(),
             mysql_storage: p.mysql_storage.to_string(),
             buffer_pool: mysql::buffer_pool_mib(p),
             xwiki_storage: p.xwiki_storage.to_string(),

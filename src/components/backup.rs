@@ -269,7 +269,7 @@ fn labels(p: &AppParams, name: &'static str, component: &'static str) -> AppLabe
         name,
         instance: name,
         component,
-        version: p.mysql_version.image().tag().to_string(),
+        version: p.mysql_image.tag().to_string(),
         extra: p.extra_labels(),
     }
 }
@@ -358,7 +358,7 @@ fn mysql_client_pod(
         super::mysql::SECRET,
         &[(password_key, "password")],
     );
-    let c = Container::new(container, p.mysql_version.image())
+    let c = Container::new(container, p.mysql_image)
         .command(["/bin/bash".to_string(), format!("{SCRIPTS_DIR}/{script}")])
         .args(args.to_vec());
     let mut c = store(c, p, &p.backup.prefix, OWN_KEYS)
@@ -481,7 +481,7 @@ fn restore_test(p: &AppParams, t: &RestoreTest) -> Result<Object, Error> {
     let scratch = Volume::empty_dir_limited("scratch", t.scratch);
     let run = Volume::empty_dir_limited("run", Bytes::mebi(16));
     let tmp = Volume::empty_dir_limited("tmp", Bytes::gibi(2));
-    let image = p.mysql_version.image();
+    let image = p.mysql_image;
     let ping = || {
         Probe::exec([
             "mysqladmin".to_string(),

@@ -84,7 +84,18 @@ pub fn out_readme(
         namespaces,
         flux,
         enforce_version,
-        images: crate::images::ALL.iter().map(ToString::to_string).collect(),
+        images: {
+            let mut all: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
+            let pins = settings
+                .envs()
+                .flat_map(|(_, e)| [e.xwiki_image().to_string(), e.mysql_image().to_string()]);
+            for pin in pins {
+                if !all.contains(&pin) {
+                    all.push(pin);
+                }
+            }
+            all
+        },
         age_keys: age_key_files(settings),
     }
     .render()

@@ -41,14 +41,24 @@ use crate::Error;
 use crate::settings::Settings;
 use crate::tree::{Folder, Tree};
 
-/// Every image the platform pins by tag and digest: `crate::images` and the chart images set
-/// through values (cert-manager's), as `registry/repository:tag@digest`.
-pub fn pinned_images() -> Vec<String> {
+/// Every image the platform pins by tag and digest: `crate::images`, the chart images set
+/// through values (cert-manager's) and, with `settings`, each environment's `[images]` pins,
+/// as `registry/repository:tag@digest`.
+pub fn pinned_images(settings: Option<&Settings>) -> Vec<String> {
     let mut out: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
     out.extend(cert_manager::pinned_images());
+    out.extend(settings.into_iter().flat_map(environment_images));
     out.sort();
     out.dedup();
     out
+}
+
+/// The XWiki and MySQL images the environments run (their `[images]` pins or `src/images.rs`).
+pub fn environment_images(settings: &Settings) -> Vec<String> {
+    settings
+        .envs()
+        .flat_map(|(_, e)| [e.xwiki_image().to_string(), e.mysql_image().to_string()])
+        .collect()
 }
 
 /// Every platform part, in the order the tree lists them: the environments' namespaces, the

@@ -56,7 +56,7 @@ pub fn labels(p: &AppParams) -> AppLabels {
         name: "mysql",
         instance: "mysql",
         component: "database",
-        version: p.mysql_version.image().tag().to_string(),
+        version: p.mysql_image.tag().to_string(),
         extra: p.extra_labels(),
     }
 }
@@ -257,7 +257,7 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
             MYSQL.number
         ),
     ]);
-    let mysql = Container::new("mysql", p.mysql_version.image())
+    let mysql = Container::new("mysql", p.mysql_image)
         .port(MYSQL)
         .env("MYSQL_ROOT_PASSWORD_FILE", secret_file("root-password"))
         .env("MYSQL_DATABASE", DATABASE)

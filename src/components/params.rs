@@ -30,6 +30,10 @@ pub struct AppParams {
     pub xwiki_resources: crate::workload::Resources,
     /// MySQL line.
     pub mysql_version: MysqlVersion,
+    /// MySQL's image (of that line).
+    pub mysql_image: crate::image::PinnedImage,
+    /// XWiki's image.
+    pub xwiki_image: crate::image::PinnedImage,
     /// MySQL volume size.
     pub mysql_storage: Bytes,
     /// MySQL container resources.
@@ -60,6 +64,8 @@ impl AppParams {
                 Compute::new(Cpu::cores(1), Bytes::mebi(2560)),
             ),
             mysql_version: MysqlVersion::V8_0,
+            mysql_image: MysqlVersion::V8_0.image(),
+            xwiki_image: crate::images::XWIKI,
             mysql_storage: Bytes::gibi(50),
             mysql_resources: Resources::new(
                 Compute::new(Cpu::millis(100), Bytes::mebi(768)),
@@ -82,6 +88,8 @@ impl AppParams {
             xwiki_storage_class: s.xwiki.storage_class.as_str().to_string(),
             xwiki_resources: s.xwiki.resources.get_ref().to_resources(),
             mysql_version: s.mysql.version,
+            mysql_image: s.mysql_image(),
+            xwiki_image: s.xwiki_image(),
             mysql_storage: s.mysql.storage_size,
             mysql_resources: s.mysql.resources.get_ref().to_resources(),
             internet_egress: s.xwiki.internet_egress,

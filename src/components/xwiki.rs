@@ -61,7 +61,8 @@ pub fn labels(p: &AppParams) -> AppLabels {
         name: "xwiki",
         instance: "xwiki",
         component: "wiki",
-        version: crate::images::XWIKI
+        version: p
+            .xwiki_image
             .tag()
             .trim_end_matches("-mysql-tomcat")
             .to_string(),
@@ -143,12 +144,12 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
         tomcat("catalina"),
     );
 
-    let copy = Container::new("copy-webapps", crate::images::XWIKI)
+    let copy = Container::new("copy-webapps", p.xwiki_image)
         .command(["sh", "-c", COPY_WEBAPPS])
         .mount(&webapps, "/webapps")
         .resources(COPY_RESOURCES)
         .build_task();
-    let xwiki = Container::new("xwiki", crate::images::XWIKI)
+    let xwiki = Container::new("xwiki", p.xwiki_image)
         .port(HTTP)
         .env("DB_HOST", super::mysql::endpoint())
         .env("DB_DATABASE", super::mysql::DATABASE)

@@ -4,6 +4,7 @@
 //! is a [`SettingsError`] naming the file, the line and column, the key and what is allowed.
 
 pub mod extra;
+pub mod image_pins;
 pub mod values;
 mod zone;
 
@@ -316,6 +317,27 @@ pub struct EnvSettings {
     pub mysql: MysqlSettings,
     /// Backup schedule.
     pub backup: BackupSettings,
+    /// This environment's own XWiki and MySQL images (default: `src/images.rs`).
+    #[serde(default)]
+    pub images: image_pins::ImageSettings,
+}
+
+impl EnvSettings {
+    /// XWiki's image: the `[images] xwiki` pin, or `src/images.rs`.
+    pub fn xwiki_image(&self) -> crate::image::PinnedImage {
+        self.images
+            .xwiki
+            .as_ref()
+            .map_or(crate::images::XWIKI, |p| p.get_ref().0)
+    }
+
+    /// MySQL's image: the `[images] mysql` pin, or the `[mysql] version` line's image.
+    pub fn mysql_image(&self) -> crate::image::PinnedImage {
+        self.images
+            .mysql
+            .as_ref()
+            .map_or(self.mysql.version.image(), |p| p.get_ref().0)
+    }
 }
 
 /// Which Let's Encrypt ClusterIssuer signs an environment's certificate.
@@ -522,6 +544,25 @@ impl Settings {
                 ));
             }
             zone::check_host_in_zone(&file, &src, &settings.xwiki.host, &cluster.cutover.dns_zone)?;
+            let pins = &settings.images;
+            image_pins::resolve(
+                &file,
+                &src,
+                "images.xwiki",
+                pins.xwiki.as_ref(),
+                crate::images::XWIKI,
+                None,
+            )?;
+            let mysql = settings.mysql.version.image();
+            let line = mysql.tag().rsplit_once('.').map(|(line, _)| line);
+            image_pins::resolve(
+                &file,
+                &src,
+                "images.mysql",
+                pins.mysql.as_ref(),
+                mysql,
+                line,
+            )?;
             for (key, res) in [
                 ("xwiki.resources", &settings.xwiki.resources),
                 ("mysql.resources", &settings.mysql.resources),
