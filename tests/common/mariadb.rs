@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `value` as an SQL string literal (MariaDB's escapes: `\\` and `\'`).
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// A running server; killed on drop.
 pub struct MariaDb {
     child: Child,
@@ -110,7 +115,8 @@ impl MariaDb {
             std::thread::sleep(Duration::from_millis(200));
         }
         server.sql(&format!(
-            "CREATE USER 'root'@'%' IDENTIFIED BY '{root_password}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+            "CREATE USER 'root'@'%' IDENTIFIED BY {}; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+            literal(root_password)
         ));
         server
     }

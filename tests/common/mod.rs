@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod fresh_site;
 pub mod mariadb;
+pub mod procs;
 pub mod s3;
 pub mod sandbox;
 

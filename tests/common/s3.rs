@@ -104,6 +104,11 @@ impl S3Server {
             .collect()
     }
 
+    /// The server's pid (`nsenter` execs rclone in place).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server (for "S3 is down" cases).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
