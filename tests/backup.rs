@@ -127,15 +127,15 @@ fn backup_cron_jobs_follow_env_toml_and_never_overlap_or_hang() {
                     Some(source.as_str())
                 );
             }
-            // No credential is a literal value: only Secret references.
+            // No credential in the environment, literal or from a Secret: every process of
+            // the job would inherit it (issue 29, item 6). They are mounted files, and the
+            // variables only name their paths.
             for e in main["env"].as_array().unwrap() {
                 let n = e["name"].as_str().unwrap();
-                if n.contains("KEY")
-                    || n.contains("PASSWORD") && !n.ends_with("_FILE")
-                    || n.contains("SALT")
-                {
+                assert!(e.get("valueFrom").is_none(), "{env} {name}: {n}");
+                if n.contains("KEY") || n.contains("PASSWORD") || n.contains("SALT") {
                     assert!(
-                        e["valueFrom"]["secretKeyRef"].is_object(),
+                        n.ends_with("_FILE") || n.ends_with("_DIR"),
                         "{env} {name}: {n}"
                     );
                 }

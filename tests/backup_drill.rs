@@ -26,16 +26,22 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use common::mariadb::{self, MariaDb};
+use common::procs;
 use common::s3::{self, S3Server};
 use common::sandbox::{self, Run, Sandbox};
 use o4g_gitops::components::backup;
 use o4g_gitops::settings::{Environment, Settings};
 use serde_json::Value;
 
-const ROOT_PW: &str = "r00t-hex-0123456789abcdef";
-const BACKUP_PW: &str = "backup-hex-0123456789abcdef";
-const CRYPT_PW: &str = "crypt-hex-0123456789abcdef0123456789";
-const CRYPT_SALT: &str = "salt-hex-0123456789abcdef0123456789";
+// Every credential a script writes into a file holds the characters those files treat
+// specially (issue 29, item 2): double and single quotes, backslashes (`\n` among them, which
+// an option file would turn into a line break), `#` and `;` (comments), `$`, spaces, `:`.
+const ROOT_PW: &str = r#"r00t "pw\n\\ 'q' #c ;$HOME"#;
+const BACKUP_PW: &str = r#"backup "pw\t #x;$y \"#;
+const CRYPT_PW: &str = r#"crypt "pw\ 'x' #$ 0123456789"#;
+const CRYPT_SALT: &str = r#"salt \"x\" # 0123456789"#;
+const ADMIN_USER: &str = "backup-admin";
+const ADMIN_PW: &str = r#"admin "pw\:x #;$ \"#;
 const S3_PORT: u16 = 9000;
 
 macro_rules! need_tools {
@@ -107,39 +113,35 @@ fn workload_job(cron_job: &Value, container: &str, objs: &[Value], net: u32, s3:
         if v.get("configMap").is_some() {
             return scripts.clone();
         }
+        let secret = v["secret"]["secretName"].as_str().unwrap();
         v["secret"]["items"]
             .as_array()
             .unwrap()
             .iter()
             .map(|i| {
-                let value = match i["key"].as_str().unwrap() {
-                    "backup-password" => BACKUP_PW,
-                    "root-password" => ROOT_PW,
-                    "username" => "backup-admin",
-                    "password" => "admin-hex-0123456789",
-                    k => panic!("unexpected Secret key {k}"),
+                let value = match (secret, i["key"].as_str().unwrap()) {
+                    (_, "backup-password") => BACKUP_PW,
+                    (_, "root-password") => ROOT_PW,
+                    (backup::XWIKI_ADMIN_SECRET, "username") => ADMIN_USER,
+                    (backup::XWIKI_ADMIN_SECRET, "password") => ADMIN_PW,
+                    (_, "access-key-id") => s3::ACCESS_KEY,
+                    (_, "secret-access-key") => s3::SECRET_KEY,
+                    (backup::CRYPT_SECRET, "password") | (_, "crypt-password") => CRYPT_PW,
+                    (backup::CRYPT_SECRET, "salt") | (_, "crypt-salt") => CRYPT_SALT,
+                    (s, k) => panic!("unexpected Secret key {s}/{k}"),
                 };
                 (i["path"].as_str().unwrap().to_string(), value.to_string())
             })
             .collect()
     };
     let (mut sb, c) = sandbox::for_container(cron_job, container, &files);
-    let secret_env = [
-        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
-        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-        ("CRYPT_PASSWORD", CRYPT_PW),
-        ("CRYPT_SALT", CRYPT_SALT),
-    ];
-    // Every env var from a Secret is one of these four.
+    // No Secret reaches the environment: every process would inherit it (issue 29, item 6).
     for e in c["env"].as_array().unwrap() {
-        if e["valueFrom"].is_object() {
-            let name = e["name"].as_str().unwrap();
-            let (_, v) = secret_env
-                .iter()
-                .find(|(k, _)| *k == name)
-                .unwrap_or_else(|| panic!("{name} from an unexpected Secret"));
-            sb.env.push((name.into(), (*v).into()));
-        }
+        assert!(
+            e.get("valueFrom").is_none(),
+            "{} comes from a Secret through the environment",
+            e["name"]
+        );
     }
     set_env(&mut sb, "S3_ENDPOINT", &s3.endpoint);
     if sb.env.iter().any(|(k, _)| k == "MYSQL_HOST") {
@@ -286,10 +288,19 @@ CREATE TABLE subwiki.xwikidoc LIKE xwiki.xwikidoc;
         seq(docs)
     );
     sql += "INSERT INTO subwiki.xwikidoc SELECT * FROM xwiki.xwikidoc WHERE XWD_ID <= 100;\n";
-    let mut bytes = sql.into_bytes();
-    // Attachments: 1 MiB each of xorshift noise, which gzip cannot shrink.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for i in 0..blob_mib {
+    load(server, sql.as_bytes());
+    add_attachments(server, 0, blob_mib);
+    server.sql(&format!(
+        "CREATE USER 'backup'@'%' IDENTIFIED BY {}; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON *.* TO 'backup'@'%';",
+        mariadb::literal(BACKUP_PW)
+    ));
+}
+
+/// Attachments `first..first + mib`: 1 MiB each of xorshift noise, which gzip cannot shrink.
+fn add_attachments(server: &MariaDb, first: u32, mib: u32) {
+    let mut bytes = Vec::new();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(first);
+    for i in first..first + mib {
         bytes.extend_from_slice(
             format!("INSERT INTO xwiki.xwikiattachment_content VALUES ({i}, X'").as_bytes(),
         );
@@ -302,9 +313,6 @@ CREATE TABLE subwiki.xwikidoc LIKE xwiki.xwikidoc;
         bytes.extend_from_slice(b"');\n");
     }
     load(server, &bytes);
-    server.sql(&format!(
-        "CREATE USER 'backup'@'%' IDENTIFIED BY '{BACKUP_PW}'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON *.* TO 'backup'@'%';"
-    ));
 }
 
 /// Row count and CHECKSUM TABLE of every table of the XWiki schemas.
@@ -350,19 +358,37 @@ impl Drill {
     /// The dump job with some environment variables changed (and under GNU time, which
     /// prints the peak resident memory of its largest process).
     fn backup_with(&self, env: &[(&str, &str)]) -> Run {
+        self.backup_watched(env).0
+    }
+    /// [`Drill::backup_with`], and every process of the job as [`procs::watch`] saw it.
+    fn backup_watched(&self, env: &[(&str, &str)]) -> (Run, Vec<procs::Seen>) {
         let prod = env_objects(common::fixture_env("live"));
         let mut j = job(&prod, backup::MYSQL_JOB, "dump", self.net(), &self.s3);
         for (k, v) in env {
             set_env(&mut j.sandbox, k, v);
         }
+        let marker = procs::marker(&format!("backup-{}", self.net()));
+        set_env(&mut j.sandbox, &marker.0, &marker.1);
         let mut argv = vec![
             "/usr/bin/time".to_string(),
             "-f".into(),
-            "o4g-peak-rss-kib=%M".into(),
+            "o4g-peak-rss-kib=%M\no4g-cpu-s=%U %S\no4g-wall-s=%e".into(),
         ];
         argv.extend(j.argv.clone());
         j.argv = argv;
-        j.run(None)
+        let watch = procs::watch(&marker);
+        let run = j.run(None);
+        (run, watch.stop())
+    }
+    /// MiB of table data (data and indexes) of the XWiki schemas.
+    fn size_mib(&self) -> f64 {
+        self.source.sql("ANALYZE TABLE xwiki.xwikidoc, xwiki.xwikircs, xwiki.xwikiobjects, xwiki.xwikiproperties, xwiki.xwikistrings, xwiki.xwikiattachment_content, subwiki.xwikidoc");
+        self.source
+            .sql("SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema IN ('xwiki', 'subwiki')")
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+            / 1048576.0
     }
     fn restore_test(&self, target: &MariaDb) -> Run {
         let qa = env_objects(common::fixture_env("qa-7"));
@@ -454,6 +480,28 @@ fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_e
         fingerprint(&target),
         before,
         "every table equal after the restore"
+    );
+    // Item 5 of issue 29: the restore reads the object twice (verify, then import); the
+    // log gives each pass's duration, and the first stays a small part of the restore.
+    let secs = |what: &str| -> f64 {
+        run.text()
+            .lines()
+            .find(|l| l.starts_with(&format!("o4g: {what} ")))
+            .and_then(|l| l.rsplit(" in ").next())
+            .and_then(|t| t.strip_suffix(" s"))
+            .unwrap_or_else(|| panic!("no `{what} … in N s` in the log:\n{}", run.text()))
+            .parse()
+            .unwrap()
+    };
+    let (verify_s, import_s) = (secs("verified"), secs("imported"));
+    println!(
+        "drill: the verify pass took {verify_s} s, the import {import_s} s ({:.0} % of the two)",
+        100.0 * verify_s / (verify_s + import_s)
+    );
+    assert!(
+        verify_s <= backup::VERIFY_PASS_MAX_SHARE * (verify_s + import_s),
+        "the verify pass took {verify_s} s of {} s",
+        verify_s + import_s
     );
     let per_50g = |s: f64| s / size_mib * 50.0 * 1024.0 / 60.0;
     println!(
@@ -606,7 +654,7 @@ impl XarServer {
             .arg(format!("--net=/proc/{net}/ns/net"))
             .arg("python3")
             .arg(common::root().join("tests/backup/xar_server.py"))
-            .args(["8080", mode, "backup-admin", "admin-hex-0123456789"])
+            .args(["8080", mode, ADMIN_USER, ADMIN_PW])
             .arg(dir.path().join("requests.log"))
             .spawn()
             .unwrap();
@@ -684,7 +732,7 @@ fn the_xar_export_uploads_a_checked_zip_with_the_admin_account() {
     let (run, requests, objects) = export("ok");
     assert!(run.ok(), "{}", run.text());
     assert!(
-        !run.text().contains("admin-hex-0123456789"),
+        !run.text().contains(ADMIN_PW),
         "the password is never printed"
     );
     assert_eq!(requests.len(), 1, "{requests:?}");
@@ -932,4 +980,199 @@ fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> V
     );
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
     job
+}
+
+/// CPU seconds (user + system of every process) and wall seconds of a run under GNU time.
+fn cpu_and_wall(run: &Run) -> (f64, f64) {
+    let text = run.text();
+    let line = |p: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(p))
+            .unwrap_or_else(|| panic!("GNU time's report: {text}"))
+            .to_string()
+    };
+    let cpu: f64 = line("o4g-cpu-s=")
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    (cpu, line("o4g-wall-s=").trim().parse().unwrap())
+}
+
+/// A quantity of the rendered pod spec (`cpu`: cores; `memory`: MiB).
+fn quantity(q: &Value) -> f64 {
+    let q = q.as_str().unwrap_or_else(|| panic!("not a quantity: {q}"));
+    if let Some(m) = q.strip_suffix('m') {
+        m.parse::<f64>().unwrap() / 1000.0
+    } else if let Some(m) = q.strip_suffix("Mi") {
+        m.parse().unwrap()
+    } else if let Some(g) = q.strip_suffix("Gi") {
+        g.parse::<f64>().unwrap() * 1024.0
+    } else {
+        q.parse().unwrap()
+    }
+}
+
+/// Issue 29, items 3, 4 and 6: the nightly dump at two sizes (about 100 and 400 MiB of
+/// tables), every process of its pipeline sampled from the host. The largest process stays
+/// under the stated bound at both sizes; the whole job uses no more CPU than its container
+/// limit allows; and only rclone's processes hold the S3 secret and the crypt keys (plain
+/// or obscured) in their environment.
+#[test]
+fn the_dump_stays_within_its_memory_bound_and_cpu_limit_at_two_sizes_and_only_rclone_holds_the_store_secrets()
+ {
+    need_tools!();
+    let prod = env_objects(common::fixture_env("live"));
+    let dump = sandbox::pod_spec(find(&prod, "CronJob", backup::MYSQL_JOB))["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dump")
+        .unwrap()
+        .clone();
+    let cpu_limit = quantity(&dump["resources"]["limits"]["cpu"]);
+    let bound_mib = backup::DUMP_PEAK_BOUND_MIB;
+    let drill = Drill::new(10_000, 64);
+    let mut figures = Vec::new();
+    for (step, more_mib) in [(0, 0), (1, 300)] {
+        if more_mib > 0 {
+            add_attachments(&drill.source, 64, more_mib);
+        }
+        let size = drill.size_mib();
+        let (run, seen) = drill.backup_watched(&[]);
+        assert!(run.ok(), "backup {step} failed:\n{}", run.text());
+        let (cpu_s, wall_s) = cpu_and_wall(&run);
+        let largest = seen.iter().max_by_key(|s| s.peak_kib).unwrap();
+        let stages: Vec<String> = ["bash", "mysqldump", "gzip", "tee", "sha256sum", "rclone"]
+            .iter()
+            .map(|c| {
+                let (peak, cpu) = procs::of(&seen, c);
+                format!("{c} {} MiB {cpu:.1} s", peak / 1024)
+            })
+            .collect();
+        println!(
+            "dump of {size:.0} MiB: {cpu_s:.1} CPU s in {wall_s:.1} s wall ({:.2} cores, limit {cpu_limit}); {:.1} MiB/s; largest process {} at {} MiB; by stage: {}",
+            cpu_s / wall_s,
+            size / wall_s,
+            largest.comm,
+            largest.peak_kib / 1024,
+            stages.join(", ")
+        );
+        figures.push((size, largest.peak_kib / 1024, cpu_s, wall_s));
+        for c in ["bash", "mysqldump", "gzip", "sha256sum", "rclone"] {
+            assert!(
+                seen.iter().any(|s| s.comm == c),
+                "the watch never saw {c}: {:?}",
+                seen.iter().map(|s| &s.comm).collect::<Vec<_>>()
+            );
+        }
+        // Item 6: the S3 secret and the crypt keys, plain or as rclone's obscured variables.
+        let secrets = [s3::SECRET_KEY, CRYPT_PW, CRYPT_SALT];
+        let names = [
+            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=",
+            "RCLONE_CONFIG_VAULT_PASSWORD=",
+            "RCLONE_CONFIG_VAULT_PASSWORD2=",
+        ];
+        let holders: Vec<String> = seen
+            .iter()
+            .filter(|s| s.comm != "rclone")
+            .filter(|s| {
+                s.env.iter().any(|e| {
+                    secrets.iter().any(|v| e.contains(v)) || names.iter().any(|n| e.starts_with(n))
+                })
+            })
+            .map(|s| format!("{} (pid {})", s.comm, s.pid))
+            .collect();
+        assert!(
+            holders.is_empty(),
+            "processes other than rclone hold a store secret in their environment: {holders:?}"
+        );
+        // Item 3: within the bound at both sizes.
+        assert!(
+            largest.peak_kib / 1024 <= bound_mib,
+            "at {size:.0} MiB of tables, {} peaked at {} MiB (bound {bound_mib} MiB)",
+            largest.comm,
+            largest.peak_kib / 1024
+        );
+        // Item 4: the job fits its CPU limit, also on an idle machine. mysqldump, gzip, tee
+        // and sha256sum are single-threaded, so the run lasts at least as long as the CPU
+        // time of the busiest of them: the cores the job can use are at most its CPU time
+        // over that one's, whatever else loads this machine.
+        let busiest = ["mysqldump", "gzip", "tee", "sha256sum"]
+            .iter()
+            .map(|c| procs::of(&seen, c).1)
+            .fold(0.0, f64::max);
+        println!(
+            "at most {:.2} cores at full speed ({cpu_s:.1} CPU s, the busiest single-threaded stage {busiest:.1} s)",
+            cpu_s / busiest
+        );
+        assert!(
+            cpu_s / wall_s <= cpu_limit && cpu_s / busiest <= cpu_limit,
+            "at {size:.0} MiB of tables the dump used {cpu_s:.1} CPU s in {wall_s:.1} s, up to {:.2} cores at full speed: over its limit of {cpu_limit}",
+            cpu_s / busiest
+        );
+    }
+    assert!(figures[1].0 >= 3.0 * figures[0].0, "{figures:?}");
+}
+
+/// Every file under `dir` (hidden ones included) with its size.
+fn files_with_sizes(dir: &Path) -> Vec<(String, u64)> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+            (
+                e.path().strip_prefix(dir).unwrap().display().to_string(),
+                size,
+            )
+        })
+        .collect()
+}
+
+/// Issue 29, item 1: the S3 server dies in the middle of the upload. The backup fails, the
+/// log says that the partial object could not be removed (not that it was), and no dump is
+/// committed; what the server left on its disk is printed.
+#[test]
+fn s3_stopped_mid_upload_fails_the_backup_and_the_log_says_the_partial_object_stayed() {
+    need_tools!();
+    let drill = Drill::new(2_000, 160);
+    let root = drill.s3.root.clone();
+    let pid = drill.s3.pid();
+    let part = backup::UPLOAD_CHUNK_MIB << 20;
+    let killer = std::thread::spawn(move || {
+        let start = Instant::now();
+        // Once more than one part has reached the server's disk.
+        while files_with_sizes(&root).iter().map(|(_, s)| s).sum::<u64>() <= part {
+            assert!(
+                start.elapsed().as_secs() < 300,
+                "the upload never reached the server"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    });
+    let run = drill.backup();
+    killer.join().unwrap();
+    let text = run.text();
+    assert!(!run.ok(), "the backup must fail:\n{text}");
+    assert!(text.contains("the dump or its upload failed"), "{text}");
+    assert!(
+        !text.contains("removed the partial object"),
+        "the log claims a removal that could not happen:\n{text}"
+    );
+    assert!(
+        text.contains("could not remove the partial object"),
+        "{text}"
+    );
+    assert!(drill.committed().is_empty());
+    println!(
+        "left on the stopped server: {:?}",
+        files_with_sizes(&drill.s3.root)
+    );
 }

@@ -85,10 +85,13 @@ const SMALL: Resources = Resources::new(
     Compute::new(Cpu::millis(50), Bytes::mebi(32)),
     Compute::new(Cpu::millis(200), Bytes::mebi(64)),
 );
-/// mysqldump, gzip and rclone's two 32 MiB parts in flight.
+/// mysqldump, gzip and rclone's parts in flight (`DUMP_PEAK_BOUND_MIB` for the largest
+/// process). CPU: the drill measured the pipeline at up to 1.8 cores when nothing slows it
+/// (its CPU time over that of gzip, single-threaded and the busiest stage), so a limit of one
+/// core would throttle it; two do not.
 const DUMP_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(200), Bytes::mebi(256)),
-    Compute::new(Cpu::cores(1), Bytes::mebi(512)),
+    Compute::new(Cpu::cores(2), Bytes::mebi(512)),
 );
 const EXPORT_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(100), Bytes::mebi(128)),
@@ -103,9 +106,43 @@ const XAR_STAGING: Bytes = Bytes::gibi(8);
 
 pub use super::params::{BackupParams, RestoreTest};
 
+/// rclone's part size for a stream of unknown size. At most 10,000 parts make an object
+/// (rclone v1.75.0 `backend/s3/s3.go`, `maxUploadParts`), so this bounds a dump to
+/// 156 GiB: `mysql_backup` refuses a MySQL volume larger than that.
+pub const UPLOAD_CHUNK_MIB: u64 = 16;
+/// Parts uploaded at once (each held in rclone's memory).
+pub const UPLOAD_CONCURRENCY: u64 = 2;
+/// Go's soft memory limit for rclone (`GOMEMLIMIT`): the parts in flight plus rclone's own
+/// heap (about 10 MiB), with room; it keeps the heap from growing with the length of the run.
+pub const RCLONE_GO_MEM_LIMIT_MIB: u64 = 64;
+/// The bound on the largest process of the dump's pipeline (rclone): its mapped binary
+/// (about 65 MiB resident, measured with `rclone version`) plus `RCLONE_GO_MEM_LIMIT_MIB`.
+/// tests/backup_drill.rs checks it at two sizes of data.
+pub const DUMP_PEAK_BOUND_MIB: u64 = 128;
+/// gzip's level in the dump: `-1` costs a third of `-6`'s CPU for dumps 3 to 5 % larger
+/// (measured on the drill's data), and gzip is the pipeline's largest CPU user.
+pub const GZIP_LEVEL: u8 = 1;
+
 #[derive(Template)]
 #[template(path = "scripts/backup-lib.sh", escape = "none")]
-struct LibScript;
+struct LibScript {
+    chunk_mib: u64,
+    upload_concurrency: u64,
+    max_object_gib: u64,
+    go_mem_limit_mib: u64,
+}
+
+const LIB: LibScript = LibScript {
+    chunk_mib: UPLOAD_CHUNK_MIB,
+    upload_concurrency: UPLOAD_CONCURRENCY,
+    max_object_gib: max_object_bytes() >> 30,
+    go_mem_limit_mib: RCLONE_GO_MEM_LIMIT_MIB,
+};
+
+/// The largest object a dump can be: 10,000 parts of `UPLOAD_CHUNK_MIB`.
+pub const fn max_object_bytes() -> u64 {
+    10_000 * UPLOAD_CHUNK_MIB * 1024 * 1024
+}
 
 #[derive(Template)]
 #[template(path = "scripts/mysql-backup.sh", escape = "none")]
@@ -113,6 +150,7 @@ struct DumpScript<'a> {
     job: &'a str,
     scripts_dir: &'a str,
     dump_flags: &'a str,
+    gzip_level: u8,
 }
 
 #[derive(Template)]
@@ -145,13 +183,14 @@ pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
             .map_err(|e| Error::Build(format!("backup script: {e}")))
     };
     Ok(BTreeMap::from([
-        ("backup-lib.sh".to_string(), render(&LibScript)?),
+        ("backup-lib.sh".to_string(), render(&LIB)?),
         (
             "mysql-backup.sh".to_string(),
             render(&DumpScript {
                 job: MYSQL_JOB,
                 scripts_dir: SCRIPTS_DIR,
                 dump_flags: DUMP_FLAGS,
+                gzip_level: GZIP_LEVEL,
             })?,
         ),
         (
@@ -179,6 +218,24 @@ pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
         ),
     ]))
 }
+
+/// Why a credential the scripts write into a MySQL option file or a curl config file cannot
+/// be used: a line break inside it (trailing ones are dropped by `$(cat …)`), which
+/// `o4g_quoted` of backup-lib.sh refuses at run time. Any other character works.
+pub fn file_credential_problem(value: &str) -> Option<&'static str> {
+    value
+        .trim_end_matches('\n')
+        .contains('\n')
+        .then_some("holds a line break, which the backup scripts cannot write into an option file")
+}
+
+/// The Secret keys whose values the scripts write into option or config files.
+pub const FILE_CREDENTIALS: &[(&str, &str)] = &[
+    (super::mysql::SECRET, "root-password"),
+    (super::mysql::SECRET, "backup-password"),
+    (XWIKI_ADMIN_SECRET, "username"),
+    (XWIKI_ADMIN_SECRET, "password"),
+];
 
 /// The Secret keys the backup jobs of every environment read.
 pub fn secret_refs() -> Vec<SecretRef> {
@@ -217,7 +274,7 @@ pub fn secret_refs() -> Vec<SecretRef> {
             XWIKI_ADMIN_SECRET,
             "password",
             XWIKI_JOB,
-            "its password (no `\"` or `\\`: it goes into a curl config file)",
+            "its password (no line break: it goes into a curl config file)",
         ),
         SecretRef::new(
             super::mysql::SECRET,
@@ -294,12 +351,21 @@ fn copy_rclone(tools: &Volume) -> Task {
         .build_task()
 }
 
-/// The store settings every backup container gets, with the credentials of `secret`.
+/// Where the S3 keys are mounted (files `access-key-id`, `secret-access-key`).
+pub const S3_CREDENTIALS_DIR: &str = "/secrets/s3";
+/// Where the crypt keys are mounted (files `password`, `salt`).
+pub const CRYPT_KEYS_DIR: &str = "/secrets/crypt";
+
+/// The store settings every backup container gets, and the store's keys mounted as files
+/// (`keys`: the S3 Secret with its access and secret key, then the crypt Secret with its
+/// password and salt), not put in the environment: the scripts give them to rclone alone
+/// (`o4g_rclone` of backup-lib.sh), while a variable of the container's environment would be
+/// in every process's `/proc/<pid>/environ`, the shell's included.
 fn store<R, P>(
     c: ContainerBuilder<R, P>,
     p: &AppParams,
     prefix: &str,
-    keys: [(&str, &str); 4],
+    keys: StoreKeys,
 ) -> ContainerBuilder<R, P> {
     let b = &p.backup;
     // What differs per environment first: the overlays' patches then name only these.
@@ -310,19 +376,31 @@ fn store<R, P>(
         .env("O4G_TOOLS", TOOLS_DIR)
         .env("S3_ENDPOINT", &b.endpoint)
         .env("S3_BUCKET", &b.bucket)
-        .env("S3_REGION", &b.region);
-    let [(s1, k1), (s2, k2), (s3, k3), (s4, k4)] = keys;
-    c.env_from_secret("S3_ACCESS_KEY_ID", s1, k1)
-        .env_from_secret("S3_SECRET_ACCESS_KEY", s2, k2)
-        .env_from_secret("CRYPT_PASSWORD", s3, k3)
-        .env_from_secret("CRYPT_SALT", s4, k4)
+        .env("S3_REGION", &b.region)
+        .env("S3_CREDENTIALS_DIR", S3_CREDENTIALS_DIR)
+        .env("CRYPT_KEYS_DIR", CRYPT_KEYS_DIR);
+    let [(s3, [id, secret]), (crypt, [password, salt])] = keys;
+    let s3 = Volume::secret_keys(
+        "s3-credentials",
+        s3,
+        &[(id, "access-key-id"), (secret, "secret-access-key")],
+    );
+    let crypt = Volume::secret_keys(
+        "crypt-keys",
+        crypt,
+        &[(password, "password"), (salt, "salt")],
+    );
+    c.mount_read_only(&s3, S3_CREDENTIALS_DIR)
+        .mount_read_only(&crypt, CRYPT_KEYS_DIR)
 }
 
-const OWN_KEYS: [(&str, &str); 4] = [
-    (S3_SECRET, "access-key-id"),
-    (S3_SECRET, "secret-access-key"),
-    (CRYPT_SECRET, "password"),
-    (CRYPT_SECRET, "salt"),
+/// The S3 Secret and its access and secret keys, then the crypt Secret and its password and
+/// salt.
+type StoreKeys<'a> = [(&'a str, [&'a str; 2]); 2];
+
+const OWN_KEYS: StoreKeys = [
+    (S3_SECRET, ["access-key-id", "secret-access-key"]),
+    (CRYPT_SECRET, ["password", "salt"]),
 ];
 
 fn scripts_config_map(p: &AppParams) -> Result<ConfigMap, Error> {
@@ -384,6 +462,15 @@ fn mysql_client_pod(
 }
 
 fn mysql_backup(p: &AppParams) -> Result<Object, Error> {
+    // A dump is at most as large as the data (gzip only shrinks it): one that could need
+    // more than rclone's 10,000 parts would fail at its last part, so refuse it here.
+    if p.mysql_storage.get() > max_object_bytes() {
+        return Err(Error::Build(format!(
+            "a MySQL volume of {} could make a dump larger than rclone's {} GiB (10,000 parts of {UPLOAD_CHUNK_MIB} MiB): raise UPLOAD_CHUNK_MIB in src/components/backup.rs",
+            p.mysql_storage,
+            max_object_bytes() >> 30
+        )));
+    }
     let labels = labels(p, MYSQL_JOB, BACKUP_COMPONENT);
     let b = &p.backup;
     let template = mysql_client_pod(
@@ -509,10 +596,11 @@ fn restore_test(p: &AppParams, t: &RestoreTest) -> Result<Object, Error> {
         .env("MYSQL_USER", "root")
         .env("EXPECTED_TABLES", EXPECTED_TABLES.join(" "));
     let keys = [
-        (RESTORE_SOURCE_SECRET, "access-key-id"),
-        (RESTORE_SOURCE_SECRET, "secret-access-key"),
-        (RESTORE_SOURCE_SECRET, "crypt-password"),
-        (RESTORE_SOURCE_SECRET, "crypt-salt"),
+        (
+            RESTORE_SOURCE_SECRET,
+            ["access-key-id", "secret-access-key"],
+        ),
+        (RESTORE_SOURCE_SECRET, ["crypt-password", "crypt-salt"]),
     ];
     let test = store(test, p, &t.source, keys)
         .mount_read_only(&tools, TOOLS_DIR)
@@ -595,6 +683,22 @@ pub fn restore_job(
 pub const MEASURED_DUMP_MIB_S: f64 = 20.4;
 /// See [`MEASURED_DUMP_MIB_S`].
 pub const MEASURED_RESTORE_MIB_S: f64 = 24.3;
+/// The restore's first pass (download, decrypt, checksum) is at most this share of the two
+/// passes' time in the drill, which checks it.
+pub const VERIFY_PASS_MAX_SHARE: f64 = 0.3;
+/// The share the drill measured.
+pub const MEASURED_VERIFY_SHARE: f64 = 0.16;
+/// Peak resident memory of the dump's largest process (MiB) at two sizes of tables (MiB),
+/// measured by `the_dump_stays_within_its_memory_bound_…` of the drill.
+pub const MEASURED_DUMP_PEAKS: [(u64, u64); 2] = [(96, 102), (401, 108)];
+/// CPU seconds of the whole dump job per GiB of tables (same test, 401 MiB).
+pub const MEASURED_DUMP_CPU_S_PER_GIB: f64 = 46.5;
+/// CPU seconds of gzip alone per GiB of tables (same run).
+pub const MEASURED_GZIP_CPU_S_PER_GIB: f64 = 29.4;
+/// The most cores the dump job can use: its CPU time over gzip's (single-threaded).
+pub const MEASURED_DUMP_MAX_CORES: f64 = 1.8;
+/// Days after which the bucket's lifecycle rule aborts an incomplete multipart upload.
+pub const ABORT_INCOMPLETE_UPLOADS_DAYS: u32 = 1;
 
 /// One environment's section of the restore runbook.
 struct RunbookEnv {
@@ -626,6 +730,27 @@ struct Runbook {
     crypt_secret: &'static str,
     s3_secret: &'static str,
     restore_job: &'static str,
+    abort_after_days: u32,
+    upload_concurrency: u64,
+    chunk_mib: u64,
+    peak_small: String,
+    peak_large: String,
+    peak_bound_mib: u64,
+    go_mem_limit_mib: u64,
+    dump_memory: String,
+    dump_cpu: String,
+    gzip_level: u8,
+    cpu_s_per_gib: f64,
+    max_cores: f64,
+    backup_minutes_50g: u64,
+    gzip_minutes_50g: u64,
+    verify_share: String,
+    verify_max_share: String,
+}
+
+/// "`peak` MiB with `size` MiB of tables", for the runbook.
+fn peak((size, peak): (u64, u64)) -> String {
+    format!("{peak} MiB with {size} MiB of tables")
 }
 
 /// `out/docs/runbooks/restore.md`, and the restore Job of each environment beside it
@@ -675,6 +800,22 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
         crypt_secret: CRYPT_SECRET,
         s3_secret: S3_SECRET,
         restore_job: RESTORE_NOW_JOB,
+        abort_after_days: ABORT_INCOMPLETE_UPLOADS_DAYS,
+        upload_concurrency: UPLOAD_CONCURRENCY,
+        chunk_mib: UPLOAD_CHUNK_MIB,
+        peak_small: peak(MEASURED_DUMP_PEAKS[0]),
+        peak_large: peak(MEASURED_DUMP_PEAKS[1]),
+        peak_bound_mib: DUMP_PEAK_BOUND_MIB,
+        go_mem_limit_mib: RCLONE_GO_MEM_LIMIT_MIB,
+        dump_memory: DUMP_RESOURCES.limits.memory.to_string(),
+        dump_cpu: DUMP_RESOURCES.limits.cpu.to_string(),
+        gzip_level: GZIP_LEVEL,
+        cpu_s_per_gib: MEASURED_DUMP_CPU_S_PER_GIB,
+        max_cores: MEASURED_DUMP_MAX_CORES,
+        backup_minutes_50g: (50.0 * 1024.0 / MEASURED_DUMP_MIB_S / 60.0).ceil() as u64,
+        gzip_minutes_50g: (50.0 * MEASURED_GZIP_CPU_S_PER_GIB / 60.0).ceil() as u64,
+        verify_share: format!("{:.0} %", MEASURED_VERIFY_SHARE * 100.0),
+        verify_max_share: format!("{:.0} %", VERIFY_PASS_MAX_SHARE * 100.0),
     }
     .render()
     .map_err(|e| Error::Build(format!("restore runbook: {e}")))?;
@@ -771,13 +912,14 @@ pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
             .map_err(|e| Error::Build(format!("legacy script: {e}")))
     };
     Ok(BTreeMap::from([
-        ("backup-lib.sh".to_string(), render(&LibScript)?),
+        ("backup-lib.sh".to_string(), render(&LIB)?),
         (
             "legacy-dump.sh".to_string(),
             render(&DumpScript {
                 job: "legacy-dump",
                 scripts_dir: dir,
                 dump_flags: DUMP_FLAGS,
+                gzip_level: GZIP_LEVEL,
             })?,
         ),
         (
@@ -813,5 +955,24 @@ impl super::contribution::Component for Backup {
             tree,
             ..Default::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_may_hold_quotes_and_backslashes_but_not_a_line_break_inside() {
+        assert_eq!(file_credential_problem(r#"pw"with\back'#;$ x"#), None);
+        assert_eq!(file_credential_problem("trailing-newline\n\n"), None);
+        assert!(file_credential_problem("two\nlines").is_some());
+    }
+
+    #[test]
+    fn the_dump_container_has_room_for_its_largest_process() {
+        const { assert!(RCLONE_GO_MEM_LIMIT_MIB >= UPLOAD_CHUNK_MIB * UPLOAD_CONCURRENCY) };
+        let limit = DUMP_RESOURCES.limits.memory.get();
+        assert!(DUMP_PEAK_BOUND_MIB << 20 <= limit, "{limit}");
     }
 }

@@ -33,11 +33,21 @@ pub fn platform_namespace<'a>(required: &'a [RequiredSecret], name: &str) -> Opt
 
 /// Rules on Secret values that an upstream program mishandles (checked after decryption).
 pub fn value_rules() -> Vec<crate::secrets::ValueRule> {
-    vec![crate::secrets::ValueRule {
+    let mut rules = vec![crate::secrets::ValueRule {
         secret: super::mysql::SECRET,
         key: "xwiki-password",
         problem: super::xwiki::db_password_problem,
-    }]
+    }];
+    rules.extend(
+        super::backup::FILE_CREDENTIALS
+            .iter()
+            .map(|&(secret, key)| crate::secrets::ValueRule {
+                secret,
+                key,
+                problem: super::backup::file_credential_problem,
+            }),
+    );
+    rules
 }
 
 /// Required Secrets that have no encrypted file, or lack keys.

@@ -14,30 +14,54 @@ o4g_fail() {
   exit 1
 }
 
-# Sets up the rclone remotes `s3` and `vault` from the environment. Credentials come in as
-# environment variables from Secrets and never appear in a process's arguments.
+# Sets up the rclone remotes `s3` and `vault`. The S3 keys and the crypt keys are read from
+# the files of $S3_CREDENTIALS_DIR (access-key-id, secret-access-key) and $CRYPT_KEYS_DIR
+# (password, salt), mounted from Secrets, or else from the variables S3_ACCESS_KEY_ID,
+# S3_SECRET_ACCESS_KEY, CRYPT_PASSWORD and CRYPT_SALT (the legacy host's shell). They are
+# kept in unexported variables and given to rclone alone, by o4g_rclone: no other process of
+# a pipeline (mysqldump, gzip, mysql…) has them in its environment (tests/backup_drill.rs
+# reads every process's /proc/<pid>/environ).
 o4g_remotes() {
   : "${S3_ENDPOINT:?S3_ENDPOINT is not set}" "${S3_BUCKET:?S3_BUCKET is not set}"
   : "${BACKUP_PREFIX:?BACKUP_PREFIX is not set}" "${WORK:?WORK is not set}"
-  : "${S3_ACCESS_KEY_ID:?S3_ACCESS_KEY_ID is not set}"
-  : "${S3_SECRET_ACCESS_KEY:?S3_SECRET_ACCESS_KEY is not set}"
-  : "${CRYPT_PASSWORD:?CRYPT_PASSWORD is not set}" "${CRYPT_SALT:?CRYPT_SALT is not set}"
   PATH="${O4G_TOOLS:-/tools}:$PATH"
   export PATH
   command -v rclone >/dev/null || o4g_fail "rclone is not in ${O4G_TOOLS:-/tools} (the copy-rclone init container puts it there)"
-  # No config file: every remote comes from the environment.
+  if [ -n "${S3_CREDENTIALS_DIR:-}" ]; then
+    o4g_s3_id="$(cat "$S3_CREDENTIALS_DIR/access-key-id")" ||
+      o4g_fail "cannot read $S3_CREDENTIALS_DIR/access-key-id"
+    o4g_s3_secret="$(cat "$S3_CREDENTIALS_DIR/secret-access-key")" ||
+      o4g_fail "cannot read $S3_CREDENTIALS_DIR/secret-access-key"
+  else
+    o4g_s3_id="${S3_ACCESS_KEY_ID:?S3_ACCESS_KEY_ID (or S3_CREDENTIALS_DIR) is not set}"
+    o4g_s3_secret="${S3_SECRET_ACCESS_KEY:?S3_SECRET_ACCESS_KEY is not set}"
+  fi
+  if [ -n "${CRYPT_KEYS_DIR:-}" ]; then
+    o4g_crypt_password="$(cat "$CRYPT_KEYS_DIR/password")" ||
+      o4g_fail "cannot read $CRYPT_KEYS_DIR/password"
+    o4g_crypt_salt="$(cat "$CRYPT_KEYS_DIR/salt")" || o4g_fail "cannot read $CRYPT_KEYS_DIR/salt"
+  else
+    o4g_crypt_password="${CRYPT_PASSWORD:?CRYPT_PASSWORD (or CRYPT_KEYS_DIR) is not set}"
+    o4g_crypt_salt="${CRYPT_SALT:?CRYPT_SALT is not set}"
+  fi
+  unset S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY CRYPT_PASSWORD CRYPT_SALT
+  # No config file: every remote comes from the environment (the keys from o4g_rclone's).
   RCLONE_CONFIG="$WORK/no-rclone.conf"
   RCLONE_CONFIG_S3_TYPE=s3
   RCLONE_CONFIG_S3_PROVIDER=Other
   RCLONE_CONFIG_S3_ENV_AUTH=false
   RCLONE_CONFIG_S3_ENDPOINT="$S3_ENDPOINT"
   RCLONE_CONFIG_S3_REGION="${S3_REGION:-us-east-1}"
-  RCLONE_CONFIG_S3_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID"
-  RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY"
-  # A stream of unknown size is sent in parts of this size, at most 10,000 of them: 32 MiB
-  # parts allow 312 GiB per object; 2 parts in flight bound the memory to about 64 MiB.
-  RCLONE_S3_CHUNK_SIZE=32M
-  RCLONE_S3_UPLOAD_CONCURRENCY=2
+  # A stream of unknown size is sent in parts of this size, at most 10,000 of them
+  # ({{ chunk_mib }} MiB parts: {{ max_object_gib }} GiB per object), {{ upload_concurrency }} in flight. rclone holds each
+  # part in memory (rclone v1.75.0 lib/multipart/multipart.go:75-76: a token, then a
+  # buffer of the part's size), so its peak is its binary plus the parts in flight.
+  RCLONE_S3_CHUNK_SIZE={{ chunk_mib }}M
+  RCLONE_S3_UPLOAD_CONCURRENCY={{ upload_concurrency }}
+  # Go's soft memory limit for rclone's heap: without it the heap may reach twice the live
+  # parts before a collection, and freed parts are returned to the kernel late, so the peak
+  # grew with the length of the run.
+  GOMEMLIMIT={{ go_mem_limit_mib }}MiB
   # An unreachable store fails the job within minutes instead of retrying for an hour.
   RCLONE_CONTIMEOUT=15s
   RCLONE_TIMEOUT=5m
@@ -47,17 +71,50 @@ o4g_remotes() {
   RCLONE_CONFIG_VAULT_REMOTE="s3:$S3_BUCKET/$BACKUP_PREFIX"
   RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION=off
   RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION=false
-  # rclone wants the keys "obscured"; `rclone obscure -` reads them from stdin.
-  RCLONE_CONFIG_VAULT_PASSWORD="$(printf '%s' "$CRYPT_PASSWORD" | rclone obscure -)"
-  RCLONE_CONFIG_VAULT_PASSWORD2="$(printf '%s' "$CRYPT_SALT" | rclone obscure -)"
   export RCLONE_CONFIG RCLONE_CONFIG_S3_TYPE RCLONE_CONFIG_S3_PROVIDER RCLONE_CONFIG_S3_ENV_AUTH \
-    RCLONE_CONFIG_S3_ENDPOINT RCLONE_CONFIG_S3_REGION RCLONE_CONFIG_S3_ACCESS_KEY_ID \
-    RCLONE_CONFIG_S3_SECRET_ACCESS_KEY RCLONE_S3_CHUNK_SIZE RCLONE_S3_UPLOAD_CONCURRENCY \
-    RCLONE_CONTIMEOUT RCLONE_TIMEOUT RCLONE_RETRIES RCLONE_LOW_LEVEL_RETRIES \
-    RCLONE_CONFIG_VAULT_TYPE RCLONE_CONFIG_VAULT_REMOTE RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION \
-    RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION RCLONE_CONFIG_VAULT_PASSWORD \
-    RCLONE_CONFIG_VAULT_PASSWORD2
-  unset S3_SECRET_ACCESS_KEY CRYPT_PASSWORD CRYPT_SALT
+    RCLONE_CONFIG_S3_ENDPOINT RCLONE_CONFIG_S3_REGION RCLONE_S3_CHUNK_SIZE \
+    RCLONE_S3_UPLOAD_CONCURRENCY GOMEMLIMIT RCLONE_CONTIMEOUT RCLONE_TIMEOUT RCLONE_RETRIES \
+    RCLONE_LOW_LEVEL_RETRIES RCLONE_CONFIG_VAULT_TYPE RCLONE_CONFIG_VAULT_REMOTE \
+    RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION
+  # rclone wants the keys "obscured"; `rclone obscure -` reads them from stdin.
+  o4g_crypt_password="$(printf '%s' "$o4g_crypt_password" | rclone obscure -)" ||
+    o4g_fail "rclone cannot obscure the crypt password"
+  o4g_crypt_salt="$(printf '%s' "$o4g_crypt_salt" | rclone obscure -)" ||
+    o4g_fail "rclone cannot obscure the crypt salt"
+}
+
+# o4g_rclone ARGS: rclone with the store's keys in its environment, and in no other's (a
+# variable assigned before a command name is exported to that command only: POSIX.1-2017
+# XCU 2.9.1 "Simple Commands").
+o4g_rclone() {
+  RCLONE_CONFIG_S3_ACCESS_KEY_ID="$o4g_s3_id" RCLONE_CONFIG_S3_SECRET_ACCESS_KEY="$o4g_s3_secret" \
+    RCLONE_CONFIG_VAULT_PASSWORD="$o4g_crypt_password" RCLONE_CONFIG_VAULT_PASSWORD2="$o4g_crypt_salt" \
+    rclone "$@"
+}
+
+# o4g_quoted VALUE: VALUE as a double-quoted value of an option file, `\` and `"` escaped
+# with a backslash. Both readers take it back as written: the MySQL client's option files
+# (mysql/mysql-server@e9a11a9c, 8.0 branch, mysys/my_default.cc: remove_end_comment keeps a
+# `#` inside quotes and skips escaped quotes; search_default_file_with_ext removes the outer
+# quotes, then turns `\\` into `\` and `\"` into `"`, but `\n`, `\t`, `\b`, `\r`, `\s` into
+# other characters, hence the escaping; tests/backup_drill.rs runs MariaDB's client on it)
+# and curl's config files (curl/curl curl-8_21_0 src/tool_parsecfg.c:44-76, unslashquote).
+# A line break cannot be carried: it fails (run it as `v="$(o4g_quoted …)"`, which set -e
+# stops on).
+o4g_quoted() {
+  rest=$1
+  out=
+  while [ -n "$rest" ]; do
+    c=${rest%"${rest#?}"}
+    rest=${rest#?}
+    case "$c" in
+      \\ | \") out="$out\\$c" ;;
+      "
+") o4g_fail "a credential holds a line break, which an option file cannot carry" ;;
+      *) out="$out$c" ;;
+    esac
+  done
+  printf '"%s"' "$out"
 }
 
 # o4g_is_sha256 VALUE: true when VALUE is 64 lowercase hex digits.
@@ -75,7 +132,7 @@ o4g_upload() {
   sha256sum <"$fifo" >"$WORK/upload.sha256" &
   sum_pid=$!
   upload_rc=0
-  tee "$fifo" | rclone rcat "vault:$1" || upload_rc=$?
+  tee "$fifo" | o4g_rclone rcat "vault:$1" || upload_rc=$?
   wait "$sum_pid" || upload_rc=1
   rm -f "$fifo"
   return "$upload_rc"
@@ -85,15 +142,22 @@ o4g_upload() {
 o4g_commit() {
   sum="$(cut -d ' ' -f 1 <"$WORK/upload.sha256")"
   o4g_is_sha256 "$sum" || o4g_fail "no checksum was computed for $1"
-  printf '%s  %s\n' "$sum" "${1##*/}" | rclone rcat "vault:$1.sha256" ||
+  printf '%s  %s\n' "$sum" "${1##*/}" | o4g_rclone rcat "vault:$1.sha256" ||
     o4g_fail "could not write $1.sha256"
   o4g_log "committed $1 (sha256 $sum)"
 }
 
-# o4g_discard NAME: removes a partial upload (best effort: the prune step removes the rest).
+# o4g_discard NAME: tries to delete a partial upload and says what happened. When the store
+# itself failed the delete fails too, and a multipart upload rclone could not abort stays on
+# the store as an incomplete multipart upload: no listing shows it, so the prune cannot, and
+# the bucket's AbortIncompleteMultipartUpload lifecycle rule removes it
+# (out/docs/runbooks/restore.md, "Bucket setup").
 o4g_discard() {
-  timeout 120 rclone deletefile "vault:$1" >/dev/null 2>&1 || true
-  o4g_log "removed the partial object $1"
+  if why="$(o4g_rclone deletefile --retries 1 --low-level-retries 1 "vault:$1" 2>&1)"; then
+    o4g_log "removed the partial object $1"
+  else
+    o4g_log "could not remove the partial object $1 ($(printf '%s\n' "$why" | tail -n 1)); without a .sha256 no restore picks it, a later prune deletes a stored one, and the bucket's lifecycle rule aborts an incomplete multipart upload"
+  fi
 }
 
 # o4g_prune DIR EXT DAYS KEEP: deletes DIR/*.EXT older than DAYS days (by the timestamp in
@@ -102,7 +166,7 @@ o4g_prune() {
   dir=$1 ext=$2 days=$3 keep=$4
   cutoff="$(date -u -d "@$(($(date +%s) - days * 86400))" +%Y%m%dT%H%M%SZ)"
   list="$WORK/prune.list"
-  rclone lsf --files-only "vault:$dir/" >"$list" || o4g_fail "cannot list $dir/ for pruning"
+  o4g_rclone lsf --files-only "vault:$dir/" >"$list" || o4g_fail "cannot list $dir/ for pruning"
   committed="$(grep -c "\.$ext\.sha256\$" "$list" || true)"
   grep "\.$ext\$" "$list" | sort >"$list.objects" || true
   grep "\.$ext\.sha256\$" "$list" | sed 's/\.sha256$//' | sort | tail -n "$keep" >"$list.keep" || true
@@ -117,8 +181,8 @@ o4g_prune() {
     esac
     # As numbers (YYYYMMDDhhmmss): `test` compares strings with < only in bash.
     if [ "$(printf '%s' "$stamp" | tr -d 'TZ')" -lt "$(printf '%s' "$cutoff" | tr -d 'TZ')" ]; then
-      rclone deletefile "vault:$dir/$name" || o4g_fail "cannot delete $dir/$name"
-      rclone deletefile "vault:$dir/$name.sha256" >/dev/null 2>&1 || true
+      o4g_rclone deletefile "vault:$dir/$name" || o4g_fail "cannot delete $dir/$name"
+      o4g_rclone deletefile "vault:$dir/$name.sha256" >/dev/null 2>&1 || true
       pruned=$((pruned + 1))
     fi
   done <"$list.objects"
@@ -127,7 +191,7 @@ o4g_prune() {
 
 # o4g_latest DIR EXT: the newest committed DIR/*.EXT (prints DIR/NAME), or fails.
 o4g_latest() {
-  latest="$(rclone lsf --files-only "vault:$1/" | grep "\.$2\.sha256\$" | sort | tail -n 1)" ||
+  latest="$(o4g_rclone lsf --files-only "vault:$1/" | grep "\.$2\.sha256\$" | sort | tail -n 1)" ||
     o4g_fail "no committed backup in $BACKUP_PREFIX/$1/"
   [ -n "$latest" ] || o4g_fail "no committed backup in $BACKUP_PREFIX/$1/"
   printf '%s/%s\n' "$1" "${latest%.sha256}"
@@ -135,7 +199,7 @@ o4g_latest() {
 
 # o4g_expected NAME: the sha256 recorded beside NAME.
 o4g_expected() {
-  expected="$(rclone cat "vault:$1.sha256" | cut -d ' ' -f 1)" ||
+  expected="$(o4g_rclone cat "vault:$1.sha256" | cut -d ' ' -f 1)" ||
     o4g_fail "$1.sha256 cannot be read or decrypted"
   o4g_is_sha256 "$expected" || o4g_fail "$1 has no checksum beside it (an incomplete backup): refusing it"
   printf '%s\n' "$expected"
@@ -144,11 +208,12 @@ o4g_expected() {
 # o4g_verify NAME: downloads and decrypts NAME once and compares its sha256 with the one
 # recorded beside it; fails (and so refuses the restore) on any difference.
 o4g_verify() {
+  verify_start=$(date +%s)
   expected="$(o4g_expected "$1")"
-  [ -n "$(rclone lsf "vault:$1")" ] || o4g_fail "$1 does not exist"
-  actual="$(rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
+  [ -n "$(o4g_rclone lsf "vault:$1")" ] || o4g_fail "$1 does not exist"
+  actual="$(o4g_rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
     o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
   [ "$actual" = "$expected" ] ||
     o4g_fail "checksum mismatch for $1: expected $expected, got $actual: refusing it"
-  o4g_log "verified $1 (sha256 $actual)"
+  o4g_log "verified $1 (sha256 $actual) in $(($(date +%s) - verify_start)) s"
 }

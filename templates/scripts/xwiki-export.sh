@@ -18,7 +18,8 @@ o4g_remotes
 auth="$WORK/curl-auth"
 user="$(cat "$XWIKI_ADMIN_DIR/username")" || o4g_fail "cannot read $XWIKI_ADMIN_DIR/username"
 password="$(cat "$XWIKI_ADMIN_DIR/password")" || o4g_fail "cannot read $XWIKI_ADMIN_DIR/password"
-printf 'user = "%s:%s"\n' "$user" "$password" >"$auth"
+account="$(o4g_quoted "$user:$password")"
+printf 'user = %s\n' "$account" >"$auth"
 
 xar="$WORK/export.xar"
 url="$XWIKI_URL{{ export_path }}"
