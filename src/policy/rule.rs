@@ -40,8 +40,10 @@ impl std::str::FromStr for Level {
 }
 
 /// The newest Pod Security policy version the checks know (`latest` means this): the checks
-/// follow k8s.io/pod-security-admission v0.36.2 (Kubernetes 1.36), its newest release.
-pub const LATEST_MINOR: u32 = 36;
+/// follow k8s.io/pod-security-admission v0.36.2 (Kubernetes 1.36) and the one v1.37 change,
+/// the two sysctls `sysctlsAllowedV1Dot37` adds (`pss/sysctls.rs`). Upstream's `latest` is
+/// likewise the newest `MinimumVersion` any check registers.
+pub const LATEST_MINOR: u32 = 37;
 
 /// A Pod Security policy version: `latest` or `v1.N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +63,16 @@ impl PssVersion {
             Self::Minor(n) if n > LATEST_MINOR => LATEST_MINOR,
             Self::Minor(n) => n,
         }
+    }
+}
+
+impl PssVersion {
+    /// What `--pss-version` accepts, naming the version `latest` stands for.
+    pub fn help() -> String {
+        format!(
+            "Pod Security policy version: `v1.N`, or `latest` = v1.{LATEST_MINOR}, the newest the checks know \
+             (k8s.io/pod-security-admission v0.36.2 and v1.37's sysctls); newer versions are checked as v1.{LATEST_MINOR}"
+        )
     }
 }
 

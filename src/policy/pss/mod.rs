@@ -134,8 +134,8 @@ mod tests {
 
     /// Every version boundary of every check that changed from v1.25 on, in both directions:
     /// a pod the boundary concerns (its verdict flips at v1.N) and one it does not (same
-    /// verdict on both sides). Boundaries from k8s.io/pod-security-admission v0.36.2, the newest
-    /// release: `policy/check_*.go`, `MinimumVersion` of each `VersionedCheck`.
+    /// verdict on both sides). Boundaries from k8s.io/pod-security-admission v0.36.2
+    /// (`policy/check_*.go`, `MinimumVersion` of each `VersionedCheck`), and v1.37's sysctls.
     #[test]
     fn every_version_boundary_since_1_25_in_both_directions() {
         use Level::{Baseline, Restricted};
@@ -291,6 +291,24 @@ mod tests {
                 false,
             ),
             (
+                "net.ipv4.tcp_slow_start_after_idle",
+                sysctl("net.ipv4.tcp_slow_start_after_idle"),
+                Baseline,
+                37,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
+                "net.ipv4.tcp_notsent_lowat",
+                sysctl("net.ipv4.tcp_notsent_lowat"),
+                Restricted,
+                37,
+                "pss:sysctls",
+                true,
+                false,
+            ),
+            (
                 "SELinux type container_engine_t",
                 restricted_pod(
                     json!({"securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}),
@@ -416,12 +434,17 @@ mod tests {
             1,
             "{both:?}"
         );
-        // `latest` is v1.36, and newer versions behave as the newest the checks know.
-        assert_eq!(super::super::LATEST_MINOR, 36);
-        for pod in [userns(root()), unmasked(), sysctl("net.ipv4.tcp_rmem")] {
+        // `latest` is v1.37, and newer versions behave as the newest the checks know.
+        assert_eq!(super::super::LATEST_MINOR, 37);
+        for pod in [
+            userns(root()),
+            unmasked(),
+            sysctl("net.ipv4.tcp_rmem"),
+            sysctl("net.ipv4.tcp_notsent_lowat"),
+        ] {
             for level in [Baseline, Restricted] {
                 assert_eq!(rules(&pod, level, "v1.40"), rules(&pod, level, "latest"));
-                assert_eq!(rules(&pod, level, "v1.36"), rules(&pod, level, "latest"));
+                assert_eq!(rules(&pod, level, "v1.37"), rules(&pod, level, "latest"));
             }
         }
     }

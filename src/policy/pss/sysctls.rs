@@ -1,4 +1,7 @@
-//! `sysctls`: k8s.io/pod-security-admission v0.36.2 `policy/check_sysctls.go`.
+//! `sysctls`: k8s.io/pod-security-admission `policy/check_sysctls.go`, as of Kubernetes 1.37
+//! (kubernetes/kubernetes@release-1.37 `staging/src/k8s.io/pod-security-admission/policy/check_sysctls.go`:
+//! `sysctlsAllowedV1Dot37` is `sysctlsAllowedV1Dot32` plus `net.ipv4.tcp_slow_start_after_idle`
+//! and `net.ipv4.tcp_notsent_lowat`, added by PR #138389, commit ad86dd50f).
 
 use super::check::*;
 
@@ -25,6 +28,8 @@ pub(super) const SAFE_SYSCTLS: &[(&str, u32)] = &[
     ("net.ipv4.tcp_keepalive_probes", 29),
     ("net.ipv4.tcp_rmem", 32),
     ("net.ipv4.tcp_wmem", 32),
+    ("net.ipv4.tcp_slow_start_after_idle", 37),
+    ("net.ipv4.tcp_notsent_lowat", 37),
 ];
 
 pub(super) fn sysctls(pod: &PodView<'_>, minor: u32) -> Vec<Finding> {
