@@ -206,6 +206,10 @@ pub struct Report {
     pub input_errors: Vec<LintInputError>,
     /// Rules skipped by annotation.
     pub exemptions: Vec<Exemption>,
+    /// Files linted.
+    pub files: usize,
+    /// Objects checked in them (the items of `List`s counted one by one).
+    pub objects: usize,
 }
 
 /// Parses `o4g.dev/skip`: `rule=reason; rule=reason`. An entry without a reason or with an
@@ -286,23 +290,31 @@ fn kustomize_patches(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// One input: its name, its text, and whether it was named on the command line (a
-/// Kustomize file found in a folder is skipped; one named directly is an error).
-type Input = (String, Result<String, LintInputError>, bool);
+/// Why a symlink found in a linted folder is not linted.
+pub const SYMLINK_NOT_LINTED: &str =
+    "not linted: a symlink (never followed; lint the file it points to by its own path)";
 
-/// The inputs: files under `paths`, `-` meaning stdin.
-fn read_inputs(paths: &[PathBuf], errors: &mut Vec<LintInputError>) -> Vec<Input> {
+/// One input: its name, where to read it (or why it cannot be), and whether it was named on
+/// the command line (a Kustomize file found in a folder is skipped; one named directly is an
+/// error).
+struct Input {
+    name: String,
+    source: Result<Option<PathBuf>, LintInputError>,
+    named: bool,
+}
+
+/// The inputs: files under `paths` (`None`: stdin for `-`), and the symlinks of the folders,
+/// each an input that is not linted.
+fn inputs(paths: &[PathBuf], errors: &mut Vec<LintInputError>) -> Vec<Input> {
     let mut out = Vec::new();
-    let (stdin, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        paths.iter().partition(|p| p.as_os_str() == "-");
-    if !stdin.is_empty() {
-        let mut text = String::new();
-        let read = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map(|_| text)
-            .map_err(|e| input_error(Path::new("-"), 0, 0, format!("cannot read stdin: {e}")));
-        out.push(("-".to_string(), read, true));
+    if paths.iter().any(|p| p.as_os_str() == "-") {
+        out.push(Input {
+            name: "-".into(),
+            source: Ok(None),
+            named: true,
+        });
     }
-    for p in others {
+    for p in paths.iter().filter(|p| p.as_os_str() != "-") {
         let patches = if p.is_dir() {
             kustomize_patches(p)
         } else {
@@ -311,118 +323,189 @@ fn read_inputs(paths: &[PathBuf], errors: &mut Vec<LintInputError>) -> Vec<Input
         match collect_files(std::slice::from_ref(p)) {
             Ok(files) => {
                 for f in files.into_iter().filter(|f| !patches.contains(f)) {
-                    let read = std::fs::read_to_string(&f)
-                        .map_err(|e| input_error(&f, 0, 0, format!("cannot read: {e}")));
-                    out.push((f.display().to_string(), read, !p.is_dir()));
+                    out.push(Input {
+                        name: f.display().to_string(),
+                        source: Ok(Some(f)),
+                        named: !p.is_dir(),
+                    });
                 }
             }
             Err(e) => errors.push(e),
         }
+        for link in symlinks_in(std::slice::from_ref(p)) {
+            let yaml = link.extension().is_some_and(|x| x == "yaml" || x == "yml");
+            // A link to a folder could hold manifests; a link named like a manifest is one.
+            if yaml || std::fs::metadata(&link).is_ok_and(|m| m.is_dir()) {
+                out.push(Input {
+                    name: link.display().to_string(),
+                    source: Err(input_error(&link, 0, 0, SYMLINK_NOT_LINTED.into())),
+                    named: false,
+                });
+            }
+        }
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// Lints files and folders (`-`: stdin) with `rules`; a file that cannot be parsed is
-/// reported and the others are still linted.
-pub fn lint_report(paths: &[PathBuf], cfg: &AuditConfig, rules: &RuleSelection) -> Report {
-    let mut report = Report::default();
-    for (name, read, named) in read_inputs(paths, &mut report.input_errors) {
-        let text = match read {
-            Ok(t) => t,
-            Err(e) => {
-                report.input_errors.push(e);
-                continue;
-            }
-        };
-        let file = Path::new(&name);
-        let docs = match parse_documents(file, &text) {
+/// Opens an input for reading; a file found in a folder is opened without following a
+/// symlink swapped in since the folder was listed.
+fn open(source: &Option<PathBuf>) -> Result<Box<dyn std::io::BufRead>, LintInputError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match source {
+        None => Ok(Box::new(std::io::BufReader::new(std::io::stdin()))),
+        Some(f) => std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(0o400000)
+            .open(f)
+            .map(|file| Box::new(std::io::BufReader::new(file)) as Box<dyn std::io::BufRead>)
+            .map_err(|e| input_error(f, 0, 0, format!("cannot read: {e}"))),
+    }
+}
+
+/// What one file gave: its findings and skips, how many objects it holds, or why it was not
+/// linted. A file is linted whole or not at all.
+#[derive(Default)]
+struct FileResult {
+    violations: Vec<FileViolation>,
+    exemptions: Vec<Exemption>,
+    /// Objects whose skip annotation is wrong (the file's other objects are linted).
+    errors: Vec<LintInputError>,
+    objects: usize,
+    /// Why the file is not linted.
+    fatal: Option<LintInputError>,
+    /// A Kustomize file (skipped in a folder).
+    kustomize: bool,
+}
+
+/// Lints one input, one document at a time (memory holds one document, whatever the size of
+/// the stream; bounds per document in [`crate::yaml_read`]).
+fn lint_input(
+    name: &str,
+    reader: Box<dyn std::io::BufRead>,
+    cfg: &AuditConfig,
+    rules: &RuleSelection,
+) -> FileResult {
+    let file = Path::new(name);
+    let mut result = FileResult::default();
+    for doc in crate::yaml_read::documents(reader) {
+        let doc = match doc {
             Ok(d) => d,
             Err(e) => {
-                report
-                    .input_errors
-                    .push(not_a_manifest(file, &text, None).unwrap_or(e));
+                result.fatal = Some(input_error(file, e.line, e.column, e.message));
+                return result;
+            }
+        };
+        let offset = doc.first_line - 1;
+        let values = match crate::yaml_read::read_documents(&doc.text) {
+            Ok(v) => v,
+            Err(e) => {
+                let line = if e.line == 0 { 0 } else { e.line + offset };
+                let e = input_error(file, line, e.column, e.message);
+                result.fatal = Some(not_a_manifest(file, &doc.text, None).unwrap_or(e));
+                return result;
+            }
+        };
+        if let Some(e) = not_a_manifest(file, &doc.text, Some(&values)) {
+            result.kustomize = true;
+            result.fatal = Some(e);
+            return result;
+        }
+        let positions = crate::yaml_read::field_positions(&doc.text);
+        for (index, value) in values.into_iter().enumerate() {
+            for (prefix, object) in crate::yaml_read::flatten_located(value) {
+                result.objects += 1;
+                let at = |path: &str| {
+                    positions
+                        .get(index)
+                        .and_then(|p| crate::yaml_read::position_of(p, &format!("{prefix}{path}")))
+                        .map(|(l, c)| (l + offset, c))
+                };
+                lint_object(name, &object, cfg, rules, at, &mut result);
+            }
+        }
+    }
+    result
+}
+
+/// The findings of one object, after the rule selection and its exemptions.
+fn lint_object(
+    name: &str,
+    object: &serde_json::Value,
+    cfg: &AuditConfig,
+    rules: &RuleSelection,
+    at: impl Fn(&str) -> Option<(usize, usize)>,
+    result: &mut FileResult,
+) {
+    let exempt = match exemptions_of(object) {
+        Ok(x) => x,
+        Err(why) => {
+            result.errors.push(input_error(
+                Path::new(name),
+                0,
+                0,
+                format!(
+                    "{}: annotation {SKIP_ANNOTATION}: {why}",
+                    policy::object_id(object)
+                ),
+            ));
+            return;
+        }
+    };
+    let found = policy::audit_object(object, cfg);
+    // One defect, one finding: Pod Security's runAsNonRoot already says it.
+    let pss_non_root = found
+        .iter()
+        .any(|v| v.rule == "pss:runAsNonRoot" && rules.runs(&v.rule));
+    for (rule, reason) in &exempt {
+        result.exemptions.push(Exemption {
+            file: name.to_string(),
+            object: policy::object_id(object),
+            rule: rule.clone(),
+            reason: reason.clone(),
+        });
+    }
+    for violation in found {
+        if !rules.runs(&violation.rule)
+            || exempt.iter().any(|(r, _)| matches(r, &violation.rule))
+            || (pss_non_root && violation.rule == "run-as-non-root")
+        {
+            continue;
+        }
+        let position = at(&violation.path);
+        result.violations.push(FileViolation {
+            file: name.to_string(),
+            line: position.map(|(l, _)| l),
+            column: position.map(|(_, c)| c),
+            violation,
+        });
+    }
+}
+
+/// Lints files and folders (`-`: stdin) with `rules`; a file that cannot be parsed, or a
+/// symlink found in a folder, is reported as not linted and the others are still linted.
+pub fn lint_report(paths: &[PathBuf], cfg: &AuditConfig, rules: &RuleSelection) -> Report {
+    let mut report = Report::default();
+    for input in inputs(paths, &mut report.input_errors) {
+        let reader = match input.source.and_then(|s| open(&s)) {
+            Ok(r) => r,
+            Err(e) => {
+                report.input_errors.push(e);
                 continue;
             }
         };
-        if let Some(e) = not_a_manifest(file, &text, Some(&docs)) {
+        let result = lint_input(&input.name, reader, cfg, rules);
+        if let Some(e) = result.fatal {
             // A kustomization.yaml beside the manifests it lists holds no workload.
-            if named {
+            if !result.kustomize || input.named {
                 report.input_errors.push(e);
             }
-            continue;
-        }
-        // Each object with the document it came from and its path prefix there (`items[i].`
-        // for the items of a List), for the findings' positions.
-        let positions = crate::yaml_read::field_positions(&text);
-        let mut located = Vec::new();
-        for (doc_index, doc) in crate::yaml_read::read_documents(&text)
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let is_list = doc["kind"].as_str().is_some_and(|k| k.ends_with("List"));
-            match (is_list, doc["items"].as_array()) {
-                (true, Some(items)) => {
-                    for (i, item) in items.iter().enumerate() {
-                        located.push((doc_index, format!("items[{i}]."), item.clone()));
-                    }
-                }
-                _ => located.push((doc_index, String::new(), doc)),
-            }
-        }
-        if located.len() != docs.len() {
-            // Nested Lists: objects without positions rather than wrong ones.
-            located = docs
-                .into_iter()
-                .map(|d| (usize::MAX, String::new(), d))
-                .collect();
-        }
-        for (doc_index, prefix, object) in located {
-            let exempt = match exemptions_of(&object) {
-                Ok(x) => x,
-                Err(why) => {
-                    report.input_errors.push(input_error(
-                        file,
-                        0,
-                        0,
-                        format!(
-                            "{}: annotation {SKIP_ANNOTATION}: {why}",
-                            policy::object_id(&object)
-                        ),
-                    ));
-                    continue;
-                }
-            };
-            let found = policy::audit_object(&object, cfg);
-            // One defect, one finding: Pod Security's runAsNonRoot already says it.
-            let pss_non_root = found
-                .iter()
-                .any(|v| v.rule == "pss:runAsNonRoot" && rules.runs(&v.rule));
-            for (rule, reason) in &exempt {
-                report.exemptions.push(Exemption {
-                    file: name.clone(),
-                    object: policy::object_id(&object),
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            for violation in found {
-                if !rules.runs(&violation.rule)
-                    || exempt.iter().any(|(r, _)| matches(r, &violation.rule))
-                    || (pss_non_root && violation.rule == "run-as-non-root")
-                {
-                    continue;
-                }
-                let at = positions.get(doc_index).and_then(|p| {
-                    crate::yaml_read::position_of(p, &format!("{prefix}{}", violation.path))
-                });
-                report.violations.push(FileViolation {
-                    file: name.clone(),
-                    line: at.map(|(l, _)| l),
-                    column: at.map(|(_, c)| c),
-                    violation,
-                });
-            }
+        } else {
+            report.files += 1;
+            report.objects += result.objects;
+            report.violations.extend(result.violations);
+            report.exemptions.extend(result.exemptions);
+            report.input_errors.extend(result.errors);
         }
     }
     report
@@ -574,15 +657,37 @@ pub fn human(report: &Report) -> String {
         .iter()
         .map(|v| (v.file.as_str(), v.violation.object.as_str()))
         .collect();
+    let found = if report.violations.is_empty() {
+        "no violation".to_string()
+    } else {
+        format!(
+            "{} violation(s) in {} object(s)",
+            report.violations.len(),
+            objects.len()
+        )
+    };
     let _ = writeln!(
         out,
-        "{} violation(s) in {} object(s), {} rule(s) skipped by annotation, {} file(s) not linted",
-        report.violations.len(),
-        objects.len(),
+        "{} object(s) checked in {} file(s): {found}, {} rule(s) skipped by annotation, {} file(s) not linted",
+        report.objects,
+        report.files,
         report.exemptions.len(),
         report.input_errors.len()
     );
     out
+}
+
+/// The report as JSON: the violations, each with its fix.
+pub fn json(report: &Report) -> serde_json::Value {
+    report
+        .violations
+        .iter()
+        .map(|v| {
+            let mut value = serde_json::to_value(v).unwrap_or_default();
+            value["fix"] = fix(&v.violation.rule).into();
+            value
+        })
+        .collect()
 }
 
 /// The report as SARIF 2.1.0 (GitHub code scanning shows it on the pull request): one rule
@@ -624,15 +729,22 @@ pub fn sarif(report: &Report) -> serde_json::Value {
                 v.violation.message,
                 fix(&v.violation.rule)
             );
-            let location = s::Location::builder()
-                .physical_location(
-                    s::PhysicalLocation::builder()
-                        .artifact_location(
-                            s::ArtifactLocation::builder().uri(v.file.clone()).build(),
-                        )
-                        .build(),
-                )
-                .build();
+            let artifact = s::ArtifactLocation::builder().uri(v.file.clone()).build();
+            let physical = match (v.line, v.column) {
+                (Some(line), Some(column)) => s::PhysicalLocation::builder()
+                    .artifact_location(artifact)
+                    .region(
+                        s::Region::builder()
+                            .start_line(line as i64)
+                            .start_column(column as i64)
+                            .build(),
+                    )
+                    .build(),
+                _ => s::PhysicalLocation::builder()
+                    .artifact_location(artifact)
+                    .build(),
+            };
+            let location = s::Location::builder().physical_location(physical).build();
             s::Result::builder()
                 .rule_id(v.violation.rule.clone())
                 .rule_index(

@@ -38,9 +38,7 @@ enum Command {
         /// Pod Security level.
         #[arg(long, default_value = "restricted")]
         level: policy::Level,
-        /// Pod Security policy version: `v1.N`, or `latest` = v1.36, the newest the checks know
-        /// (k8s.io/pod-security-admission v0.36.2); newer versions are checked as v1.36.
-        #[arg(long, default_value = "latest")]
+        #[arg(long, default_value = "latest", help = policy::PssVersion::help())]
         pss_version: policy::PssVersion,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
@@ -447,13 +445,6 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 version: *pss_version,
                 allowed_registries,
             };
-            let skipped = lint::symlinks_in(paths);
-            for link in &skipped {
-                eprintln!(
-                    "skipped: {} is a symlink (not followed; lint the file it points to by its own path)",
-                    o4g_gitops::render::escape(&link.display().to_string())
-                );
-            }
             let report = lint::lint_report(paths, &cfg, &selection);
             for e in &report.input_errors {
                 eprintln!("error: {}", o4g_gitops::render::escape(&e.to_string()));
@@ -469,7 +460,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             match format {
                 Format::Json => println!(
                     "{}",
-                    serde_json::to_string_pretty(&found).unwrap_or_default()
+                    serde_json::to_string_pretty(&lint::json(&report)).unwrap_or_default()
                 ),
                 Format::Text => print!("{}", lint::human(&report)),
                 Format::Sarif => println!(

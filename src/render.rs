@@ -18,7 +18,9 @@
 //!   next one. Files larger than the process's file-size limit are refused before writing.
 //! - One render at a time per checkout: an advisory lock (`flock`) on the `out/` folder itself,
 //!   released by the OS when the process ends, so a killed render never blocks the next and no
-//!   lock file is left in the tree.
+//!   lock file is left in the tree. A second render waits for it, saying so on stderr as cargo
+//!   does ("Blocking waiting for file lock"), for at most [`LOCK_TIMEOUT_SECS`] seconds
+//!   (environment `O4G_LOCK_TIMEOUT_SECS` to change it).
 //! - Diffs of Secrets (files under a `secrets/` folder or holding `kind: Secret`) name the keys
 //!   that differ, never the values.
 
@@ -413,13 +415,15 @@ pub fn render(
     options: WriteOptions,
 ) -> Result<Written, Error> {
     crate::components::audit(tree, settings)?;
+    // Locked before the committed tree is read, so the check sees what this render replaces.
+    let lock = lock(root)?;
     if !options.allow_immutable_change {
         let refused = immutable_changes(root, tree);
         if !refused.is_empty() {
             return Err(Error::Immutable(refused));
         }
     }
-    write(root, tree, options)
+    write_locked(root, tree, options, &lock)
 }
 
 /// The changes from the committed `out/` to `tree` that the API server would refuse, over
@@ -458,7 +462,8 @@ pub struct Lock {
     _file: fs::File,
 }
 
-/// Locks the `out/` folder (creating it if needed); refuses when another render holds it.
+/// Locks the `out/` folder (creating it if needed), waiting (bounded) while another render
+/// holds it.
 pub fn lock(root: &Path) -> Result<Lock, Error> {
     let out = root.join(crate::OUT_DIR);
     if let Ok(meta) = fs::symlink_metadata(&out)
@@ -481,14 +486,35 @@ pub fn lock(root: &Path) -> Result<Lock, Error> {
             Some(40) => unsafe_error(crate::OUT_DIR, "a symlink"),
             _ => Error::io(&out, e),
         })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Lock { _file: file }),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Busy(
-            "another o4g render is running on this checkout (it holds the lock on out/); wait for it and run again".into(),
-        )),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(&out, e)),
+    let timeout = std::env::var("O4G_LOCK_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(LOCK_TIMEOUT_SECS);
+    let start = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&out, e)),
+        }
+        if !said {
+            eprintln!(
+                "    Blocking waiting for the lock on out/ (another o4g render of this checkout holds it; at most {timeout} s)"
+            );
+            said = true;
+        }
+        if start.elapsed() >= std::time::Duration::from_secs(timeout) {
+            return Err(Error::Busy(format!(
+                "another o4g render of this checkout still holds the lock on out/: gave up after {timeout} s; run again once it has finished"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// How long a render waits for another one's lock, in seconds.
+pub const LOCK_TIMEOUT_SECS: u64 = 300;
 
 /// The file-size limit of this process (`ulimit -f`), if any: writing past it would kill the
 /// process with SIGXFSZ half-way through.
@@ -528,7 +554,17 @@ fn remove_leftovers(root: &Path) -> Result<(), Error> {
 
 /// Writes the tree under `root` (see the module docs for what may be written and removed).
 pub fn write(root: &Path, tree: &Tree, options: WriteOptions) -> Result<Written, Error> {
-    let _lock = lock(root)?;
+    let lock = lock(root)?;
+    write_locked(root, tree, options, &lock)
+}
+
+/// [`write`], for a caller that holds the lock.
+fn write_locked(
+    root: &Path,
+    tree: &Tree,
+    options: WriteOptions,
+    _lock: &Lock,
+) -> Result<Written, Error> {
     let drift = check(root, tree)?;
     if let Some((path, why)) = drift.unsafe_paths.iter().next() {
         return Err(unsafe_error(path, why));

@@ -21,7 +21,9 @@
 
 use serde::Deserialize;
 
-/// Largest file read: 16 MiB (Kubernetes objects are limited to 1.5 MiB by etcd).
+/// Largest document read: 16 MiB (Kubernetes objects are limited to 1.5 MiB by etcd; a `List`
+/// of them is one document). A stream of many documents has no size limit: [`documents`]
+/// reads it one document at a time.
 pub const MAX_BYTES: usize = 16 << 20;
 /// Deepest `[`/`{` nesting.
 pub const MAX_FLOW_DEPTH: usize = 64;
@@ -160,6 +162,118 @@ fn check_expansion(text: &str) -> Result<(), ReadError> {
         }
     }
     Ok(())
+}
+
+/// One document of a YAML stream: its text and the 1-based line of the stream it starts at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDocument {
+    /// The line of the stream where `text` starts.
+    pub first_line: usize,
+    /// The document's text (with its `---` line, if any).
+    pub text: String,
+}
+
+/// The documents of a YAML stream, read one at a time from `reader` (see [`Documents`]).
+pub fn documents<R: std::io::BufRead>(reader: R) -> Documents<R> {
+    Documents {
+        reader,
+        line: 1,
+        next: None,
+        done: false,
+    }
+}
+
+/// Splits a YAML stream into documents without parsing it, so memory holds one document at a
+/// time whatever the stream's size. A line that starts with `---` or `...` followed by a blank
+/// or the line's end is a document marker wherever it occurs: YAML 1.2.2 §9.1.4 (and 1.1
+/// §9.1.2) forbid such a line inside any scalar (`c-forbidden`), so the split never cuts a
+/// value. Directives and comments before a `---` stay with the document they precede. A
+/// document larger than [`MAX_BYTES`] is an error, detected before more of it is read.
+pub struct Documents<R> {
+    reader: R,
+    /// Line number of the next line read.
+    line: usize,
+    /// The marker line that starts the next document, read while ending the previous one.
+    next: Option<(usize, Vec<u8>)>,
+    done: bool,
+}
+
+fn is_marker(line: &[u8], marker: &[u8; 3]) -> bool {
+    line.starts_with(marker) && line.get(3).is_none_or(|b| b" \t\r\n".contains(b))
+}
+
+impl<R: std::io::BufRead> Documents<R> {
+    fn finish(&self, first_line: usize, text: Vec<u8>) -> Result<StreamDocument, ReadError> {
+        let mut text = String::from_utf8(text).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = first_line + valid.iter().filter(|b| **b == b'\n').count();
+            at(line, 0, "not UTF-8 text: refused")
+        })?;
+        if first_line == 1 && text.starts_with('\u{feff}') {
+            text.replace_range(..3, "");
+        }
+        Ok(StreamDocument { first_line, text })
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for Documents<R> {
+    type Item = Result<StreamDocument, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::{BufRead as _, Read as _};
+        if self.done {
+            return None;
+        }
+        let (first_line, mut text) = self.next.take().unwrap_or((self.line, Vec::new()));
+        // Whether `text` holds more than comments, blank lines and directives.
+        let mut content = text.iter().any(|b| !b.is_ascii_whitespace());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let room = (MAX_BYTES + 1).saturating_sub(text.len()) as u64;
+            let read = (&mut self.reader).take(room).read_until(b'\n', &mut line);
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(at(self.line, 0, format!("cannot read: {e}"))));
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                return (!text.is_empty()).then(|| self.finish(first_line, text));
+            }
+            let number = self.line;
+            if line.ends_with(b"\n") {
+                self.line += 1;
+            }
+            let body = if number == 1 {
+                line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&line)
+            } else {
+                &line[..]
+            };
+            if is_marker(body, b"---") && content {
+                self.next = Some((number, line.clone()));
+                return Some(self.finish(first_line, text));
+            }
+            text.extend_from_slice(&line);
+            if text.len() > MAX_BYTES {
+                self.done = true;
+                return Some(Err(at(
+                    first_line,
+                    0,
+                    format!("a document larger than {} MiB: refused", MAX_BYTES >> 20),
+                )));
+            }
+            if is_marker(body, b"...") {
+                return Some(self.finish(first_line, text));
+            }
+            let trimmed = body.trim_ascii_start();
+            if !(trimmed.is_empty() || body.starts_with(b"%") || trimmed.starts_with(b"#")) {
+                content = true;
+            }
+        }
+    }
 }
 
 /// Parses a multi-document YAML text into JSON values (nulls of empty documents dropped).
@@ -340,6 +454,28 @@ pub fn parse_documents(
     Ok(docs.into_iter().flat_map(flatten).collect())
 }
 
+/// Objects in a value with their path prefix in it: the value itself (prefix ``), or the
+/// items of a `List`, nested Lists flattened as `kubectl` does (`items[0].items[2].`).
+pub fn flatten_located(v: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    fn walk(v: serde_json::Value, prefix: String, out: &mut Vec<(String, serde_json::Value)>) {
+        let is_list =
+            v["kind"].as_str().is_some_and(|k| k.ends_with("List")) && v["items"].is_array();
+        match v {
+            serde_json::Value::Object(mut m) if is_list => {
+                if let Some(serde_json::Value::Array(items)) = m.remove("items") {
+                    for (i, item) in items.into_iter().enumerate() {
+                        walk(item, format!("{prefix}items[{i}]."), out);
+                    }
+                }
+            }
+            v => out.push((prefix, v)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, String::new(), &mut out);
+    out
+}
+
 /// Objects in a value: the value itself, or the items of a `List`.
 pub fn flatten(v: serde_json::Value) -> Vec<serde_json::Value> {
     let is_list = v["kind"]
@@ -378,6 +514,30 @@ mod tests {
             position_of(p, "spec.containers[1].securityContext.runAsNonRoot"),
             Some((9, 5))
         );
+    }
+
+    #[test]
+    fn a_stream_splits_at_document_markers_only() {
+        let text = "\u{feff}# head\n---\na: 1\n---   \nb: |\n  --- not a marker\n...\n%YAML 1.1\n---\nc: 3\n---x: 5\nd: 4\n";
+        let docs: Vec<StreamDocument> = documents(text.as_bytes()).map(Result::unwrap).collect();
+        let firsts: Vec<usize> = docs.iter().map(|d| d.first_line).collect();
+        assert_eq!(firsts, vec![1, 4, 8], "{docs:#?}");
+        assert_eq!(docs[0].text, "# head\n---\na: 1\n");
+        assert_eq!(
+            read_documents(&docs[1].text).unwrap()[0]["b"],
+            "--- not a marker\n"
+        );
+        let last = &read_documents(&docs[2].text).unwrap()[0];
+        assert_eq!((&last["---x"], &last["d"]), (&5.into(), &4.into()));
+        let big = format!("a: {}\n", "x".repeat(MAX_BYTES));
+        assert!(documents(big.as_bytes()).any(|d| d.is_err()));
+    }
+
+    #[test]
+    fn nested_lists_are_flattened_with_their_paths() {
+        let v = serde_json::json!({"kind": "List", "items": [{"kind": "Pod"}, {"kind": "PodList", "items": [{"kind": "Pod", "n": 1}]}]});
+        let got: Vec<String> = flatten_located(v).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(got, vec!["items[0].", "items[1].items[0]."]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn clean_input_exits_0() {
     let f = write(dir.path(), "good.yaml", GOOD_POD);
     let out = o4g(&common::root(), &["lint", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("0 violation(s)"));
+    assert!(text(&out).contains("1 object(s) checked in 1 file(s): no violation"));
 }
 
 #[test]
@@ -497,6 +497,101 @@ fn a_config_file_selects_rules_for_the_team_and_bad_ones_are_exit_2() {
     assert_eq!(code, Some(2));
     assert!(
         out.contains("typo.toml: [lint]: unknown rule `image-digets`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn v1_37_sysctls_pass_at_latest_which_help_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = PSS_ONLY.replace(
+        "    runAsNonRoot: true\n",
+        "    runAsNonRoot: true\n    sysctls: [{name: net.ipv4.tcp_slow_start_after_idle, value: \"0\"}, {name: net.ipv4.tcp_notsent_lowat, value: \"131072\"}]\n",
+    );
+    let f = write(dir.path(), "pod.yaml", &pod);
+    let f = f.to_str().unwrap();
+    for (version, denied) in [
+        ("latest", false),
+        ("v1.37", false),
+        ("v1.40", false),
+        ("v1.36", true),
+    ] {
+        let (code, out) = lint_in(dir.path(), &["--rules", "pss", "--pss-version", version, f]);
+        assert_eq!(out.contains("[pss:sysctls]"), denied, "{version}: {out}");
+        assert_eq!(code, Some(if denied { 1 } else { 0 }), "{version}: {out}");
+    }
+    let help = text(&o4g(dir.path(), &["lint", "--help"]));
+    let latest = format!("`latest` = v1.{}", o4g_gitops::policy::LATEST_MINOR);
+    assert!(help.contains(&latest), "{help}");
+    const { assert!(o4g_gitops::policy::LATEST_MINOR >= 37) };
+}
+
+/// A privileged pod: one finding, at a known line and column.
+const PRIVILEGED: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+
+#[test]
+fn sarif_results_carry_the_region_of_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "pod.yaml", PRIVILEGED);
+    let out = o4g(
+        dir.path(),
+        &[
+            "lint",
+            "--rules",
+            "pss:privileged",
+            "--format",
+            "sarif",
+            f.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &log["runs"][0]["results"][0];
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 10, "{result:#}");
+    assert_eq!(region["startColumn"], 7, "{result:#}");
+}
+
+#[test]
+fn json_output_carries_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "pod.yaml", PRIVILEGED);
+    let out = o4g(
+        dir.path(),
+        &[
+            "lint",
+            "--rules",
+            "pss:privileged",
+            "--format",
+            "json",
+            f.to_str().unwrap(),
+        ],
+    );
+    let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["line"], 10);
+    assert_eq!(
+        found[0]["fix"],
+        "set `securityContext.privileged: false` or remove it"
+    );
+}
+
+#[test]
+fn a_clean_run_says_how_many_objects_were_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = format!(
+        "{PSS_ONLY}---\n{}",
+        PSS_ONLY.replace("name: web\nspec", "name: api\nspec")
+    );
+    write(dir.path(), "a.yaml", &two);
+    write(dir.path(), "b/c.yaml", PSS_ONLY);
+    let (code, out) = lint_in(
+        dir.path(),
+        &["--rules", "pss", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("3 object(s) checked in 2 file(s): no violation"),
         "{out}"
     );
 }

@@ -65,7 +65,7 @@ fn alias_fan_out_and_deep_nesting_are_refused() {
 }
 
 #[test]
-fn a_symlink_in_a_linted_folder_is_reported() {
+fn a_symlink_in_a_linted_folder_is_reported_as_not_linted() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     std::fs::write(elsewhere.path().join("pod.yaml"), POD).unwrap();
@@ -75,10 +75,122 @@ fn a_symlink_in_a_linted_folder_is_reported() {
     )
     .unwrap();
     let out = lint(dir.path());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let t = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        err.contains("linked.yaml") && err.contains("symlink"),
-        "{err}"
+        t.contains("linked.yaml: not linted: a symlink"),
+        "the file and the reason: {t}"
+    );
+    assert!(t.contains("1 file(s) not linted"), "the summary: {t}");
+}
+
+#[test]
+fn a_pod_inside_a_nested_list_is_linted_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = format!("{POD}    securityContext: {{privileged: true}}\n").replace('\n', "\n    ");
+    let text = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - {}\n",
+        pod.trim_end()
+    );
+    std::fs::write(dir.path().join("nested.yaml"), &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_o4g"))
+        .args(["lint", "--format", "json", "--rules", "pss:privileged"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let line = text
+        .lines()
+        .position(|l| l.contains("privileged: true"))
+        .unwrap()
+        + 1;
+    assert_eq!(found[0]["line"], line, "{found:#?}\n{text}");
+}
+
+/// Peak resident memory (KiB) of `o4g` with `args`, and its output.
+fn peak_kib(args: &[&std::ffi::OsStr]) -> (u64, std::process::Output) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak-kib=%M"])
+        .arg(env!("CARGO_BIN_EXE_o4g"))
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-kib="))
+        .unwrap_or_else(|| panic!("{err}"))
+        .trim()
+        .parse()
+        .unwrap();
+    (kib, out)
+}
+
+#[test]
+fn a_50_mb_stream_gets_a_verdict_within_the_memory_of_a_few_documents() {
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        skip_or_fail!("/usr/bin/time (Debian `time`) is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.yaml");
+    let big = dir.path().join("big.yaml");
+    // Ordinary objects: restricted pods, one of them privileged half-way through.
+    let doc = |i: usize| {
+        let privileged = if i == 100_000 {
+            ", privileged: true"
+        } else {
+            ""
+        };
+        format!(
+            "---\n{}    securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}{privileged}}}\n  securityContext: {{runAsNonRoot: true, seccompProfile: {{type: RuntimeDefault}}}}\n",
+            POD.replace("name: p}", &format!("name: p{i}}}"))
+        )
+    };
+    std::fs::write(&small, doc(0)).unwrap();
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        let (mut written, mut i) = (0usize, 0usize);
+        while written < 50 << 20 {
+            let d = doc(i);
+            w.write_all(d.as_bytes()).unwrap();
+            written += d.len();
+            i += 1;
+        }
+        w.flush().unwrap();
+    }
+    let args = |f: &std::path::Path| {
+        [
+            std::ffi::OsString::from("lint"),
+            "--rules".into(),
+            "pss".into(),
+            f.into(),
+        ]
+    };
+    let (base, _) = peak_kib(
+        &args(&small)
+            .iter()
+            .map(|a| a.as_os_str())
+            .collect::<Vec<_>>(),
+    );
+    let (peak, out) = peak_kib(&args(&big).iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    let t = common::text(&out);
+    // A verdict (1: the privileged pod), not a refusal (2).
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        &t[t.len().saturating_sub(2000)..]
+    );
+    assert!(t.contains("Pod/p100000\n    [pss:privileged]"), "{t}");
+    assert!(t.contains("1 violation(s) in 1 object(s)"), "{t}");
+    // Documents are read one at a time: well under the 50 MB file.
+    assert!(
+        peak < base + 40 * 1024,
+        "peak {peak} KiB for 50 MB, {base} KiB for one document"
     );
 }
 

@@ -222,9 +222,9 @@ fn a_file_size_limit_leaves_out_unchanged_and_no_temp_file() {
 }
 
 #[test]
-fn two_renders_at_once_never_leave_a_half_updated_tree() {
+fn two_renders_at_once_both_succeed_the_second_waiting_for_the_lock() {
     let repo = scratch_repo();
-    let mut busy = 0;
+    let mut waited = 0;
     for _ in 0..20 {
         std::fs::remove_file(repo.path().join("out/docs/apps.md")).ok();
         let spawn = || {
@@ -239,17 +239,46 @@ fn two_renders_at_once_never_leave_a_half_updated_tree() {
             (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
         });
         for o in [&a, &b] {
-            if !o.status.success() {
-                assert!(text(o).contains("another o4g render"), "{}", text(o));
-                busy += 1;
+            assert!(o.status.success(), "{}", text(o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            if err.contains("Blocking") {
+                assert!(err.contains("waiting for the lock on out/"), "{err}");
+                waited += 1;
             }
         }
-        assert!(a.status.success() || b.status.success());
         let check = o4g(repo.path(), &["render", "--check"]);
         assert!(check.status.success(), "{}", text(&check));
         assert!(no_tmp_files(&repo.path().join("out")).is_empty());
     }
-    eprintln!("{busy} of 40 renders found the checkout busy");
+    eprintln!("{waited} of 40 renders waited for the lock");
+}
+
+#[test]
+fn a_render_waits_for_the_lock_with_a_bound() {
+    let repo = scratch_repo();
+    // Another holder of the lock on out/ that never lets go (flock(1) on the folder).
+    let mut holder = std::process::Command::new("flock")
+        .arg(repo.path().join("out"))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_o4g"))
+        .args(["render", "--root"])
+        .arg(repo.path())
+        .env("O4G_LOCK_TIMEOUT_SECS", "2")
+        .output()
+        .unwrap();
+    let waited = start.elapsed();
+    holder.kill().ok();
+    holder.wait().ok();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Blocking waiting for the lock on out/"), "{t}");
+    assert!(t.contains("gave up after 2 s"), "{t}");
+    assert!(waited >= std::time::Duration::from_secs(2), "{waited:?}");
+    assert!(waited < std::time::Duration::from_secs(30), "{waited:?}");
 }
 
 #[test]
