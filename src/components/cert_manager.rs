@@ -35,37 +35,38 @@ pub fn namespace() -> PlatformNamespace {
     }
 }
 
-// Digests of cert-manager v1.21.1 images (seen pinned in public repositories; verify with
-// `crane digest` when bumping). Renovate updates them with the chart.
-// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-controller
-const CONTROLLER_DIGEST: &str =
-    "sha256:416a2d76870d996460e62bd7f521bf14fa017be9e3e904aab92163a331fcb61a";
-// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-webhook
-const WEBHOOK_DIGEST: &str =
-    "sha256:d8b3961b51c8c7320633f8208dc46bf88aa13804d0f7cbe48a096b2c523cee42";
-// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-cainjector
-const CAINJECTOR_DIGEST: &str =
-    "sha256:ccf6b919ec0500745a47a910118f834f9636d0aac1ff221245cd2557ed8c7c98";
-// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-acmesolver
-const ACMESOLVER_DIGEST: &str =
-    "sha256:dbc7cc1354f603918e7c5af7f55a0a620537394452c93a565bde75c6f48e8837";
-// renovate: datasource=docker depName=quay.io/jetstack/cert-manager-startupapicheck
-const STARTUPAPICHECK_DIGEST: &str =
-    "sha256:d8ab6416e6e7303a86fa0a8daa82c94a8001f21c9d78eb2e7db20534e5d07ae8";
+/// The cert-manager images, pinned by tag and digest (digests seen pinned in public
+/// repositories). Renovate's images manager (renovate.json, the regex of `src/images.rs`)
+/// bumps each line's tag and digest, grouped with the chart in one PR (group `cert-manager`);
+/// `tests/ci.rs` fails while a tag differs from the chart version.
+#[rustfmt::skip] // one image per line, so Renovate reads one line per bump
+pub mod images {
+    use crate::image::PinnedImage;
+    use crate::pinned_image;
+
+    /// The controller.
+    // renovate: datasource=docker depName=quay.io/jetstack/cert-manager-controller
+    pub const CONTROLLER: PinnedImage = pinned_image!("quay.io", "jetstack/cert-manager-controller", "v1.21.1", "sha256:416a2d76870d996460e62bd7f521bf14fa017be9e3e904aab92163a331fcb61a");
+    /// The webhook.
+    // renovate: datasource=docker depName=quay.io/jetstack/cert-manager-webhook
+    pub const WEBHOOK: PinnedImage = pinned_image!("quay.io", "jetstack/cert-manager-webhook", "v1.21.1", "sha256:d8b3961b51c8c7320633f8208dc46bf88aa13804d0f7cbe48a096b2c523cee42");
+    /// The CA injector.
+    // renovate: datasource=docker depName=quay.io/jetstack/cert-manager-cainjector
+    pub const CAINJECTOR: PinnedImage = pinned_image!("quay.io", "jetstack/cert-manager-cainjector", "v1.21.1", "sha256:ccf6b919ec0500745a47a910118f834f9636d0aac1ff221245cd2557ed8c7c98");
+    /// The HTTP-01 solver.
+    // renovate: datasource=docker depName=quay.io/jetstack/cert-manager-acmesolver
+    pub const ACMESOLVER: PinnedImage = pinned_image!("quay.io", "jetstack/cert-manager-acmesolver", "v1.21.1", "sha256:dbc7cc1354f603918e7c5af7f55a0a620537394452c93a565bde75c6f48e8837");
+    /// The install check.
+    // renovate: datasource=docker depName=quay.io/jetstack/cert-manager-startupapicheck
+    pub const STARTUPAPICHECK: PinnedImage = pinned_image!("quay.io", "jetstack/cert-manager-startupapicheck", "v1.21.1", "sha256:d8ab6416e6e7303a86fa0a8daa82c94a8001f21c9d78eb2e7db20534e5d07ae8");
+
+    /// All five.
+    pub const ALL: [PinnedImage; 5] = [CONTROLLER, WEBHOOK, CAINJECTOR, ACMESOLVER, STARTUPAPICHECK];
+}
 
 /// The cert-manager images as the chart renders them (`quay.io/jetstack/<name>:<tag>@<digest>`).
 pub fn pinned_images() -> Vec<String> {
-    let tag = crate::charts::CERT_MANAGER.version;
-    [
-        ("cert-manager-controller", CONTROLLER_DIGEST),
-        ("cert-manager-webhook", WEBHOOK_DIGEST),
-        ("cert-manager-cainjector", CAINJECTOR_DIGEST),
-        ("cert-manager-acmesolver", ACMESOLVER_DIGEST),
-        ("cert-manager-startupapicheck", STARTUPAPICHECK_DIGEST),
-    ]
-    .into_iter()
-    .map(|(name, digest)| format!("quay.io/jetstack/{name}:{tag}@{digest}"))
-    .collect()
+    images::ALL.iter().map(ToString::to_string).collect()
 }
 
 /// cert-manager chart values we set.
@@ -108,6 +109,15 @@ struct Image {
     digest: &'static str,
 }
 
+impl From<crate::image::PinnedImage> for Image {
+    fn from(i: crate::image::PinnedImage) -> Self {
+        Image {
+            tag: i.tag(),
+            digest: i.digest(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Sub {
     image: Image,
@@ -115,9 +125,8 @@ struct Sub {
 
 /// The cert-manager HelmRelease.
 pub fn component() -> Result<HelmComponent, Error> {
-    let tag = crate::charts::CERT_MANAGER.version;
-    let sub = |digest| Sub {
-        image: Image { tag, digest },
+    let sub = |image: crate::image::PinnedImage| Sub {
+        image: image.into(),
     };
     let values = Values {
         crds: Crds {
@@ -131,14 +140,11 @@ pub fn component() -> Result<HelmComponent, Error> {
             enabled: true,
             servicemonitor: Flag { enabled: false },
         },
-        image: Image {
-            tag,
-            digest: CONTROLLER_DIGEST,
-        },
-        webhook: sub(WEBHOOK_DIGEST),
-        cainjector: sub(CAINJECTOR_DIGEST),
-        acmesolver: sub(ACMESOLVER_DIGEST),
-        startupapicheck: sub(STARTUPAPICHECK_DIGEST),
+        image: images::CONTROLLER.into(),
+        webhook: sub(images::WEBHOOK),
+        cainjector: sub(images::CAINJECTOR),
+        acmesolver: sub(images::ACMESOLVER),
+        startupapicheck: sub(images::STARTUPAPICHECK),
         // Solver pods run in the app namespaces, where requests and limits are required.
         extra_args: vec![
             "--acme-http01-solver-resource-request-cpu=10m".into(),
