@@ -36,7 +36,9 @@ impl Release {
 }
 
 fn chart_dir(chart: &str, version: &str) -> std::path::PathBuf {
-    super::root().join(format!("../shared/charts/{chart}-{version}"))
+    super::shared()
+        .unwrap_or_else(|| super::root().join("../shared"))
+        .join(format!("charts/{chart}-{version}"))
 }
 
 /// The generated HelmReleases (with their chart name and version), from the in-memory tree.

@@ -16,11 +16,21 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository, if present.
+/// The upstream test data (chart sources, PSS and Kyverno fixtures, CRD schemas; listed with
+/// their sources and sha256s in `.ci/upstream.toml`): the folder `$O4G_SHARED` names (the
+/// hosted CI job's cache, filled by `.ci/upstream.py fetch`), else `../shared` beside the
+/// repository (this machine's copy), if present.
 pub fn shared() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(SHARED_ENV) {
+        let p = PathBuf::from(p);
+        return p.is_dir().then_some(p);
+    }
     let p = root().join("../shared");
     p.join("DESIGN.md").is_file().then_some(p)
 }
+
+/// The environment variable naming the upstream data cache.
+pub const SHARED_ENV: &str = "O4G_SHARED";
 
 /// True when running in CI (`CI=true`), where nothing may be skipped.
 pub fn in_ci() -> bool {
