@@ -730,8 +730,9 @@ fn the_runner_scale_set_validates_against_the_arc_crd_schema() {
         .iter()
         .find(|o| o["kind"] == "AutoscalingRunnerSet")
         .expect("the scale set chart renders an AutoscalingRunnerSet");
-    let path = common::root()
-        .join("../shared/schemas/actions.github.com/autoscalingrunnerset_v1alpha1.json");
+    let path = common::shared()
+        .expect("the chart tests run only with the upstream data")
+        .join("schemas/actions.github.com/autoscalingrunnerset_v1alpha1.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
@@ -741,4 +742,111 @@ fn the_runner_scale_set_validates_against_the_arc_crd_schema() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(set["spec"]["runnerScaleSetName"], "o4g-runners");
     assert_eq!(set["spec"]["githubConfigSecret"], "arc-github-app");
+}
+
+/// What the CI's Trivy step scans (`.ci/trivy-scan`): each Flux Kustomization as kustomize
+/// builds it (`manifests/kustomize/<name>.yaml`, so the overlays' strategic-merge patch files
+/// are never scanned as workloads of their own), each HelmRelease as Helm renders its chart
+/// (`manifests/charts/<name>.yaml`), and every image that runs (`images.txt`: the pinned ones
+/// and every chart image). Written into `$O4G_SCAN_DIR` when set (the hosted `test` job), else a
+/// scratch folder. Trivy reports a finding's path relative to the folder it scans
+/// (aquasecurity/trivy@009db3d41d `pkg/fanal/walker/fs.go` `WalkDirFunc`: `filepath.Rel(root,
+/// filePath)`) and matches an ignore entry's `paths` with `doublestar.Match` on that path
+/// (aquasecurity/trivy@04e0ed7ae4 `pkg/result/ignore.go` `matchPath`), so every path of
+/// `.trivyignore.yaml` must be one of the files written here.
+#[test]
+fn scan_inputs_cover_what_runs_and_the_trivy_ignore_paths_match_them() {
+    need_charts!();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("O4G_SCAN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(manifests.join("charts")).unwrap();
+    std::fs::create_dir_all(manifests.join("kustomize")).unwrap();
+    let mut written = BTreeSet::new();
+    let mut images: BTreeSet<String> = o4g_gitops::components::pinned_images()
+        .into_iter()
+        .collect();
+    for r in charts::releases() {
+        let name = r.helm_release["metadata"]["name"].as_str().unwrap();
+        let text: String = r
+            .objects
+            .iter()
+            .map(|o| format!("---\n{}", o4g_gitops::yaml::to_document(o)))
+            .collect();
+        let rel = format!("charts/{name}.yaml");
+        std::fs::write(manifests.join(&rel), text).unwrap();
+        written.insert(rel);
+        images.extend(images_of(r));
+    }
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    for (path, bytes) in tree.files() {
+        if !path.starts_with("out/clusters/") || !path.ends_with(".yaml") {
+            continue;
+        }
+        for ks in o4g_gitops::lint::parse_documents(
+            std::path::Path::new(path),
+            &String::from_utf8_lossy(bytes),
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|d| {
+            d["apiVersion"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+        }) {
+            let name = ks["metadata"]["name"].as_str().unwrap();
+            let folder = ks["spec"]["path"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("./");
+            let out = std::process::Command::new("kubectl")
+                .args(["kustomize", folder])
+                .current_dir(common::root())
+                .output()
+                .expect("kubectl");
+            assert!(out.status.success(), "{folder}: {}", common::text(&out));
+            let rel = format!("kustomize/{name}.yaml");
+            std::fs::write(manifests.join(&rel), out.stdout).unwrap();
+            written.insert(rel);
+        }
+    }
+    let list: String = images.iter().map(|i| format!("{i}\n")).collect();
+    std::fs::write(dir.join("images.txt"), list).unwrap();
+    assert!(
+        written.iter().any(|p| p.starts_with("kustomize/apps-")),
+        "{written:#?}"
+    );
+    assert!(
+        images.iter().any(|i| i.contains("longhorn-manager")),
+        "chart images listed"
+    );
+
+    let ignore = o4g_gitops::lint::parse_documents(
+        std::path::Path::new(".trivyignore.yaml"),
+        &std::fs::read_to_string(common::root().join(".trivyignore.yaml")).unwrap(),
+    )
+    .unwrap()
+    .remove(0);
+    let entries = ignore["misconfigurations"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    for e in entries {
+        assert!(
+            e["statement"].as_str().is_some_and(|s| s.len() > 20),
+            "{e}: a reason"
+        );
+        for p in e["paths"]
+            .as_array()
+            .expect("paths: an exception names its files")
+        {
+            let p = p.as_str().unwrap();
+            assert!(
+                written.contains(p),
+                "{p} ({}) is not a path Trivy reports; scanned files: {written:#?}",
+                e["id"]
+            );
+        }
+    }
 }

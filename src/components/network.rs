@@ -551,9 +551,9 @@ pub fn cert_manager_flows(net: &NetworkParams) -> Vec<Flow> {
     flows
 }
 
-/// The flows of the runner namespaces: runners reach GitHub (443, addresses GitHub does not
-/// pin, so the internet) and DNS, nothing else (no service account token, no API server); the
-/// controller and the scale set's listener use the API server and GitHub.
+/// The flows of the runner namespaces: runners reach any public address on 443 (GitHub among
+/// them: its addresses are not fixed and a NetworkPolicy cannot name hosts) and DNS, nothing
+/// else (no service account token, no API server); the controller and the scale set's listener use the API server and GitHub.
 pub fn runner_flows(net: &NetworkParams) -> Vec<Flow> {
     use super::runner::{CONTROLLER_NAMESPACE, RUNNER_NAMESPACE};
     let https = Port::tcp("https", 443);
@@ -562,7 +562,7 @@ pub fn runner_flows(net: &NetworkParams) -> Vec<Flow> {
             Peer::Namespace(RUNNER_NAMESPACE.into()),
             internet(),
             https,
-            "runners talk to GitHub (jobs, logs, artifacts, actions)",
+            "runners reach any public address on 443 (GitHub: jobs, logs, artifacts, actions)",
         ),
         flow(
             Peer::Namespace(CONTROLLER_NAMESPACE.into()),

@@ -1,8 +1,10 @@
 //! The self-hosted GitHub Actions runners: actions-runner-controller in runner scale set mode.
-//! The controller runs in `arc-systems`, one scale set (`o4g-runners`, the `runs-on:` label of
-//! `.github/workflows/`) in `arc-runners`; both `restricted`. Runner pods run the pinned
+//! The controller runs in `arc-systems`, one scale set (`o4g-runners`, its `runs-on:` label)
+//! in `arc-runners`; both `restricted`. Runner pods run the pinned
 //! `actions-runner` image as uid 1001 without Docker-in-Docker, with no service account token,
-//! and may only reach the internet on 443 (GitHub) and DNS.
+//! and may reach DNS and any public address on 443 (GitHub's addresses are not fixed; a
+//! NetworkPolicy cannot name hosts), nothing private. No workflow of the repository sends a job
+//! here today: the CI runs on hosted runners (`out/docs/ci.md`).
 
 use serde::Serialize;
 use serde_json::json;
