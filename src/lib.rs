@@ -61,6 +61,7 @@ pub mod closed_pipe;
 pub mod components;
 pub mod crd;
 pub mod diagnostic;
+pub mod diff;
 mod error;
 pub mod image;
 pub mod immutable;

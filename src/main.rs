@@ -79,6 +79,15 @@ enum Command {
         #[arg(long)]
         allow_immutable_change: bool,
     },
+    /// Show what a change gives the cluster: the committed out/ of BASE against the working
+    /// tree's, per Flux Kustomization, with danger notes (exit 2 on a bad BASE).
+    Diff {
+        /// A git ref; default: the merge base with main.
+        base: Option<String>,
+        /// `markdown` (a PR comment) or `json`.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: o4g_gitops::diff::Format,
+    },
     /// Print every image the platform pins (src/images.rs and the chart values), one per line,
     /// for the CI's Trivy and digest checks.
     Images,
@@ -559,6 +568,18 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     Ok(ExitCode::from(2))
                 }
                 Err(o4g_gitops::components::backup::RestoreJobError::Build(e)) => Err(e),
+            }
+        }
+        Command::Diff { base, format } => {
+            match o4g_gitops::diff::run(&cli.root, base.as_deref(), *format) {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
             }
         }
         Command::Images => {

@@ -533,6 +533,7 @@ fn image_tools(runs_on: &str) -> Option<Vec<&'static str>> {
             "cp",
             "mv",
             "ls",
+            "head",
         ]),
         // The in-cluster scale set's image (src/images.rs ACTIONS_RUNNER), actions/runner@00242473a2
         // `images/Dockerfile`: dotnet runtime-deps 8.0 (Ubuntu 22.04) with sudo, lsb-release,

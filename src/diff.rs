@@ -1,0 +1,938 @@
+//! `o4g diff BASE`: what the cluster gets from a change, for the review of a pull request.
+//!
+//! Compares the committed `out/` of `BASE` (a git ref, read with `git ls-tree` and
+//! `git cat-file`, nothing checked out) with the working tree's `out/` (regular files only, no
+//! symlink followed). Each side's objects are built per Flux Kustomization the way
+//! kustomize builds our generated folders ([`crate::immutable::build`]), then compared per
+//! object: added, removed (and whether Flux prunes it), changed fields. Secrets show key names
+//! only, never a value. Computed danger notes: immutable-field changes
+//! ([`crate::immutable::changes`]), prunes of stateful objects, storage class or size changes,
+//! NetworkPolicy reachability gained and lost (the evaluator of [`crate::netpol::eval`] over
+//! the pods of our workloads), Pod Security level changes, Kyverno Audit/Deny changes, and
+//! HelmRelease chart version or values changes (the values diff; the objects a chart would
+//! render are not computed here).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// GitHub's limit on the body of an issue comment (characters).
+pub const COMMENT_LIMIT: usize = 65536;
+
+/// The first line of the markdown report: the workflow finds its own comment by it.
+pub const MARKER: &str = "<!-- o4g-diff -->";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A pull-request comment, collapsed per Flux Kustomization, within GitHub's size limit.
+    Markdown,
+    /// Everything, for tools.
+    Json,
+}
+
+/// Why a diff could not be made (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DiffError(String);
+
+/// The files of `out/` on one side, by repository-relative path.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The base ref as given and the commit it names.
+    pub base: String,
+    /// Per Flux Kustomization, in name order.
+    pub kustomizations: Vec<KustomizationDiff>,
+    /// Image changes (tag and digest), per Kustomization (for the apps: per environment).
+    pub images: Vec<ImageChange>,
+    /// Computed danger notes.
+    pub dangers: Vec<Danger>,
+}
+
+/// The changes under one Flux Kustomization.
+#[derive(Debug, Serialize)]
+pub struct KustomizationDiff {
+    /// Its name (`apps-prod`, `infra-controllers`, …).
+    pub name: String,
+    /// The folder it applies.
+    pub path: String,
+    /// `spec.prune`: removed objects are deleted from the cluster.
+    pub prune: bool,
+    /// Changed objects.
+    pub objects: Vec<ObjectDiff>,
+}
+
+/// One object's change.
+#[derive(Debug, Serialize)]
+pub struct ObjectDiff {
+    /// `Kind namespace/name` (or `Kind name`).
+    pub object: String,
+    /// `added`, `removed` or `changed`.
+    pub change: &'static str,
+    /// For a removed object: Flux deletes it from the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<bool>,
+    /// Changed fields (for a Secret: key names only).
+    pub fields: Vec<FieldChange>,
+}
+
+/// One changed field.
+#[derive(Debug, Serialize)]
+pub struct FieldChange {
+    /// `spec.template.spec.containers[0].image`.
+    pub path: String,
+    /// Old value (absent: the field is new; never set for a Secret's data).
+    pub old: Option<String>,
+    /// New value (absent: the field is gone; never set for a Secret's data).
+    pub new: Option<String>,
+}
+
+/// An image that changes.
+#[derive(Debug, Serialize)]
+pub struct ImageChange {
+    /// The Flux Kustomization (environment for `apps-<env>`).
+    pub kustomization: String,
+    /// The workload.
+    pub object: String,
+    /// The container.
+    pub container: String,
+    /// Before (absent: new container).
+    pub old: Option<String>,
+    /// After (absent: container gone).
+    pub new: Option<String>,
+}
+
+/// A change a reviewer must look at twice.
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Danger {
+    /// `immutable`, `prune`, `storage`, `reachability`, `pod-security`, `kyverno`, `helm`.
+    pub kind: &'static str,
+    /// The object (or the flow).
+    pub object: String,
+    /// What happens.
+    pub message: String,
+}
+
+fn err(msg: impl Into<String>) -> DiffError {
+    DiffError(msg.into())
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, DiffError> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .map_err(|e| err(format!("git: {e}")))?;
+    if !out.status.success() {
+        return Err(err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// The default base: the merge base of `HEAD` with `main` (or `origin/main`).
+pub fn default_base(root: &Path) -> Result<String, DiffError> {
+    for main in ["main", "origin/main"] {
+        if let Ok(b) = git(root, &["merge-base", "HEAD", main]) {
+            return Ok(String::from_utf8_lossy(&b).trim().to_string());
+        }
+    }
+    Err(err(
+        "no merge base with main or origin/main: name the base (o4g diff BASE)",
+    ))
+}
+
+/// The regular files of `out/` at `rev` (symlinks and submodules are skipped).
+pub fn files_at(root: &Path, rev: &str) -> Result<(String, Files), DiffError> {
+    if rev.starts_with('-') {
+        return Err(err(format!("{rev}: not a git revision")));
+    }
+    let commit = git(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .map_err(|e| err(format!("{rev}: not a commit of this repository ({e})")))?;
+    let commit = String::from_utf8_lossy(&commit).trim().to_string();
+    let listing = git(
+        root,
+        &["ls-tree", "-r", "-z", &commit, "--", crate::OUT_DIR],
+    )?;
+    let mut wanted = Vec::new();
+    for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let mut meta = meta.split(' ');
+        let (mode, kind, sha) = (meta.next(), meta.next(), meta.next());
+        if kind == Some("blob")
+            && mode != Some("120000")
+            && let Some(sha) = sha
+        {
+            wanted.push((path.to_string(), sha.to_string()));
+        }
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(format!("git cat-file: {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let shas: Vec<String> = wanted.iter().map(|(_, s)| s.clone()).collect();
+    let writer = std::thread::spawn(move || {
+        for s in shas {
+            if writeln!(stdin, "{s}").is_err() {
+                break;
+            }
+        }
+    });
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let mut files = Files::new();
+    for (path, _) in &wanted {
+        let mut header = String::new();
+        reader
+            .read_line(&mut header)
+            .map_err(|e| err(format!("git cat-file: {e}")))?;
+        let size: usize = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| err(format!("git cat-file: {header}")))?;
+        let mut buf = vec![0; size + 1];
+        reader
+            .read_exact(&mut buf)
+            .map_err(|e| err(format!("git cat-file: {e}")))?;
+        buf.pop();
+        files.insert(path.clone(), buf);
+    }
+    let _ = writer.join();
+    let _ = child.wait();
+    Ok((commit, files))
+}
+
+/// The regular files of the working tree's `out/` (symlinks are neither followed nor read).
+pub fn files_of_worktree(root: &Path) -> Result<Files, DiffError> {
+    let mut files = Files::new();
+    let out = root.join(crate::OUT_DIR);
+    for entry in walkdir::WalkDir::new(&out).follow_links(false) {
+        let entry = entry.map_err(|e| err(format!("{}: {e}", out.display())))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(entry.path())
+            .map_err(|e| err(format!("{}: {e}", entry.path().display())))?;
+        files.insert(rel, bytes);
+    }
+    Ok(files)
+}
+
+fn docs(files: &Files, path: &str) -> Vec<Value> {
+    files
+        .get(path)
+        .and_then(|b| {
+            crate::yaml_read::parse_documents(Path::new(path), &String::from_utf8_lossy(b)).ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The Flux Kustomizations of one side: name → (path, prune).
+fn flux_kustomizations(files: &Files) -> BTreeMap<String, (String, bool)> {
+    let mut out = BTreeMap::new();
+    for path in files
+        .keys()
+        .filter(|p| p.starts_with(crate::components::layout::CLUSTER) && p.ends_with(".yaml"))
+    {
+        for d in docs(files, path) {
+            if d["kind"] == "Kustomization"
+                && d["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+                && let (Some(name), Some(p)) =
+                    (d["metadata"]["name"].as_str(), d["spec"]["path"].as_str())
+            {
+                out.insert(
+                    name.to_string(),
+                    (
+                        p.trim_start_matches("./").to_string(),
+                        d["spec"]["prune"].as_bool().unwrap_or(false),
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+type Key = (String, String, String);
+
+fn key(o: &Value) -> Key {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    (
+        s(&o["kind"]),
+        s(&o["metadata"]["namespace"]),
+        s(&o["metadata"]["name"]),
+    )
+}
+
+fn label((kind, ns, name): &Key) -> String {
+    if ns.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {ns}/{name}")
+    }
+}
+
+fn build(files: &Files, path: &str) -> BTreeMap<Key, Value> {
+    let read = |p: &str| files.get(p).cloned();
+    crate::immutable::build(&read, path, 0)
+        .into_iter()
+        .map(|o| (key(&o), o))
+        .collect()
+}
+
+/// Leaves of a JSON value by path (`a.b[0].c`).
+fn leaves(v: &Value, prefix: String, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else if k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    format!("{prefix}.{k}")
+                } else {
+                    format!("{prefix}[{k:?}]")
+                };
+                leaves(x, p, out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, x) in a.iter().enumerate() {
+                leaves(x, format!("{prefix}[{i}]"), out);
+            }
+        }
+        _ => {
+            out.insert(prefix, v.clone());
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Field changes of one object; a Secret's `data`/`stringData` by key name only, its SOPS
+/// metadata left out.
+fn fields(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let secret = old["kind"] == "Secret" || new["kind"] == "Secret";
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    leaves(old, String::new(), &mut a);
+    leaves(new, String::new(), &mut b);
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut out = Vec::new();
+    for p in names {
+        let (x, y) = (a.get(p), b.get(p));
+        if x == y {
+            continue;
+        }
+        if secret && (p == "sops" || p.starts_with("sops.") || p.starts_with("sops[")) {
+            continue;
+        }
+        if secret && (p.starts_with("data") || p.starts_with("stringData")) {
+            // Key name only: the value is never printed.
+            out.push(FieldChange {
+                path: p.clone(),
+                old: x.map(|_| "(value not shown)".to_string()),
+                new: y.map(|_| "(value not shown)".to_string()),
+            });
+            continue;
+        }
+        out.push(FieldChange {
+            path: p.clone(),
+            old: x.map(short),
+            new: y.map(short),
+        });
+    }
+    out
+}
+
+/// The pod spec of a workload object, with the pod template's metadata.
+fn pod_template(o: &Value) -> Option<&Value> {
+    match o["kind"].as_str()? {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            Some(&o["spec"]["template"])
+        }
+        "CronJob" => Some(&o["spec"]["jobTemplate"]["spec"]["template"]),
+        "Pod" => Some(o),
+        _ => None,
+    }
+}
+
+fn images(o: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(t) = pod_template(o) {
+        for list in ["initContainers", "containers"] {
+            for c in t["spec"][list].as_array().into_iter().flatten() {
+                if let (Some(n), Some(i)) = (c["name"].as_str(), c["image"].as_str()) {
+                    out.insert(n.to_string(), i.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Storage requests and classes of a PVC or a StatefulSet's claim templates.
+fn storage(o: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut claim = |prefix: String, spec: &Value| {
+        if let Some(s) = spec["resources"]["requests"]["storage"].as_str() {
+            out.insert(format!("{prefix}size"), s.to_string());
+        }
+        if let Some(c) = spec["storageClassName"].as_str() {
+            out.insert(format!("{prefix}storageClassName"), c.to_string());
+        }
+    };
+    match o["kind"].as_str() {
+        Some("PersistentVolumeClaim") => claim(String::new(), &o["spec"]),
+        Some("StatefulSet") => {
+            for t in o["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let n = t["metadata"]["name"].as_str().unwrap_or("?");
+                claim(format!("claim {n} "), &t["spec"]);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Pod Security labels of a Namespace.
+fn pod_security(o: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if o["kind"] == "Namespace" {
+        for (k, v) in o["metadata"]["labels"].as_object().into_iter().flatten() {
+            if k.starts_with("pod-security.kubernetes.io/") {
+                out.insert(k.clone(), short(v));
+            }
+        }
+    }
+    out
+}
+
+/// The Kyverno enforcement of a policy: `validationActions` (ValidatingPolicy) or
+/// `validationFailureAction` (ClusterPolicy), with its overrides.
+fn kyverno_action(o: &Value) -> Option<String> {
+    let api = o["apiVersion"].as_str()?;
+    if !api.contains("kyverno.io") {
+        return None;
+    }
+    let mut acts = BTreeMap::new();
+    leaves(&o["spec"], String::new(), &mut acts);
+    let picked: Vec<String> = acts
+        .into_iter()
+        .filter(|(p, _)| p.contains("validationActions") || p.contains("validationFailureAction"))
+        .map(|(p, v)| format!("{p}={}", short(&v)))
+        .collect();
+    (!picked.is_empty()).then(|| picked.join(", "))
+}
+
+/// The pods our workloads run, for the reachability check.
+fn pods(objects: &BTreeMap<Key, Value>) -> Vec<crate::netpol::eval::Pod> {
+    let mut out = Vec::new();
+    for ((_, ns, name), o) in objects {
+        let Some(t) = pod_template(o) else { continue };
+        let labels = t["metadata"]["labels"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), short(v))).collect())
+            .unwrap_or_default();
+        let mut ports = Vec::new();
+        for c in t["spec"]["containers"].as_array().into_iter().flatten() {
+            for p in c["ports"].as_array().into_iter().flatten() {
+                if let Some(n) = p["containerPort"]
+                    .as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                {
+                    ports.push((
+                        p["name"].as_str().unwrap_or("").to_string(),
+                        n,
+                        p["protocol"].as_str().unwrap_or("TCP").to_string(),
+                    ));
+                }
+            }
+        }
+        out.push(crate::netpol::eval::Pod {
+            namespace: ns.clone(),
+            name: name.clone(),
+            labels,
+            ports,
+        });
+    }
+    out
+}
+
+fn cluster(objects: &BTreeMap<Key, Value>) -> crate::netpol::eval::Cluster {
+    let mut c = crate::netpol::eval::Cluster::default();
+    for ((kind, _, name), o) in objects {
+        if kind == "Namespace" {
+            let labels = o["metadata"]["labels"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), short(v))).collect())
+                .unwrap_or_default();
+            c.namespaces.insert(name.clone(), labels);
+        } else if kind == "NetworkPolicy"
+            && let Ok(p) = serde_json::from_value(o.clone())
+        {
+            c.policies.push(p);
+        }
+    }
+    c
+}
+
+/// Flows (`src → dst:port/proto`) allowed among `pods`.
+fn flows(c: &crate::netpol::eval::Cluster, pods: &[crate::netpol::eval::Pod]) -> BTreeSet<String> {
+    use crate::netpol::eval::Endpoint;
+    let mut out = BTreeSet::new();
+    for src in pods {
+        for dst in pods {
+            if src == dst {
+                continue;
+            }
+            for (_, port, proto) in &dst.ports {
+                if c.allowed(Endpoint::Pod(src), Endpoint::Pod(dst), *port, proto) {
+                    out.insert(format!(
+                        "{}/{} → {}/{}:{port}/{proto}",
+                        src.namespace, src.name, dst.namespace, dst.name
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Compares two sides' `out/` files.
+pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
+    let (ko, kn) = (flux_kustomizations(old), flux_kustomizations(new));
+    let names: BTreeSet<&String> = ko.keys().chain(kn.keys()).collect();
+    let mut report = Report {
+        base: base.to_string(),
+        kustomizations: Vec::new(),
+        images: Vec::new(),
+        dangers: Vec::new(),
+    };
+    let (mut all_old, mut all_new) = (BTreeMap::new(), BTreeMap::new());
+    for name in names {
+        let (po, pn) = (ko.get(name), kn.get(name));
+        let path = pn.or(po).map(|(p, _)| p.clone()).unwrap_or_default();
+        let prune = pn.or(po).is_some_and(|(_, p)| *p);
+        let before = po.map(|(p, _)| build(old, p)).unwrap_or_default();
+        let after = pn.map(|(p, _)| build(new, p)).unwrap_or_default();
+        let keys: BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
+        let mut objects = Vec::new();
+        for k in keys {
+            let object = label(k);
+            match (before.get(k), after.get(k)) {
+                (None, Some(n)) => {
+                    objects.push(ObjectDiff {
+                        object: object.clone(),
+                        change: "added",
+                        pruned: None,
+                        fields: Vec::new(),
+                    });
+                    image_changes(&mut report, name, &object, &Value::Null, n);
+                }
+                (Some(o), None) => {
+                    objects.push(ObjectDiff {
+                        object: object.clone(),
+                        change: "removed",
+                        pruned: Some(prune),
+                        fields: Vec::new(),
+                    });
+                    if prune
+                        && matches!(
+                            k.0.as_str(),
+                            "PersistentVolumeClaim" | "StatefulSet" | "Namespace"
+                        )
+                    {
+                        report.dangers.push(Danger {
+                            kind: "prune",
+                            object: object.clone(),
+                            message: format!(
+                                "Flux ({name}, prune: true) deletes it from the cluster"
+                            ),
+                        });
+                    }
+                    image_changes(&mut report, name, &object, o, &Value::Null);
+                }
+                (Some(o), Some(n)) if o != n => {
+                    let f = fields(o, n);
+                    dangers_of_change(&mut report, &object, o, n);
+                    image_changes(&mut report, name, &object, o, n);
+                    objects.push(ObjectDiff {
+                        object,
+                        change: "changed",
+                        pruned: None,
+                        fields: f,
+                    });
+                }
+                _ => {}
+            }
+        }
+        for c in po
+            .zip(pn)
+            .map(|((a, _), (b, _))| {
+                let ro = |p: &str| old.get(p).cloned();
+                let rn = |p: &str| new.get(p).cloned();
+                if a == b {
+                    crate::immutable::changes(&ro, &rn, std::slice::from_ref(a))
+                } else {
+                    Vec::new()
+                }
+            })
+            .unwrap_or_default()
+        {
+            report.dangers.push(Danger {
+                kind: "immutable",
+                object: c.object.clone(),
+                message: format!(
+                    "{}: {} (the API server refuses it; render needs --allow-immutable-change). {}",
+                    c.field, c.change, c.procedure
+                ),
+            });
+        }
+        all_old.extend(before);
+        all_new.extend(after);
+        if !objects.is_empty() {
+            report.kustomizations.push(KustomizationDiff {
+                name: name.clone(),
+                path,
+                prune,
+                objects,
+            });
+        }
+    }
+    // Reachability among the pods of the new side, under each side's policies.
+    let pods = pods(&all_new);
+    let (fo, fnew) = (
+        flows(&cluster(&all_old), &pods),
+        flows(&cluster(&all_new), &pods),
+    );
+    for f in fo.difference(&fnew) {
+        report.dangers.push(Danger {
+            kind: "reachability",
+            object: f.clone(),
+            message: "flow lost: the NetworkPolicies no longer allow it".into(),
+        });
+    }
+    for f in fnew.difference(&fo) {
+        report.dangers.push(Danger {
+            kind: "reachability",
+            object: f.clone(),
+            message: "flow gained: the NetworkPolicies now allow it".into(),
+        });
+    }
+    report.dangers.sort();
+    report.dangers.dedup();
+    report
+}
+
+fn image_changes(report: &mut Report, ks: &str, object: &str, old: &Value, new: &Value) {
+    let (a, b) = (images(old), images(new));
+    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for c in names {
+        if a.get(c) != b.get(c) {
+            report.images.push(ImageChange {
+                kustomization: ks.to_string(),
+                object: object.to_string(),
+                container: c.clone(),
+                old: a.get(c).cloned(),
+                new: b.get(c).cloned(),
+            });
+        }
+    }
+}
+
+fn dangers_of_change(report: &mut Report, object: &str, o: &Value, n: &Value) {
+    let mut push = |kind, message: String| {
+        report.dangers.push(Danger {
+            kind,
+            object: object.to_string(),
+            message,
+        })
+    };
+    let (so, sn) = (storage(o), storage(n));
+    for k in so.keys().chain(sn.keys()).collect::<BTreeSet<_>>() {
+        if so.get(k) != sn.get(k) {
+            push(
+                "storage",
+                format!("{k}: {} → {}", show(so.get(k)), show(sn.get(k))),
+            );
+        }
+    }
+    let (po, pn) = (pod_security(o), pod_security(n));
+    for k in po.keys().chain(pn.keys()).collect::<BTreeSet<_>>() {
+        if po.get(k) != pn.get(k) {
+            push(
+                "pod-security",
+                format!("{k}: {} → {}", show(po.get(k)), show(pn.get(k))),
+            );
+        }
+    }
+    let (ka, kb) = (kyverno_action(o), kyverno_action(n));
+    if ka != kb {
+        push(
+            "kyverno",
+            format!("enforcement {} → {}", show(ka.as_ref()), show(kb.as_ref())),
+        );
+    }
+    if o["kind"] == "StorageClass" && o["parameters"] != n["parameters"] {
+        push("storage", "StorageClass parameters change".into());
+    }
+    if o["kind"] == "HelmRelease" {
+        let version = |v: &Value| {
+            v["spec"]["chart"]["spec"]["version"]
+                .as_str()
+                .map(str::to_string)
+        };
+        if version(o) != version(n) {
+            push(
+                "helm",
+                format!(
+                    "chart version {} → {}",
+                    show(version(o).as_ref()),
+                    show(version(n).as_ref())
+                ),
+            );
+        }
+        if o["spec"]["values"] != n["spec"]["values"] {
+            let changed: Vec<String> = fields(&o["spec"]["values"], &n["spec"]["values"])
+                .into_iter()
+                .map(|f| f.path)
+                .collect();
+            push(
+                "helm",
+                format!(
+                    "values change ({}); the chart's rendered objects are not shown, review the values diff",
+                    changed.join(", ")
+                ),
+            );
+        }
+    }
+    if o["kind"] == "OCIRepository" && o["spec"]["ref"] != n["spec"]["ref"] {
+        push(
+            "helm",
+            format!(
+                "chart reference {} → {}",
+                short(&o["spec"]["ref"]),
+                short(&n["spec"]["ref"])
+            ),
+        );
+    }
+}
+
+fn show(v: Option<&String>) -> String {
+    v.cloned().unwrap_or_else(|| "(none)".into())
+}
+
+/// `o4g diff`: the report of `base` (default: the merge base with main) against the working
+/// tree, in `format`.
+pub fn run(root: &Path, base: Option<&str>, format: Format) -> Result<String, DiffError> {
+    let base = match base {
+        Some(b) => b.to_string(),
+        None => default_base(root)?,
+    };
+    let (commit, old) = files_at(root, &base)?;
+    let new = files_of_worktree(root)?;
+    let report = compare(
+        &format!("{base} ({})", &commit[..commit.len().min(12)]),
+        &old,
+        &new,
+    );
+    Ok(match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        ),
+        Format::Markdown => markdown(&report, COMMENT_LIMIT),
+    })
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'"))
+}
+
+/// The report as a PR comment: dangers and images first, then one collapsed section per
+/// Kustomization; cut to `limit` characters with a note when longer.
+pub fn markdown(r: &Report, limit: usize) -> String {
+    let mut head = format!("{MARKER}\n### o4g diff against {}\n\n", code(&r.base));
+    if r.kustomizations.is_empty() {
+        head.push_str("No change to what Flux applies.\n");
+        return head;
+    }
+    if !r.dangers.is_empty() {
+        head.push_str("**Danger notes**\n\n");
+        for d in &r.dangers {
+            head.push_str(&format!(
+                "- ⚠️ **{}** {}: {}\n",
+                d.kind,
+                code(&d.object),
+                d.message
+            ));
+        }
+        head.push('\n');
+    }
+    if !r.images.is_empty() {
+        head.push_str("**Images**\n\n| Kustomization | object | container | before | after |\n| --- | --- | --- | --- | --- |\n");
+        for i in &r.images {
+            head.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                i.kustomization,
+                code(&i.object),
+                i.container,
+                i.old.as_deref().map(code).unwrap_or_default(),
+                i.new.as_deref().map(code).unwrap_or_default()
+            ));
+        }
+        head.push('\n');
+    }
+    let mut sections = Vec::new();
+    for k in &r.kustomizations {
+        let count = |c: &str| k.objects.iter().filter(|o| o.change == c).count();
+        let mut s = format!(
+            "<details><summary><b>{}</b> (<code>{}</code>): {} changed, {} added, {} removed</summary>\n\n",
+            k.name,
+            k.path,
+            count("changed"),
+            count("added"),
+            count("removed")
+        );
+        for o in &k.objects {
+            let extra = match o.pruned {
+                Some(true) => " (Flux prunes it)",
+                Some(false) => " (left in the cluster: prune is off)",
+                None => "",
+            };
+            s.push_str(&format!("- {} {}{extra}\n", o.change, code(&o.object)));
+            for f in &o.fields {
+                s.push_str(&format!(
+                    "  - {}: {} → {}\n",
+                    code(&f.path),
+                    f.old
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "(none)".into()),
+                    f.new
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "(none)".into())
+                ));
+            }
+        }
+        s.push_str("\n</details>\n");
+        sections.push(s);
+    }
+    let note = "\n_Cut to fit GitHub's comment size: run `o4g diff` locally for the rest._\n";
+    let mut out = head;
+    for s in sections {
+        if out.chars().count() + s.chars().count() + note.len() > limit {
+            out.push_str(note);
+            return out;
+        }
+        out.push_str(&s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_secret_shows_key_names_never_values() {
+        let s = |v: &str| json!({"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": v}, "sops": {"mac": v}});
+        let f = fields(&s("ENC[old]"), &s("ENC[new]"));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].path, "stringData.password");
+        let text = serde_json::to_string(&f).unwrap();
+        assert!(!text.contains("ENC["), "{text}");
+    }
+
+    #[test]
+    fn the_markdown_fits_the_comment_limit() {
+        let objects = (0..2000)
+            .map(|i| ObjectDiff {
+                object: format!("ConfigMap p/c{i}"),
+                change: "added",
+                pruned: None,
+                fields: Vec::new(),
+            })
+            .collect();
+        let r = Report {
+            base: "main".into(),
+            kustomizations: vec![
+                KustomizationDiff {
+                    name: "a".into(),
+                    path: "out/a".into(),
+                    prune: true,
+                    objects,
+                },
+                KustomizationDiff {
+                    name: "b".into(),
+                    path: "out/b".into(),
+                    prune: true,
+                    objects: vec![ObjectDiff {
+                        object: "x".into(),
+                        change: "added",
+                        pruned: None,
+                        fields: vec![],
+                    }],
+                },
+            ],
+            images: Vec::new(),
+            dangers: Vec::new(),
+        };
+        let m = markdown(&r, COMMENT_LIMIT);
+        assert!(m.chars().count() <= COMMENT_LIMIT);
+        assert!(m.starts_with(MARKER) && m.contains("Cut to fit"));
+    }
+}
