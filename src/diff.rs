@@ -899,7 +899,7 @@ mod tests {
 
     #[test]
     fn the_markdown_fits_the_comment_limit() {
-        let objects = (0..2000)
+        let objects = (0..4000)
             .map(|i| ObjectDiff {
                 object: format!("ConfigMap p/c{i}"),
                 change: "added",
