@@ -765,7 +765,8 @@ fn scan_inputs_cover_what_runs_and_the_trivy_ignore_paths_match_them() {
     std::fs::create_dir_all(manifests.join("charts")).unwrap();
     std::fs::create_dir_all(manifests.join("kustomize")).unwrap();
     let mut written = BTreeSet::new();
-    let mut images: BTreeSet<String> = o4g_gitops::components::pinned_images()
+    let settings = Settings::load(&common::root()).unwrap();
+    let mut images: BTreeSet<String> = o4g_gitops::components::pinned_images(Some(&settings))
         .into_iter()
         .collect();
     for r in charts::releases() {
@@ -780,7 +781,6 @@ fn scan_inputs_cover_what_runs_and_the_trivy_ignore_paths_match_them() {
         written.insert(rel);
         images.extend(images_of(r));
     }
-    let settings = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     for (path, bytes) in tree.files() {
         if !path.starts_with("out/clusters/") || !path.ends_with(".yaml") {
