@@ -221,7 +221,8 @@ pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
 
 /// Why a credential the scripts write into a MySQL option file or a curl config file cannot
 /// be used: a line break inside it (trailing ones are dropped by `$(cat …)`), which
-/// `o4g_quoted` of backup-lib.sh refuses at run time. Any other character works.
+/// `o4g_quoted` of backup-lib.sh refuses at run time. Any other character works, in the MySQL
+/// postStart hook's SQL literals too (`ensure_exporter_script`).
 pub fn file_credential_problem(value: &str) -> Option<&'static str> {
     value
         .trim_end_matches('\n')

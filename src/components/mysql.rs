@@ -146,15 +146,20 @@ pub fn ensure_exporter_script() -> String {
 # dump job's pods besides XWiki), which may read everything and change nothing.
 set -eu
 secrets={SECRET_DIR}
-exporter_password="$(cat "$secrets/exporter-password")"
-backup_password="$(cat "$secrets/backup-password")"
+# The value as the body of an SQL string literal: ' doubled, \ doubled (the session below
+# clears NO_BACKSLASH_ESCAPES, so \ is an escape character). Any character then reaches the
+# server unchanged, except trailing line breaks, which $(...) drops.
+sql_literal() {{
+  printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/''/g"
+}}
 for key in exporter-password backup-password; do
-  case "$(cat "$secrets/$key")" in
-    *"'"* | *'\'* | "")
-      echo "o4g: $key must be non-empty, without quotes or backslashes (use: openssl rand -hex 24)" >&2
-      exit 1 ;;
-  esac
+  if [ -z "$(cat "$secrets/$key")" ]; then
+    echo "o4g: $key must be non-empty (use: openssl rand -hex 24)" >&2
+    exit 1
+  fi
 done
+exporter_password="$(sql_literal "$(cat "$secrets/exporter-password")")"
+backup_password="$(sql_literal "$(cat "$secrets/backup-password")")"
 waited=0
 until mysqladmin ping --host=127.0.0.1 --protocol=tcp --port={port} --silent >/dev/null 2>&1; do
   if [ "$waited" -ge {wait} ]; then
@@ -165,6 +170,7 @@ until mysqladmin ping --host=127.0.0.1 --protocol=tcp --port={port} --silent >/d
   waited=$((waited + 2))
 done
 MYSQL_PWD="$(cat "$secrets/root-password")" mysql --host=127.0.0.1 --protocol=tcp --port={port} --user=root --batch <<EOSQL
+SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '');
 CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '${{exporter_password}}' WITH MAX_USER_CONNECTIONS 3;
 ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY '${{exporter_password}}' WITH MAX_USER_CONNECTIONS 3;
 GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '{user}'@'127.0.0.1';
