@@ -850,3 +850,389 @@ fn scan_inputs_cover_what_runs_and_the_trivy_ignore_paths_match_them() {
         }
     }
 }
+
+/// Does a (Cluster)Role rule let its subject read Secrets (`get`, `list` or `watch`)?
+fn reads_secrets(rule: &Value) -> bool {
+    let has = |field: &str, wanted: &[&str]| {
+        rule[field]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| wanted.contains(&v.as_str().unwrap_or(""))))
+    };
+    has("apiGroups", &["", "*"])
+        && has("resources", &["secrets", "*"])
+        && has("verbs", &["get", "list", "watch", "*"])
+        && rule["resourceNames"]
+            .as_array()
+            .is_none_or(|n| n.is_empty())
+}
+
+/// The rules of a ClusterRole, with an `aggregationRule` resolved against the others.
+fn cluster_role_rules<'a>(role: &'a Value, all: &[&'a Value]) -> Vec<&'a Value> {
+    let mut rules: Vec<&Value> = role["rules"].as_array().into_iter().flatten().collect();
+    for sel in role["aggregationRule"]["clusterRoleSelectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for other in all.iter().filter(|o| o["kind"] == "ClusterRole") {
+            let labels = &other["metadata"]["labels"];
+            if sel["matchLabels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .all(|(k, v)| &labels[k] == v)
+            {
+                rules.extend(other["rules"].as_array().into_iter().flatten());
+            }
+        }
+    }
+    rules
+}
+
+/// The ServiceAccounts of the platform that may read Secrets in every namespace, and why.
+/// Anything else that can is a finding (grafana chart 12.11.1 `templates/clusterrole.yaml`
+/// grants it to Grafana's sidecars unless `rbac.namespaced`).
+const CLUSTER_WIDE_SECRET_READERS: &[(&str, &str)] = &[
+    (
+        "cert-manager/cert-manager",
+        "writes and renews the TLS Secret of every Certificate, in the Certificate's namespace",
+    ),
+    (
+        "cert-manager/cert-manager-cainjector",
+        "injects CA bundles read from Secrets into webhook configurations",
+    ),
+    (
+        "ingress-nginx/ingress-nginx",
+        "serves the TLS Secret every Ingress names, in the Ingress's namespace",
+    ),
+    (
+        "longhorn-system/longhorn-service-account",
+        "reads backup-target credentials and CSI secrets; the manager is cluster-admin-like by design",
+    ),
+    (
+        "observability/kube-prometheus-stack-operator",
+        "reads the Secrets monitors and Alertmanager configs reference, in any namespace it watches",
+    ),
+];
+
+#[test]
+fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
+    // Over every object the charts render and every object of the tree: a ClusterRoleBinding
+    // that gives a ServiceAccount get/list/watch on Secrets in every namespace. Grafana's
+    // must not be among them, and must read no Secret at all (its sidecars watch ConfigMaps).
+    need_charts!();
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let ours: Vec<Value> = tree
+        .files()
+        .iter()
+        .filter(|(p, _)| p.ends_with(".yaml") && p.starts_with("out/infrastructure/"))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
+        .collect();
+    let all: Vec<&Value> = chart_objects().into_iter().chain(ours.iter()).collect();
+    let role_reads = |kind: &str, name: &str, ns: Option<&str>| {
+        all.iter()
+            .filter(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .filter(|o| ns.is_none() || o["metadata"]["namespace"].as_str() == ns)
+            .any(|r| cluster_role_rules(r, &all).into_iter().any(reads_secrets))
+    };
+    let mut cluster_wide: BTreeSet<String> = BTreeSet::new();
+    let mut namespaced: BTreeSet<String> = BTreeSet::new();
+    for b in all
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRoleBinding" || o["kind"] == "RoleBinding")
+    {
+        let role = &b["roleRef"];
+        let binding_ns = b["metadata"]["namespace"].as_str();
+        let reads = match role["kind"].as_str().unwrap() {
+            "ClusterRole" => role_reads("ClusterRole", role["name"].as_str().unwrap(), None),
+            _ => role_reads("Role", role["name"].as_str().unwrap(), binding_ns),
+        };
+        if !reads {
+            continue;
+        }
+        for s in b["subjects"].as_array().into_iter().flatten() {
+            if s["kind"] != "ServiceAccount" {
+                continue;
+            }
+            let sa = format!(
+                "{}/{}",
+                s["namespace"].as_str().or(binding_ns).unwrap_or("default"),
+                s["name"].as_str().unwrap()
+            );
+            if b["kind"] == "ClusterRoleBinding" {
+                cluster_wide.insert(sa);
+            } else {
+                namespaced.insert(format!("{sa} in {}", binding_ns.unwrap_or("?")));
+            }
+        }
+    }
+    eprintln!("cluster-wide Secret readers: {cluster_wide:#?}\nnamespaced: {namespaced:#?}");
+    let listed: BTreeSet<String> = CLUSTER_WIDE_SECRET_READERS
+        .iter()
+        .map(|(sa, _)| sa.to_string())
+        .collect();
+    let unlisted: Vec<&String> = cluster_wide.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "ServiceAccounts that read every Secret of the cluster without a listed reason: {unlisted:#?}"
+    );
+    let stale: Vec<&String> = listed.difference(&cluster_wide).collect();
+    assert!(
+        stale.is_empty(),
+        "listed but no longer reading Secrets cluster-wide: {stale:#?}"
+    );
+    let grafana: Vec<&String> = cluster_wide
+        .iter()
+        .chain(&namespaced)
+        .filter(|sa| sa.contains("grafana"))
+        .collect();
+    assert!(grafana.is_empty(), "Grafana reads Secrets: {grafana:?}");
+    // Its sidecars watch ConfigMaps of `observability` only, through the Role the RoleBinding
+    // names, which the tree ships.
+    let deployment = all
+        .iter()
+        .find(|o| {
+            o["kind"] == "Deployment" && o["metadata"]["name"] == "kube-prometheus-stack-grafana"
+        })
+        .expect("Grafana's Deployment");
+    let sidecars: Vec<&Value> = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["name"] == "RESOURCE")
+        })
+        .collect();
+    assert!(!sidecars.is_empty(), "Grafana's sidecars");
+    for c in sidecars {
+        let env = |n: &str| {
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == n)
+                .map(|e| e["value"].clone())
+        };
+        assert_eq!(
+            env("RESOURCE"),
+            Some(Value::from("configmap")),
+            "{}",
+            c["name"]
+        );
+        assert!(
+            env("NAMESPACE").is_none_or(|n| n == "observability"),
+            "{}: {:?}",
+            c["name"],
+            env("NAMESPACE")
+        );
+    }
+    let binding = all
+        .iter()
+        .find(|o| {
+            o["kind"] == "RoleBinding" && o["metadata"]["name"] == "kube-prometheus-stack-grafana"
+        })
+        .expect("Grafana's RoleBinding");
+    let role = binding["roleRef"]["name"].as_str().unwrap();
+    assert!(
+        ours.iter().any(|o| o["kind"] == "Role"
+            && o["metadata"]["name"] == role
+            && o["metadata"]["namespace"] == "observability"),
+        "the Role {role} is not in the tree"
+    );
+}
+
+#[test]
+fn every_pod_monitor_selects_a_pod_port_prometheus_can_reach() {
+    // The PodMonitors of the tree (the runner controller and the scale set's listener) against
+    // the real chart pods (the listener as the controller builds it from the rendered scale
+    // set and the controller's flags): each selects a pod that declares the port, and every
+    // NetworkPolicy (ours and the charts') lets Prometheus reach it.
+    need_charts!();
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let monitors: Vec<Value> = tree
+        .files()
+        .iter()
+        .filter(|(p, _)| p.ends_with(".yaml"))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
+        .filter(|o| o["kind"] == "PodMonitor")
+        .collect();
+    assert!(
+        monitors.len() >= 2,
+        "the runner controller and listener are scraped"
+    );
+    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let pods = charts::pods(&objects);
+    let cluster = cluster_of(&objects);
+    let prometheus = pods
+        .iter()
+        .map(|(_, p)| p)
+        .find(|p| p.labels.get("app.kubernetes.io/name").map(String::as_str) == Some("prometheus"))
+        .expect("the Prometheus pod");
+    let mut reached = 0;
+    for m in &monitors {
+        let ns = m["metadata"]["namespace"].as_str().unwrap();
+        let sel = m["spec"]["selector"]["matchLabels"].as_object().unwrap();
+        let port = m["spec"]["podMetricsEndpoints"][0]["port"]
+            .as_str()
+            .unwrap();
+        let targets: Vec<&Pod> = pods
+            .iter()
+            .map(|(_, p)| p)
+            .filter(|p| {
+                p.namespace == ns
+                    && sel
+                        .iter()
+                        .all(|(k, v)| p.labels.get(k).map(String::as_str) == v.as_str())
+            })
+            .collect();
+        assert!(
+            !targets.is_empty(),
+            "{}: selects no pod in {ns}",
+            m["metadata"]["name"]
+        );
+        for pod in targets {
+            let number = pod
+                .ports
+                .iter()
+                .find(|(n, _, _)| n == port)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}/{} has no port {port}: {:?}",
+                        pod.namespace, pod.name, pod.ports
+                    )
+                })
+                .1;
+            assert!(
+                cluster.allowed(Endpoint::Pod(prometheus), Endpoint::Pod(pod), number, "TCP"),
+                "Prometheus cannot reach {}/{} port {number}",
+                pod.namespace,
+                pod.name
+            );
+            reached += 1;
+        }
+    }
+    eprintln!("{reached} pod monitor targets reached");
+}
+
+#[test]
+fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
+    // `gotk_resource_info` exists for a Flux object only if kube-state-metrics' custom resource
+    // state config names its group, version and kind, and its ClusterRole lets it list and
+    // watch them: checked on the rendered chart, for every Flux object the tree applies.
+    need_charts!();
+    let objects: Vec<&Value> = chart_objects();
+    let deployment = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Deployment"
+                && o["metadata"]["name"] == "kube-prometheus-stack-kube-state-metrics"
+        })
+        .expect("kube-state-metrics");
+    let args: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let file = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--custom-resource-state-config-file="))
+        .expect("custom resource state is on");
+    let key = file.rsplit('/').next().unwrap();
+    let config_map = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "ConfigMap"
+                && o["data"][key].is_string()
+                && o["metadata"]["namespace"] == "observability"
+        })
+        .expect("the custom resource state ConfigMap");
+    let config: Value = serde_yaml::from_str(config_map["data"][key].as_str().unwrap()).unwrap();
+    let gvks: BTreeSet<(String, String)> = config["spec"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let g = &r["groupVersionKind"];
+            (
+                format!(
+                    "{}/{}",
+                    g["group"].as_str().unwrap(),
+                    g["version"].as_str().unwrap()
+                ),
+                g["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let role = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "ClusterRole"
+                && o["metadata"]["name"] == "kube-prometheus-stack-kube-state-metrics"
+        })
+        .expect("kube-state-metrics' ClusterRole");
+    let may = |group: &str, plural: &str, verb: &str| {
+        role["rules"].as_array().unwrap().iter().any(|r| {
+            let has = |f: &str, v: &str| r[f].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+            has("apiGroups", group) && has("resources", plural) && has("verbs", verb)
+        })
+    };
+    let settings = Settings::load(&common::root()).unwrap();
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let mut flux_kinds: BTreeSet<(String, String)> = tree
+        .files()
+        .iter()
+        .filter(|(p, _)| p.ends_with(".yaml") && !p.starts_with("out/docs/"))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
+        .filter(|o| {
+            o["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"))
+        })
+        .map(|o| {
+            (
+                o["apiVersion"].as_str().unwrap().to_string(),
+                o["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // What flux bootstrap and helm-controller create: the flux-system GitRepository, HelmCharts.
+    flux_kinds.insert(("source.toolkit.fluxcd.io/v1".into(), "GitRepository".into()));
+    flux_kinds.insert(("source.toolkit.fluxcd.io/v1".into(), "HelmChart".into()));
+    assert!(flux_kinds.len() >= 5, "{flux_kinds:?}");
+    for (api, kind) in &flux_kinds {
+        assert!(
+            gvks.contains(&(api.clone(), kind.clone())),
+            "{api} {kind} is not reported ({gvks:?})"
+        );
+        let group = api.split('/').next().unwrap();
+        let lower = kind.to_lowercase();
+        let plural = match lower.strip_suffix('y') {
+            Some(stem) => format!("{stem}ies"),
+            None => format!("{lower}s"),
+        };
+        for verb in ["list", "watch"] {
+            assert!(
+                may(group, &plural, verb),
+                "kube-state-metrics may not {verb} {plural}.{group}"
+            );
+        }
+    }
+    // And it no longer reads Secrets (no rule or dashboard needs `kube_secret_*`).
+    assert!(!may("", "secrets", "list"));
+}

@@ -141,10 +141,14 @@ fn kube_prometheus_stack_selects_monitors_and_rules_from_every_namespace() {
     );
     assert_eq!(spec["retention"], "15d");
     assert_eq!(v["grafana"]["admin"]["existingSecret"], "grafana-admin");
-    assert_eq!(
-        v["grafana"]["sidecar"]["dashboards"]["searchNamespace"],
-        "ALL"
-    );
+    // Grafana reads its dashboards where they are shipped, and nowhere else (its RBAC is
+    // namespaced: tests/charts.rs).
+    for cm in o4g_gitops::components::dashboards::config_maps() {
+        assert_eq!(
+            v["grafana"]["sidecar"]["dashboards"]["searchNamespace"],
+            cm.metadata.namespace.unwrap()
+        );
+    }
     assert_eq!(v["grafana"]["sidecar"]["dashboards"]["labelValue"], "1");
     assert_eq!(
         v["prometheus-node-exporter"]["namespaceOverride"],

@@ -447,18 +447,47 @@ fn the_required_secrets_list_covers_every_reference_in_the_rendered_tree() {
             admin[k].as_str().unwrap().into(),
         ));
     }
-    // Alertmanager's mounted Secrets, read through `*_password_file` paths of its config.
+    // Alertmanager's mounted Secrets, read through the `*_file` paths of its config
+    // (`smtp_auth_password_file`, the heartbeat webhook's `url_file`): every such path is a
+    // file of a mounted Secret, and every mounted Secret is read.
     let am = &release["spec"]["values"]["alertmanager"];
-    for secret in am["alertmanagerSpec"]["secrets"].as_array().unwrap() {
-        let secret = secret.as_str().unwrap();
-        let prefix = format!("/etc/alertmanager/secrets/{secret}/");
-        let file = am["config"]["global"]["smtp_auth_password_file"]
-            .as_str()
-            .unwrap();
-        let key = file
-            .strip_prefix(&prefix)
-            .expect("the password file is in the mounted Secret");
+    fn file_paths(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match v.as_str() {
+                        Some(path) if k.ends_with("_file") => out.push(path.to_string()),
+                        _ => file_paths(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| file_paths(v, out)),
+            _ => {}
+        }
+    }
+    let mut files = Vec::new();
+    file_paths(&am["config"], &mut files);
+    let mounted: Vec<&str> = am["alertmanagerSpec"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for file in &files {
+        let (secret, key) = mounted
+            .iter()
+            .find_map(|s| {
+                file.strip_prefix(&format!("/etc/alertmanager/secrets/{s}/"))
+                    .map(|k| (*s, k))
+            })
+            .unwrap_or_else(|| panic!("{file} is in no mounted Secret ({mounted:?})"));
         refs.push(("observability".into(), secret.into(), key.into()));
+    }
+    for s in &mounted {
+        assert!(
+            refs.iter().any(|(_, name, _)| name == s),
+            "Alertmanager mounts {s} but reads nothing from it"
+        );
     }
     // The runner scale set's GitHub App Secret (`githubConfigSecret` names a Secret whose keys
     // the listener reads: github_app_id, github_app_installation_id, github_app_private_key).

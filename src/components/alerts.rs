@@ -14,7 +14,16 @@
 use std::collections::BTreeMap;
 
 use crate::crd::monitoring::{AlertingRule, PrometheusRule, PrometheusRuleSpec, RuleGroup};
+use crate::quantity::Duration;
 use crate::settings::Settings;
+
+/// Secret (in `observability`, platform scope) with the dead man's switch URL (`url`): the
+/// external heartbeat service Alertmanager pings while `Watchdog` fires.
+pub const ALERTMANAGER_HEARTBEAT_SECRET: &str = "alertmanager-heartbeat";
+
+/// How often Alertmanager pings the heartbeat service while `Watchdog` fires (the route's
+/// `repeat_interval`; `group_wait` is 0, so the first ping leaves at once).
+pub const HEARTBEAT_PERIOD: &str = "5m";
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +51,7 @@ pub struct Alert {
     /// PromQL.
     pub expr: String,
     /// Hold time, e.g. `10m`.
-    pub hold: &'static str,
+    pub hold: String,
     /// Severity.
     pub severity: Severity,
     /// One line, may use `{{ $labels.x }}`.
@@ -66,7 +75,7 @@ pub struct Group {
 fn alert(
     name: &str,
     expr: impl Into<String>,
-    hold: &'static str,
+    hold: &str,
     severity: Severity,
     summary: &str,
     description: &str,
@@ -74,7 +83,7 @@ fn alert(
     Alert {
         name: name.into(),
         expr: expr.into(),
-        hold,
+        hold: hold.to_string(),
         severity,
         summary: summary.into(),
         description: description.into(),
@@ -82,14 +91,68 @@ fn alert(
     }
 }
 
-/// The inhibition family of an alert: the warning/critical pairs of one threshold.
+/// The warning/critical pairs of one threshold, by inhibition family: within a family (and the
+/// same object) the critical alert mutes the warning. Alertmanager's inhibit rule matches only
+/// these families ([`INHIBITING_FAMILIES`]), so a chart's critical alert, which carries no
+/// `family`, never mutes anything.
+const FAMILIES: [(&str, [&str; 2]); 3] = [
+    (
+        "certificate-expiry",
+        ["CertificateExpiresIn21Days", "CertificateExpiresIn7Days"],
+    ),
+    (
+        "longhorn-volume",
+        ["LonghornVolumeDegraded", "LonghornVolumeFaulted"],
+    ),
+    (
+        "pv-usage",
+        [
+            "PersistentVolumeUsageOver80Percent",
+            "PersistentVolumeUsageOver90Percent",
+        ],
+    ),
+];
+
+/// The families whose critical alert inhibits the warning of the same object.
+pub const INHIBITING_FAMILIES: [&str; 3] = [FAMILIES[0].0, FAMILIES[1].0, FAMILIES[2].0];
+
+/// The inhibition family of an alert: its pair's, else none (the alert's own name is used).
 fn family_of(name: &str) -> &'static str {
-    match name {
-        "CertificateExpiresIn21Days" | "CertificateExpiresIn7Days" => "certificate-expiry",
-        "LonghornVolumeDegraded" | "LonghornVolumeFaulted" => "longhorn-volume",
-        "PersistentVolumeUsageOver80Percent" | "PersistentVolumeUsageOver90Percent" => "pv-usage",
-        _ => "",
+    FAMILIES
+        .iter()
+        .find(|(_, pair)| pair.contains(&name))
+        .map_or("", |(f, _)| f)
+}
+
+/// Time a volume backup may take beyond its schedule's longest gap before its absence alerts:
+/// the run itself, and Longhorn's backupstore poll (`backupstore-poll-interval`, 300 s by
+/// default), after which a volume's last backup time is updated.
+pub const LONGHORN_BACKUP_GRACE: Duration = Duration::hours(3);
+
+/// The longest time between two runs of `schedule` (its runs over two years from a fixed
+/// date, so the result does not depend on the clock), or `None` if it never runs.
+pub fn longest_gap(schedule: &crate::settings::values::CronSchedule) -> Option<Duration> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(schedule.as_str())
+        .ok()?;
+    let start = chrono::NaiveDate::from_ymd_opt(2027, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let end = start + chrono::Duration::days(2 * 366);
+    let mut longest = 0i64;
+    let mut previous: Option<chrono::NaiveDateTime> = None;
+    // A schedule running every minute has ~1M runs in two years; its gap is found long before.
+    for t in cron.iter_after(start).take(200_000) {
+        if t > end {
+            break;
+        }
+        if let Some(p) = previous {
+            longest = longest.max((t - p).num_seconds());
+        }
+        previous = Some(t);
     }
+    (longest > 0).then(|| Duration::seconds(longest as u64))
 }
 
 /// Days, in seconds, for PromQL.
@@ -111,6 +174,12 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
     let ratio = "kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes";
     let requests = "sum by (host) (rate(nginx_ingress_controller_requests[5m]))";
     let errors = "sum by (host) (rate(nginx_ingress_controller_requests{status=~\"5..\"}[5m]))";
+    // Longhorn's volume backups: the longest gap of their RecurringJob's schedule, plus a grace.
+    // (The schedule was validated when the settings were read; a schedule that never runs
+    // would leave the check off, so it counts as a day.)
+    let volume_schedule = &settings.cluster.s3.volume_backups.schedule;
+    let gap = longest_gap(volume_schedule).unwrap_or(Duration::hours(24));
+    let allowance = Duration::seconds(gap.as_secs() + LONGHORN_BACKUP_GRACE.as_secs());
     let mut apps = Vec::new();
     for (env, _) in settings.envs() {
         let ns = env.name();
@@ -180,6 +249,32 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
                     "Longhorn volume {{ $labels.volume }} ({{ $labels.pvc_namespace }}/{{ $labels.pvc }}) is faulted",
                     "No healthy replica: the workload using it is down. Restore from the last backup if the replica cannot be salvaged.",
                 ),
+                alert(
+                    "LonghornBackupTooOld",
+                    format!(
+                        "(time() - longhorn_volume_last_backup_at > {allow}) \
+and on (volume) (longhorn_volume_last_backup_at offset {allow_d})",
+                        allow = allowance.as_secs(),
+                        allow_d = allowance,
+                    ),
+                    "0m",
+                    Critical,
+                    "The newest backup of Longhorn volume {{ $labels.volume }} ({{ $labels.pvc_namespace }}/{{ $labels.pvc }}) is older than its schedule allows",
+                    &format!(
+                        "The recurring job `{job}` (`{schedule}`, at most {gap} between runs) should have backed the volume up within {allowance} (that gap plus {grace} for the run and the backupstore poll). It is the only copy of what the volume holds outside the database dumps (XWiki's `extension/` among them). Look at the RecurringJob's last Jobs in longhorn-system, the volume's backups in the Longhorn UI, and the backup target's credentials. Volumes younger than {allowance} are not checked.",
+                        job = super::longhorn::RECURRING_BACKUP,
+                        schedule = settings.cluster.s3.volume_backups.schedule,
+                        grace = LONGHORN_BACKUP_GRACE,
+                    ),
+                ),
+                alert(
+                    "LonghornBackupFailed",
+                    "longhorn_backup_state == 4",
+                    "0m",
+                    Warning,
+                    "Longhorn backup {{ $labels.backup }} of volume {{ $labels.volume }} failed",
+                    "The backup is in state Error. Longhorn keeps a failed backup for its `failed-backup-ttl` (24 h by default), so the alert clears by itself; LonghornBackupTooOld fires if no later backup succeeds. The backup's status message in the Longhorn UI (or `kubectl -n longhorn-system get backups.longhorn.io -o yaml`) says why: the backup target unreachable, its credentials, a full bucket.",
+                ),
             ],
         },
         Group {
@@ -222,6 +317,23 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
             name: "backups",
             alerts: backup_alerts(),
         },
+        Group {
+            name: "runners",
+            alerts: vec![alert(
+                "RunnerJobsWaitWithoutIdleRunner",
+                // actions/actions-runner-controller@2ee6b3b8e8 `cmd/ghalistener/metrics/metrics.go`:
+                // the listener's gauges (lines 37-44, set from the scale set's statistics at
+                // 479-485) carry `name` and `namespace` of the scale set (17-18, 185-256); the
+                // scrape keeps the pod's `namespace` and renames the exporter's to
+                // `exported_namespace`. Assigned jobs include the running ones.
+                "(gha_assigned_jobs - gha_running_jobs > 0) \
+and on (name, exported_namespace) (gha_idle_runners == 0)",
+                "15m",
+                Warning,
+                "Jobs of runner scale set {{ $labels.exported_namespace }}/{{ $labels.name }} have waited 15 minutes with no idle runner",
+                "GitHub has assigned jobs that no runner has started, and no runner is idle: the scale set is at maxRunners, or its runner pods cannot start (image pull, Pod Security, node resources, the GitHub App Secret). `kubectl -n arc-runners get ephemeralrunners,pods` and the controller's and listener's logs in arc-systems.",
+            )],
+        },
     ]
 }
 
@@ -251,15 +363,21 @@ fn backup_alerts() -> Vec<Alert> {
         ),
         alert(
             "BackupJobFailed",
+            // The Job's own failure (its `Failed` condition: backoffLimit exhausted or deadline
+            // passed), not `kube_job_status_failed`, which counts failed pods and stays > 0 for
+            // a Job that retried and then succeeded. kube-state-metrics v2.20.0
+            // `internal/store/job.go:314-335` writes one series per condition status,
+            // lower-cased (`internal/store/utils.go:68-79`): `condition="true"` is 1 while the
+            // Job has failed.
             format!(
-                "kube_job_status_failed > 0 \
+                "kube_job_failed{{condition=\"true\"}} == 1 \
 and on (namespace, job_name) (time() - kube_job_status_start_time < 86400) \
 and on (namespace, job_name) kube_job_labels{{label_app_kubernetes_io_component=\"{BACKUP_COMPONENT}\"}}"
             ),
             "0m",
             Warning,
             "Backup job {{ $labels.namespace }}/{{ $labels.job_name }} failed",
-            "A backup run failed in the last 24 hours (the scripts exit non-zero on any error, and remove partial uploads). Read its log; the next run may succeed, BackupTooOld fires if none does.",
+            "A backup Job gave up in the last 24 hours: every attempt its backoffLimit allows failed, or it ran past its deadline (a Job that failed once and then succeeded does not count). The scripts exit non-zero on any error and remove partial uploads. Read its pods' logs; the next run may succeed, BackupTooOld fires if none does.",
         ),
         alert(
             "RestoreTestNotSuccessful",
@@ -270,6 +388,128 @@ and on (namespace, job_name) kube_job_labels{{label_app_kubernetes_io_component=
             "Nothing proves the backups restore. Run the test by hand (docs/runbooks/restore.md) and read its log.",
         ),
     ]
+}
+
+/// A Flux object as kube-state-metrics reports it in `gotk_resource_info`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FluxObject {
+    /// `kind` (`customresource_kind`).
+    pub kind: String,
+    /// `metadata.namespace` (`exported_namespace`).
+    pub namespace: String,
+    /// `metadata.name` (`name`).
+    pub name: String,
+}
+
+/// One layer of the GitOps loop: a Flux Kustomization, its `timeout`, and the Flux objects it
+/// applies (itself included).
+#[derive(Debug, Clone)]
+pub struct FluxLayer {
+    /// The Kustomization's name.
+    pub name: String,
+    /// Its `spec.timeout`.
+    pub timeout: crate::quantity::Duration,
+    /// The Flux objects of the layer, the Kustomization first.
+    pub objects: Vec<FluxObject>,
+}
+
+/// How long an object may stay suspended before someone is reminded.
+pub const SUSPENDED_HOLD: &str = "24h";
+
+/// The `gotk_resource_info` selector of some objects of one kind and namespace.
+fn gotk_selector(kind: &str, namespace: &str, names: &[&str], extra: &str) -> String {
+    format!(
+        "gotk_resource_info{{customresource_kind=\"{kind}\",exported_namespace=\"{namespace}\",name=~\"{}\"{extra}}}",
+        names.join("|")
+    )
+}
+
+/// `objects` as a union of selectors, one per (kind, namespace).
+fn gotk_union(objects: &[&FluxObject], extra: &str) -> String {
+    let mut by: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for o in objects {
+        by.entry((&o.kind, &o.namespace)).or_default().push(&o.name);
+    }
+    by.iter()
+        .map(|((k, ns), names)| gotk_selector(k, ns, names, extra))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// The alert of a layer's objects that stay not Ready.
+pub fn flux_layer_alert_name(layer: &str) -> String {
+    format!(
+        "FluxNotReady{}",
+        layer.split('-').map(capitalize).collect::<String>()
+    )
+}
+
+/// The GitOps loop's alerts, read from `gotk_resource_info` (kube-state-metrics' custom
+/// resource state, configured in `monitoring::flux_resource_state`): each layer's
+/// objects not Ready for longer than the layer's `timeout` (a Kustomization with `wait: true`
+/// gives up after it, and a HelmRelease or a source of that layer has had that long too), any
+/// other Flux object (the bootstrap's `flux-system`, the HelmCharts helm-controller makes) not
+/// Ready for longer than the longest layer timeout, and any object suspended for a day.
+pub fn flux_group(layers: &[FluxLayer]) -> Group {
+    use Severity::*;
+    let ready = ",ready!=\"True\"";
+    let mut alerts: Vec<Alert> = layers
+        .iter()
+        .map(|l| {
+            let objects: Vec<&FluxObject> = l.objects.iter().collect();
+            let mut a = alert(
+                &flux_layer_alert_name(&l.name),
+                gotk_union(&objects, ready),
+                "",
+                Critical,
+                &format!(
+                    "Flux {{{{ $labels.customresource_kind }}}} {{{{ $labels.exported_namespace }}}}/{{{{ $labels.name }}}} (layer {}) has not been Ready for {}",
+                    l.name, l.timeout
+                ),
+                &format!(
+                    "The layer `{}` gives up after its timeout ({}): the cluster no longer converges to Git, so neither changes nor fixes land. `flux get all -A --status-selector ready=false`, then `flux events` and the controller's logs name the error (a failing chart install, a manifest the API server refuses, a source that cannot fetch).",
+                    l.name, l.timeout
+                ),
+            );
+            a.hold = l.timeout.to_string();
+            a
+        })
+        .collect();
+    let longest = layers
+        .iter()
+        .map(|l| l.timeout)
+        .max()
+        .unwrap_or(crate::quantity::Duration::minutes(5));
+    let covered: Vec<&FluxObject> = layers.iter().flat_map(|l| &l.objects).collect();
+    let mut other = alert(
+        "FluxNotReady",
+        format!(
+            "gotk_resource_info{{ready!=\"True\"}} unless on (customresource_kind, exported_namespace, name) ({})",
+            gotk_union(&covered, "")
+        ),
+        "",
+        Critical,
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has not been Ready for a layer's timeout",
+        &format!(
+            "A Flux object that none of the generated layers applies (the bootstrap's `flux-system` GitRepository and Kustomization, the HelmCharts helm-controller creates) has not been Ready for {longest}, the longest layer timeout. `flux get all -A --status-selector ready=false` names it; for `flux-system`, the deploy key or the repository URL are the usual causes."
+        ),
+    );
+    other.hold = longest.to_string();
+    alerts.push(other);
+    let mut suspended = alert(
+        "FluxSuspended",
+        "gotk_resource_info{suspended=\"true\"}",
+        "",
+        Warning,
+        "Flux {{ $labels.customresource_kind }} {{ $labels.exported_namespace }}/{{ $labels.name }} has been suspended for a day",
+        "Someone suspended it (`flux suspend`) and it has stayed so for 24 hours: Git changes to what it manages are not applied. Resume it (`flux resume`) or say in the team's channel why it stays suspended.",
+    );
+    suspended.hold = SUSPENDED_HOLD.to_string();
+    alerts.push(suspended);
+    Group {
+        name: "flux",
+        alerts,
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -297,9 +537,25 @@ pub fn runbook_url(settings: &Settings, alert: &str) -> String {
     }
 }
 
+/// The configs folder of the rules.
+pub const FOLDER: &str = "monitoring";
+
 /// The `PrometheusRule` of the platform, in `observability`.
 pub fn prometheus_rule(settings: &Settings) -> PrometheusRule {
-    let groups = groups(settings)
+    rule_object(settings, "open4goods-alerts", groups(settings))
+}
+
+/// The `PrometheusRule` of the GitOps loop ([`flux_group`]) and its groups (for the runbook).
+pub fn flux_rule(settings: &Settings, layers: &[FluxLayer]) -> (PrometheusRule, Vec<Group>) {
+    let groups = vec![flux_group(layers)];
+    (
+        rule_object(settings, "open4goods-flux-alerts", groups.clone()),
+        groups,
+    )
+}
+
+fn rule_object(settings: &Settings, name: &str, groups: Vec<Group>) -> PrometheusRule {
+    let groups = groups
         .into_iter()
         .map(|g| RuleGroup {
             name: g.name.to_string(),
@@ -325,15 +581,15 @@ pub fn prometheus_rule(settings: &Settings) -> PrometheusRule {
                     ]),
                     alert: a.name,
                     expr: a.expr,
-                    for_: a.hold.to_string(),
+                    for_: a.hold,
                 })
                 .collect(),
         })
         .collect();
     PrometheusRule {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some("open4goods-alerts".into()),
-            namespace: Some(super::monitoring::NAMESPACE.into()),
+            name: Some(name.into()),
+            namespace: Some(super::namespaces::observability().name.into()),
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/part-of".to_string(),
                 crate::PART_OF.to_string(),
@@ -344,14 +600,43 @@ pub fn prometheus_rule(settings: &Settings) -> PrometheusRule {
     }
 }
 
-/// `out/docs/runbooks/alerts.md`: one section per alert.
-pub fn runbook(settings: &Settings) -> String {
+/// `out/docs/runbooks/alerts.md`: one section per alert, the platform's groups then `more`.
+pub fn runbook(settings: &Settings, more: &[Group]) -> String {
     let mut out = String::from(
         "# Alert runbooks\n\nGenerated by `cargo run -- render` from `src/components/alerts.rs`. Each alert's\n`runbook_url` points at its section here.\n",
     );
-    for g in groups(settings) {
+    out.push_str(&format!(
+        "
+## The dead man's switch: what pages when monitoring itself breaks
+
+kube-prometheus-stack's `Watchdog` alert always fires. Alertmanager sends it to the `heartbeat`
+receiver, a webhook to an external heartbeat service (a \"cron job monitor\" such as
+Healthchecks.io or Dead Man's Snitch), every {HEARTBEAT_PERIOD}. The URL of the check is the SOPS
+Secret `overlays/platform/secrets/{ALERTMANAGER_HEARTBEAT_SECRET}.sops.yaml` (key `url`), mounted
+into Alertmanager and read at each send, never written in the values.
+
+Set the check up at the service with a period of {HEARTBEAT_PERIOD} and a grace of at least 10
+minutes, and let the *service* notify the on-call person (e-mail to a mailbox outside this
+cluster's SMTP relay, SMS or phone). The service pages when the pings stop, that is when:
+
+- Prometheus is down, stuck, or no longer evaluates its rules (no `Watchdog`);
+- Alertmanager is down, or cannot reach the internet on 443 (its NetworkPolicy, DNS, the
+  uplink), or the node or the cluster is down;
+- e-mail fails: kube-prometheus-stack's `AlertmanagerFailedToSendAlerts` for
+  `integration=\"email\"` inhibits `Watchdog`, so a broken SMTP relay or password stops the pings
+  instead of failing in silence.
+
+What to do when it pages: `kubectl -n observability get pods`, then the Prometheus and
+Alertmanager logs. The Alertmanager image ships `amtool` (alertmanager v0.34.0 `Dockerfile:9`):
+`kubectl -n observability exec alertmanager-kube-prometheus-stack-alertmanager-0 -c alertmanager
+-- amtool --alertmanager.url=http://localhost:9093 alert query --active --inhibited alertname=Watchdog`
+shows whether `Watchdog` arrives and whether it is inhibited (then read the e-mail errors in the
+Alertmanager log).
+"
+    ));
+    for g in groups(settings).iter().chain(more) {
         out.push_str(&format!("\n## Group `{}`\n", g.name));
-        for a in g.alerts {
+        for a in &g.alerts {
             out.push_str(&format!(
                 "\n### {}\n\n- severity: {}\n- fires when `{}` holds for {}\n- {}\n\n{}\n",
                 a.name,
@@ -377,19 +662,36 @@ impl super::contribution::Component for Alerts {
         &self,
         plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, crate::Error> {
-        let mut tree = crate::tree::Tree::new();
-        tree.insert(
-            "out/docs/runbooks/alerts.md",
-            runbook(plan.settings).into_bytes(),
-        )?;
+        // The runbook and the GitOps loop's rule need the Flux layers: `components::build`
+        // writes them.
         Ok(super::contribution::Contribution {
             configs: vec![(
-                "monitoring",
+                FOLDER,
                 "alerts.yaml".into(),
                 vec![crate::object::Object::new(&prometheus_rule(plan.settings))?],
             )],
-            tree,
             ..Default::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(s: &str) -> u64 {
+        longest_gap(&s.parse().unwrap()).unwrap().as_secs() / 3600
+    }
+
+    #[test]
+    fn the_longest_gap_of_a_schedule_is_its_widest_interval() {
+        assert_eq!(gap("0 4 * * *"), 24);
+        assert_eq!(gap("0 */6 * * *"), 6);
+        assert_eq!(gap("0 4 * * 1"), 7 * 24);
+        // Weekdays only: Friday to Monday.
+        assert_eq!(gap("0 4 * * 1-5"), 3 * 24);
+        // The 1st of each month: 31 days at most.
+        assert_eq!(gap("0 4 1 * *"), 31 * 24);
+        assert_eq!(gap("@daily"), 24);
     }
 }

@@ -35,7 +35,7 @@ pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
         ],
     ),
     // kubernetes/kube-state-metrics v2.20.0 `internal/store/cronjob.go` (lines 46, 120, 181)
-    // and `internal/store/job.go` (lines 40, 205, 339).
+    // and `internal/store/job.go` (lines 40, 205, 314, 339).
     (
         "kube-state-metrics",
         &[
@@ -44,6 +44,7 @@ pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
             "kube_cronjob_created",
             "kube_cronjob_labels",
             "kube_job_status_failed",
+            "kube_job_failed",
             "kube_job_status_start_time",
             "kube_job_labels",
         ],
@@ -65,8 +66,25 @@ pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
             "longhorn_volume_capacity_bytes",
             "longhorn_node_storage_usage_bytes",
             "longhorn_node_storage_capacity_bytes",
+            // longhorn-manager v1.12.1 `metrics_collector/volume_collector.go:90` and
+            // `backup_collector.go:44`.
+            "longhorn_volume_last_backup_at",
+            "longhorn_backup_state",
         ],
     ),
+    // actions/actions-runner-controller@2ee6b3b8e8 `cmd/ghalistener/metrics/metrics.go:37-44`.
+    (
+        "gha-runner-scale-set listener",
+        &[
+            "gha_assigned_jobs",
+            "gha_running_jobs",
+            "gha_idle_runners",
+            "gha_busy_runners",
+            "gha_registered_runners",
+        ],
+    ),
+    // kube-state-metrics' custom resource state for Flux (`monitoring::flux_resource_state`).
+    ("kube-state-metrics (Flux objects)", &["gotk_resource_info"]),
     (
         "cert-manager",
         &[
@@ -307,7 +325,10 @@ pub fn all() -> Vec<Dashboard> {
                 panel(
                     "Failed backup jobs",
                     Count,
-                    &[("kube_job_status_failed", "{{namespace}}/{{job_name}}")],
+                    &[(
+                        "kube_job_failed{condition=\"true\"} == 1",
+                        "{{namespace}}/{{job_name}}",
+                    )],
                 ),
                 panel(
                     "Time to certificate expiry",

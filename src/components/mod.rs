@@ -179,6 +179,25 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     }
     tree.add_folder(controllers)?;
 
+    let longest_release = releases
+        .iter()
+        .map(|r| r.timeout)
+        .max()
+        .unwrap_or(crate::quantity::Duration::minutes(5));
+    let kustomizations = flux::kustomizations(
+        &settings.cluster.flux,
+        settings.environments(),
+        longest_release,
+    );
+    // The GitOps loop's alerts: each layer's Flux objects (in the tree so far: the controllers
+    // and the apps overlays; the configs layer holds none) held to the layer's timeout.
+    let flux_layers = flux_layers(&tree, &kustomizations)?;
+    let flux_rule = alerts::flux_rule(settings, &flux_layers);
+    tree.insert(
+        "out/docs/runbooks/alerts.md",
+        alerts::runbook(settings, &flux_rule.1).into_bytes(),
+    )?;
+
     // Configs: objects that need the controllers' CRDs, one folder per kind of config.
     // Kyverno Deny where every pod is pinned (the namespaces the parts put under it).
     let enforced: Vec<&str> = parts
@@ -189,6 +208,13 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     for folder_name in layout::CONFIG_FOLDERS {
         let mut folder = Folder::new(format!("{}/{folder_name}", layout::CONFIGS));
         let mut any = false;
+        if *folder_name == alerts::FOLDER {
+            folder = folder.file(
+                "flux-alerts.yaml",
+                vec![crate::object::Object::new(&flux_rule.0)?],
+            );
+            any = true;
+        }
         if *folder_name == "policies" {
             for (file, objects) in policies::objects(&enforced, &settings.allowed_registries())? {
                 folder = folder.file(file, objects);
@@ -244,16 +270,6 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         docs::infrastructure(settings, infrastructure)?.into_bytes(),
     )?;
 
-    let longest_release = releases
-        .iter()
-        .map(|r| r.timeout)
-        .max()
-        .unwrap_or(crate::quantity::Duration::minutes(5));
-    let kustomizations = flux::kustomizations(
-        &settings.cluster.flux,
-        settings.environments(),
-        longest_release,
-    );
     for (file, objects) in flux::files(&kustomizations)? {
         let bytes = crate::tree::to_yaml(&objects.iter().map(|o| o.body()).collect::<Vec<_>>())?;
         tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
@@ -282,6 +298,62 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         .into_bytes(),
     )?;
     tree.seal()
+}
+
+/// The Flux objects each Kustomization applies: itself, and every `*.toolkit.fluxcd.io`
+/// object of the tree under its path.
+fn flux_layers(
+    tree: &Tree,
+    kustomizations: &[flux::Entry],
+) -> Result<Vec<alerts::FluxLayer>, Error> {
+    kustomizations
+        .iter()
+        .map(|e| {
+            let k = &e.kustomization;
+            let name = k.metadata.name.clone().unwrap_or_default();
+            let dir = format!("{}/", k.spec.path.trim_start_matches("./"));
+            let mut objects = vec![alerts::FluxObject {
+                kind: "Kustomization".into(),
+                namespace: flux::FLUX_NAMESPACE.into(),
+                name: name.clone(),
+            }];
+            for (path, bytes) in tree.files().range(dir.clone()..) {
+                if !path.starts_with(&dir) {
+                    break;
+                }
+                if !path.ends_with(".yaml") {
+                    continue;
+                }
+                let docs = crate::yaml_read::parse_documents(
+                    std::path::Path::new(path),
+                    &String::from_utf8_lossy(bytes),
+                )
+                .map_err(|err| Error::Build(err.to_string()))?;
+                for d in docs {
+                    let is_flux = d["apiVersion"]
+                        .as_str()
+                        .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"));
+                    if let (true, Some(kind), Some(ns), Some(n)) = (
+                        is_flux,
+                        d["kind"].as_str(),
+                        d["metadata"]["namespace"].as_str(),
+                        d["metadata"]["name"].as_str(),
+                    ) {
+                        objects.push(alerts::FluxObject {
+                            kind: kind.into(),
+                            namespace: ns.into(),
+                            name: n.into(),
+                        });
+                    }
+                }
+            }
+            Ok(alerts::FluxLayer {
+                name,
+                timeout: k.spec.timeout,
+                objects,
+            })
+        })
+        .collect()
 }
 
 /// Audits every object of the tree with the platform's rules: objects in a namespace the

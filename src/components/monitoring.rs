@@ -24,21 +24,42 @@ pub const ALERTMANAGER_WEB: crate::workload::Port = crate::workload::Port::tcp("
 /// Secret (in `observability`, platform scope) with the SMTP password (`password`).
 pub const ALERTMANAGER_SMTP_SECRET: &str = "alertmanager-smtp";
 
+pub use super::alerts::{ALERTMANAGER_HEARTBEAT_SECRET, HEARTBEAT_PERIOD};
+
+/// Where Alertmanager reads a file of a mounted Secret (`alertmanagerSpec.secrets`).
+fn secret_file(secret: &str, key: &str) -> String {
+    format!("/etc/alertmanager/secrets/{secret}/{key}")
+}
+
 /// Alertmanager's configuration (the chart's `alertmanager.config`, replacing its default):
 /// - every alert goes to the e-mail receiver, grouped by `alertname` and `namespace`: the
-///   default route is never a black hole; only kube-prometheus-stack's always-firing
-///   `Watchdog` and `InfoInhibitor` go to `null`;
-/// - a critical alert inhibits the warning of the same family and object (`family` is set by
-///   [`super::alerts`], e.g. `pv-usage` for the 80% and 90% alerts);
+///   default route is never a black hole;
+/// - the dead man's switch: kube-prometheus-stack's always-firing `Watchdog` goes to the
+///   `heartbeat` webhook, whose URL is read from the mounted Secret (`url_file`: alertmanager
+///   v0.34.0 `notify/webhook/config.go:40`, read at each send in `notify/webhook/webhook.go:118`;
+///   added in 0.26.0, CHANGELOG #3223). When pings stop, the external service pages: Prometheus
+///   or its rules stopped, Alertmanager stopped, or it cannot reach the internet. Failing
+///   e-mail stops the pings too: `AlertmanagerFailedToSendAlerts` (kube-prometheus-stack 88.5.3
+///   `templates/prometheus/rules-1.14/alertmanager.rules.yaml:106-130`, per failing
+///   `integration`) for `email` inhibits `Watchdog`;
+/// - `InfoInhibitor` (the chart's helper alert) goes to `null`;
+/// - a critical alert inhibits the warning of the same object only within the project's own
+///   families ([`super::alerts::INHIBITING_FAMILIES`]): Alertmanager treats a label missing on
+///   both sides as equal, so an inhibition keyed on `family` alone would let any chart critical
+///   (no `family`) mute every unrelated warning of its namespace;
 /// - the SMTP password is read from the mounted Secret (`smtp_auth_password_file`,
 ///   Alertmanager ≥ 0.25), never written in the values.
 pub fn alertmanager_config(a: &crate::settings::AlertingSettings) -> serde_json::Value {
+    let families = format!(
+        "family =~ \"{}\"",
+        super::alerts::INHIBITING_FAMILIES.join("|")
+    );
     serde_json::json!({
         "global": {
             "smtp_smarthost": a.smtp_smarthost.as_string(),
             "smtp_from": a.email_from.as_str(),
             "smtp_auth_username": a.smtp_username,
-            "smtp_auth_password_file": format!("/etc/alertmanager/secrets/{ALERTMANAGER_SMTP_SECRET}/password"),
+            "smtp_auth_password_file": secret_file(ALERTMANAGER_SMTP_SECRET, "password"),
             "smtp_require_tls": true,
         },
         "route": {
@@ -48,16 +69,33 @@ pub fn alertmanager_config(a: &crate::settings::AlertingSettings) -> serde_json:
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
-                {"receiver": "null", "matchers": ["alertname =~ \"Watchdog|InfoInhibitor\""]}
+                {
+                    "receiver": "heartbeat",
+                    "matchers": ["alertname = \"Watchdog\""],
+                    "group_wait": "0s",
+                    "group_interval": "1m",
+                    "repeat_interval": HEARTBEAT_PERIOD,
+                },
+                {"receiver": "null", "matchers": ["alertname = \"InfoInhibitor\""]},
             ],
         },
-        "inhibit_rules": [{
-            "source_matchers": ["severity = \"critical\""],
-            "target_matchers": ["severity = \"warning\""],
-            "equal": ["family", "namespace", "exported_namespace", "name", "persistentvolumeclaim", "pvc", "volume", "host"],
-        }],
+        "inhibit_rules": [
+            {
+                "source_matchers": ["severity = \"critical\"", families],
+                "target_matchers": ["severity = \"warning\"", families],
+                "equal": ["family", "namespace", "exported_namespace", "name", "persistentvolumeclaim", "pvc", "volume", "host"],
+            },
+            {
+                "source_matchers": ["alertname = \"AlertmanagerFailedToSendAlerts\"", "integration = \"email\""],
+                "target_matchers": ["alertname = \"Watchdog\""],
+            },
+        ],
         "receivers": [
             {"name": "email", "email_configs": [{"to": a.email_to.as_str(), "send_resolved": true}]},
+            {"name": "heartbeat", "webhook_configs": [{
+                "url_file": secret_file(ALERTMANAGER_HEARTBEAT_SECRET, "url"),
+                "send_resolved": false,
+            }]},
             {"name": "null"},
         ],
     })
@@ -112,6 +150,122 @@ pub struct Values {
 struct KubeStateMetrics {
     image: ChartImage,
     metric_labels_allowlist: Vec<String>,
+    /// Collectors left out of the chart's list (kube-state-metrics 8.4.0 `values.yaml:471`
+    /// `collectorsExclude`): without the `secrets` collector its ClusterRole no longer lists
+    /// every Secret of the cluster (`templates/role.yaml:191-196`); no rule or dashboard reads
+    /// `kube_secret_*`.
+    collectors_exclude: Vec<&'static str>,
+    /// The Flux objects' state ([`flux_resource_state`]), and the rights to read them.
+    custom_resource_state: CustomResourceState,
+    rbac: KsmRbac,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomResourceState {
+    enabled: bool,
+    config: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KsmRbac {
+    extra_rules: serde_json::Value,
+}
+
+/// The Flux kinds kube-state-metrics reports as `gotk_resource_info`: (group, version, kind,
+/// plural, the path of the label `revision`). The API versions are those the generator writes
+/// (`crate::crd::flux`) and Flux 2.9 serves; HelmChart is what helm-controller creates.
+const FLUX_KINDS: [(&str, &str, &str, &str, &[&str]); 6] = [
+    (
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "Kustomization",
+        "kustomizations",
+        &["status", "lastAppliedRevision"],
+    ),
+    (
+        "helm.toolkit.fluxcd.io",
+        "v2",
+        "HelmRelease",
+        "helmreleases",
+        &["status", "history", "0", "chartVersion"],
+    ),
+    (
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "GitRepository",
+        "gitrepositories",
+        &["status", "artifact", "revision"],
+    ),
+    (
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "HelmRepository",
+        "helmrepositories",
+        &["status", "artifact", "revision"],
+    ),
+    (
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "OCIRepository",
+        "ocirepositories",
+        &["status", "artifact", "revision"],
+    ),
+    (
+        "source.toolkit.fluxcd.io",
+        "v1",
+        "HelmChart",
+        "helmcharts",
+        &["status", "artifact", "revision"],
+    ),
+];
+
+/// The metric kube-state-metrics writes for each Flux object.
+pub const FLUX_METRIC: &str = "gotk_resource_info";
+
+/// kube-state-metrics' custom resource state config for the Flux objects, as Flux documents it
+/// for monitoring (fluxcd/flux2-monitoring-example@7ab65dc8
+/// `monitoring/controllers/kube-prometheus-stack/kube-state-metrics-config.yaml`): one
+/// `gotk_resource_info` Info series per object, labelled `name`, `exported_namespace`, `ready`
+/// (the `Ready` condition's status), `suspended` (`spec.suspend`) and `revision`.
+/// kube-state-metrics v2.20.0 adds `customresource_group`, `_version` and `_kind`
+/// (`pkg/customresourcestate/registry_factory.go:44-46`) and leaves out a label whose path is
+/// absent (`addPathLabels`, lines 557-566): `suspended` exists only on suspended objects and
+/// `ready` only once a controller has set the condition.
+pub fn flux_resource_state() -> serde_json::Value {
+    let resources: Vec<serde_json::Value> = FLUX_KINDS
+        .iter()
+        .map(|(group, version, kind, _, revision)| {
+            serde_json::json!({
+                "groupVersionKind": {"group": group, "version": version, "kind": kind},
+                "metricNamePrefix": "gotk",
+                "metrics": [{
+                    "name": "resource_info",
+                    "help": format!("The current state of a Flux {kind}."),
+                    "each": {"type": "Info", "info": {"labelsFromPath": {"name": ["metadata", "name"]}}},
+                    "labelsFromPath": {
+                        "exported_namespace": ["metadata", "namespace"],
+                        "ready": ["status", "conditions", "[type=Ready]", "status"],
+                        "suspended": ["spec", "suspend"],
+                        "revision": revision,
+                    },
+                }],
+            })
+        })
+        .collect();
+    serde_json::json!({"spec": {"resources": resources}})
+}
+
+/// What kube-state-metrics needs to read the Flux objects (the chart's `rbac.extraRules`,
+/// added to its ClusterRole: kube-state-metrics 8.4.0 `templates/role.yaml:249-251`).
+fn flux_rbac_rules() -> serde_json::Value {
+    let mut groups: Vec<&str> = FLUX_KINDS.iter().map(|k| k.0).collect();
+    groups.dedup();
+    serde_json::json!([{
+        "apiGroups": groups,
+        "resources": FLUX_KINDS.iter().map(|k| k.3).collect::<Vec<_>>(),
+        "verbs": ["list", "watch"],
+    }])
 }
 
 /// The object labels kube-state-metrics exports, per resource.
@@ -199,6 +353,48 @@ struct Grafana {
     image: ChartImage,
     admin: GrafanaAdmin,
     sidecar: GrafanaSidecar,
+    rbac: GrafanaRbac,
+}
+
+/// Grafana's rights. By default the grafana chart (12.11.1 `templates/clusterrole.yaml:1-20`)
+/// gives its sidecars get/list/watch on the ConfigMaps *and Secrets* of every namespace:
+/// the MySQL credentials and the GitHub App key included. `namespaced: true` replaces the
+/// ClusterRole with a RoleBinding in `observability` (`templates/rolebinding.yaml`), bound to
+/// our [`GRAFANA_ROLE`] (`useExistingRole`, so the chart's Role, which adds Secrets
+/// (`templates/role.yaml:16-19`), is not rendered): ConfigMaps of `observability` only.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GrafanaRbac {
+    namespaced: bool,
+    use_existing_role: &'static str,
+}
+
+/// The Role Grafana's sidecars use: read the ConfigMaps of `observability` (dashboards and the
+/// chart's datasource), nothing else.
+pub const GRAFANA_ROLE: &str = "grafana-configmaps";
+
+/// [`GRAFANA_ROLE`].
+pub fn grafana_role() -> k8s_openapi::api::rbac::v1::Role {
+    k8s_openapi::api::rbac::v1::Role {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(GRAFANA_ROLE.into()),
+            namespace: Some(NAMESPACE.into()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        rules: Some(vec![k8s_openapi::api::rbac::v1::PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["configmaps".into()]),
+            verbs: ["get", "list", "watch"].map(String::from).to_vec(),
+            ..Default::default()
+        }]),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -212,8 +408,12 @@ struct GrafanaAdmin {
 #[derive(Debug, Serialize)]
 struct GrafanaSidecar {
     dashboards: Dashboards,
+    datasources: SidecarResource,
 }
 
+/// The dashboards sidecar: ConfigMaps (`resource`; the chart's default `both` also watches
+/// Secrets, grafana 12.11.1 `values.yaml:1103`) of `observability` only (kube-prometheus-stack
+/// sets `searchNamespace: ALL`, which the namespaced Role could not serve).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Dashboards {
@@ -221,6 +421,13 @@ struct Dashboards {
     label: &'static str,
     label_value: &'static str,
     search_namespace: &'static str,
+    resource: &'static str,
+}
+
+/// A sidecar that watches ConfigMaps only (grafana 12.11.1 `values.yaml:1201`, default `both`).
+#[derive(Debug, Serialize)]
+struct SidecarResource {
+    resource: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -310,7 +517,7 @@ pub fn component(
                 port_name: ALERTMANAGER_WEB.name,
                 image: ChartImage::hex(crate::images::ALERTMANAGER),
                 storage: storage(m.alertmanager_storage),
-                secrets: vec![ALERTMANAGER_SMTP_SECRET],
+                secrets: vec![ALERTMANAGER_SMTP_SECRET, ALERTMANAGER_HEARTBEAT_SECRET],
             },
             config: alertmanager_config(&m.alerting),
         },
@@ -326,8 +533,16 @@ pub fn component(
                     enabled: true,
                     label: DASHBOARD_LABEL.0,
                     label_value: DASHBOARD_LABEL.1,
-                    search_namespace: "ALL",
+                    search_namespace: NAMESPACE,
+                    resource: "configmap",
                 },
+                datasources: SidecarResource {
+                    resource: "configmap",
+                },
+            },
+            rbac: GrafanaRbac {
+                namespaced: true,
+                use_existing_role: GRAFANA_ROLE,
             },
         },
         kube_controller_manager: Flag { enabled: false },
@@ -340,6 +555,14 @@ pub fn component(
         kube_state_metrics: KubeStateMetrics {
             image: ChartImage::full(crate::images::KUBE_STATE_METRICS),
             metric_labels_allowlist: KSM_LABELS_ALLOWLIST.map(String::from).to_vec(),
+            collectors_exclude: vec!["secrets"],
+            custom_resource_state: CustomResourceState {
+                enabled: true,
+                config: flux_resource_state(),
+            },
+            rbac: KsmRbac {
+                extra_rules: flux_rbac_rules(),
+            },
         },
     };
     let mut c = HelmComponent::new(
@@ -350,6 +573,10 @@ pub fn component(
     )?;
     c.remediate = Remediate::RetryInPlace;
     c.timeout = Duration::minutes(15);
+    c.extra_files = vec![(
+        "grafana-role.yaml".into(),
+        vec![crate::object::Object::new(&grafana_role())?],
+    )];
     // Prometheus and Alertmanager claim volumes on `longhorn-db`: Longhorn first.
     c.depends_on = vec![("longhorn", super::longhorn::namespace().name)];
     Ok(c)
@@ -407,6 +634,12 @@ impl super::contribution::Component for Monitoring {
                     namespace: NAMESPACE.into(),
                     name: ALERTMANAGER_SMTP_SECRET.into(),
                     keys: vec!["password".into()],
+                },
+                crate::secrets::RequiredSecret {
+                    scope: crate::settings::PLATFORM_SCOPE.into(),
+                    namespace: NAMESPACE.into(),
+                    name: ALERTMANAGER_HEARTBEAT_SECRET.into(),
+                    keys: vec!["url".into()],
                 },
             ],
             ..Default::default()

@@ -155,6 +155,29 @@ pub fn longhorn_manager() -> Workload {
     )
 }
 
+/// The runner controller's pods (a chart pod in `arc-systems`).
+pub fn arc_controller() -> Workload {
+    use super::runner::{CONTROLLER_METRICS, CONTROLLER_NAMESPACE, CONTROLLER_POD_LABELS};
+    Workload::new(
+        CONTROLLER_NAMESPACE,
+        "arc-controller",
+        &CONTROLLER_POD_LABELS,
+        &[CONTROLLER_METRICS],
+        false,
+    )
+}
+/// The scale set's listener pod, which the controller creates in `arc-systems`.
+pub fn arc_listener() -> Workload {
+    use super::runner::{CONTROLLER_NAMESPACE, LISTENER_METRICS, LISTENER_POD_LABELS};
+    Workload::new(
+        CONTROLLER_NAMESPACE,
+        "arc-listener",
+        &LISTENER_POD_LABELS,
+        &[LISTENER_METRICS],
+        false,
+    )
+}
+
 /// The pods of backup job `name` (`super::backup::MYSQL_JOB`, …) in a namespace.
 pub fn backup_job(ns: &str, name: &'static str) -> Workload {
     Workload::new(
@@ -392,6 +415,18 @@ pub fn observability_flows(net: &NetworkParams, smtp_port: u16) -> Vec<Flow> {
             w(longhorn_manager()),
             Port::tcp("manager", 9500),
             "Prometheus scrapes Longhorn (volume health)",
+        ),
+        flow(
+            w(prometheus()),
+            w(arc_controller()),
+            super::runner::CONTROLLER_METRICS,
+            "Prometheus scrapes the runner controller",
+        ),
+        flow(
+            w(prometheus()),
+            w(arc_listener()),
+            super::runner::LISTENER_METRICS,
+            "Prometheus scrapes the scale set's listener (jobs and runners)",
         ),
         flow(
             w(alertmanager()),

@@ -35,6 +35,45 @@ pub const GITHUB_APP_KEYS: [&str; 3] = [
 /// entrypoint (the chart's own example, gha-runner-scale-set 0.14.2 `values.yaml:420`).
 pub const RUNNER_UID: u32 = 1001;
 
+/// The controller's metrics port: `metrics.controllerManagerAddr` of the controller chart
+/// (gha-runner-scale-set-controller 0.14.2 `templates/deployment.yaml:73-82,109-112`: the
+/// `--metrics-addr` flag and a container port named `metrics`; without `metrics` the chart
+/// passes `--metrics-addr=0`, metrics off).
+pub const CONTROLLER_METRICS: crate::workload::Port = crate::workload::Port::tcp("metrics", 8080);
+/// The listener's metrics port (`metrics.listenerAddr`, passed as `--listener-metrics-addr`):
+/// the controller gives the listener pod a container port named `metrics` with that number
+/// (actions/actions-runner-controller@2ee6b3b8e8
+/// `controllers/actions.github.com/resourcebuilder.go:194-208,364-371`).
+pub const LISTENER_METRICS: crate::workload::Port = crate::workload::Port::tcp("metrics", 8080);
+/// The controller's pods (the chart's selector labels, `templates/_helpers.tpl:69-73`; the
+/// name is `gha-rs-controller`).
+pub const CONTROLLER_POD_LABELS: [(&str, &str); 1] =
+    [("app.kubernetes.io/name", "gha-rs-controller")];
+/// The listener pod of our scale set, which the controller creates in its own namespace with
+/// these labels among others (`resourcebuilder.go:155-160`, copied to the pod at 412-413).
+pub const LISTENER_POD_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/component", "runner-scale-set-listener"),
+    ("actions.github.com/scale-set-name", SCALE_SET),
+];
+
+/// The scrapes of the controller and of the listener (no Service fronts either).
+pub fn pod_monitors() -> Vec<crate::crd::monitoring::PodMonitor> {
+    vec![
+        crate::crd::monitoring::pod_monitor(
+            "arc-controller",
+            CONTROLLER_NAMESPACE,
+            &CONTROLLER_POD_LABELS,
+            CONTROLLER_METRICS.name,
+        ),
+        crate::crd::monitoring::pod_monitor(
+            "arc-listener",
+            CONTROLLER_NAMESPACE,
+            &LISTENER_POD_LABELS,
+            LISTENER_METRICS.name,
+        ),
+    ]
+}
+
 /// `arc-systems`.
 pub fn controller_namespace() -> PlatformNamespace {
     PlatformNamespace {
@@ -75,6 +114,7 @@ struct ControllerValues {
     security_context: serde_json::Value,
     resources: super::helm::ChartResources,
     flags: serde_json::Value,
+    metrics: serde_json::Value,
 }
 
 /// The controller HelmRelease (ships the `actions.github.com` CRDs).
@@ -91,6 +131,11 @@ pub fn controller() -> Result<HelmComponent, Error> {
         security_context: restricted_container(),
         resources: super::helm::resources(50, 64, 500, 256).into(),
         flags: json!({"logLevel": "info", "logFormat": "json"}),
+        metrics: json!({
+            "controllerManagerAddr": format!(":{}", CONTROLLER_METRICS.number),
+            "listenerAddr": format!(":{}", LISTENER_METRICS.number),
+            "listenerEndpoint": "/metrics",
+        }),
     };
     HelmComponent::new(
         "gha-runner-scale-set-controller",
@@ -196,6 +241,14 @@ impl super::contribution::Component for Runner {
                 (runner_set(plan.settings)?, vec![]),
             ],
             enforced_namespaces: vec![RUNNER_NAMESPACE],
+            configs: vec![(
+                "monitoring",
+                "podmonitors.yaml".into(),
+                pod_monitors()
+                    .iter()
+                    .map(crate::object::Object::new)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )],
             secrets: vec![crate::secrets::RequiredSecret {
                 scope: crate::settings::PLATFORM_SCOPE.into(),
                 namespace: RUNNER_NAMESPACE.into(),

@@ -118,3 +118,51 @@ pub fn service_monitor(
         },
     }
 }
+
+custom_resource! {
+    /// Tells Prometheus to scrape the pods it selects directly (pods no Service fronts).
+    PodMonitor, spec = PodMonitorSpec, group = "monitoring.coreos.com",
+    version = "v1", plural = "podmonitors", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of a [`PodMonitor`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMonitorSpec {
+    /// Pods of the monitor's own namespace with these labels.
+    pub selector: LabelSelector,
+    /// One entry per scraped container port.
+    pub pod_metrics_endpoints: Vec<Endpoint>,
+}
+
+/// A scrape of the pods labelled `labels` in `namespace`, container port `port` (a port
+/// name), every 60 s.
+pub fn pod_monitor(name: &str, namespace: &str, labels: &[(&str, &str)], port: &str) -> PodMonitor {
+    PodMonitor {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/part-of".to_string(),
+                    crate::PART_OF.to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: PodMonitorSpec {
+            selector: LabelSelector {
+                match_labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            pod_metrics_endpoints: vec![Endpoint {
+                port: port.to_string(),
+                path: "/metrics".into(),
+                interval: "60s".into(),
+            }],
+        },
+    }
+}

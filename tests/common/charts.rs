@@ -321,8 +321,8 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
                         o4g_gitops::netpol::eval::Pod {
                             namespace: controller_ns,
                             name: format!("{name}-listener"),
-                            labels: BTreeMap::new(),
-                            ports: vec![],
+                            labels: listener_labels(o),
+                            ports: listener_ports(objects),
                         },
                     ));
                 }
@@ -373,6 +373,60 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
         }
     }
     out
+}
+
+/// The listener pod's labels: the scale set's own, then those the controller sets
+/// (actions/actions-runner-controller@2ee6b3b8e8 `controllers/actions.github.com/resourcebuilder.go:155-160`,
+/// `filterAndMergeLabels` at 1096; copied onto the pod at 412-413).
+fn listener_labels(set: &Value) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = set["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+        .collect();
+    let name = set["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let ns = set["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    labels.insert("actions.github.com/scale-set-namespace".into(), ns);
+    labels.insert("actions.github.com/scale-set-name".into(), name);
+    labels.insert(
+        "app.kubernetes.io/part-of".into(),
+        "gha-runner-scale-set".into(),
+    );
+    labels.insert(
+        "app.kubernetes.io/component".into(),
+        "runner-scale-set-listener".into(),
+    );
+    labels
+}
+
+/// The listener's container ports: `metrics` on the port of the controller's
+/// `--listener-metrics-addr` (none when it is `0`), `resourcebuilder.go:194-208,364-371`.
+fn listener_ports(objects: &[Value]) -> Vec<(String, u16, String)> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .flat_map(|o| {
+            o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|c| c["args"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| {
+            a.as_str()?
+                .strip_prefix("--listener-metrics-addr=")?
+                .rsplit(':')
+                .next()?
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+        })
+        .map(|p| ("metrics".to_string(), p, "TCP".to_string()))
+        .collect()
 }
 
 /// True when a workload's pods run on the host network (they then have the node's address).
