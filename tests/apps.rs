@@ -357,7 +357,10 @@ fn fixture_overlay_snapshots() {
                 .join("out/apps/overlays")
                 .join(env.name()),
         );
-        insta::assert_snapshot!(format!("site-a__overlay-{}", env.name()), text);
+        insta::assert_snapshot!(
+            format!("site-a__overlay-{}", env.name()),
+            common::redact_pins(&text)
+        );
     }
 }
 

@@ -110,6 +110,39 @@ pub fn fixture_repo() -> &'static Path {
     .path()
 }
 
+/// `text` with every pin Renovate moves replaced by a marker: image tags and digests
+/// (`src/images.rs`), the version labels taken from them, and chart versions
+/// (`src/charts.rs`). The fixture's snapshots show what the generator does with the settings;
+/// a Renovate bump changes only these values, so it must not change a snapshot (the live
+/// `out/` shows the bump in its diff).
+pub fn redact_pins(text: &str) -> String {
+    let mut out = text.to_string();
+    for image in o4g_gitops::images::ALL {
+        let name = format!("{}/{}", image.registry(), image.repository());
+        out = out.replace(&image.to_string(), &format!("{name}:<tag>@<digest>"));
+        out = out.replace(image.digest(), "<digest>");
+    }
+    let label = regex::Regex::new(r"(app\.kubernetes\.io/version: ).*").unwrap();
+    out = label.replace_all(&out, "${1}<version>").into_owned();
+    let mut versions: Vec<&str> = o4g_gitops::images::ALL
+        .iter()
+        .flat_map(|i| [i.tag(), i.tag().split('-').next().unwrap()])
+        .chain(o4g_gitops::charts::ALL.iter().map(|c| c.version))
+        .filter(|v| v.contains('.'))
+        .collect();
+    // Longest first, so `17.3.0-mysql-tomcat` goes before `17.3.0`.
+    versions.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in versions {
+        let whole = regex::Regex::new(&format!(
+            r"(^|[^0-9A-Za-z.]){}($|[^0-9A-Za-z])",
+            regex::escape(v)
+        ))
+        .unwrap();
+        out = whole.replace_all(&out, "${1}<version>${2}").into_owned();
+    }
+    out
+}
+
 /// A scratch copy of rendered fixture site A (`overlays/`, `out/`, `.sops.yaml`) in a
 /// temporary folder, for the tests that edit settings or `out/` and render.
 pub fn scratch_repo() -> tempfile::TempDir {
