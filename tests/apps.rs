@@ -54,9 +54,11 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
         assert_eq!(sts[0]["metadata"]["name"], "mysql");
         let pod = &sts[0]["spec"]["template"]["spec"];
         let mysql = &pod["containers"][0];
+        // The images this environment runs: its own pins in env.toml, else src/images.rs.
+        let p = apps::AppParams::for_env(&s, env);
         assert_eq!(
             mysql["image"].as_str().unwrap(),
-            e.mysql.version.image().to_string(),
+            p.mysql_image.to_string(),
             "{env}: the image of its MySQL line"
         );
         assert_eq!(
@@ -107,7 +109,7 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
         let xpod = &deps[0]["spec"]["template"]["spec"];
         assert_eq!(
             xpod["containers"][0]["image"].as_str().unwrap(),
-            o4g_gitops::images::XWIKI.to_string()
+            p.xwiki_image.to_string()
         );
         assert!(
             xpod["volumes"]
