@@ -122,6 +122,9 @@ pub fn redact_pins(text: &str) -> String {
         out = out.replace(&image.to_string(), &format!("{name}:<tag>@<digest>"));
         out = out.replace(image.digest(), "<digest>");
     }
+    // Digests pinned elsewhere (e.g. the cert-manager images beside its chart version).
+    let digest = regex::Regex::new(r"sha256:[0-9a-f]{64}").unwrap();
+    out = digest.replace_all(&out, "<digest>").into_owned();
     let label = regex::Regex::new(r"(app\.kubernetes\.io/version: ).*").unwrap();
     out = label.replace_all(&out, "${1}<version>").into_owned();
     let mut versions: Vec<&str> = o4g_gitops::images::ALL
