@@ -169,8 +169,8 @@ enum SecretsCommand {
     /// List the Secrets the platform needs, and which are missing.
     List,
     /// After changing a scope's recipients in overlays/cluster.toml: regenerate .sops.yaml
-    /// and re-encrypt the scope's files for them with `sops updatekeys` (needs a current
-    /// recipient's private key in SOPS_AGE_KEY_FILE). Then run `render`.
+    /// and re-encrypt the scope's files for them with `sops updatekeys` and a new data key
+    /// (`sops rotate`; needs a current recipient's private key). Then run `render`.
     Rotate {
         /// Scope: an environment or `platform`.
         #[arg(long)]
@@ -245,19 +245,45 @@ fn sops_rules_note(root: &std::path::Path, settings: &Settings) -> String {
     }
 }
 
-/// With an age key in the environment, `render` refuses Secret values that are empty or still
-/// `secrets template`'s placeholders, in the files that key decrypts.
-fn check_secret_values(settings: &Settings) -> Result<(), Error> {
-    let found = o4g_gitops::secret_values::check(settings, None);
-    if !found.problems.is_empty() {
-        return Err(Error::Settings(
+/// With an age key sops can read, `render` refuses Secret values that are empty or still
+/// `secrets template`'s placeholders, in the files that key decrypts; without one it says on
+/// stderr that values were not checked; a key set on purpose that decrypts nothing is an error.
+fn check_secret_values(
+    settings: &Settings,
+    sources: &[o4g_gitops::secret_values::KeySource],
+) -> Result<(), Error> {
+    if sources.is_empty() {
+        eprintln!(
+            "Secret values NOT checked: sops finds no age key (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, SOPS_AGE_KEY_CMD, SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.config/sops/age/keys.txt); run `SOPS_AGE_KEY_FILE=<scope>.agekey cargo run -- secrets check --decrypt --scope <scope>`"
+        );
+        return Ok(());
+    }
+    let named: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    let refuse = |what: String| {
+        Err(Error::Settings(
             o4g_gitops::settings::SettingsError::unreadable(
                 o4g_gitops::settings::OVERLAYS_DIR,
-                format!(
-                    "Secret values refused (decrypted with the age key of SOPS_AGE_KEY_FILE; values are not shown):\n{}",
-                    found.problems.join("\n")
-                ),
+                what,
             ),
+        ))
+    };
+    let found = o4g_gitops::secret_values::check(settings, None);
+    if !found.problems.is_empty() {
+        return refuse(format!(
+            "Secret values refused (decrypted with the age key of {}; values are not shown):\n{}",
+            named.join(", "),
+            found.problems.join("\n")
+        ));
+    }
+    if found.checked.is_empty()
+        && !found.not_decrypted.is_empty()
+        && sources.iter().any(|s| s.explicit)
+    {
+        return refuse(format!(
+            "the age key of {} decrypts none of the {} Secret file(s), so no value was checked (a mistyped path?):\n{}",
+            named.join(", "),
+            found.not_decrypted.len(),
+            found.not_decrypted[0]
         ));
     }
     eprintln!(
@@ -300,20 +326,36 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
                 );
                 return Ok(ExitCode::from(2));
             };
+            let file = o4g_gitops::secrets::secrets_dir(scope).join(format!("{name}.sops.yaml"));
+            if std::fs::symlink_metadata(cli.root.join(&file)).is_ok() {
+                eprintln!(
+                    "error: {} already exists: a new template would replace the deployed Secret; change a value with `sops edit {0}`",
+                    file.display()
+                );
+                return Ok(ExitCode::from(2));
+            }
             let text = o4g_gitops::secrets::template(r)
                 .map_err(|e| Error::Build(format!("randomness: {e}")))?;
             print!("{text}");
+            let todo = o4g_gitops::secrets::placeholder_keys(r);
+            if !todo.is_empty() {
+                eprintln!(
+                    "placeholders to fill in with `sops edit {}` after encrypting: {}",
+                    file.display(),
+                    todo.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Rotate { scope } => {
-            match o4g_gitops::secrets::rotate(&cli.root, scope, &settings.recipients()) {
+            match o4g_gitops::secrets::rotate(&cli.root, scope, &settings) {
                 Ok(files) => {
                     println!("wrote   .sops.yaml");
                     for f in &files {
                         println!("updated {}", f.display());
                     }
                     println!(
-                        "{} file(s) of `{scope}` re-encrypted for its recipients; run `cargo run -- render` and commit",
+                        "{} file(s) of `{scope}` re-encrypted for its recipients with a new data key; run `cargo run -- render` and commit. If a recipient was removed, change every value it could read (`sops edit`): it may have kept them",
                         files.len()
                     );
                     Ok(ExitCode::SUCCESS)
@@ -610,9 +652,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 println!("wrote   .sops.yaml (the creation rules the commands below need)");
             }
             report_missing(&cli.root, &settings, allow_missing_secrets)?;
-            if o4g_gitops::secret_values::key_given() {
-                check_secret_values(&settings)?;
-            }
+            check_secret_values(&settings, &o4g_gitops::secret_values::key_sources())?;
             let tree = components::build(&settings)?;
             if check {
                 components::audit(&tree, &settings)?;

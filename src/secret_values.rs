@@ -18,12 +18,53 @@ pub struct Checked {
     pub not_decrypted: Vec<String>,
 }
 
-/// True when the caller gives sops an age key in its environment (`SOPS_AGE_KEY_FILE` or
-/// `SOPS_AGE_KEY`, sops v3.11.0 `age/keysource.go`).
-pub fn key_given() -> bool {
-    ["SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+/// One place sops would read age identities from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySource {
+    /// The variable or file, as a person would name it.
+    pub name: String,
+    /// Set on purpose (an environment variable), rather than a default file that exists.
+    pub explicit: bool,
+}
+
+/// Where sops v3.11.0 looks for age identities, in its order, keeping those present:
+/// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`, `SOPS_AGE_KEY`,
+/// `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, then `<user config dir>/sops/age/keys.txt`
+/// (getsops/sops@v3.11.0 age/keysource.go:34-40 names, `loadAgeSSHIdentities` and
+/// `loadIdentities` at ~300-330; Go's `os.UserConfigDir` is `$XDG_CONFIG_HOME`, else
+/// `$HOME/.config`). An environment variable counts when set, as sops's `os.LookupEnv` does.
+pub fn key_sources() -> Vec<KeySource> {
+    let var = |name: &str| {
+        std::env::var_os(name).map(|_| KeySource {
+            name: name.to_string(),
+            explicit: true,
+        })
+    };
+    let file = |path: PathBuf| {
+        path.is_file().then(|| KeySource {
+            name: path.display().to_string(),
+            explicit: false,
+        })
+    };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    [
+        var("SOPS_AGE_SSH_PRIVATE_KEY_FILE"),
+        home.as_ref().and_then(|h| file(h.join(".ssh/id_ed25519"))),
+        home.as_ref().and_then(|h| file(h.join(".ssh/id_rsa"))),
+        var("SOPS_AGE_KEY"),
+        var("SOPS_AGE_KEY_FILE"),
+        var("SOPS_AGE_KEY_CMD"),
+        config.and_then(|c| file(c.join("sops/age/keys.txt"))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Decrypts the Secret files of `scope` (every scope when `None`) and checks their values:

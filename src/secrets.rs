@@ -142,7 +142,7 @@ pub fn check_secret(
             return Err(err(
                 Some("sops.age"),
                 &format!(
-                    "encrypted for {} but the creation rule of this folder says {}: run `o4g secrets rotate --scope {}` (it regenerates .sops.yaml, then runs `sops updatekeys` on the scope's files)",
+                    "encrypted for {} but the creation rule of this folder says {}: run `o4g secrets rotate --scope {}` (it regenerates .sops.yaml, then runs `sops updatekeys` and `sops rotate` on the scope's files)",
                     a.join(", "),
                     b.join(", "),
                     file.iter()
@@ -209,7 +209,7 @@ impl RequiredSecret {
         let path = dir.join(format!("{}.sops.yaml", self.name));
         let path = path.display();
         format!(
-            "mkdir -p {} && cargo run -q -- secrets template --env {} {} | sops encrypt --filename-override {path} --input-type yaml --output-type yaml --output {path} /dev/stdin",
+            "mkdir -p {} && cargo run -q -- secrets template --env {} {} | sops --config .sops.yaml encrypt --filename-override {path} --input-type yaml --output-type yaml --output {path} /dev/stdin",
             dir.display(),
             self.scope,
             self.name
@@ -234,6 +234,16 @@ pub fn unfilled(value: &str) -> Option<&'static str> {
     }
 }
 
+/// The keys [`template`] leaves as `REPLACE-WITH-…` placeholders (a person fills them in).
+pub fn placeholder_keys(required: &RequiredSecret) -> Vec<&str> {
+    required
+        .keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !k.ends_with("password") && *k != "admin-user")
+        .collect()
+}
+
 /// A plaintext Secret skeleton with the expected keys: passwords are random (from the OS),
 /// other values say what to put there. Meant for stdout only, piped into `sops encrypt`.
 pub fn template(required: &RequiredSecret) -> Result<String, std::io::Error> {
@@ -244,6 +254,7 @@ pub fn template(required: &RequiredSecret) -> Result<String, std::io::Error> {
         } else if key == "admin-user" {
             "admin".to_string()
         } else {
+            debug_assert!(placeholder_keys(required).contains(&key.as_str()));
             format!("{PLACEHOLDER_PREFIX}{}", key.to_uppercase())
         };
         data.insert(key.clone(), Value::String(value));
@@ -423,14 +434,20 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
 }
 
 /// Rotates the age recipients of one scope: writes `.sops.yaml` from the recipients of
-/// `overlays/cluster.toml` (the same text `render` writes), then runs the real
-/// `sops updatekeys --yes` on every file of `overlays/<scope>/secrets/`, with the caller's key
-/// (`SOPS_AGE_KEY_FILE`, a current recipient's private key). Returns the files updated.
+/// `overlays/cluster.toml` ([`crate::render::write_sops_rules`]: the render lock, no symlink
+/// followed), then, with the caller's key (a current recipient's private key), on every file of
+/// `overlays/<scope>/secrets/` runs the real `sops updatekeys --yes` (new recipients) and
+/// `sops rotate --in-place` (a new data key). `updatekeys` alone re-wraps the existing data key
+/// (getsops/sops@v3.11.0 cmd/sops/subcommand/updatekeys/updatekeys.go:101-107), which a
+/// removed recipient keeps; `rotate` makes a new one (cmd/sops/rotate.go:70). Both get
+/// `--config .sops.yaml` so a global `SOPS_CONFIG` cannot replace the repository's rules
+/// (cmd/sops/main.go:1788-1790). Returns the files updated.
 pub fn rotate(
     root: &Path,
     scope: &str,
-    recipients: &BTreeMap<String, Vec<String>>,
+    settings: &crate::settings::Settings,
 ) -> Result<Vec<PathBuf>, String> {
+    let recipients = settings.recipients();
     if !recipients.contains_key(scope) {
         return Err(format!(
             "`{}` is not a scope: expected one of {}",
@@ -438,15 +455,7 @@ pub fn rotate(
             recipients.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    let config = root.join(".sops.yaml");
-    if std::fs::symlink_metadata(&config).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(".sops.yaml is a symlink: refusing to write through it".into());
-    }
-    let text = crate::tree::to_yaml(&[&sops_config(recipients)]).map_err(|e| e.to_string())?;
-    let tmp = root.join(format!(".o4g-tmp-.sops.yaml-{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &config))
-        .map_err(|e| format!(".sops.yaml: {e}"))?;
+    crate::render::write_sops_rules(root, settings).map_err(|e| e.to_string())?;
     let dir = secrets_dir(scope);
     let mut files: Vec<PathBuf> = match std::fs::read_dir(root.join(&dir)) {
         Ok(entries) => entries
@@ -459,22 +468,26 @@ pub fn rotate(
     };
     files.sort();
     for f in &files {
-        let out = std::process::Command::new("sops")
-            .args(["--disable-version-check", "updatekeys", "--yes"])
-            .arg(f)
-            .current_dir(root)
-            .output()
-            .map_err(|e| format!("cannot run sops: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{}: sops updatekeys failed ({}); SOPS_AGE_KEY_FILE must hold the private key of a current recipient",
-                f.display(),
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim()
-            ));
+        for step in [&["updatekeys", "--yes"][..], &["rotate", "--in-place"][..]] {
+            let out = std::process::Command::new("sops")
+                .args(["--disable-version-check", "--config", ".sops.yaml"])
+                .args(step)
+                .arg(f)
+                .current_dir(root)
+                .output()
+                .map_err(|e| format!("cannot run sops: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{}: sops {} failed ({}); sops must find the private key of a current recipient (e.g. SOPS_AGE_KEY_FILE)",
+                    f.display(),
+                    step[0],
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                ));
+            }
         }
     }
     Ok(files)

@@ -154,3 +154,70 @@ fn placeholders_and_empty_values_are_refused_by_file_and_key_for_one_scope() {
     let out = site.o4g(&["secrets", "check", "--scope", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
 }
+
+/// `render` finds the age key where sops v3.11.0 does (age/keysource.go:34-40, 300-330: the
+/// default `<config dir>/sops/age/keys.txt`, `SOPS_AGE_KEY_CMD`, …) and names it when it
+/// refuses; without any key it says on stderr that values were not checked; a mistyped
+/// `SOPS_AGE_KEY_FILE` is an error, not "checked 0".
+#[test]
+fn render_finds_the_key_where_sops_does_and_says_when_values_are_not_checked() {
+    if let Err(why) = tools_present() {
+        skip_or_fail!("{why}");
+    }
+    let site = Site::with_keys();
+    site.create_printed_secrets();
+    let home = tempfile::tempdir().unwrap();
+    let render = |env: &[(&str, String)]| {
+        let mut cmd = site.command(env!("CARGO_BIN_EXE_o4g"));
+        cmd.arg("render")
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("SOPS_AGE_KEY_CMD")
+            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let key = site.root().join("live.agekey");
+
+    // No key anywhere: the placeholders pass unseen, so render says so.
+    let out = render(&[]);
+    let shown = common::text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Secret values NOT checked")
+            && shown.contains("secrets check --decrypt --scope"),
+        "{shown}"
+    );
+
+    // A mistyped key file: an error naming the variable, not "checked 0".
+    let out = render(&[("SOPS_AGE_KEY_FILE", "live.agekye".into())]);
+    let shown = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("SOPS_AGE_KEY_FILE") && shown.contains("decrypts none"),
+        "{shown}"
+    );
+
+    // sops's default key file: found, and named in the refusal.
+    let config = home.path().join("cfg");
+    std::fs::create_dir_all(config.join("sops/age")).unwrap();
+    std::fs::copy(&key, config.join("sops/age/keys.txt")).unwrap();
+    let out = render(&[("XDG_CONFIG_HOME", config.display().to_string())]);
+    let shown = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(!refused(&shown).is_empty(), "{shown}");
+    assert!(shown.contains("sops/age/keys.txt"), "{shown}");
+    std::fs::remove_file(config.join("sops/age/keys.txt")).unwrap();
+
+    // SOPS_AGE_KEY_CMD: found, and named.
+    let out = render(&[("SOPS_AGE_KEY_CMD", format!("cat {}", key.display()))]);
+    let shown = common::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        !refused(&shown).is_empty() && shown.contains("SOPS_AGE_KEY_CMD"),
+        "{shown}"
+    );
+    assert!(!shown.contains("REPLACE-WITH-"), "{shown}");
+}

