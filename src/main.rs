@@ -348,7 +348,13 @@ fn secrets(cli: &Cli, command: &SecretsCommand) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Rotate { scope } => {
-            match o4g_gitops::secrets::rotate(&cli.root, scope, &settings) {
+            let write_rules = || {
+                render::write_sops_rules(&cli.root, &settings)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            match o4g_gitops::secrets::rotate(&cli.root, scope, &settings.recipients(), write_rules)
+            {
                 Ok(files) => {
                     println!("wrote   .sops.yaml");
                     for f in &files {

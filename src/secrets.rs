@@ -433,9 +433,9 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
     out
 }
 
-/// Rotates the age recipients of one scope: writes `.sops.yaml` from the recipients of
-/// `overlays/cluster.toml` ([`crate::render::write_sops_rules`]: the render lock, no symlink
-/// followed), then, with the caller's key (a current recipient's private key), on every file of
+/// Rotates the age recipients of one scope: has `write_rules` write `.sops.yaml` from the
+/// recipients of `overlays/cluster.toml` (the CLI passes `render::write_sops_rules`: the render
+/// lock, no symlink followed; passed in so that this module does not depend on `render`), then, with the caller's key (a current recipient's private key), on every file of
 /// `overlays/<scope>/secrets/` runs the real `sops updatekeys --yes` (new recipients) and
 /// `sops rotate --in-place` (a new data key). `updatekeys` alone re-wraps the existing data key
 /// (getsops/sops@v3.11.0 cmd/sops/subcommand/updatekeys/updatekeys.go:101-107), which a
@@ -445,9 +445,9 @@ pub fn check_values(file: &Path, doc: &Value, rules: &[ValueRule]) -> Vec<String
 pub fn rotate(
     root: &Path,
     scope: &str,
-    settings: &crate::settings::Settings,
+    recipients: &std::collections::BTreeMap<String, Vec<String>>,
+    write_rules: impl FnOnce() -> Result<(), String>,
 ) -> Result<Vec<PathBuf>, String> {
-    let recipients = settings.recipients();
     if !recipients.contains_key(scope) {
         return Err(format!(
             "`{}` is not a scope: expected one of {}",
@@ -455,7 +455,7 @@ pub fn rotate(
             recipients.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    crate::render::write_sops_rules(root, settings).map_err(|e| e.to_string())?;
+    write_rules()?;
     let dir = secrets_dir(scope);
     let mut files: Vec<PathBuf> = match std::fs::read_dir(root.join(&dir)) {
         Ok(entries) => entries
