@@ -315,6 +315,14 @@ fn the_restore_runbook_names_every_environment_with_its_own_values() {
         let v = o4g_gitops::policy::audit_object(&job, &cfg);
         assert!(v.is_empty(), "{env}: {v:#?}");
         assert!(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap() <= 4 * 3600);
+        // The cutover's files Job beside it: the same guarantees.
+        let files: Value = serde_yaml::from_str(&tree_text(&format!(
+            "out/docs/runbooks/files-restore-{env}.yaml"
+        )))
+        .unwrap();
+        assert_eq!(files["metadata"]["namespace"], env.name());
+        let v = o4g_gitops::policy::audit_object(&files, &cfg);
+        assert!(v.is_empty(), "{env}: {v:#?}");
     }
 }
 
@@ -389,5 +397,109 @@ fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
             "{a:?}: {}",
             common::text(&out)
         );
+    }
+}
+
+/// The runbook's bucket setup adds the abort rule to the bucket's lifecycle configuration
+/// without losing the rules already there (a put replaces the whole configuration): its `jq`
+/// step, run with the real jq on what `get-bucket-lifecycle-configuration` returns.
+#[test]
+fn the_bucket_setup_keeps_the_lifecycle_rules_already_there() {
+    let doc = tree_text("out/docs/runbooks/restore.md");
+    let step = doc
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("jq ") && l.contains("AbortIncompleteMultipartUpload"))
+        .expect("the runbook has the jq merge step");
+    let days = backup::ABORT_INCOMPLETE_UPLOADS_DAYS;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        r#"{"Rules":[]}"#,
+        // What the read returns on a bucket with an expiry rule and an old abort rule.
+        r#"{"TransitionDefaultMinimumObjectSize":"all_storage_classes_128K","Rules":[
+            {"ID":"expire-tmp","Status":"Enabled","Filter":{"Prefix":"tmp/"},"Expiration":{"Days":3}},
+            {"ID":"abort-incomplete-multipart-uploads","Status":"Enabled","Filter":{"Prefix":""},
+             "AbortIncompleteMultipartUpload":{"DaysAfterInitiation":9}}]}"#,
+    ];
+    for (i, now) in cases.iter().enumerate() {
+        std::fs::write(dir.path().join("lifecycle-now.json"), now).unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(step)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        let new: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("lifecycle-new.json")).unwrap())
+                .unwrap();
+        let keys: Vec<_> = new.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Rules"], "case {i}: {new}");
+        let rules = new["Rules"].as_array().unwrap();
+        let abort: Vec<_> = rules
+            .iter()
+            .filter(|r| r.get("AbortIncompleteMultipartUpload").is_some())
+            .collect();
+        assert_eq!(abort.len(), 1, "case {i}: {new}");
+        assert_eq!(
+            abort[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"], days,
+            "case {i}"
+        );
+        let before: Value = serde_json::from_str(now).unwrap();
+        for r in before["Rules"].as_array().unwrap() {
+            if r.get("AbortIncompleteMultipartUpload").is_none() {
+                assert!(rules.contains(r), "case {i}: {r} was lost");
+            }
+        }
+    }
+}
+
+/// The XAR holds the attachments and their revisions (xwiki-platform `ExportAction` defaults),
+/// so its staging follows the data volume, and the export streams attachment revisions
+/// instead of building each history in XWiki's heap (issue 24, item 12).
+#[test]
+fn the_xar_staging_follows_the_data_volume_and_attachment_history_is_streamed() {
+    let s = settings();
+    for env in common::environments() {
+        let objs = apps::final_objects(&s, env).unwrap();
+        let claim = objs
+            .iter()
+            .find(|o| {
+                o["kind"] == "PersistentVolumeClaim"
+                    && o["metadata"]["name"] == o4g_gitops::components::xwiki::DATA_CLAIM
+            })
+            .unwrap_or_else(|| panic!("{env}: no data claim"));
+        let data = o4g_gitops::quantity::Bytes::parse(
+            claim["spec"]["resources"]["requests"]["storage"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let job = objs
+            .iter()
+            .find(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == backup::XWIKI_JOB)
+            .unwrap_or_else(|| panic!("{env}: no export"));
+        let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        let work = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "work")
+            .unwrap();
+        let staging =
+            o4g_gitops::quantity::Bytes::parse(work["emptyDir"]["sizeLimit"].as_str().unwrap())
+                .unwrap();
+        assert!(
+            staging.get() >= data.get(),
+            "{env}: staging {} < data volume {}",
+            staging.get(),
+            data.get()
+        );
+        let scripts = objs
+            .iter()
+            .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == backup::SCRIPTS)
+            .unwrap_or_else(|| panic!("{env}: no scripts"));
+        let export = scripts["data"]["xwiki-export.sh"].as_str().unwrap();
+        assert!(export.contains("attachment_jrcs=false"), "{env}: {export}");
     }
 }

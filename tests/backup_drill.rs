@@ -182,8 +182,18 @@ impl Job {
     }
 }
 
+/// `rclone cat OBJECT` with the jobs' remotes: the decrypted bytes.
+fn vault_bytes(net: u32, s3: &S3Server, prefix: &str, object: &str) -> Vec<u8> {
+    vault_raw(net, s3, prefix, &["cat", object], b"")
+}
+
 /// rclone on the host with the jobs' remotes, inside the servers' namespace.
 fn vault(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> String {
+    String::from_utf8(vault_raw(net, s3, prefix, args, stdin)).unwrap()
+}
+
+/// [`vault`]'s bytes.
+fn vault_raw(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let obscure = |v: &str| {
         let mut c = Command::new(s3::rclone().unwrap())
@@ -229,7 +239,7 @@ fn vault(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> 
         "rclone {args:?}: {}",
         common::text(&out)
     );
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
 }
 
 /// Loads `sql` through the client's stdin.
@@ -765,7 +775,16 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
 /// Runs the main container of a printed restore Job, as its pod runs it, against a fresh
 /// server reached as root over TCP; returns the server and the run (asserted successful).
 fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
-    let target = MariaDb::start_in(ROOT_PW, Some(drill.net()), 3307);
+    // As prod's server: its max_allowed_packet, and a binary log (MySQL 8.0 logs by default).
+    let target = MariaDb::start_with(
+        ROOT_PW,
+        Some(drill.net()),
+        3307,
+        &format!(
+            "--max-allowed-packet={} --log-bin=binlog --server-id=1",
+            o4g_gitops::components::mysql::MAX_ALLOWED_PACKET
+        ),
+    );
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -861,6 +880,36 @@ fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     };
     let run = legacy.run(None);
     assert!(run.ok(), "legacy dump:\n{}", run.text());
+    // MariaDB's mysqldump (10.11.8 on) starts with a line the MySQL 8.0 client rejects; the
+    // dump the cluster imports does not have it (issue 24, item 6).
+    let marker = drill.committed().pop().unwrap();
+    let name = marker
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let gz = vault_bytes(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &format!("vault:mysql/{name}"),
+    );
+    let mut gunzip = Command::new("gunzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = gunzip.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&gz).unwrap());
+    let sql = gunzip.wait_with_output().unwrap().stdout;
+    writer.join().unwrap();
+    let first = String::from_utf8_lossy(sql.split(|b| *b == b'\n').next().unwrap()).to_string();
+    assert!(!first.contains("sandbox mode"), "{first}");
+    assert!(
+        !String::from_utf8_lossy(&sql[..sql.len().min(4096)]).contains("999999\\-"),
+        "the sandbox line is still in the dump"
+    );
     restores_newest_dump(&drill, |_, name| format!("mysql/{name}"));
 }
 
@@ -979,6 +1028,18 @@ fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> V
         run.text()
     );
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
+    // The import is not written to the binary log again (issue 24, item 8): a full restore
+    // would otherwise need the dump's size twice on the volume.
+    let binlog: u64 = target
+        .sql("SHOW BINARY LOGS")
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1)?.trim().parse::<u64>().ok())
+        .sum();
+    let data = drill.size_mib() * 1_048_576.0;
+    assert!(
+        (binlog as f64) < data / 20.0,
+        "the import wrote {binlog} bytes of binary log for {data} bytes of tables"
+    );
     job
 }
 
@@ -1175,4 +1236,329 @@ fn s3_stopped_mid_upload_fails_the_backup_and_the_log_says_the_partial_object_st
         "left on the stopped server: {:?}",
         files_with_sizes(&drill.s3.root)
     );
+}
+
+/// What the store answers is told apart (issue 29, cold review): a marker whose object is not
+/// listed is no backup, a delete of nothing says nothing was stored, a wrong MySQL password
+/// stops the restore before the verify pass downloads the dump, and an unreachable store is
+/// not "no committed backup".
+#[test]
+fn the_restore_tells_a_stray_marker_a_missing_object_a_wrong_password_and_a_dead_store_apart() {
+    need_tools!();
+    let mut drill = Drill::new(50, 0);
+    assert!(drill.backup().ok());
+    let newest = drill.committed();
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    // A marker with no object, newer than every dump: o4g_latest must pass over it.
+    let stray = "mysql/29991231T000000Z.sql.gz.sha256";
+    let sum = format!("{}  29991231T000000Z.sql.gz\n", "0".repeat(64));
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{stray}")],
+        sum.as_bytes(),
+    );
+    let target = scratch(drill.net());
+    let run = drill.restore_test(&target);
+    assert!(
+        run.ok(),
+        "the stray marker was taken for a backup:\n{}",
+        run.text()
+    );
+    assert!(!run.text().contains("29991231"), "{}", run.text());
+    drop(target);
+
+    // o4g_discard of a name nothing was stored under.
+    let live = env_objects(common::fixture_env("live"));
+    let mut j = job(&live, backup::MYSQL_JOB, "dump", drill.net(), &drill.s3);
+    let script = j.argv.last().unwrap().clone();
+    let dir = Path::new(&script).parent().unwrap().display().to_string();
+    j.argv = vec![
+        "/bin/bash".into(),
+        "-c".into(),
+        format!(". {dir}/backup-lib.sh && o4g_remotes && o4g_discard mysql/never-stored.sql.gz"),
+    ];
+    let run = j.run(None);
+    assert!(run.ok(), "{}", run.text());
+    assert!(
+        run.text()
+            .contains("nothing was stored under mysql/never-stored.sql.gz"),
+        "{}",
+        run.text()
+    );
+
+    // The restore Job with a wrong root password: refused before the verify pass.
+    let name = newest[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let from = format!("s3://{bucket}/live/mysql/{name}");
+    let out = common::o4g(
+        common::fixture_repo(),
+        &["restore-job", "--env", "live", "--from", &from],
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let job: Value = serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let target = MariaDb::start_in("another-password", Some(drill.net()), 3308);
+    let scripts = find(&live, "ConfigMap", backup::SCRIPTS).clone();
+    let objs = vec![job.clone(), scripts];
+    let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
+    set_env(&mut j.sandbox, "MYSQL_PORT", "3308");
+    let run = j.run(None);
+    assert!(!run.ok(), "{}", run.text());
+    assert!(
+        run.text().contains("cannot log in to MySQL"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        !run.text().contains("verified"),
+        "the dump was downloaded first:\n{}",
+        run.text()
+    );
+    drop(target);
+
+    // The store stops answering: the restore says so, not "no committed backup".
+    drill.s3.stop();
+    let target = scratch(drill.net());
+    let run = drill.restore_test(&target);
+    assert!(!run.ok());
+    assert!(run.text().contains("cannot list"), "{}", run.text());
+    assert!(
+        !run.text().contains("no committed backup"),
+        "{}",
+        run.text()
+    );
+}
+
+/// The legacy XWiki's files move with the database (issue 24, item 1): `legacy-files.sh` on
+/// the "legacy host" (uid 1000, its permanent directory with attachments, extensions and the
+/// Solr stores) uploads them; the cluster's files-restore Job, as XWiki's user on a claim where
+/// XWiki already started once, checks and puts them in place with the same bytes, keeping what
+/// was there; an archive changed on the store is refused before anything moves.
+#[test]
+fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
+    need_busybox!();
+    let drill = Drill::new(5, 0);
+    let s = settings();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let scripts: Vec<(String, String)> = ["backup-lib.sh", "legacy-files.sh"]
+        .iter()
+        .map(|n| {
+            let text = tree.get(&format!("out/docs/scripts/{n}")).unwrap();
+            (n.to_string(), String::from_utf8(text.to_vec()).unwrap())
+        })
+        .collect();
+    // The legacy permanent directory: attachments (with a name that needs care), their
+    // history, an installed extension, the events core, and a cache that stays behind.
+    let legacy_files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "store/file/xwiki/a/b/cdef/attachments/logo%2Epng/f.png",
+            (0..=255u8).cycle().take(300_000).collect(),
+        ),
+        (
+            "store/file/xwiki/a/b/cdef/attachments/logo%2Epng/~this/1.1.png",
+            b"older revision".to_vec(),
+        ),
+        (
+            "store/file/xwiki/a/b/cdef/attachments/r\u{e9}sum\u{e9} 2.txt/f.txt",
+            b"accents and spaces".to_vec(),
+        ),
+        (
+            "extension/repository/org%3Axwiki/1.0/x.jar",
+            b"PK\x03\x04jar".to_vec(),
+        ),
+        ("store/solr/events/data/index/segments_1", b"solr".to_vec()),
+        ("cache/solr/search/index", b"rebuilt at start".to_vec()),
+    ];
+    let dir = |path: &str, backing| sandbox::SandboxMount {
+        path: path.into(),
+        backing,
+        sub_path: None,
+        read_only: false,
+    };
+    let mut sb = Sandbox {
+        uid: 1000,
+        gid: 1000,
+        mounts: vec![
+            dir("/home/deploy/o4g", sandbox::Backing::Files(scripts, 0o644)),
+            dir("/home/deploy/work", sandbox::Backing::EmptyDir),
+            dir("/opt/o4g-tools", sandbox::Backing::EmptyDir),
+            dir("/var/lib/xwiki/data", sandbox::Backing::EmptyDir),
+        ],
+        net_of: Some(drill.net()),
+        fs_group: Some(1000),
+        ..Default::default()
+    };
+    let bucket = s.cluster.s3.bucket.as_str().to_string();
+    for (k, v) in [
+        ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
+        ("S3_BUCKET", &bucket),
+        ("BACKUP_PREFIX", "live"),
+        ("WORK", "/home/deploy/work"),
+        ("O4G_TOOLS", "/opt/o4g-tools"),
+        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("CRYPT_PASSWORD", CRYPT_PW),
+        ("CRYPT_SALT", CRYPT_SALT),
+        ("LEGACY_PERMDIR", "/var/lib/xwiki/data"),
+    ] {
+        set_env(&mut sb, k, v);
+    }
+    let argv = vec![
+        "bash".to_string(),
+        "/home/deploy/o4g/legacy-files.sh".into(),
+    ];
+    let files = legacy_files.clone();
+    let run = sb.run_prepared(&argv, |vols| {
+        std::fs::copy(s3::rclone().unwrap(), vols[2].join("rclone")).unwrap();
+        for (path, bytes) in &files {
+            let p = vols[3].join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, bytes).unwrap();
+        }
+        Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&vols[3])
+            .status()
+            .unwrap();
+    });
+    assert!(run.ok(), "legacy files:\n{}", run.text());
+    assert!(run.text().contains("(5 files)"), "{}", run.text());
+
+    // The cluster side: the rendered Job, its claim holding what XWiki's first start left.
+    let yaml = String::from_utf8(
+        tree.get("out/docs/runbooks/files-restore-live.yaml")
+            .expect("a files-restore Job per environment")
+            .to_vec(),
+    )
+    .unwrap();
+    let job: Value = serde_yaml::from_str(&yaml).unwrap();
+    let live = env_objects(common::fixture_env("live"));
+    let scripts = find(&live, "ConfigMap", backup::SCRIPTS).clone();
+    let objs = vec![job.clone(), scripts];
+    let restore = |tamper: bool| {
+        let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
+        // The curl image's shell and tools are BusyBox's.
+        j.sandbox.mounts.push(sandbox::SandboxMount {
+            path: "/bb".into(),
+            backing: sandbox::Backing::EmptyDir,
+            sub_path: None,
+            read_only: true,
+        });
+        let bb = j.sandbox.mounts.len() - 1;
+        assert_eq!(j.argv[0], "/bin/sh", "the image's shell runs the script");
+        j.argv[0] = "/bb/sh".into();
+        let data = j
+            .sandbox
+            .mounts
+            .iter()
+            .position(|m| m.path == "/xwiki-data")
+            .expect("xwiki-data where XWiki mounts it");
+        if tamper {
+            // Replace the archive on the store with another one: the marker no longer matches.
+            let marker = drill
+                .s3
+                .objects(&format!("{bucket}/live/files"))
+                .into_iter()
+                .find(|o| o.ends_with(".tar.sha256.bin"))
+                .unwrap();
+            let name = marker
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .replace(".sha256.bin", "");
+            vault(
+                drill.net(),
+                &drill.s3,
+                "live",
+                &["rcat", &format!("vault:files/{name}")],
+                b"not the archive",
+            );
+        }
+        // After the Job's own command: every file of the permanent directory with its sha256.
+        let mut argv = vec![
+            "/usr/bin/env".to_string(),
+            "PATH=/bb:/usr/local/bin:/usr/bin:/bin".into(),
+            "/bb/sh".into(),
+            "-c".into(),
+            "\"$@\" && cd /xwiki-data/data && find . -type f | LC_ALL=C sort | sed 's|^./||' | while IFS= read -r f; do printf 'o4g-file %s %s\\n' \"$(sha256sum <\"$f\" | cut -d ' ' -f 1)\" \"$f\"; done".into(),
+            "sh".into(),
+        ];
+        argv.extend(j.argv.clone());
+        j.sandbox.run_prepared(&argv, |vols| {
+            std::fs::copy(s3::rclone().unwrap(), vols[j.tools].join("rclone")).unwrap();
+            let list = Command::new("busybox").arg("--list").output().unwrap();
+            for applet in String::from_utf8(list.stdout).unwrap().lines() {
+                std::os::unix::fs::symlink("/usr/bin/busybox", vols[bb].join(applet)).unwrap();
+            }
+            let old = vols[data].join("data/extension/old.jar");
+            std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+            std::fs::write(&old, b"from the first start").unwrap();
+            Command::new("chown")
+                .args(["-R", "1000:1000"])
+                .arg(&vols[data])
+                .status()
+                .unwrap();
+        })
+    };
+    let run = restore(false);
+    assert!(run.ok(), "files restore:\n{}", run.text());
+    assert!(
+        run.text().contains("checked 5 files against the manifest"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        run.text().contains("kept the previous extension"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        run.text().contains(": 5 files into /xwiki-data/data"),
+        "{}",
+        run.text()
+    );
+    // The same bytes at the same paths; the cache stayed behind; the first start's file kept.
+    use sha2::Digest;
+    let hex = |b: &[u8]| -> String {
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    let mut want: Vec<String> = legacy_files
+        .iter()
+        .filter(|(p, _)| !p.starts_with("cache/"))
+        .map(|(p, b)| format!("o4g-file {} {p}", hex(b)))
+        .collect();
+    want.push(format!(
+        "o4g-file {} .o4g-replaced-",
+        hex(b"from the first start")
+    ));
+    let text = run.text();
+    let got: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("o4g-file "))
+        .map(|l| l.trim())
+        .collect();
+    let got_text = got.join("\n");
+    for w in &want {
+        assert!(
+            got.iter().any(|g| g.starts_with(w.as_str())),
+            "{w} not in:\n{got_text}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{got_text}");
+    let run = restore(true);
+    assert!(!run.ok(), "a changed archive was restored:\n{}", run.text());
+    assert!(
+        run.text().contains("checksum mismatch") || run.text().contains("refusing"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("kept the previous"), "{}", run.text());
 }

@@ -77,7 +77,14 @@ fn the_cutover_scripts_are_shellcheck_clean() {
             names.push(name.to_string());
         }
     }
-    assert_eq!(names.len(), 4, "{names:?}");
+    let mut expected: Vec<String> = o4g_gitops::components::backup::legacy_scripts()
+        .unwrap()
+        .into_keys()
+        .collect();
+    expected.push("smoke-test.sh".into());
+    expected.sort();
+    names.sort();
+    assert_eq!(names, expected);
     let out = std::process::Command::new("shellcheck")
         .args(["-x", "--source-path=SCRIPTDIR"])
         .args(&names)
@@ -87,33 +94,138 @@ fn the_cutover_scripts_are_shellcheck_clean() {
     assert!(out.status.success(), "{}", common::text(&out));
 }
 
-/// The smoke test against stand-in wikis (tests/backup/wiki_server.py) on 127.0.0.1 (the new
-/// ingress) and 127.0.0.2 (the legacy host), over HTTP in a network namespace of its own.
-fn smoke(new_pages: u32, legacy_pages: u32, text: &str) -> (bool, String) {
+/// The admin password of the stand-in wikis: it holds what curl's config file must escape.
+const SMOKE_PASSWORD: &str = r#"s3cret"hex\ #;$x"#;
+
+/// How a stand-in wiki serves.
+#[derive(Clone, Copy)]
+enum Tls {
+    /// HTTPS with a certificate for the host, from a CA curl trusts (`CURL_CA_BUNDLE`).
+    Issued,
+    /// HTTPS with a self-signed certificate as ingress-nginx serves before cert-manager has
+    /// issued one (ingress-nginx controller-v1.15.1 `internal/net/ssl/ssl.go:417-430`: CN
+    /// "Kubernetes Ingress Controller Fake Certificate", SAN `ingress.local`).
+    Fake,
+}
+
+/// One side of the smoke test: the stand-in wiki's documents and answers.
+#[derive(Clone)]
+struct Side {
+    tls: Tls,
+    /// The context path (`/xwiki`, or empty for a wiki at `/`).
+    context: &'static str,
+    text: String,
+    docs: u32,
+    /// A document index this side lacks.
+    drop: Option<u32>,
+    /// `index=version` overrides.
+    versions: &'static str,
+    /// Documents only this side has (XWiki's mandatory pages on the cluster).
+    extra: u32,
+    attachment: &'static str,
+}
+
+impl Side {
+    fn faithful(text: &str) -> Self {
+        Side {
+            tls: Tls::Issued,
+            context: "",
+            text: text.to_string(),
+            docs: 40,
+            drop: None,
+            versions: "",
+            extra: 0,
+            attachment: "PNG-bytes-1",
+        }
+    }
+}
+
+/// Host and port of a wiki base URL (`https://host[:port][/path]`).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    rest.split('/')
+        .next()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The smoke test against stand-in wikis (tests/backup/wiki_server.py): the cluster at
+/// 127.0.0.1:443 and the legacy wiki at 127.0.0.2:443 (at the settings' `legacy_url`, or
+/// `legacy_url` when given), both over HTTPS, in a network namespace of their own.
+fn smoke(new: &Side, legacy: &Side, legacy_url: Option<&str>) -> (bool, String) {
     let s = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&s).unwrap();
     let c = &s.cluster.cutover;
+    let host = s
+        .env(s.production())
+        .xwiki
+        .host
+        .get_ref()
+        .as_str()
+        .to_string();
+    let legacy_host = host_of(legacy_url.unwrap_or(c.legacy_url.as_str()));
     let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let sh = |cmd: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}: {}", common::text(&out));
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=o4g-test-ca 2>/dev/null",
+    );
+    std::fs::write(
+        dir.path().join("san.ext"),
+        format!("subjectAltName=DNS:{host},DNS:{legacy_host}\n"),
+    )
+    .unwrap();
+    sh(&format!(
+        "openssl req -newkey rsa:2048 -nodes -keyout issued.key -out issued.csr -subj /CN={host} 2>/dev/null && openssl x509 -req -in issued.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out issued.pem -days 2 -extfile san.ext 2>/dev/null"
+    ));
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout fake.key -out fake.pem -days 2 -subj '/O=Acme Co/CN=Kubernetes Ingress Controller Fake Certificate' -addext subjectAltName=DNS:ingress.local 2>/dev/null",
+    );
     let script = dir.path().join("smoke-test.sh");
     std::fs::write(&script, file(&tree, "out/docs/scripts/smoke-test.sh")).unwrap();
     let server = common::root().join("tests/backup/wiki_server.py");
-    let start = |addr: &str, pages: u32, text: &str| {
+    let start = |addr: &str, side: &Side| {
+        let cert = match side.tls {
+            Tls::Issued => "issued",
+            Tls::Fake => "fake",
+        };
         format!(
-            "python3 {} {addr} 8080 admin s3cret-hex {} '{text}' {} {pages} & ",
+            "WIKI_TLS_CERT={d}/{cert}.pem WIKI_TLS_KEY={d}/{cert}.key WIKI_CONTEXT='{}' WIKI_ATTACHMENT='{}' WIKI_DROP='{}' WIKI_VERSION='{}' WIKI_EXTRA={} python3 {} {addr} 443 admin \"$O4G_PW\" {} '{}' {} {} & ",
+            side.context,
+            side.attachment,
+            side.drop.map(|d| d.to_string()).unwrap_or_default(),
+            side.versions,
+            side.extra,
             server.display(),
             c.known_page,
-            c.known_attachment
+            side.text,
+            c.known_attachment,
+            side.docs,
         )
     };
+    let legacy_env = legacy_url
+        .map(|u| format!("LEGACY_URL='{u}' "))
+        .unwrap_or_default();
     let sh = format!(
-        "ip link set lo up; {}{}for i in $(seq 50); do ss -ltn | grep -q '127.0.0.2:8080' && ss -ltn | grep -q '127.0.0.1:8080' && break; sleep 0.1; done; \
-         SMOKE_SCHEME=http SMOKE_PORT=8080 XWIKI_USER=admin XWIKI_PASSWORD=s3cret-hex bash {} 127.0.0.1 127.0.0.2; rc=$?; kill %1 %2; exit $rc",
-        start("127.0.0.1", new_pages, text),
-        start("127.0.0.2", legacy_pages, &c.known_text),
+        "ip link set lo up; {}{}for i in $(seq 100); do ss -ltn | grep -q '127.0.0.2:443' && ss -ltn | grep -q '127.0.0.1:443' && break; sleep 0.1; done; \
+         CURL_CA_BUNDLE={d}/ca.pem {legacy_env}XWIKI_USER=admin XWIKI_PASSWORD=\"$O4G_PW\" bash {} 127.0.0.1 127.0.0.2; rc=$?; kill %1 %2; exit $rc",
+        start("127.0.0.1", new),
+        start("127.0.0.2", legacy),
         script.display()
     );
     let out = std::process::Command::new("unshare")
         .args(["--net", "--fork", "bash", "-c", &sh])
+        .env("O4G_PW", SMOKE_PASSWORD)
         .output()
         .unwrap();
     (out.status.success(), common::text(&out))
@@ -126,23 +238,115 @@ fn the_smoke_test_passes_on_a_faithful_copy_and_fails_on_a_difference() {
     }
     let s = Settings::load(&common::root()).unwrap();
     let text = s.cluster.cutover.known_text.clone();
-    let (ok, out) = smoke(120, 120, &text);
+    let new = Side {
+        extra: 3,
+        versions: "5=2.1",
+        ..Side::faithful(&text)
+    };
+    let legacy = Side {
+        context: "/xwiki",
+        ..Side::faithful(&text)
+    };
+    // The settings' legacy URL (fixture: with a context path).
+    assert!(s.cluster.cutover.legacy_url.as_str().ends_with("/xwiki"));
+    let (ok, out) = smoke(&new, &legacy, None);
     assert!(ok, "{out}");
-    assert!(
-        out.contains("✓ page count: 120 on both") && out.contains("smoke test passed"),
-        "{out}"
+    for line in [
+        "✓ documents: all 41 of the legacy wiki are on the cluster",
+        "✓ versions: no document is older on the cluster",
+        "1 document(s) newer and 3 only on the cluster",
+        "the same bytes as on the legacy wiki",
+        "smoke test passed",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
+    assert!(!out.contains("s3cret"), "the password is never printed");
+
+    // A legacy wiki at / (LEGACY_URL, as the setting would say it).
+    let at_root = Side {
+        context: "",
+        ..legacy.clone()
+    };
+    let url = format!("https://{}", host_of(s.cluster.cutover.legacy_url.as_str()));
+    let (ok, out) = smoke(&new, &at_root, Some(&url));
+    assert!(ok, "{out}");
+
+    // A document lost, a history cut short, an attachment's bytes changed.
+    let (ok, out) = smoke(
+        &Side {
+            drop: Some(7),
+            ..new.clone()
+        },
+        &legacy,
+        None,
     );
-    assert!(!out.contains("s3cret-hex"), "the password is never printed");
-    let (ok, out) = smoke(119, 120, &text);
     assert!(!ok);
     assert!(
-        out.contains("✗ page count: 119 here, 120 on the legacy host"),
+        out.contains("✗ documents of the legacy wiki missing on the cluster (1): Space7.Page7"),
         "{out}"
     );
-    let (ok, out) = smoke(120, 120, "Bienvenue");
+    let (ok, out) = smoke(
+        &Side {
+            versions: "3=1.0",
+            ..new.clone()
+        },
+        &legacy,
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("older version on the cluster: Space3.Page3 1.1→1.0"),
+        "{out}"
+    );
+    let (ok, out) = smoke(
+        &Side {
+            attachment: "PNG-bytes-2",
+            ..new.clone()
+        },
+        &legacy,
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("on the legacy wiki (were the permanent directory"),
+        "{out}"
+    );
+    let (ok, out) = smoke(
+        &Side {
+            text: "Bienvenue".into(),
+            ..new.clone()
+        },
+        &legacy,
+        None,
+    );
     assert!(!ok);
     assert!(
         out.contains(&format!("✗ {}", s.cluster.cutover.known_page)),
+        "{out}"
+    );
+}
+
+/// Before cert-manager has issued the certificate, ingress-nginx serves its own: the smoke
+/// test (curl without -k, as a browser) fails on it and says why (issue 24, item 2).
+#[test]
+fn the_smoke_test_fails_on_the_ingress_fake_certificate_and_says_so() {
+    if common::sandbox::available().is_err() {
+        skip_or_fail!("unshare --net needs root");
+    }
+    let s = Settings::load(&common::root()).unwrap();
+    let text = s.cluster.cutover.known_text.clone();
+    let new = Side {
+        tls: Tls::Fake,
+        ..Side::faithful(&text)
+    };
+    let legacy = Side {
+        context: "/xwiki",
+        ..Side::faithful(&text)
+    };
+    let (ok, out) = smoke(&new, &legacy, None);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("✗ home page: the certificate served for") && out.contains("Fake Certificate"),
         "{out}"
     );
 }

@@ -59,9 +59,14 @@ pub const RESTORE_COMPONENT: &str = "restore-test";
 /// statements (which would need PROCESS).
 pub const DUMP_FLAGS: &str = "--single-transaction --quick --routines --triggers --events --hex-blob --no-tablespaces --default-character-set=utf8mb4";
 /// The XAR export of the whole main wiki with history, as a backup pack
-/// (`../shared/reference/workloads.md` §4, xwiki-platform `ExportAction`).
-pub const EXPORT_PATH: &str =
-    "/bin/export/XWiki/XWikiPreferences?format=xar&name=backup&history=true&backup=true";
+/// (`../shared/reference/workloads.md` §4). xwiki-platform `ExportAction` (stable-17.3.x,
+/// 2a73bfc2, `com/xpn/xwiki/web/ExportAction.java:225-255`) exports attachments, their content
+/// and their history by default (`DocumentInstanceInputProperties.java:48-68`); with
+/// `attachment_jrcs` left true, `XWikiAttachmentEventGenerator.java:99-106` builds each
+/// attachment's whole history as one string in the XWiki pod's heap
+/// (`ListAttachmentArchive.toRCS`). `attachment_jrcs=false` (since 12.0, XWIKI-16782) streams
+/// it revision by revision instead, so the heap holds one revision at a time.
+pub const EXPORT_PATH: &str = "/bin/export/XWiki/XWikiPreferences?format=xar&name=backup&history=true&backup=true&attachment_jrcs=false";
 /// A XAR smaller than this is not a whole wiki (an empty wiki's export is larger).
 pub const MIN_XAR_BYTES: u64 = 16 * 1024;
 /// Tables every XWiki database has rows in (the Hibernate mapping of xwiki-platform oldcore
@@ -101,8 +106,9 @@ const SCRATCH_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(250), Bytes::gibi(1)),
     Compute::new(Cpu::cores(2), Bytes::gibi(2)),
 );
-/// The XAR is staged before it is checked and committed: documents and their history only.
-const XAR_STAGING: Bytes = Bytes::gibi(8);
+/// Room for the XAR beside the volume it is exported from: it holds the attachments and
+/// their revisions (the bulk of `xwiki-data`'s `store/file`), zipped, plus the documents.
+const XAR_STAGING_MARGIN: Bytes = Bytes::gibi(2);
 
 pub use super::params::{BackupParams, RestoreTest};
 
@@ -112,11 +118,16 @@ pub use super::params::{BackupParams, RestoreTest};
 pub const UPLOAD_CHUNK_MIB: u64 = 16;
 /// Parts uploaded at once (each held in rclone's memory).
 pub const UPLOAD_CONCURRENCY: u64 = 2;
-/// Go's soft memory limit for rclone (`GOMEMLIMIT`): the parts in flight plus rclone's own
-/// heap (about 10 MiB), with room; it keeps the heap from growing with the length of the run.
+/// rclone's read-ahead of the stream it copies (`--buffer-size`, its default): rcat reads
+/// stdin, and cat the download, through it (rclone v1.75.0 `fs/accounting/accounting.go`,
+/// `Account::WithBuffer`: a stream of unknown size takes all of it, in 1 MiB buffers).
+pub const RCLONE_READ_AHEAD_MIB: u64 = 16;
+/// Go's soft memory limit for rclone (`GOMEMLIMIT`): the parts in flight, the read-ahead and
+/// rclone's own heap (about 10 MiB); it keeps the heap from growing with the length of the run.
 pub const RCLONE_GO_MEM_LIMIT_MIB: u64 = 64;
 /// The bound on the largest process of the dump's pipeline (rclone): its mapped binary
-/// (about 65 MiB resident, measured with `rclone version`) plus `RCLONE_GO_MEM_LIMIT_MIB`.
+/// (about 65 MiB resident, measured with `rclone version`) plus `RCLONE_GO_MEM_LIMIT_MIB`
+/// (parts in flight, read-ahead and heap).
 /// tests/backup_drill.rs checks it at two sizes of data.
 pub const DUMP_PEAK_BOUND_MIB: u64 = 128;
 /// gzip's level in the dump: `-1` costs a third of `-6`'s CPU for dumps 3 to 5 % larger
@@ -129,6 +140,7 @@ struct LibScript {
     chunk_mib: u64,
     upload_concurrency: u64,
     max_object_gib: u64,
+    read_ahead_mib: u64,
     go_mem_limit_mib: u64,
 }
 
@@ -136,6 +148,7 @@ const LIB: LibScript = LibScript {
     chunk_mib: UPLOAD_CHUNK_MIB,
     upload_concurrency: UPLOAD_CONCURRENCY,
     max_object_gib: max_object_bytes() >> 30,
+    read_ahead_mib: RCLONE_READ_AHEAD_MIB,
     go_mem_limit_mib: RCLONE_GO_MEM_LIMIT_MIB,
 };
 
@@ -158,6 +171,40 @@ struct DumpScript<'a> {
 struct RestoreScript<'a> {
     scripts_dir: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "scripts/legacy-files.sh", escape = "none")]
+struct LegacyFilesScript<'a> {
+    job: &'a str,
+    scripts_dir: &'a str,
+    parts: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "scripts/files-restore.sh", escape = "none")]
+struct FilesRestoreScript<'a> {
+    job: &'a str,
+    scripts_dir: &'a str,
+    data_dir: &'a str,
+    parts: &'a str,
+}
+
+/// What of XWiki's permanent directory moves with the database (xwiki-platform stable-17.3.x,
+/// 2a73bfc2): `store/file` (attachments, their history and deleted attachments since 10.5,
+/// `xwiki.cfg.vm:100-112`; `FilesystemStoreTools.java:62-83`), `storage` (the same before 11.0,
+/// moved by the R1100000XWIKI15620 migration), `store/solr` (the event stream, ratings and likes:
+/// `DefaultSolrConfiguration.java:232`, `EventStreamConfiguration.java:49`) and `extension`
+/// (installed extensions, xwiki-commons `DefaultExtensionManagerConfiguration.java:163`).
+/// `cache/` is rebuilt at start.
+pub const PERMANENT_PARTS: &str = "store/file storage store/solr extension";
+/// Name of the Job that puts the legacy files into `xwiki-data`.
+pub const FILES_RESTORE_JOB: &str = "xwiki-files-restore";
+/// Where that Job mounts `xwiki-data`. XWiki mounts the claim at `/usr/local/xwiki` and its
+/// permanent directory is `/usr/local/xwiki/data` (xwiki/xwiki-docker 17.3.0
+/// `docker-entrypoint.sh:141`), so the permanent directory is the claim's `data/`.
+const XWIKI_HOME: &str = "/xwiki-data";
+/// The permanent directory inside it.
+const PERMANENT_DIR: &str = "/xwiki-data/data";
 
 #[derive(Template)]
 #[template(path = "scripts/restore-test.sh", escape = "none")]
@@ -214,6 +261,15 @@ pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
                 export_path: EXPORT_PATH,
                 min_bytes: MIN_XAR_BYTES,
                 max_seconds: 3 * 3600,
+            })?,
+        ),
+        (
+            "files-restore.sh".to_string(),
+            render(&FilesRestoreScript {
+                job: FILES_RESTORE_JOB,
+                scripts_dir: SCRIPTS_DIR,
+                data_dir: PERMANENT_DIR,
+                parts: PERMANENT_PARTS,
             })?,
         ),
     ]))
@@ -502,7 +558,10 @@ pub const EXPORT_RUN_AS: RunAs = RunAs::new(100, 101);
 fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
     let labels = labels(p, XWIKI_JOB, BACKUP_COMPONENT);
     let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
-    let work = Volume::empty_dir_limited("work", XAR_STAGING);
+    // The XAR is staged before it is checked and committed; it can be as large as the
+    // attachments it holds, so the staging follows the data volume's size.
+    let staging = Bytes::new(p.xwiki_storage.get() + XAR_STAGING_MARGIN.get());
+    let work = Volume::empty_dir_limited("work", staging);
     let scripts = Volume::config_map("scripts", SCRIPTS);
     let admin = Volume::secret_keys(
         "xwiki-admin",
@@ -548,7 +607,8 @@ fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
 
 /// The scratch MySQL's command: a fresh datadir (`--initialize-insecure`: `root@localhost`
 /// without a password, reachable only through the pod's socket), then the server without
-/// networking or binary log. Not the image's entrypoint: its temporary init server answers
+/// networking, with prod's `max_allowed_packet` and, as prod, the binary log on (MySQL 8.0's
+/// default), so the monthly test meets what a restore into prod meets. Not the image's entrypoint: its temporary init server answers
 /// on the same socket, which would let the test start against it. `--initialize-insecure`
 /// creates `root@localhost` with an empty password (MySQL 8.0 Reference Manual §2.9.1,
 /// "Initializing the Data Directory", dev.mysql.com/doc/refman/8.0/en/data-directory-initialization.html);
@@ -557,7 +617,8 @@ fn xwiki_export(p: &AppParams) -> Result<Object, Error> {
 pub fn scratch_command() -> String {
     let common = "--no-defaults --datadir=/scratch/data --tmpdir=/tmp";
     format!(
-        "mysqld {common} --initialize-insecure && exec mysqld {common} --socket={SCRATCH_SOCKET} --pid-file=/var/run/mysqld/mysqld.pid --skip-networking --skip-log-bin --skip-mysqlx --max-allowed-packet=1G --innodb-buffer-pool-size=1G --character-set-server=utf8mb4 --collation-server=utf8mb4_bin"
+        "mysqld {common} --initialize-insecure && exec mysqld {common} --socket={SCRATCH_SOCKET} --pid-file=/var/run/mysqld/mysqld.pid --skip-networking --skip-mysqlx --max-allowed-packet={packet} --innodb-buffer-pool-size=1G --character-set-server=utf8mb4 --collation-server=utf8mb4_bin",
+        packet = super::mysql::MAX_ALLOWED_PACKET
     )
 }
 
@@ -678,6 +739,57 @@ pub fn restore_job(
     })
 }
 
+/// A one-off Job putting the legacy XWiki's files (`legacy-files.sh`'s newest committed
+/// archive, or `args`) into `xwiki-data`, for the cutover runbook: the XAR export's pod layout
+/// and NetworkPolicy (it carries the export job's selector labels: S3 and DNS), as XWiki's
+/// user, with the data claim mounted where XWiki mounts it. XWiki must be scaled to 0 (the
+/// claim is ReadWriteOnce).
+pub fn files_restore_job(
+    p: &AppParams,
+    args: &[String],
+) -> Result<k8s_openapi::api::batch::v1::Job, Error> {
+    use k8s_openapi::api::batch::v1 as batch;
+    let mut labels = labels(p, XWIKI_JOB, "restore");
+    labels
+        .extra
+        .insert("open4goods.org/runbook".into(), "cutover".into());
+    let tools = Volume::empty_dir_limited("tools", Bytes::mebi(128));
+    let work = Volume::empty_dir_limited("work", Bytes::mebi(64));
+    let scripts = Volume::config_map("scripts", SCRIPTS);
+    let data = Volume::claim("data", super::xwiki::DATA_CLAIM);
+    let mut command = vec![
+        "/bin/sh".to_string(),
+        format!("{SCRIPTS_DIR}/files-restore.sh"),
+    ];
+    command.extend(args.iter().cloned());
+    let restore = Container::new("restore", crate::images::CURL).command(command);
+    let restore = store(restore, p, &p.backup.prefix, OWN_KEYS)
+        .mount_read_only(&tools, TOOLS_DIR)
+        .mount(&work, WORK_DIR)
+        .mount_read_only(&scripts, SCRIPTS_DIR)
+        .mount(&data, XWIKI_HOME)
+        .resources(EXPORT_RESOURCES)
+        .build_task();
+    let template = PodTemplate::job(super::xwiki::RUN_AS)
+        .labels(labels.all())
+        .init_container(copy_rclone(&tools))
+        .container(restore)
+        .build()?;
+    let mut meta = labels.meta(FILES_RESTORE_JOB);
+    meta.namespace = p.env.map(|e| e.name().to_string());
+    Ok(batch::Job {
+        metadata: meta,
+        spec: Some(batch::JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(RESTORE_DEADLINE.as_secs() as i64),
+            ttl_seconds_after_finished: Some(7 * 86_400),
+            template,
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
 /// What the drill (`tests/backup_drill.rs`) measured on the 2-core CI machine, for the
 /// runbook: MiB/s of table data for dump + encrypt + upload, and for verify + download +
 /// import + checks.
@@ -737,6 +849,7 @@ struct Runbook {
     peak_small: String,
     peak_large: String,
     peak_bound_mib: u64,
+    read_ahead_mib: u64,
     go_mem_limit_mib: u64,
     dump_memory: String,
     dump_cpu: String,
@@ -783,6 +896,11 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[job.body()])?,
         ));
+        let job = Object::new(&files_restore_job(p, &[])?)?;
+        files.push((
+            format!("out/docs/runbooks/files-restore-{}.yaml", env.name()),
+            crate::tree::to_yaml(&[job.body()])?,
+        ));
     }
     let doc = Runbook {
         bucket: s3.bucket.as_str().into(),
@@ -807,6 +925,7 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
         peak_small: peak(MEASURED_DUMP_PEAKS[0]),
         peak_large: peak(MEASURED_DUMP_PEAKS[1]),
         peak_bound_mib: DUMP_PEAK_BOUND_MIB,
+        read_ahead_mib: RCLONE_READ_AHEAD_MIB,
         go_mem_limit_mib: RCLONE_GO_MEM_LIMIT_MIB,
         dump_memory: DUMP_RESOURCES.limits.memory.to_string(),
         dump_cpu: DUMP_RESOURCES.limits.cpu.to_string(),
@@ -924,6 +1043,14 @@ pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
             })?,
         ),
         (
+            "legacy-files.sh".to_string(),
+            render(&LegacyFilesScript {
+                job: "legacy-files",
+                scripts_dir: dir,
+                parts: PERMANENT_PARTS,
+            })?,
+        ),
+        (
             "legacy-xar-export.sh".to_string(),
             render(&ExportScript {
                 job: "legacy-xar-export",
@@ -972,7 +1099,13 @@ mod tests {
 
     #[test]
     fn the_dump_container_has_room_for_its_largest_process() {
-        const { assert!(RCLONE_GO_MEM_LIMIT_MIB >= UPLOAD_CHUNK_MIB * UPLOAD_CONCURRENCY) };
+        // rclone's heap: the parts in flight, the read-ahead and about 10 MiB of its own.
+        const {
+            assert!(
+                RCLONE_GO_MEM_LIMIT_MIB
+                    >= UPLOAD_CHUNK_MIB * UPLOAD_CONCURRENCY + RCLONE_READ_AHEAD_MIB + 10
+            )
+        };
         let limit = DUMP_RESOURCES.limits.memory.get();
         assert!(DUMP_PEAK_BOUND_MIB << 20 <= limit, "{limit}");
     }

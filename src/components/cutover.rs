@@ -11,6 +11,7 @@ use crate::settings::{Environment, Settings};
 #[template(path = "scripts/smoke-test.sh", escape = "none")]
 struct SmokeTest<'a> {
     host: &'a str,
+    legacy_url: &'a str,
     known_page: &'a str,
     known_text: &'a str,
     known_attachment: &'a str,
@@ -28,6 +29,7 @@ struct Runbook<'a> {
     dig_all: String,
     ssh: String,
     legacy_address: String,
+    legacy_url: &'a str,
     legacy_db: &'a str,
     ingress_md: String,
     first_ingress: String,
@@ -42,6 +44,15 @@ struct Runbook<'a> {
     rehearsal_host: &'a str,
     production: &'static str,
     rehearsal: &'static str,
+    certificate: String,
+    files_job: &'static str,
+    rclone_version: &'static str,
+}
+
+/// The Certificate (and its Secret) of the wiki's host: cert-manager's ingress-shim names it
+/// after the Ingress's TLS `secretName` (`<ingress name>-tls`, `ingress::https_route`).
+pub fn certificate_name() -> String {
+    format!("{}-tls", super::xwiki::SERVICE)
 }
 
 /// The files of the cutover, by path under `out/`: one runbook per environment (prod's is
@@ -62,6 +73,7 @@ pub fn files(settings: &Settings) -> Result<Vec<(String, Vec<u8>)>, Error> {
             .host
             .get_ref()
             .as_str(),
+        legacy_url: c.legacy_url.as_str(),
         known_page: &c.known_page,
         known_text: &c.known_text,
         known_attachment: &c.known_attachment,
@@ -111,6 +123,7 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
             .join(", "),
         ssh: format!("{}@{}", c.legacy_ssh_user, c.legacy_ssh_host.as_str()),
         legacy_address: c.legacy_address.to_string(),
+        legacy_url: c.legacy_url.as_str(),
         legacy_db: &c.legacy_database,
         ingress_md: code(&ingress),
         first_ingress: ingress.first().cloned().unwrap_or_default(),
@@ -130,6 +143,9 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
             .as_str(),
         production: settings.production().name(),
         rehearsal: settings.rehearsal().name(),
+        certificate: certificate_name(),
+        files_job: super::backup::FILES_RESTORE_JOB,
+        rclone_version: crate::images::RCLONE.tag(),
     }
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))

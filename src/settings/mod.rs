@@ -146,6 +146,9 @@ pub struct CutoverSettings {
     pub legacy_ssh_user: String,
     /// Its public address: where the XWiki record points until the switch.
     pub legacy_address: std::net::Ipv4Addr,
+    /// The legacy wiki's base URL with its context path (`https://host/xwiki` when the wiki is
+    /// not at `/`): the smoke test and the legacy XAR export reach it there.
+    pub legacy_url: values::WikiUrl,
     /// The MySQL schema of the legacy XWiki.
     pub legacy_database: String,
     /// Public addresses of the ingress nodes: the record's new A values.

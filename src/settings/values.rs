@@ -38,7 +38,8 @@ deserialize_from_str!(
     SmtpHost,
     StorageClassName,
     S3Endpoint,
-    BucketName
+    BucketName,
+    WikiUrl
 );
 
 /// An SMTP server as `host:port`, the port non-zero.
@@ -599,6 +600,82 @@ impl FromStr for BucketName {
             Err(format!(
                 "`{s}` is not a bucket name: expected 3-63 characters of a-z, 0-9, '-' and '.', starting and ending with a letter or digit"
             ))
+        }
+    }
+}
+
+/// The base URL of a wiki: `https://host[:port][/context]` (or `http://`), the context path
+/// letters, digits, `-`, `_`, `.` and `/` only, no query and no credentials: it is written
+/// into the cutover's scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WikiUrl(String);
+
+impl WikiUrl {
+    /// The URL as written, without a trailing `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for WikiUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let allowed = "`https://host[:port][/context]`, e.g. `https://wiki.example.org/xwiki`";
+        let bad = || format!("`{s}` is not a wiki URL: expected {allowed}");
+        let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, p),
+            None => (rest, ""),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let port_ok = port.is_none_or(|p| p.parse::<std::num::NonZeroU16>().is_ok());
+        let path_ok = path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            && !path.split('/').any(|seg| seg == "..");
+        if !(scheme == "https" || scheme == "http")
+            || host.parse::<DnsName>().is_err()
+            || !port_ok
+            || !path_ok
+        {
+            return Err(bad());
+        }
+        Ok(Self(s.trim_end_matches('/').to_string()))
+    }
+}
+
+#[cfg(test)]
+mod wiki_url_tests {
+    use super::WikiUrl;
+
+    #[test]
+    fn a_wiki_url_has_a_host_and_maybe_a_context_path() {
+        for ok in [
+            "https://wiki.example.org",
+            "https://wiki.example.org/",
+            "http://wiki.example.org:8080/xwiki",
+        ] {
+            assert!(ok.parse::<WikiUrl>().is_ok(), "{ok}");
+        }
+        assert_eq!(
+            "https://w.example.org/xwiki/"
+                .parse::<WikiUrl>()
+                .unwrap()
+                .as_str(),
+            "https://w.example.org/xwiki"
+        );
+        for bad in [
+            "wiki.example.org",
+            "ftp://wiki.example.org",
+            "https://wiki.example.org/x?y=1",
+            "https://wiki.example.org/$(id)",
+            "https://user@wiki.example.org",
+            "https://wiki.example.org/../x",
+        ] {
+            assert!(bad.parse::<WikiUrl>().is_err(), "{bad}");
         }
     }
 }

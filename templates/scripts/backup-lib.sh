@@ -58,6 +58,11 @@ o4g_remotes() {
   # buffer of the part's size), so its peak is its binary plus the parts in flight.
   RCLONE_S3_CHUNK_SIZE={{ chunk_mib }}M
   RCLONE_S3_UPLOAD_CONCURRENCY={{ upload_concurrency }}
+  # rclone also reads ahead of every stream it copies, rcat's stdin and cat's download alike
+  # (rclone v1.75.0 fs/accounting/accounting.go, Account.WithBuffer: --buffer-size in 1 MiB
+  # buffers of fs/asyncreader; -1, a stream, takes them all), so the read-ahead is set here,
+  # where the memory bound counts it.
+  RCLONE_BUFFER_SIZE={{ read_ahead_mib }}M
   # Go's soft memory limit for rclone's heap: without it the heap may reach twice the live
   # parts before a collection, and freed parts are returned to the kernel late, so the peak
   # grew with the length of the run.
@@ -73,7 +78,7 @@ o4g_remotes() {
   RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION=false
   export RCLONE_CONFIG RCLONE_CONFIG_S3_TYPE RCLONE_CONFIG_S3_PROVIDER RCLONE_CONFIG_S3_ENV_AUTH \
     RCLONE_CONFIG_S3_ENDPOINT RCLONE_CONFIG_S3_REGION RCLONE_S3_CHUNK_SIZE \
-    RCLONE_S3_UPLOAD_CONCURRENCY GOMEMLIMIT RCLONE_CONTIMEOUT RCLONE_TIMEOUT RCLONE_RETRIES \
+    RCLONE_S3_UPLOAD_CONCURRENCY RCLONE_BUFFER_SIZE GOMEMLIMIT RCLONE_CONTIMEOUT RCLONE_TIMEOUT RCLONE_RETRIES \
     RCLONE_LOW_LEVEL_RETRIES RCLONE_CONFIG_VAULT_TYPE RCLONE_CONFIG_VAULT_REMOTE \
     RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION
   # rclone wants the keys "obscured"; `rclone obscure -` reads them from stdin.
@@ -139,11 +144,20 @@ o4g_upload() {
 }
 
 # o4g_commit NAME: writes vault:NAME.sha256 (sha256sum's format), which makes NAME a backup.
+# When the marker cannot be written, neither it nor NAME is left as a backup: both are
+# discarded (a marker whose write did succeed but was reported failed would otherwise name
+# a dump this run then deletes), and the run fails.
 o4g_commit() {
   sum="$(cut -d ' ' -f 1 <"$WORK/upload.sha256")"
   o4g_is_sha256 "$sum" || o4g_fail "no checksum was computed for $1"
-  printf '%s  %s\n' "$sum" "${1##*/}" | o4g_rclone rcat "vault:$1.sha256" ||
-    o4g_fail "could not write $1.sha256"
+  if ! printf '%s  %s\n' "$sum" "${1##*/}" | o4g_rclone rcat "vault:$1.sha256"; then
+    # The dump goes only once its marker is known to be gone: a marker left without its object
+    # is no backup to o4g_latest or the prune, but a marker whose dump was deleted would be.
+    if o4g_discard "$1.sha256"; then
+      o4g_discard "$1" || true
+    fi
+    o4g_fail "could not write $1.sha256: $1 is not committed"
+  fi
   o4g_log "committed $1 (sha256 $sum)"
 }
 
@@ -151,13 +165,21 @@ o4g_commit() {
 # itself failed the delete fails too, and a multipart upload rclone could not abort stays on
 # the store as an incomplete multipart upload: no listing shows it, so the prune cannot, and
 # the bucket's AbortIncompleteMultipartUpload lifecycle rule removes it
-# (out/docs/runbooks/restore.md, "Bucket setup").
+# (out/docs/runbooks/restore.md, "Bucket setup"). rclone exits 4 when the object does not
+# exist (rclone v1.75.0 lib/exitcode/exitcode.go, FileNotFound; cmd/cmd.go, resolveExitCode
+# maps fs.ErrorObjectNotFound to it): nothing was stored under NAME. Returns non-zero only
+# when NAME may still be there.
 o4g_discard() {
-  if why="$(o4g_rclone deletefile --retries 1 --low-level-retries 1 "vault:$1" 2>&1)"; then
-    o4g_log "removed the partial object $1"
-  else
-    o4g_log "could not remove the partial object $1 ($(printf '%s\n' "$why" | tail -n 1)); without a .sha256 no restore picks it, a later prune deletes a stored one, and the bucket's lifecycle rule aborts an incomplete multipart upload"
-  fi
+  discard_rc=0
+  why="$(o4g_rclone deletefile --retries 1 --low-level-retries 1 "vault:$1" 2>&1)" || discard_rc=$?
+  case "$discard_rc" in
+    0) o4g_log "removed the partial object $1" ;;
+    4) o4g_log "nothing was stored under $1: there is nothing to remove (an unaborted multipart upload, if any, is removed by the bucket's lifecycle rule)" ;;
+    *)
+      o4g_log "could not remove the partial object $1 ($(printf '%s\n' "$why" | tail -n 1)); without a .sha256 no restore picks it, a later prune deletes a stored one, and the bucket's lifecycle rule aborts an incomplete multipart upload"
+      return 1
+      ;;
+  esac
 }
 
 # o4g_prune DIR EXT DAYS KEEP: deletes DIR/*.EXT older than DAYS days (by the timestamp in
@@ -167,9 +189,15 @@ o4g_prune() {
   cutoff="$(date -u -d "@$(($(date +%s) - days * 86400))" +%Y%m%dT%H%M%SZ)"
   list="$WORK/prune.list"
   o4g_rclone lsf --files-only "vault:$dir/" >"$list" || o4g_fail "cannot list $dir/ for pruning"
-  committed="$(grep -c "\.$ext\.sha256\$" "$list" || true)"
   grep "\.$ext\$" "$list" | sort >"$list.objects" || true
-  grep "\.$ext\.sha256\$" "$list" | sed 's/\.sha256$//' | sort | tail -n "$keep" >"$list.keep" || true
+  # Committed: the object and its marker are both listed (a marker alone is no backup).
+  grep "\.$ext\.sha256\$" "$list" | sed 's/\.sha256$//' | sort >"$list.markers" || true
+  comm -12 "$list.objects" "$list.markers" >"$list.committed"
+  committed="$(wc -l <"$list.committed" | tr -d ' ')"
+  tail -n "$keep" "$list.committed" >"$list.keep"
+  # Markers without their object, older than the cutoff, go too.
+  comm -13 "$list.objects" "$list.markers" | sed 's/$/.sha256/' >"$list.stray"
+  cat "$list.stray" >>"$list.objects"
   pruned=0
   while IFS= read -r name; do
     [ -n "$name" ] || continue
@@ -182,19 +210,36 @@ o4g_prune() {
     # As numbers (YYYYMMDDhhmmss): `test` compares strings with < only in bash.
     if [ "$(printf '%s' "$stamp" | tr -d 'TZ')" -lt "$(printf '%s' "$cutoff" | tr -d 'TZ')" ]; then
       o4g_rclone deletefile "vault:$dir/$name" || o4g_fail "cannot delete $dir/$name"
-      o4g_rclone deletefile "vault:$dir/$name.sha256" >/dev/null 2>&1 || true
+      case "$name" in
+        *.sha256) ;;
+        *) o4g_rclone deletefile "vault:$dir/$name.sha256" >/dev/null 2>&1 || true ;;
+      esac
       pruned=$((pruned + 1))
     fi
   done <"$list.objects"
   o4g_log "pruned $pruned object(s) of $dir/ older than $days days ($committed committed, newest $keep kept)"
 }
 
-# o4g_latest DIR EXT: the newest committed DIR/*.EXT (prints DIR/NAME), or fails.
+# o4g_list DIR FILE: the names of the files in DIR, into FILE; fails when the store cannot be
+# listed (a pipeline's status would be its last command's, so the listing is not piped).
+o4g_list() {
+  o4g_rclone lsf --files-only "vault:$1/" >"$2" ||
+    o4g_fail "cannot list $BACKUP_PREFIX/$1/ on the store (see above): is it reachable, are the keys right?"
+}
+
+# o4g_latest DIR EXT: the newest committed DIR/*.EXT (prints DIR/NAME), or fails. Committed
+# means the object and its .sha256 are both listed.
 o4g_latest() {
-  latest="$(o4g_rclone lsf --files-only "vault:$1/" | grep "\.$2\.sha256\$" | sort | tail -n 1)" ||
-    o4g_fail "no committed backup in $BACKUP_PREFIX/$1/"
-  [ -n "$latest" ] || o4g_fail "no committed backup in $BACKUP_PREFIX/$1/"
-  printf '%s/%s\n' "$1" "${latest%.sha256}"
+  o4g_list "$1" "$WORK/latest.list"
+  sort "$WORK/latest.list" >"$WORK/latest.sorted"
+  latest=""
+  while IFS= read -r name; do
+    case "$name" in
+      *".$2.sha256") grep -qxF "${name%.sha256}" "$WORK/latest.list" && latest="${name%.sha256}" ;;
+    esac
+  done <"$WORK/latest.sorted"
+  [ -n "$latest" ] || o4g_fail "no committed backup in $BACKUP_PREFIX/$1/ (the store answered; it holds no $2 with its .sha256)"
+  printf '%s/%s\n' "$1" "$latest"
 }
 
 # o4g_expected NAME: the sha256 recorded beside NAME.
@@ -209,8 +254,9 @@ o4g_expected() {
 # recorded beside it; fails (and so refuses the restore) on any difference.
 o4g_verify() {
   verify_start=$(date +%s)
+  found="$(o4g_rclone lsf "vault:$1")" || o4g_fail "cannot look $1 up on the store (see above)"
+  [ -n "$found" ] || o4g_fail "$1 does not exist"
   expected="$(o4g_expected "$1")"
-  [ -n "$(o4g_rclone lsf "vault:$1")" ] || o4g_fail "$1 does not exist"
   actual="$(o4g_rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
     o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
   [ "$actual" = "$expected" ] ||

@@ -32,10 +32,35 @@ listing="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --exec
 [ -n "$listing" ] || o4g_fail "no schema to dump on $MYSQL_HOST:$MYSQL_PORT"
 mapfile -t schemas <<<"$listing"
 
+# A dump must load into MySQL 8.0 (the cluster's server; the legacy host may run MariaDB):
+# MariaDB's collations of the uca1400 family (the default from MariaDB 11.x) are unknown to
+# MySQL 8.0 (ERROR 1273 "Unknown collation" at import), so refuse them here, before anything is
+# uploaded, with what to convert.
+in_list="$(printf "'%s'," "${schemas[@]}")"
+foreign="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
+  "SELECT CONCAT(table_schema, '.', table_name, '.', column_name, ' ', collation_name) FROM information_schema.columns WHERE table_schema IN (${in_list%,}) AND collation_name LIKE '%uca1400%' LIMIT 5")" ||
+  o4g_fail "cannot read the columns' collations on $MYSQL_HOST:$MYSQL_PORT (see above)"
+[ -z "$foreign" ] || o4g_fail "columns with a collation MySQL 8.0 does not know (convert them, e.g. ALTER TABLE … CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, first): $foreign"
+
+# o4g_mysql_compatible: stdin to stdout without MariaDB's first line
+# `/*M!999999\- enable the sandbox mode */` (mysqldump from MariaDB 10.5.25, 10.6.18, 10.11.8,
+# 11.x, MDEV-21178), which the MySQL 8.0 client rejects ("Unknown command '\-'"). Only the
+# first line is read by the shell; the rest streams through cat.
+o4g_mysql_compatible() {
+  if IFS= read -r first; then
+    case "$first" in
+      *'999999\- enable the sandbox mode'*) ;;
+      *) printf '%s\n' "$first" ;;
+    esac
+    cat
+  fi
+}
+
 object="mysql/$(o4g_timestamp).sql.gz"
 o4g_log "dumping ${schemas[*]} to $BACKUP_PREFIX/$object"
 start=$(date +%s)
 if ! mysqldump --defaults-extra-file="$cnf" {{ dump_flags }} --databases "${schemas[@]}" |
+  o4g_mysql_compatible |
   gzip -{{ gzip_level }} -c |
   o4g_upload "$object"; then
   o4g_discard "$object"

@@ -36,8 +36,13 @@ fi
   if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
     printf 'password=%s\n' "$password"
   fi
-  # Rows as large as the server allows (XWiki attachments live in BLOBs).
-  printf '[mysql]\nmax-allowed-packet=1G\n'
+  # Rows as large as the server allows (XWiki attachments live in BLOBs). No binary log for
+  # the import: a full restore would write the whole dump again into binlogs on the same
+  # volume (MySQL 8.0 logs by default and keeps 30 days: binlog_expire_logs_seconds), and a
+  # replica or a point-in-time recovery does not start from a restore. The session variable
+  # needs SYSTEM_VARIABLES_ADMIN or SUPER, which root has (MySQL 8.0 Reference Manual,
+  # "sql_log_bin"; MariaDB: SUPER or BINLOG ADMIN).
+  printf '[mysql]\nmax-allowed-packet=1G\ninit-command="SET sql_log_bin=0"\n'
 } >"$cnf"
 
 object="${1:-}"
@@ -45,6 +50,10 @@ if [ -z "$object" ]; then
   object="$(o4g_latest mysql sql.gz)"
 fi
 start=$(date +%s)
+# The server and its account first: a wrong password or an unreachable server fails now, not
+# after the verify pass has downloaded the whole dump.
+mysql --defaults-extra-file="$cnf" --batch --skip-column-names -e 'SELECT 1' >/dev/null ||
+  o4g_fail "cannot log in to MySQL as $MYSQL_USER, or cannot turn off its binary log for this session (see above): nothing was restored"
 o4g_verify "$object"
 expected="$(o4g_expected "$object")"
 o4g_log "importing $BACKUP_PREFIX/$object"
@@ -55,7 +64,7 @@ mkfifo "$fifo"
 sha256sum <"$fifo" >"$WORK/restore.sha256" &
 sum_pid=$!
 o4g_rclone cat "vault:$object" | tee "$fifo" | gunzip -c | mysql --defaults-extra-file="$cnf" --batch ||
-  o4g_fail "the import of $object failed (see above)"
+  o4g_fail "the import of $object failed (see above): the database is now PARTLY restored (each table of the dump is dropped and re-created in turn, so the tables up to the failure hold the dump's rows and the rest their old ones); fix the cause and run the restore again with the same object before letting XWiki use it"
 wait "$sum_pid"
 actual="$(cut -d ' ' -f 1 <"$WORK/restore.sha256")"
 [ "$actual" = "$expected" ] ||

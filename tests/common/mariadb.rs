@@ -57,6 +57,12 @@ impl MariaDb {
     /// A server on 127.0.0.1:`port` in the network namespace of process `net_of` (another
     /// test server's), or in a namespace of its own.
     pub fn start_in(root_password: &str, net_of: Option<u32>, port: u16) -> Self {
+        Self::start_with(root_password, net_of, port, "--max-allowed-packet=1G")
+    }
+
+    /// [`MariaDb::start_in`] with the server options `options` (e.g. prod's
+    /// `max_allowed_packet` and a binary log, whose files go to the datadir).
+    pub fn start_with(root_password: &str, net_of: Option<u32>, port: u16, options: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let run = dir.path().join("run");
@@ -77,7 +83,7 @@ impl MariaDb {
             t = dir.path().display()
         ));
         let server = format!(
-            "exec mariadbd --no-defaults --user=mysql --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 --skip-name-resolve --tmpdir={r} --pid-file={r}/mysqld.pid --max-allowed-packet=1G",
+            "exec mariadbd --no-defaults --user=mysql --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 --skip-name-resolve --tmpdir={r} --pid-file={r}/mysqld.pid {options}",
             data.display(),
             socket.display(),
             r = run.display()

@@ -22,7 +22,7 @@ account="$(o4g_quoted "$user:$password")"
 printf 'user = %s\n' "$account" >"$auth"
 
 xar="$WORK/export.xar"
-url="$XWIKI_URL/bin/export/XWiki/XWikiPreferences?format=xar&name=backup&history=true&backup=true"
+url="$XWIKI_URL/bin/export/XWiki/XWikiPreferences?format=xar&name=backup&history=true&backup=true&attachment_jrcs=false"
 o4g_log "exporting $XWIKI_URL (main wiki, with history) to $BACKUP_PREFIX/xar/"
 start=$(date +%s)
 # Staged in the emptyDir (size-limited), not streamed: the entry list is at the end of a zip,
