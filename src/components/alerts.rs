@@ -172,8 +172,8 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
     let cert_summary =
         "Certificate {{ $labels.exported_namespace }}/{{ $labels.name }} expires in less than";
     let ratio = "kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes";
-    let requests = "sum by (host) (rate(nginx_ingress_controller_requests[5m]))";
-    let errors = "sum by (host) (rate(nginx_ingress_controller_requests{status=~\"5..\"}[5m]))";
+    let traffic = super::ingress::traffic();
+    let (requests, errors) = (&traffic.requests, &traffic.errors);
     // Longhorn's volume backups: the longest gap of their RecurringJob's schedule, plus a grace.
     // (The schedule was validated when the settings were read; a schedule that never runs
     // would leave the check off, so it counts as a day.)

@@ -42,6 +42,7 @@ struct Runbook<'a> {
     rehearsal_host: &'a str,
     production: &'static str,
     rehearsal: &'static str,
+    dashboards_md: String,
 }
 
 /// The files of the cutover, by path under `out/`: one runbook per environment (prod's is
@@ -130,6 +131,11 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
             .as_str(),
         production: settings.production().name(),
         rehearsal: settings.rehearsal().name(),
+        dashboards_md: super::dashboards::cutover_panels()
+            .iter()
+            .map(|p| format!("| {} | {} | {} |", p.dashboard, p.panel, p.expect))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))
