@@ -21,6 +21,37 @@ use crate::settings::Settings;
 /// external heartbeat service Alertmanager pings while `Watchdog` fires.
 pub const ALERTMANAGER_HEARTBEAT_SECRET: &str = "alertmanager-heartbeat";
 
+/// Why a heartbeat URL cannot be the real check's: not an `https` URL (Alertmanager may leave
+/// the cluster on 443 only), or its host a name reserved for documentation and tests, which a
+/// placeholder uses: `example`, `invalid`, `test`, `localhost` and `example.com/.net/.org` and
+/// their subdomains (RFC 2606 §2-3, RFC 6761 §6), or no host name at all (an IP literal).
+/// `secrets check --decrypt` and `render` apply it to the Secret's `url`.
+pub fn heartbeat_url_problem(value: &str) -> Option<&'static str> {
+    const RESERVED: [&str; 7] = [
+        "example",
+        "invalid",
+        "test",
+        "localhost",
+        "example.com",
+        "example.net",
+        "example.org",
+    ];
+    let Ok(url) = url::Url::parse(value.trim()) else {
+        return Some("is not a URL: set the heartbeat check's https URL");
+    };
+    if url.scheme() != "https" {
+        return Some("is not an https URL: Alertmanager reaches the heartbeat service on 443");
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return Some("has no host name: set the heartbeat check's https URL");
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    RESERVED
+        .iter()
+        .any(|r| host == *r || host.ends_with(&format!(".{r}")))
+        .then_some("names a reserved example host, so it is still a placeholder: set the heartbeat check's URL")
+}
+
 /// How often Alertmanager pings the heartbeat service while `Watchdog` fires (the route's
 /// `repeat_interval`; `group_wait` is 0, so the first ping leaves at once).
 pub const HEARTBEAT_PERIOD: &str = "5m";
@@ -613,7 +644,10 @@ kube-prometheus-stack's `Watchdog` alert always fires. Alertmanager sends it to 
 receiver, a webhook to an external heartbeat service (a \"cron job monitor\" such as
 Healthchecks.io or Dead Man's Snitch), every {HEARTBEAT_PERIOD}. The URL of the check is the SOPS
 Secret `overlays/platform/secrets/{ALERTMANAGER_HEARTBEAT_SECRET}.sops.yaml` (key `url`), mounted
-into Alertmanager and read at each send, never written in the values.
+into Alertmanager and read at each send, never written in the values. Until someone sets it
+(`sops edit` on that file), it holds the placeholder `secrets template` prints; `o4g secrets
+check --decrypt --scope platform` (and `render` with the platform key) refuses that, and any
+value that is not an `https` URL of a real host (`example.com`, `.invalid`, `.test`, …).
 
 Set the check up at the service with a period of {HEARTBEAT_PERIOD} and a grace of at least 10
 minutes, and let the *service* notify the on-call person (e-mail to a mailbox outside this
@@ -678,6 +712,31 @@ impl super::contribution::Component for Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heartbeat_url_must_be_https_to_a_real_host() {
+        for ok in [
+            "https://hc-ping.com/0b9c7e5e-6c2f-4c1e-9d0b-2f4c7a1e3b5d",
+            "https://nosnch.in/c2354d53d2",
+            "https://examples.com/ping",
+        ] {
+            assert_eq!(heartbeat_url_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "REPLACE-WITH-URL",
+            "https://example.com/ping",
+            "https://hc-ping.example/uuid",
+            "https://x.EXAMPLE.org./ping",
+            "https://a.invalid",
+            "https://a.test/",
+            "https://localhost:8443/",
+            "https://192.0.2.1/ping",
+            "http://hc-ping.com/uuid",
+            "",
+        ] {
+            assert!(heartbeat_url_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     fn gap(s: &str) -> u64 {
         longest_gap(&s.parse().unwrap()).unwrap().as_secs() / 3600
