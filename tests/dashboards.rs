@@ -810,3 +810,45 @@ fn the_panel_check_fails_on_a_wrong_label_or_metric() {
         assert!(!out.status.success(), "{expr} passed the check");
     }
 }
+
+/// The 5xx ratio shows 0 for a host that served no 5xx (not a gap), and the share for one
+/// that did: evaluated in promtool on two hosts' request counters.
+#[test]
+fn the_5xx_ratio_is_zero_for_a_host_without_errors() {
+    if !common::has_tool("promtool", "--version") {
+        skip_or_fail!("promtool is not installed (Debian package prometheus)");
+    }
+    let expr = dashboards()
+        .iter()
+        .flat_map(|d| d["panels"].as_array().unwrap().clone())
+        .find(|p| p["title"] == "5xx ratio per host")
+        .expect("the 5xx ratio panel")["targets"][0]["expr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let series = |host: &str, status: &str, values: &str| json!({"series": format!("nginx_ingress_controller_requests{{host=\"{host}\",status=\"{status}\"}}"), "values": values});
+    let test = json!({
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                series("quiet.example", "200", "0+60x20"),
+                series("busy.example", "200", "0+54x20"),
+                series("busy.example", "503", "0+6x20"),
+            ],
+            "promql_expr_test": [{"expr": expr, "eval_time": "10m", "exp_samples": [
+                {"labels": "{host=\"busy.example\"}", "value": 0.1},
+                {"labels": "{host=\"quiet.example\"}", "value": 0},
+            ]}],
+        }],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.yaml"), test.to_string()).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["test", "rules", "test.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+}

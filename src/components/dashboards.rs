@@ -227,7 +227,12 @@ pub fn all() -> Vec<Dashboard> {
                     ERRORS,
                     Ratio,
                     &[(
-                        &format!("{} / {}", traffic.errors, traffic.requests),
+                        // A host without a 5xx shows 0, not a gap.
+                        &format!(
+                            "({e} or {r} * 0) / {r}",
+                            e = traffic.errors,
+                            r = traffic.requests
+                        ),
                         "{{host}}",
                     )],
                 ),
