@@ -313,6 +313,9 @@ and on (volume) (longhorn_volume_last_backup_at offset {allow_d})",
                         grace = LONGHORN_BACKUP_GRACE,
                     ),
                 ),
+                // State 4 is Error (longhorn-manager v1.12.1 `metrics_collector/backup_collector.go:108-126`);
+                // a failed Backup is deleted after `failed-backup-ttl`, 1440 minutes by default
+                // (`types/setting.go:138,512-521`).
                 alert(
                     "LonghornBackupFailed",
                     "longhorn_backup_state == 4",
