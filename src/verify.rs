@@ -14,7 +14,7 @@ use crate::components;
 use crate::settings::{Environment, Settings};
 
 /// The command whose output `o4g verify --snapshot` reads.
-pub const SNAPSHOT_COMMAND: &str = "kubectl get ns,netpol,pods,deploy,sts,cronjob,jobs,pvc,cm,ingress,certificates.cert-manager.io,helmreleases.helm.toolkit.fluxcd.io,kustomizations.kustomize.toolkit.fluxcd.io -A -o json";
+pub const SNAPSHOT_COMMAND: &str = "kubectl get ns,netpol,pods,deploy,sts,cronjob,jobs,pvc,cm,ingress,certificates.cert-manager.io,helmreleases.helm.toolkit.fluxcd.io,kustomizations.kustomize.toolkit.fluxcd.io,backups.longhorn.io -A -o json";
 
 /// A backup older than this fails the check (the RPO).
 pub const MAX_BACKUP_AGE_SECONDS: i64 = 24 * 3600;
@@ -209,6 +209,12 @@ pub fn check(
         out.push(item(what, failure));
     }
 
+    // Longhorn volume backups: the only copy of what a volume holds outside the dumps.
+    let tree = components::build(settings)?;
+    out.extend(volume_backup_items(
+        settings, &tree, &declared, ns, items, now,
+    ));
+
     // Dashboards.
     for cm in components::dashboards::config_maps() {
         let name = cm.metadata.name.clone().unwrap_or_default();
@@ -237,7 +243,6 @@ pub fn check(
     }
 
     // Flux: every Kustomization and HelmRelease Ready at the expected revision.
-    let tree = components::build(settings)?;
     for (path, bytes) in tree.files() {
         if !path.ends_with(".yaml") {
             continue;
@@ -307,6 +312,162 @@ fn backup_failure(cron: &Value, items: &[Value], now: Timestamp) -> Option<Strin
     let age = now.as_second() - success.as_second();
     (age > MAX_BACKUP_AGE_SECONDS)
         .then(|| format!("last success {success} is {} h old (RPO 24 h)", age / 3600))
+}
+
+/// The StorageClasses whose volumes Longhorn provisions: the tree's with provisioner
+/// `driver.longhorn.io`, and the chart's own class
+/// ([`components::longhorn::CHART_STORAGE_CLASS`]).
+fn longhorn_classes(tree: &crate::tree::Tree) -> Vec<String> {
+    let mut classes = vec![components::longhorn::CHART_STORAGE_CLASS.to_string()];
+    for (path, bytes) in tree.files() {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        let Ok(docs) = crate::yaml_read::read_documents(&String::from_utf8_lossy(bytes)) else {
+            continue;
+        };
+        classes.extend(
+            docs.iter()
+                .filter(|d| d["kind"] == "StorageClass" && d["provisioner"] == "driver.longhorn.io")
+                .map(|d| name_of(d).to_string()),
+        );
+    }
+    classes
+}
+
+/// The claims the environment declares: its PersistentVolumeClaims and each StatefulSet
+/// replica's claims (`<template>-<set>-<ordinal>`), with their StorageClass.
+fn declared_claims(declared: &[Value]) -> Vec<(String, String)> {
+    let class = |spec: &Value| spec["storageClassName"].as_str().unwrap_or("").to_string();
+    let mut out = Vec::new();
+    for o in declared {
+        if o["kind"] == "PersistentVolumeClaim" {
+            out.push((name_of(o).to_string(), class(&o["spec"])));
+        } else if o["kind"] == "StatefulSet" {
+            let replicas = o["spec"]["replicas"].as_u64().unwrap_or(1);
+            for t in o["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                for i in 0..replicas {
+                    out.push((
+                        format!("{}-{}-{i}", name_of(t), name_of(o)),
+                        class(&t["spec"]),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line per Longhorn volume of the environment: its newest backup (longhorn.io/v1beta2
+/// `Backup` in `longhorn-system`) is not in error, and its newest completed one is younger than
+/// the RecurringJob's schedule allows (the longest gap between runs plus
+/// [`components::alerts::LONGHORN_BACKUP_GRACE`], as `LonghornBackupTooOld`). A volume younger
+/// than that allowance without a backup yet passes. What is read, at longhorn-manager v1.12.1:
+/// the Backup's label `backup-volume` = the volume's name (`types/types.go:226,694-697`, read
+/// back at `controller/backup_controller.go:696`) and `status.volumeName`,
+/// `status.state` (`""`, `Pending`, `InProgress`, `Completed`, `Error`, `Unknown`,
+/// `Deleting`), `status.error`, `status.backupCreatedAt` (RFC 3339, set with the state
+/// `Completed` from the backup store at `backup_controller.go:521-531`: the store's
+/// `CreatedTime`, `vendor/github.com/longhorn/backupstore/deltablock.go:630`, `vendor/github.com/longhorn/backupstore/util/util.go:164-166`, RFC 3339 UTC)
+/// (`k8s/pkg/apis/longhorn/v1beta2/backup.go:7-19,61-129`). The volume of a claim is its
+/// `spec.volumeName`: the CSI driver names the Longhorn volume after the PersistentVolume it
+/// is asked to create (`csi/controller_server.go:115`).
+fn volume_backup_items(
+    settings: &Settings,
+    tree: &crate::tree::Tree,
+    declared: &[Value],
+    ns: &str,
+    items: &[Value],
+    now: Timestamp,
+) -> Vec<Item> {
+    let schedule = &settings.cluster.s3.volume_backups.schedule;
+    let gap =
+        components::alerts::longest_gap(schedule).unwrap_or(crate::quantity::Duration::hours(24));
+    let allowance =
+        gap.as_secs() as i64 + components::alerts::LONGHORN_BACKUP_GRACE.as_secs() as i64;
+    let classes = longhorn_classes(tree);
+    let mut out = Vec::new();
+    for (claim, class) in declared_claims(declared) {
+        if !classes.contains(&class) {
+            continue;
+        }
+        let what = format!("volume backup {ns}/{claim}");
+        let Some(pvc) = find(items, "PersistentVolumeClaim", ns, &claim) else {
+            out.push(item(what, Some("claim missing".into())));
+            continue;
+        };
+        let Some(volume) = pvc["spec"]["volumeName"].as_str().filter(|v| !v.is_empty()) else {
+            out.push(item(what, Some("claim not bound to a volume".into())));
+            continue;
+        };
+        let created = |b: &Value| {
+            time(&b["status"]["backupCreatedAt"])
+                .or_else(|| time(&b["metadata"]["creationTimestamp"]))
+        };
+        let mut backups: Vec<&Value> = items
+            .iter()
+            .filter(|o| {
+                o["kind"] == "Backup"
+                    && o["apiVersion"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("longhorn.io/"))
+                    && (o["metadata"]["labels"]["backup-volume"] == volume
+                        || o["status"]["volumeName"] == volume)
+            })
+            .collect();
+        backups.sort_by_key(|b| created(b));
+        let state = |b: &Value| b["status"]["state"].as_str().unwrap_or("").to_string();
+        if let Some(newest) = backups.last()
+            && matches!(state(newest).as_str(), "Error" | "Unknown")
+        {
+            let error = newest["status"]["error"]
+                .as_str()
+                .unwrap_or("no error message");
+            out.push(item(
+                what,
+                Some(format!(
+                    "its newest backup {} is in state {} ({error})",
+                    name_of(newest),
+                    state(newest)
+                )),
+            ));
+            continue;
+        }
+        let completed = backups
+            .iter()
+            .rev()
+            .find(|b| state(b) == "Completed")
+            .and_then(|b| Some((*b, time(&b["status"]["backupCreatedAt"])?)));
+        let failure = match completed {
+            Some((b, at)) => {
+                let age = now.as_second() - at.as_second();
+                (age > allowance).then(|| {
+                    format!(
+                        "its newest completed backup {} of {at} is {} h old (schedule `{schedule}` allows {} h)",
+                        name_of(b),
+                        age / 3600,
+                        allowance / 3600
+                    )
+                })
+            }
+            None => {
+                let young = time(&pvc["metadata"]["creationTimestamp"])
+                    .is_some_and(|c| now.as_second() - c.as_second() <= allowance);
+                (!young).then(|| {
+                    format!(
+                        "no completed backup of volume {volume} (schedule `{schedule}` allows {} h)",
+                        allowance / 3600
+                    )
+                })
+            }
+        };
+        out.push(item(what, failure));
+    }
+    out
 }
 
 fn revision_failure(

@@ -221,3 +221,64 @@ fn render_finds_the_key_where_sops_does_and_says_when_values_are_not_checked() {
     );
     assert!(!shown.contains("REPLACE-WITH-"), "{shown}");
 }
+
+/// The heartbeat URL Alertmanager pings (`alertmanager-heartbeat`, key `url`) is refused while
+/// it is a placeholder: the one `secrets template` prints, or any value that is not an `https`
+/// URL of a real host (a documentation or reserved name such as `example.com`, `.example`,
+/// `.invalid`, `.test`, `localhost` marks a stand-in). A real check URL passes. Never shown.
+#[test]
+fn the_heartbeat_url_is_refused_until_it_is_a_real_https_url() {
+    if let Err(why) = tools_present() {
+        skip_or_fail!("{why}");
+    }
+    let site = Site::with_keys();
+    site.create_printed_secrets();
+    let file = "overlays/platform/secrets/alertmanager-heartbeat.sops.yaml";
+    let check = || {
+        let out = o4g_with_key(
+            &site,
+            "platform",
+            &["secrets", "check", "--decrypt", "--scope", "platform"],
+        );
+        (out.status.code(), common::text(&out))
+    };
+    // As printed: the template's placeholder, refused with the others of the scope.
+    let (code, shown) = check();
+    assert_eq!(code, Some(1), "{shown}");
+    let bad = refused(&shown);
+    assert!(
+        bad.contains(&(file.to_string(), "url".to_string())),
+        "{shown}"
+    );
+    for (f, k) in bad.iter().filter(|(f, _)| f != file) {
+        set(&site, "platform", f, k, &format!("filled-{k}-7f3a"));
+    }
+    for placeholder in [
+        "https://hc-ping.example/your-check-uuid",
+        "https://example.com/ping/heartbeat",
+        "https://heartbeat.invalid/ping",
+        "https://deadman.test/snitch",
+        "https://localhost/ping",
+        "http://hc-ping.com/0b9c7e5e-6c2f-4c1e-9d0b-2f4c7a1e3b5d",
+        "the heartbeat check's URL",
+    ] {
+        set(&site, "platform", file, "url", placeholder);
+        let (code, shown) = check();
+        assert_eq!(code, Some(1), "{placeholder}: {shown}");
+        assert_eq!(
+            refused(&shown),
+            vec![(file.to_string(), "url".to_string())],
+            "{placeholder}: {shown}"
+        );
+        assert!(!shown.contains(placeholder), "a value is shown: {shown}");
+    }
+    set(
+        &site,
+        "platform",
+        file,
+        "url",
+        "https://hc-ping.com/0b9c7e5e-6c2f-4c1e-9d0b-2f4c7a1e3b5d",
+    );
+    let (code, shown) = check();
+    assert_eq!(code, Some(0), "{shown}");
+}

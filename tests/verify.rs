@@ -50,6 +50,33 @@ fn healthy() -> Vec<Value> {
                 "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
             }));
         }
+        // Each claim bound to its Longhorn volume, with a completed backup of it (longhorn.io/v1beta2
+        // `Backup`, labelled `backup-volume`; longhorn-manager v1.12.1, see src/verify.rs).
+        let mut claims = Vec::new();
+        if kind == "PersistentVolumeClaim" {
+            claims.push(o["metadata"]["name"].as_str().unwrap().to_string());
+            o["spec"]["volumeName"] = json!(volume_of(claims[0].as_str()));
+            o["metadata"]["creationTimestamp"] = json!("2026-10-01T10:00:00Z");
+        }
+        if kind == "StatefulSet" {
+            let set = o["metadata"]["name"].as_str().unwrap().to_string();
+            for t in o["spec"]["volumeClaimTemplates"].as_array().unwrap() {
+                let claim = format!("{}-{set}-0", t["metadata"]["name"].as_str().unwrap());
+                items.push(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": claim, "namespace": "live", "creationTimestamp": "2026-10-01T10:00:00Z"},
+                    "spec": {"storageClassName": t["spec"]["storageClassName"], "volumeName": volume_of(&claim)},
+                    "status": {"phase": "Bound"}}));
+                claims.push(claim);
+            }
+        }
+        for claim in claims {
+            items.push(longhorn_backup(
+                &claim,
+                "2026-11-28T05:30:00Z",
+                "Completed",
+                Some("2026-11-28T05:41:12Z"),
+            ));
+        }
         items.push(o);
     }
     for cm in o4g_gitops::components::dashboards::config_maps() {
@@ -79,6 +106,29 @@ fn healthy() -> Vec<Value> {
         }
     }
     items
+}
+
+/// The Longhorn volume the CSI driver creates for a claim (named after its PersistentVolume).
+fn volume_of(claim: &str) -> String {
+    format!("pvc-{claim}-5b1c")
+}
+
+/// A longhorn.io/v1beta2 `Backup` of the claim's volume, as longhorn-manager v1.12.1 lists it.
+fn longhorn_backup(claim: &str, created: &str, state: &str, done: Option<&str>) -> Value {
+    let volume = volume_of(claim);
+    let mut b = json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
+        "metadata": {"name": format!("backup-{}", created.replace([':', '-'], "").to_lowercase()), "namespace": "longhorn-system",
+            "creationTimestamp": created,
+            "labels": {"backup-volume": volume, "backup-target": "default"}},
+        "spec": {"snapshotName": "snap-1", "labels": {"RecurringJob": "daily-backup"}},
+        "status": {"state": state, "volumeName": volume, "backupTargetName": "default"}});
+    if let Some(done) = done {
+        b["status"]["backupCreatedAt"] = json!(done);
+    }
+    if state == "Error" {
+        b["status"]["error"] = json!("failed to get the backup target default: connection refused");
+    }
+    b
 }
 
 fn verify(items: &[Value]) -> (Option<i32>, String) {
@@ -129,6 +179,8 @@ fn a_healthy_snapshot_passes_every_item() {
         "✓ certificate live/xwiki-tls",
         "✓ kustomization flux-system/apps-live",
         "✓ helmrelease longhorn-system/longhorn",
+        "✓ volume backup live/xwiki-data",
+        "✓ volume backup live/data-mysql-0",
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
@@ -188,6 +240,53 @@ fn each_broken_item_fails_with_its_own_message() {
                 "status": {"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]}}));
             }),
             "✗ backup live/xwiki-export: its last run xwiki-export-29411775 failed",
+        ),
+        (
+            "newest volume backup in error",
+            Box::new(|i| {
+                i.push(longhorn_backup(
+                    "xwiki-data",
+                    "2026-12-01T05:30:00Z",
+                    "Error",
+                    None,
+                ))
+            }),
+            "✗ volume backup live/xwiki-data: its newest backup backup-20261201t053000z is in state Error (failed to get the backup target default: connection refused)",
+        ),
+        (
+            "volume backup older than the schedule allows",
+            Box::new(|i| {
+                let b = i
+                    .iter_mut()
+                    .find(|o| {
+                        o["kind"] == "Backup"
+                            && o["status"]["volumeName"] == volume_of("xwiki-data")
+                    })
+                    .unwrap();
+                b["status"]["backupCreatedAt"] = json!("2026-11-21T05:41:12Z");
+            }),
+            // Fixture site A backs volumes up weekly (`30 5 * * 6`): 168 h plus 3 h of grace.
+            "✗ volume backup live/xwiki-data: its newest completed backup backup-20261128t053000z of 2026-11-21T05:41:12Z is 246 h old (schedule `30 5 * * 6` allows 171 h)",
+        ),
+        (
+            "volume never backed up",
+            Box::new(|i| {
+                i.retain(|o| {
+                    !(o["kind"] == "Backup"
+                        && o["status"]["volumeName"] == volume_of("data-mysql-0"))
+                })
+            }),
+            "✗ volume backup live/data-mysql-0: no completed backup of volume pvc-data-mysql-0-5b1c",
+        ),
+        (
+            "claim not bound",
+            Box::new(|i| {
+                find(i, "PersistentVolumeClaim", "xwiki-data")["spec"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("volumeName");
+            }),
+            "✗ volume backup live/xwiki-data: claim not bound to a volume",
         ),
         (
             "missing dashboard",
@@ -276,4 +375,26 @@ fn a_bad_snapshot_is_exit_2_with_a_clear_error() {
         String::from_utf8(out.stdout).unwrap().trim(),
         o4g_gitops::verify::SNAPSHOT_COMMAND
     );
+}
+
+/// A volume created less than the schedule's allowance ago has no backup due yet, and passes;
+/// an in-progress backup newer than a completed one is not a failure.
+#[test]
+fn a_new_volume_and_a_backup_in_progress_pass() {
+    let mut items = healthy();
+    items.retain(|o| {
+        !(o["kind"] == "Backup" && o["status"]["volumeName"] == volume_of("data-mysql-0"))
+    });
+    find(&mut items, "PersistentVolumeClaim", "data-mysql-0")["metadata"]["creationTimestamp"] =
+        json!("2026-11-30T12:00:00Z");
+    items.push(longhorn_backup(
+        "xwiki-data",
+        "2026-12-01T11:55:00Z",
+        "InProgress",
+        None,
+    ));
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("✓ volume backup live/data-mysql-0"), "{text}");
+    assert!(text.contains("✓ volume backup live/xwiki-data"), "{text}");
 }

@@ -47,6 +47,7 @@ struct Runbook<'a> {
     certificate: String,
     files_job: &'static str,
     rclone_version: &'static str,
+    dashboards_md: String,
 }
 
 /// The Certificate (and its Secret) of the wiki's host: cert-manager's ingress-shim names it
@@ -146,6 +147,11 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         certificate: certificate_name(),
         files_job: super::backup::FILES_RESTORE_JOB,
         rclone_version: crate::images::RCLONE.tag(),
+        dashboards_md: super::dashboards::cutover_panels()
+            .iter()
+            .map(|p| format!("| {} | {} | {} |", p.dashboard, p.panel, p.expect))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))

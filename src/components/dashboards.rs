@@ -160,13 +160,15 @@ fn panel(title: &'static str, unit: Unit, queries: &[(&str, &'static str)]) -> P
 
 /// Every dashboard of the platform.
 pub fn all() -> Vec<Dashboard> {
+    use super::backup::{BACKUP_COMPONENT, RESTORE_COMPONENT};
     use Unit::*;
+    let traffic = super::ingress::traffic();
     vec![
         Dashboard {
             uid: "o4g-mysql",
-            title: "Open4Goods / MySQL",
+            title: MYSQL,
             panels: vec![
-                panel("MySQL up", Count, &[("mysql_up", "{{namespace}}")]),
+                panel(MYSQL_UP, Count, &[("mysql_up", "{{namespace}}")]),
                 panel(
                     "Connections in use",
                     Ratio,
@@ -214,34 +216,38 @@ pub fn all() -> Vec<Dashboard> {
         },
         Dashboard {
             uid: "o4g-xwiki",
-            title: "Open4Goods / XWiki and ingress",
+            title: XWIKI,
             panels: vec![
                 panel(
-                    "Requests per host",
+                    REQUESTS,
                     RequestsPerSecond,
+                    &[(&traffic.requests, "{{host}}")],
+                ),
+                panel(
+                    ERRORS,
+                    Ratio,
                     &[(
-                        "sum by (host) (rate(nginx_ingress_controller_requests[5m]))",
+                        // A host without a 5xx shows 0, not a gap.
+                        &format!(
+                            "({e} or {r} * 0) / {r}",
+                            e = traffic.errors,
+                            r = traffic.requests
+                        ),
                         "{{host}}",
                     )],
                 ),
                 panel(
-                    "5xx ratio per host",
-                    Ratio,
-                    &[(
-                        "sum by (host) (rate(nginx_ingress_controller_requests{status=~\"5..\"}[5m])) / sum by (host) (rate(nginx_ingress_controller_requests[5m]))",
-                        "{{host}}",
-                    )],
+                    "5xx per host",
+                    RequestsPerSecond,
+                    &[(&traffic.errors, "{{host}}")],
                 ),
                 panel(
                     "Latency p95 per host",
                     Seconds,
-                    &[(
-                        "histogram_quantile(0.95, sum by (le, host) (rate(nginx_ingress_controller_request_duration_seconds_bucket[5m])))",
-                        "{{host}}",
-                    )],
+                    &[(&traffic.latency_p95, "{{host}}")],
                 ),
                 panel(
-                    "XWiki available replicas",
+                    XWIKI_READY,
                     Count,
                     &[(
                         "kube_deployment_status_replicas_available{deployment=\"xwiki\"}",
@@ -268,7 +274,7 @@ pub fn all() -> Vec<Dashboard> {
         },
         Dashboard {
             uid: "o4g-longhorn",
-            title: "Open4Goods / Longhorn volumes",
+            title: LONGHORN,
             panels: vec![
                 panel(
                     "Volumes not healthy",
@@ -308,30 +314,76 @@ pub fn all() -> Vec<Dashboard> {
                         ("longhorn_node_storage_capacity_bytes", "{{node}} capacity"),
                     ],
                 ),
+                panel(
+                    VOLUME_BACKUP_AGE,
+                    Seconds,
+                    &[(
+                        "time() - longhorn_volume_last_backup_at",
+                        "{{pvc_namespace}}/{{pvc}}",
+                    )],
+                ),
+                panel(
+                    "Failed volume backups",
+                    Count,
+                    &[("longhorn_backup_state == 4", "{{volume}} {{backup}}")],
+                ),
             ],
         },
         Dashboard {
-            uid: "o4g-backups-certificates",
-            title: "Open4Goods / Backups and certificates",
+            uid: "o4g-backups",
+            title: BACKUPS,
             panels: vec![
                 panel(
-                    "Last successful backup",
-                    DateTime,
+                    BACKUP_AGE,
+                    Seconds,
                     &[(
-                        "kube_cronjob_status_last_successful_time",
+                        &format!(
+                            "time() - max by (namespace, cronjob) (kube_cronjob_status_last_successful_time) and on (namespace, cronjob) {}",
+                            component(BACKUP_COMPONENT)
+                        ),
                         "{{namespace}}/{{cronjob}}",
                     )],
                 ),
                 panel(
-                    "Failed backup jobs",
+                    "Last successful backup",
+                    DateTime,
+                    &[(
+                        &format!(
+                            "max by (namespace, cronjob) (kube_cronjob_status_last_successful_time) and on (namespace, cronjob) {}",
+                            component(BACKUP_COMPONENT)
+                        ),
+                        "{{namespace}}/{{cronjob}}",
+                    )],
+                ),
+                panel(
+                    "Failed backup and restore-test jobs",
                     Count,
                     &[(
-                        "kube_job_failed{condition=\"true\"} == 1",
+                        &format!(
+                            "kube_job_failed{{condition=\"true\"}} == 1 and on (namespace, job_name) kube_job_labels{{label_app_kubernetes_io_component=~\"{BACKUP_COMPONENT}|{RESTORE_COMPONENT}\"}}"
+                        ),
                         "{{namespace}}/{{job_name}}",
                     )],
                 ),
                 panel(
-                    "Time to certificate expiry",
+                    RESTORE_TEST,
+                    DateTime,
+                    &[(
+                        &format!(
+                            "max by (namespace, cronjob) (kube_cronjob_status_last_successful_time) and on (namespace, cronjob) {}",
+                            component(RESTORE_COMPONENT)
+                        ),
+                        "{{namespace}}/{{cronjob}}",
+                    )],
+                ),
+            ],
+        },
+        Dashboard {
+            uid: "o4g-certificates",
+            title: CERTIFICATES,
+            panels: vec![
+                panel(
+                    CERT_EXPIRY,
                     Seconds,
                     &[(
                         "certmanager_certificate_expiration_timestamp_seconds - time()",
@@ -348,6 +400,143 @@ pub fn all() -> Vec<Dashboard> {
                 ),
             ],
         },
+        Dashboard {
+            uid: "o4g-flux",
+            title: FLUX,
+            panels: vec![
+                panel(
+                    FLUX_NOT_READY,
+                    Count,
+                    &[(
+                        "gotk_resource_info{ready!=\"True\"}",
+                        "{{customresource_kind}} {{exported_namespace}}/{{name}}",
+                    )],
+                ),
+                panel(
+                    "Suspended Flux objects",
+                    Count,
+                    &[(
+                        "gotk_resource_info{suspended=\"true\"}",
+                        "{{customresource_kind}} {{exported_namespace}}/{{name}}",
+                    )],
+                ),
+                panel(
+                    FLUX_REVISIONS,
+                    Count,
+                    &[(
+                        "gotk_resource_info{customresource_kind=\"Kustomization\"}",
+                        "{{name}} {{revision}}",
+                    )],
+                ),
+            ],
+        },
+        Dashboard {
+            uid: "o4g-runners",
+            title: "Open4Goods / CI runners",
+            panels: vec![panel(
+                "Runner jobs waiting, idle runners",
+                Count,
+                &[
+                    ("gha_assigned_jobs - gha_running_jobs", "{{name}} waiting"),
+                    ("gha_idle_runners", "{{name}} idle"),
+                ],
+            )],
+        },
+    ]
+}
+
+/// `kube_cronjob_labels` of the CronJobs whose `app.kubernetes.io/component` is `c`.
+fn component(c: &str) -> String {
+    format!("kube_cronjob_labels{{label_app_kubernetes_io_component=\"{c}\"}}")
+}
+
+/// The dashboards' titles and the panels the cutover runbook names.
+const XWIKI: &str = "Open4Goods / XWiki and ingress";
+const MYSQL: &str = "Open4Goods / MySQL";
+const LONGHORN: &str = "Open4Goods / Volumes and Longhorn backups";
+const BACKUPS: &str = "Open4Goods / Backups and restore tests";
+const CERTIFICATES: &str = "Open4Goods / Certificates";
+const FLUX: &str = "Open4Goods / Flux reconciliation";
+const REQUESTS: &str = "Requests per host";
+const ERRORS: &str = "5xx ratio per host";
+const XWIKI_READY: &str = "XWiki available replicas";
+const MYSQL_UP: &str = "MySQL up";
+const BACKUP_AGE: &str = "Age of the newest backup";
+const RESTORE_TEST: &str = "Last passed restore test";
+const VOLUME_BACKUP_AGE: &str = "Age of the newest volume backup";
+const CERT_EXPIRY: &str = "Time to certificate expiry";
+const FLUX_NOT_READY: &str = "Flux objects not Ready";
+const FLUX_REVISIONS: &str = "Applied revision per Kustomization";
+
+/// A panel the cutover checklist names: dashboard, panel, what it must show then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutoverPanel {
+    /// Dashboard title.
+    pub dashboard: &'static str,
+    /// Panel title.
+    pub panel: &'static str,
+    /// What it must show during and after the cutover.
+    pub expect: &'static str,
+}
+
+/// The panels the cutover runbook lists (`tests/dashboards.rs` checks each exists).
+pub fn cutover_panels() -> Vec<CutoverPanel> {
+    let p = |dashboard, panel, expect| CutoverPanel {
+        dashboard,
+        panel,
+        expect,
+    };
+    vec![
+        p(
+            FLUX,
+            FLUX_NOT_READY,
+            "empty: every layer reconciled, the apps Kustomization resumed after the import",
+        ),
+        p(
+            FLUX,
+            FLUX_REVISIONS,
+            "the deployed revision (the one given to `o4g verify --revision`) on every Kustomization",
+        ),
+        p(
+            XWIKI,
+            XWIKI_READY,
+            "0 while scaled down for the import, then 1 again (the import's check: the xwiki pod is Ready)",
+        ),
+        p(
+            MYSQL,
+            MYSQL_UP,
+            "1 throughout, also while XWiki is scaled to 0 for the import",
+        ),
+        p(
+            XWIKI,
+            REQUESTS,
+            "the environment's host appears after the DNS switch and carries the traffic the legacy host had",
+        ),
+        p(
+            XWIKI,
+            ERRORS,
+            "under 5 % after the switch (the rollback threshold, IngressHigh5xxRate)",
+        ),
+        p(
+            CERTIFICATES,
+            CERT_EXPIRY,
+            "about 90 days for the host's certificate, issued after the switch",
+        ),
+        p(
+            BACKUPS,
+            BACKUP_AGE,
+            "under 24 h once the first nightly run (or `backup-now`) has committed",
+        ),
+        p(
+            LONGHORN,
+            VOLUME_BACKUP_AGE,
+            "under LonghornBackupTooOld's threshold (the RecurringJob's longest gap plus its grace) once the first volume backup ran; a volume never backed up shows the age of the Unix epoch",
+        ),
+        p(
+            BACKUPS,
+            RESTORE_TEST,
+            "the next monthly run passes (T+24 h: scheduled)",
+        ),
     ]
 }
 

@@ -217,6 +217,39 @@ pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
     )
 }
 
+/// The ingress traffic per host as PromQL: the one place the dashboards and the alerts read
+/// the controller's metrics from, so another controller replaces only this (each expression
+/// keeps a `host` label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficQueries {
+    /// Requests per second per host.
+    pub requests: String,
+    /// 5xx responses per second per host.
+    pub errors: String,
+    /// 95th percentile of the request duration per host, in seconds.
+    pub latency_p95: String,
+    /// The metrics the expressions read.
+    pub metrics: &'static [&'static str],
+}
+
+/// ingress-nginx controller v1.15.1: `nginx_ingress_controller_requests` (counter) and
+/// `nginx_ingress_controller_request_duration_seconds` (histogram, seconds) carry `status`,
+/// `method`, `path`, `namespace`, `ingress`, `service`, `canary` and, with
+/// `--metrics-per-host` (default true), `host`
+/// (kubernetes/ingress-nginx@controller-v1.15.1 `internal/ingress/metric/collectors/socket.go:89-99,131-134,196-250`,
+/// `pkg/flags/flags.go:179`); `status` is the code, not its class, unless
+/// `--report-status-classes` (default false, flags.go:183).
+pub fn traffic() -> TrafficQueries {
+    const REQUESTS: &str = "nginx_ingress_controller_requests";
+    const DURATION: &str = "nginx_ingress_controller_request_duration_seconds_bucket";
+    TrafficQueries {
+        requests: format!("sum by (host) (rate({REQUESTS}[5m]))"),
+        errors: format!("sum by (host) (rate({REQUESTS}{{status=~\"5..\"}}[5m]))"),
+        latency_p95: format!("histogram_quantile(0.95, sum by (le, host) (rate({DURATION}[5m])))"),
+        metrics: &[REQUESTS, DURATION],
+    }
+}
+
 /// ingress-nginx: its release.
 pub struct Ingress;
 

@@ -68,6 +68,9 @@ pub const BACKUP_SECRET_KEYS: [&str; 3] = [
 ];
 /// The prefix of the volume backups in the bucket.
 pub const BACKUP_PREFIX: &str = "longhorn";
+/// The StorageClass the chart itself creates (longhorn chart 1.12.1
+/// `templates/storageclass.yaml:13,19`: `longhorn`, provisioner `driver.longhorn.io`).
+pub const CHART_STORAGE_CLASS: &str = "longhorn";
 /// The recurring backup of every volume.
 pub const RECURRING_BACKUP: &str = "daily-backup";
 

@@ -73,7 +73,7 @@ pub fn alertmanager_config(a: &crate::settings::AlertingSettings) -> serde_json:
                     "receiver": "heartbeat",
                     "matchers": ["alertname = \"Watchdog\""],
                     "group_wait": "0s",
-                    "group_interval": "1m",
+                    "group_interval": super::alerts::HEARTBEAT_GROUP_INTERVAL,
                     "repeat_interval": HEARTBEAT_PERIOD,
                 },
                 {"receiver": "null", "matchers": ["alertname = \"InfoInhibitor\""]},

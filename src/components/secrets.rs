@@ -38,6 +38,11 @@ pub fn value_rules() -> Vec<crate::secrets::ValueRule> {
         key: "xwiki-password",
         problem: super::xwiki::db_password_problem,
     }];
+    rules.push(crate::secrets::ValueRule {
+        secret: super::alerts::ALERTMANAGER_HEARTBEAT_SECRET,
+        key: "url",
+        problem: super::alerts::heartbeat_url_problem,
+    });
     rules.extend(
         super::backup::FILE_CREDENTIALS
             .iter()
