@@ -635,6 +635,15 @@ fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
         &["rcat", "vault:mysql/20191231T021500Z.sql.gz"],
         b"partial",
     );
+    // A marker whose dump is gone (a failed commit's leftover): no backup, so it neither
+    // counts among the copies kept nor stays.
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", "vault:mysql/20200104T021500Z.sql.gz.sha256"],
+        b"stray",
+    );
     let run = drill.backup_with(&[("KEEP_COPIES", "2"), ("RETENTION_DAYS", "30")]);
     assert!(run.ok(), "{}", run.text());
     let left: Vec<String> = drill
@@ -648,10 +657,11 @@ fn the_backup_prunes_past_the_retention_but_keeps_the_newest_copies() {
     assert!(
         left.iter().all(|o| !o.starts_with("2019")
             && !o.starts_with("20200101")
-            && !o.starts_with("20200102")),
+            && !o.starts_with("20200102")
+            && !o.starts_with("20200104")),
         "{left:?}"
     );
-    assert!(run.text().contains("pruned 3 object(s)"), "{}", run.text());
+    assert!(run.text().contains("pruned 4 object(s)"), "{}", run.text());
 }
 
 /// A stand-in for XWiki's export action (tests/backup/xar_server.py) in `net`.

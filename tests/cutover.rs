@@ -131,7 +131,7 @@ impl Side {
             tls: Tls::Issued,
             context: "",
             text: text.to_string(),
-            docs: 40,
+            docs: 1200,
             drop: None,
             versions: "",
             extra: 0,
@@ -252,7 +252,7 @@ fn the_smoke_test_passes_on_a_faithful_copy_and_fails_on_a_difference() {
     let (ok, out) = smoke(&new, &legacy, None);
     assert!(ok, "{out}");
     for line in [
-        "✓ documents: all 41 of the legacy wiki are on the cluster",
+        "✓ documents: all 1201 of the legacy wiki are on the cluster",
         "✓ versions: no document is older on the cluster",
         "1 document(s) newer and 3 only on the cluster",
         "the same bytes as on the legacy wiki",

@@ -860,6 +860,7 @@ struct Runbook {
     gzip_minutes_50g: u64,
     verify_share: String,
     verify_max_share: String,
+    max_allowed_packet: &'static str,
 }
 
 /// "`peak` MiB with `size` MiB of tables", for the runbook.
@@ -936,6 +937,7 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
         gzip_minutes_50g: (50.0 * MEASURED_GZIP_CPU_S_PER_GIB / 60.0).ceil() as u64,
         verify_share: format!("{:.0} %", MEASURED_VERIFY_SHARE * 100.0),
         verify_max_share: format!("{:.0} %", VERIFY_PASS_MAX_SHARE * 100.0),
+        max_allowed_packet: super::mysql::MAX_ALLOWED_PACKET,
     }
     .render()
     .map_err(|e| Error::Build(format!("restore runbook: {e}")))?;

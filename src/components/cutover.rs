@@ -48,6 +48,8 @@ struct Runbook<'a> {
     files_job: &'static str,
     rclone_version: &'static str,
     dashboards_md: String,
+    data_size: String,
+    cluster_db: &'static str,
 }
 
 /// The Certificate (and its Secret) of the wiki's host: cert-manager's ingress-shim names it
@@ -147,6 +149,8 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         certificate: certificate_name(),
         files_job: super::backup::FILES_RESTORE_JOB,
         rclone_version: crate::images::RCLONE.tag(),
+        data_size: e.xwiki.storage_size.to_string(),
+        cluster_db: super::mysql::DATABASE,
         dashboards_md: super::dashboards::cutover_panels()
             .iter()
             .map(|p| format!("| {} | {} | {} |", p.dashboard, p.panel, p.expect))

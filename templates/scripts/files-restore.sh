@@ -28,6 +28,11 @@ stamp="$(o4g_timestamp)"
 stage="$data/.o4g-files-restore"
 rm -rf "$stage"
 mkdir -p "$stage"
+# Room for the archive beside what is there (the previous parts are kept, not copied).
+need_kib=$(($(o4g_rclone size --json "vault:$object" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p') / 1024))
+free_kib="$(df -Pk "$data" | awk 'NR == 2 { print $4 }')"
+[ "$need_kib" -lt "$free_kib" ] ||
+  o4g_fail "$object needs $need_kib KiB and xwiki-data has $free_kib KiB free: grow the claim first"
 fifo="$WORK/files.fifo"
 rm -f "$fifo"
 mkfifo "$fifo"
@@ -42,10 +47,12 @@ actual="$(cut -d ' ' -f 1 <"$WORK/files.sha256")"
   o4g_fail "$object changed between the check and the extraction (sha256 $actual); nothing was moved into $data"
 [ -f "$stage/o4g-files.sha256" ] || o4g_fail "$object has no o4g-files.sha256 manifest: not an archive of legacy-files.sh"
 files="$(wc -l <"$stage/o4g-files.sha256" | tr -d ' ')"
-(cd "$stage" && sha256sum -c o4g-files.sha256 >"$WORK/files.check" 2>&1) || {
-  grep -v ': OK$' "$WORK/files.check" | head -n 20 >&2
+if ! (cd "$stage" && sha256sum -c -s o4g-files.sha256); then
+  (cd "$stage" && sha256sum -c o4g-files.sha256 2>&1 | grep -v ': OK$' | head -n 20) >&2 || true
   o4g_fail "files of $object do not match its manifest; nothing was moved into $data"
-}
+fi
+links="$(find "$stage" -type l | head -n 5)"
+[ -z "$links" ] || o4g_fail "$object holds symlinks ($links); nothing was moved into $data"
 o4g_log "checked $files files against the manifest"
 kept="$data/.o4g-replaced-$stamp"
 for part in {{ parts }}; do

@@ -8,29 +8,46 @@ set -euo pipefail
 umask 077
 # shellcheck source=backup-lib.sh
 . "{{ scripts_dir }}/backup-lib.sh"
-: "${MYSQL_HOST:?MYSQL_HOST is not set}" "${MYSQL_PORT:?MYSQL_PORT is not set}"
-: "${MYSQL_USER:?MYSQL_USER is not set}" "${MYSQL_PASSWORD_FILE:?MYSQL_PASSWORD_FILE is not set}"
+: "${MYSQL_USER:?MYSQL_USER is not set}"
 : "${RETENTION_DAYS:?RETENTION_DAYS is not set}" "${KEEP_COPIES:?KEEP_COPIES is not set}"
 o4g_remotes
 
 # The password goes to the client through an option file, never through arguments.
 cnf="$WORK/client.cnf"
 # Read first: a failed read in a printf argument would not stop the script.
-password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
-password="$(o4g_quoted "$password")"
+password=""
+if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
+  password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
+  password="$(o4g_quoted "$password")"
+fi
 {
-  printf '[client]\n'
-  printf 'host=%s\nport=%s\nprotocol=tcp\nuser=%s\n' "$MYSQL_HOST" "$MYSQL_PORT" "$MYSQL_USER"
-  printf 'password=%s\n' "$password"
+  printf '[client]\nuser=%s\n' "$MYSQL_USER"
+  if [ -n "${MYSQL_SOCKET:-}" ]; then
+    # The legacy host's root often logs in through the socket only (unix_socket/auth_socket).
+    printf 'socket=%s\n' "$MYSQL_SOCKET"
+  else
+    : "${MYSQL_HOST:?MYSQL_HOST or MYSQL_SOCKET must be set}" "${MYSQL_PORT:?MYSQL_PORT is not set}"
+    : "${MYSQL_PASSWORD_FILE:?MYSQL_PASSWORD_FILE is not set}"
+    printf 'host=%s\nport=%s\nprotocol=tcp\n' "$MYSQL_HOST" "$MYSQL_PORT"
+  fi
+  if [ -n "$password" ]; then
+    printf 'password=%s\n' "$password"
+  fi
   printf '[mysqldump]\nmax-allowed-packet=1G\n'
 } >"$cnf"
+where="${MYSQL_SOCKET:-${MYSQL_HOST:-}:${MYSQL_PORT:-}}"
 
-# Every schema but the server's own: XWiki keeps each sub-wiki in a schema of its own.
-listing="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
-  "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY schema_name")" ||
-  o4g_fail "cannot list the schemas on $MYSQL_HOST:$MYSQL_PORT (see above)"
-[ -n "$listing" ] || o4g_fail "no schema to dump on $MYSQL_HOST:$MYSQL_PORT"
-mapfile -t schemas <<<"$listing"
+# Every schema but the server's own: XWiki keeps each sub-wiki in a schema of its own. On the
+# legacy host DUMP_SCHEMAS names them instead (its server may hold other applications').
+if [ -n "${DUMP_SCHEMAS:-}" ]; then
+  read -r -a schemas <<<"$DUMP_SCHEMAS"
+else
+  listing="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
+    "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY schema_name")" ||
+    o4g_fail "cannot list the schemas on $where (see above)"
+  [ -n "$listing" ] || o4g_fail "no schema to dump on $where"
+  mapfile -t schemas <<<"$listing"
+fi
 
 # A dump must load into MySQL 8.0 (the cluster's server; the legacy host may run MariaDB):
 # MariaDB's collations of the uca1400 family (the default from MariaDB 11.x) are unknown to
@@ -39,7 +56,7 @@ mapfile -t schemas <<<"$listing"
 in_list="$(printf "'%s'," "${schemas[@]}")"
 foreign="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
   "SELECT CONCAT(table_schema, '.', table_name, '.', column_name, ' ', collation_name) FROM information_schema.columns WHERE table_schema IN (${in_list%,}) AND collation_name LIKE '%uca1400%' LIMIT 5")" ||
-  o4g_fail "cannot read the columns' collations on $MYSQL_HOST:$MYSQL_PORT (see above)"
+  o4g_fail "cannot read the columns' collations on $where (see above)"
 [ -z "$foreign" ] || o4g_fail "columns with a collation MySQL 8.0 does not know (convert them, e.g. ALTER TABLE … CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, first): $foreign"
 
 # o4g_mysql_compatible: stdin to stdout without MariaDB's first line
@@ -63,7 +80,7 @@ if ! mysqldump --defaults-extra-file="$cnf" {{ dump_flags }} --databases "${sche
   o4g_mysql_compatible |
   gzip -{{ gzip_level }} -c |
   o4g_upload "$object"; then
-  o4g_discard "$object"
+  o4g_discard "$object" || true
   o4g_fail "the dump or its upload failed (see above)"
 fi
 o4g_commit "$object"

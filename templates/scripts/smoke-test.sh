@@ -71,12 +71,13 @@ esac
 # the legacy wiki (SIDE legacy, at LEGACY_ADDRESS); prints the HTTP status, or `curl:<exit
 # code>` when no HTTP answer came (60: the certificate is not valid for the host).
 get() {
-  local side=$1 path=$2 out=$3 extra=() url rc=0 status
+  local side=$1 path=$2 out=$3 extra=() url rc=0 status max=60
   shift 3
   for opt in "$@"; do
     case "$opt" in
       auth) extra+=(--config "$work/auth") ;;
       json) extra+=(--header 'Accept: application/json') ;;
+      slow) max=300 ;;
     esac
   done
   if [ "$side" = new ]; then
@@ -86,7 +87,7 @@ get() {
     extra+=(--resolve "$legacy_host:$legacy_port:$legacy")
     url="$legacy_scheme://$legacy_hostport$legacy_path$path"
   fi
-  status="$(curl --silent --max-time 60 "${extra[@]}" --output "$out" \
+  status="$(curl --silent --max-time "$max" "${extra[@]}" --output "$out" \
     --write-out '%{http_code}' "$url" 2>"$work/curl.err")" || rc=$?
   if [ "$rc" -ne 0 ]; then echo "curl:$rc"; else echo "$status"; fi
 }
@@ -96,7 +97,7 @@ why() {
     curl:60) echo "the certificate served for $host is not valid for it (before cert-manager has issued it, ingress-nginx serves its own \"Fake Certificate\": see the runbook's certificate step, and kubectl get certificate)" ;;
     curl:6) echo "cannot resolve the name" ;;
     curl:7) echo "cannot connect" ;;
-    curl:28) echo "no answer within 60 s" ;;
+    curl:28) echo "no answer in time (60 s, 300 s for a page of the document list)" ;;
     curl:*) echo "curl failed (exit ${1#curl:}: $(tail -n 1 "$work/curl.err"))" ;;
     *) echo "HTTP $1" ;;
   esac
@@ -108,16 +109,25 @@ attachment_path() {
 }
 # documents SIDE OUT: every document of the main wiki, one `name<TAB>language<TAB>version` line
 # each, sorted (REST HQL query: xwiki-platform stable-17.3.x HQLSearchSource selects fullName,
-# space, name and language of every XWikiDocument; `number=-1` is no limit).
+# space, name and language of every XWikiDocument; each row loads its document, so the list
+# comes in pages of 500). A translation's row carries the default language's version
+# (AbstractDatabaseSearchSource.java:137), so translations are compared by presence only.
 documents() {
-  local status
-  status="$(get "$1" '/rest/wikis/xwiki/query?type=hql&q=where%201%3D1%20order%20by%20doc.fullName&number=-1' "$work/query.json" auth json)"
-  [ "$status" = 200 ] || {
-    why "$status"
-    return 1
-  }
-  jq -r '.searchResults[] | [.pageFullName, (.language // ""), (.version // "")] | @tsv' \
-    "$work/query.json" | LC_ALL=C sort -u >"$2"
+  local status start=0 page
+  : >"$2.rows"
+  while :; do
+    status="$(get "$1" "/rest/wikis/xwiki/query?type=hql&q=where%201%3D1%20order%20by%20doc.fullName&number=500&start=$start" "$work/query.json" auth json slow)"
+    [ "$status" = 200 ] || {
+      why "$status"
+      return 1
+    }
+    page="$(jq '.searchResults | length' "$work/query.json")"
+    jq -r '.searchResults[] | [.pageFullName, (.language // ""), (.version // "")] | @tsv' \
+      "$work/query.json" >>"$2.rows"
+    [ "$page" -eq 500 ] || break
+    start=$((start + 500))
+  done
+  LC_ALL=C sort -u "$2.rows" >"$2"
 }
 
 status="$(get new / "$work/home")"

@@ -42,7 +42,7 @@ pages="$(grep -c '\.xml$' "$entries" || true)"
 
 object="xar/$(o4g_timestamp).xar"
 if ! o4g_upload "$object" <"$xar"; then
-  o4g_discard "$object"
+  o4g_discard "$object" || true
   o4g_fail "the upload of $object failed (see above)"
 fi
 rm -f "$xar"

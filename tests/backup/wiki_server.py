@@ -21,7 +21,7 @@ DROP = os.environ.get("WIKI_DROP")
 VERSIONS = dict(
     kv.split("=", 1) for kv in os.environ.get("WIKI_VERSION", "").split(",") if kv
 )
-QUERY = "/rest/wikis/xwiki/query?type=hql&q=where%201%3D1%20order%20by%20doc.fullName&number=-1"
+QUERY = "/rest/wikis/xwiki/query?type=hql&q=where%201%3D1%20order%20by%20doc.fullName"
 
 
 def documents():
@@ -64,8 +64,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(401, b"unauthorized")
             if path == "/rest/wikis/xwiki":
                 return self.reply(200, b"<wiki/>")
-            if path == QUERY and self.headers.get("Accept") == "application/json":
-                body = json.dumps({"searchResults": documents()})
+            if path.startswith(QUERY + "&") and self.headers.get("Accept") == "application/json":
+                params = dict(p.split("=", 1) for p in path[len(QUERY) + 1:].split("&"))
+                start, number = int(params.get("start", "0")), int(params["number"])
+                docs = documents()
+                page = docs[start:] if number < 0 else docs[start:start + number]
+                body = json.dumps({"searchResults": page})
                 return self.reply(200, body.encode())
         self.reply(404, b"not found")
 

@@ -26,6 +26,17 @@ done
   o4g_fail "none of store/file storage store/solr extension is in $LEGACY_PERMDIR: is it XWiki's permanent directory?"
 [ -d store/file ] || [ -d storage ] ||
   o4g_log "no store/file nor storage/ in $LEGACY_PERMDIR: the legacy wiki keeps its attachments in the database (XWiki before 10.5)"
+# Symlinks would travel as links to paths the cluster does not have, and find -type f would
+# skip what they point to: the parts must be the real folders (e.g. LEGACY_PERMDIR set to
+# the target of a linked data folder).
+links="$(find "${parts[@]}" -type l | head -n 5)"
+[ -z "$links" ] || o4g_fail "symlinks under $LEGACY_PERMDIR (copy their targets in place, or point LEGACY_PERMDIR at the real folder): $links"
+# sha256sum escapes a name holding a backslash or a line break, which BusyBox's sha256sum -c
+# in the cluster cannot read back; XWiki's store encodes backslashes, so only a stray file
+# can have one.
+odd_name=$'*[\\\\\n\r]*'
+odd="$(find "${parts[@]}" -name "$odd_name" | head -n 5)"
+[ -z "$odd" ] || o4g_fail "file names with a backslash or a line break (rename them first): $odd"
 manifest="$WORK/o4g-files.sha256"
 find "${parts[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum >"$manifest" ||
   o4g_fail "cannot read every file of ${parts[*]} (see above)"
@@ -35,7 +46,7 @@ object="files/$(o4g_timestamp).tar"
 o4g_log "uploading ${parts[*]} ($files files) of $LEGACY_PERMDIR to $BACKUP_PREFIX/$object"
 start=$(date +%s)
 if ! tar -c -f - -C "$WORK" o4g-files.sha256 -C "$LEGACY_PERMDIR" "${parts[@]}" | o4g_upload "$object"; then
-  o4g_discard "$object"
+  o4g_discard "$object" || true
   o4g_fail "the archive or its upload failed (see above)"
 fi
 o4g_commit "$object"
