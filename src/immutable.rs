@@ -29,6 +29,15 @@ const SC: &str = "Create a StorageClass under a new name and move the claims to 
 /// Reads a file of a tree (new: in memory; old: from disk).
 pub type Reader<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
 
+/// The kinds whose fields the rules below guard; only files that mention one are parsed.
+pub const KINDS: &[&str] = &[
+    "StatefulSet",
+    "Deployment",
+    "Job",
+    "PersistentVolumeClaim",
+    "StorageClass",
+];
+
 fn docs(read: &Reader<'_>, path: &str) -> Vec<Value> {
     read(path)
         .and_then(|b| {
@@ -39,6 +48,26 @@ fn docs(read: &Reader<'_>, path: &str) -> Vec<Value> {
             .ok()
         })
         .unwrap_or_default()
+}
+
+/// The objects of a resource file, parsed only when its text names one of [`KINDS`] (as
+/// `kind: <Kind>`, which every document of such an object holds): the others cannot change
+/// a guarded field, so a render reads a handful of files instead of the whole tree.
+fn guarded_docs(read: &Reader<'_>, path: &str) -> Vec<Value> {
+    let Some(bytes) = read(path) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if !KINDS.iter().any(|k| {
+        text.match_indices("kind: ").any(|(i, _)| {
+            text[i + 6..]
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with(['\n', '\r', ' ', '"']) || rest.is_empty())
+        })
+    }) {
+        return Vec::new();
+    }
+    crate::yaml_read::parse_documents(std::path::Path::new(path), &text).unwrap_or_default()
 }
 
 /// The objects a kustomization folder builds (our generated subset of kustomize).
@@ -59,7 +88,7 @@ pub fn build(read: &Reader<'_>, dir: &str, depth: usize) -> Vec<Value> {
         if read(&format!("{path}/kustomization.yaml")).is_some() {
             objects.extend(build(read, &path, depth + 1));
         } else {
-            objects.extend(docs(read, &path));
+            objects.extend(guarded_docs(read, &path));
         }
     }
     for p in k["patches"].as_array().into_iter().flatten() {
@@ -70,6 +99,9 @@ pub fn build(read: &Reader<'_>, dir: &str, depth: usize) -> Vec<Value> {
         ) else {
             continue;
         };
+        if !KINDS.contains(&kind) {
+            continue;
+        }
         let Some(ops) = docs(read, &normalize(&format!("{dir}/{file}")))
             .into_iter()
             .next()

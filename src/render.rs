@@ -415,15 +415,19 @@ pub fn render(
     options: WriteOptions,
 ) -> Result<Written, Error> {
     crate::components::audit(tree, settings)?;
-    // Locked before the committed tree is read, so the check sees what this render replaces.
+    // Locked before the committed tree is read, so the checks see what this render replaces.
     let lock = lock(root)?;
-    if !options.allow_immutable_change {
+    let drift = check(root, tree)?;
+    // When every generated file is on disk with the same bytes, every object kustomize builds
+    // is the same: no field can change, so the committed objects are not read at all.
+    let same = drift.changed.is_empty() && drift.missing.is_empty();
+    if !options.allow_immutable_change && !same {
         let refused = immutable_changes(root, tree);
         if !refused.is_empty() {
             return Err(Error::Immutable(refused));
         }
     }
-    write_locked(root, tree, options, &lock)
+    write_locked(root, tree, options, drift, &lock)
 }
 
 /// The changes from the committed `out/` to `tree` that the API server would refuse, over
@@ -555,7 +559,8 @@ fn remove_leftovers(root: &Path) -> Result<(), Error> {
 /// Writes the tree under `root` (see the module docs for what may be written and removed).
 pub fn write(root: &Path, tree: &Tree, options: WriteOptions) -> Result<Written, Error> {
     let lock = lock(root)?;
-    write_locked(root, tree, options, &lock)
+    let drift = check(root, tree)?;
+    write_locked(root, tree, options, drift, &lock)
 }
 
 /// [`write`], for a caller that holds the lock.
@@ -563,9 +568,9 @@ fn write_locked(
     root: &Path,
     tree: &Tree,
     options: WriteOptions,
+    drift: Drift,
     _lock: &Lock,
 ) -> Result<Written, Error> {
-    let drift = check(root, tree)?;
     if let Some((path, why)) = drift.unsafe_paths.iter().next() {
         return Err(unsafe_error(path, why));
     }
