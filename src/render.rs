@@ -431,17 +431,22 @@ pub fn render(
 }
 
 /// The changes from the committed `out/` to `tree` that the API server would refuse, over
-/// the folders the Flux Kustomizations apply. The committed files are read without following
-/// symlinks (a symlink makes the write refuse anyway).
+/// the folders the Flux Kustomizations apply. The new side is the objects the tree kept (no
+/// YAML it just wrote is parsed); of the committed files only the kustomizations, the patches
+/// and the resource files that may hold a guarded kind ([`crate::immutable::may_hold_guarded`])
+/// are parsed, each once, without following symlinks (a symlink makes the write refuse anyway).
 pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::ImmutableChange> {
+    use crate::immutable::{Part, parse};
+    let objects_of = |p: &str| {
+        tree.objects_of(p)
+            .map(<[_]>::to_vec)
+            .or_else(|| tree.get(p).map(|b| parse(p, b)))
+    };
     let roots: Vec<String> = tree
         .files()
-        .iter()
-        .filter(|(p, _)| p.starts_with(crate::components::layout::CLUSTER))
-        .flat_map(|(p, b)| {
-            crate::yaml_read::parse_documents(Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap_or_default()
-        })
+        .keys()
+        .filter(|p| p.starts_with(crate::components::layout::CLUSTER))
+        .flat_map(|p| objects_of(p).unwrap_or_default())
         .filter(|o| o["kind"] == "Kustomization")
         .filter_map(|o| {
             o["spec"]["path"]
@@ -449,12 +454,15 @@ pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::Immu
                 .map(|p| p.trim_start_matches("./").to_string())
         })
         .collect();
-    let new = |p: &str| tree.get(p).map(<[u8]>::to_vec);
-    let old = |p: &str| {
-        let plain = is_plain(p);
-        plain
+    let new = |p: &str, _: Part| objects_of(p);
+    let old = |p: &str, part: Part| {
+        let bytes = is_plain(p)
             .then(|| read_regular(&root.join(p)).ok().flatten())
-            .flatten()
+            .flatten()?;
+        if part == Part::Resource && !crate::immutable::may_hold_guarded(&bytes) {
+            return Some(Vec::new());
+        }
+        Some(parse(p, &bytes))
     };
     crate::immutable::changes(&old, &new, &roots)
 }

@@ -23,7 +23,7 @@
 //! dropped.
 //!
 //! Bounds, per document, checked as the events arrive (before any copy is made): nesting up
-//! to [`MAX_DEPTH`] levels (10^5 `[` are refused at the 257th), at most
+//! to [`MAX_DEPTH`] levels (10^5 `[` are refused at the 256th), at most
 //! [`MAX_EXPANDED_NODES`] nodes once aliases are expanded (an alias bomb is refused before its
 //! copies exist), and [`MAX_BYTES`] per document; a stream of many documents is read one
 //! document at a time ([`documents`]).
@@ -37,8 +37,11 @@ use serde_json::Value;
 /// reads it one document at a time.
 pub const MAX_BYTES: usize = 16 << 20;
 /// Deepest nesting of mappings and sequences in a document. The deepest schema of the CRDs
-/// in `../shared/schemas` nests far less; Go's JSON decoder stops at 10,000.
-pub const MAX_DEPTH: usize = 256;
+/// in `../shared/schemas` nests far less; Go's JSON decoder stops at 10,000. The parser's own
+/// flow counter stops at the same depth (saphyr-parser@0.3.4 `src/scanner.rs:447`
+/// `flow_level: u8`, `:1568` `increase_flow_level`), while scanning ahead of the events: its
+/// "recursion limit exceeded" is reported as this bound.
+pub const MAX_DEPTH: usize = 255;
 /// Most nodes of a document once every alias is expanded.
 pub const MAX_EXPANDED_NODES: u64 = 2_000_000;
 
@@ -251,11 +254,12 @@ pub fn read_located(text: &str, positions: bool) -> Result<Vec<Located>, ReadErr
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
-            at(
-                m.line(),
-                m.col() + 1,
-                format!("YAML syntax error: {}", e.info()),
-            )
+            let message = if e.info() == "recursion limit exceeded" {
+                format!("nested deeper than {MAX_DEPTH} levels: refused")
+            } else {
+                format!("YAML syntax error: {}", e.info())
+            };
+            at(m.line(), m.col() + 1, message)
         })?;
         let (line, column) = (span.start.line(), span.start.col() + 1);
         let fail = |message: String| at(line, column, message);
@@ -764,7 +768,12 @@ mod tests {
     #[test]
     fn duplicate_keys_and_bombs_are_refused_a_bom_is_not() {
         assert!(read_documents("a: 1\na: 2\n").is_err());
-        assert!(read_documents(&"[".repeat(100_000)).is_err());
+        // Flow or block style, a deep text is refused by the depth bound, not the parser's.
+        let deep_block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for deep in ["[".repeat(100_000), "{a: ".repeat(300), deep_block] {
+            let e = read_documents(&deep).unwrap_err();
+            assert!(e.message.contains("nested deeper than 255"), "{e:?}");
+        }
         assert_eq!(read_documents("\u{feff}a: 1\n").unwrap()[0]["a"], 1);
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
