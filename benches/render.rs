@@ -82,13 +82,48 @@ fn render_once(root: &Path) -> render::Written {
     render::render(root, &tree, &settings, render::WriteOptions::default()).expect("render")
 }
 
-/// A warm `render` (out/ already up to date) with 0, 25, 50 and 100 environments more than
+/// A warm `render` (out/ already up to date) with 0, 10, 50 and 100 environments more than
 /// the repository's three (goal: 100 more within 100 ms, and linear).
-#[divan::bench(args = [0, 25, 50, 100], sample_count = 10)]
+#[divan::bench(args = [0, 10, 50, 100], sample_count = 10)]
 fn render_warm_with_extra_environments(bencher: divan::Bencher, extra: usize) {
     let repo = with_environments(extra);
     bencher.bench(|| {
         let done = render_once(repo.path());
         assert!(done.written.is_empty(), "{:?}", done.written);
     });
+}
+
+/// The phases of a warm `render` with 0 and 100 environments more, to see which one grows:
+/// loading the settings (TOML and Secret files), building the tree, the audit, and the
+/// comparison with the committed `out/`.
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_load(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    bencher.bench(|| Settings::load(repo.path()).expect("settings"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_build(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    bencher.bench(|| components::build(&settings).expect("build"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_audit(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    let tree = components::build(&settings).expect("build");
+    bencher.bench(|| components::audit(&tree, &settings).expect("audit"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_check(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    let tree = components::build(&settings).expect("build");
+    bencher.bench(|| render::check(repo.path(), &tree).expect("check"));
 }
