@@ -1,5 +1,6 @@
-//! Speed of the two hot paths: building the whole tree in memory, and `render --check`.
-//! Run with `cargo bench`.
+//! Speed of the hot paths: building the whole tree in memory, `render --check`, and a warm
+//! `render` (nothing to write) of the repository with 0 to 100 environments more.
+//! Run with `cargo bench --bench render`.
 
 use std::path::Path;
 
@@ -29,4 +30,100 @@ fn render_check(bencher: divan::Bencher) {
         let drift = render::check(root(), &tree).expect("check");
         assert!(drift.is_clean(), "{drift}");
     });
+}
+
+/// Copies a folder of regular files.
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from).into_iter().map(Result::unwrap) {
+        let target = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else if e.file_type().is_file() {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A scratch copy of the repository's settings and `out/` with `extra` environments more
+/// (`e1`, `e2`…: integration's `env.toml` with its own host, and integration's recipient),
+/// rendered once so that the timed renders are warm.
+fn with_environments(extra: usize) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("overlays"), &repo.path().join("overlays"));
+    copy_dir(&root().join("out"), &repo.path().join("out"));
+    std::fs::copy(root().join(".sops.yaml"), repo.path().join(".sops.yaml")).unwrap();
+    let overlays = repo.path().join("overlays");
+    let integration = std::fs::read_to_string(overlays.join("integration/env.toml")).unwrap();
+    let mut cluster = std::fs::read_to_string(overlays.join("cluster.toml")).unwrap();
+    let key = cluster
+        .lines()
+        .find_map(|l| l.strip_prefix("integration = "))
+        .expect("integration's recipients in cluster.toml")
+        .to_string();
+    for i in 1..=extra {
+        let name = format!("e{i}");
+        std::fs::create_dir(overlays.join(&name)).unwrap();
+        std::fs::write(
+            overlays.join(&name).join("env.toml"),
+            integration.replace("xwiki-integration.", &format!("xwiki-{name}.")),
+        )
+        .unwrap();
+        cluster = cluster.replace("\nplatform = [", &format!("\n{name} = {key}\nplatform = ["));
+    }
+    std::fs::write(overlays.join("cluster.toml"), cluster).unwrap();
+    render_once(repo.path());
+    repo
+}
+
+/// What `o4g render` does: load the settings, build, audit, and write what changed.
+fn render_once(root: &Path) -> render::Written {
+    let settings = Settings::load(root).expect("settings");
+    let tree = components::build(&settings).expect("build");
+    render::render(root, &tree, &settings, render::WriteOptions::default()).expect("render")
+}
+
+/// A warm `render` (out/ already up to date) with 0, 10, 50 and 100 environments more than
+/// the repository's three (goal: 100 more within 100 ms, and linear).
+#[divan::bench(args = [0, 10, 50, 100], sample_count = 10)]
+fn render_warm_with_extra_environments(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    bencher.bench(|| {
+        let done = render_once(repo.path());
+        assert!(done.written.is_empty(), "{:?}", done.written);
+    });
+}
+
+/// The phases of a warm `render` with 0 and 100 environments more, to see which one grows:
+/// loading the settings (TOML and Secret files), building the tree, the audit, and the
+/// comparison with the committed `out/`.
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_load(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    bencher.bench(|| Settings::load(repo.path()).expect("settings"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_build(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    bencher.bench(|| components::build(&settings).expect("build"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_audit(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    let tree = components::build(&settings).expect("build");
+    bencher.bench(|| components::audit(&tree, &settings).expect("audit"));
+}
+
+/// See [`phase_load`].
+#[divan::bench(args = [0, 100], sample_count = 10)]
+fn phase_check(bencher: divan::Bencher, extra: usize) {
+    let repo = with_environments(extra);
+    let settings = Settings::load(repo.path()).expect("settings");
+    let tree = components::build(&settings).expect("build");
+    bencher.bench(|| render::check(repo.path(), &tree).expect("check"));
 }

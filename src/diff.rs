@@ -308,8 +308,8 @@ fn label((kind, ns, name): &Key) -> String {
 }
 
 fn build(files: &Files, path: &str) -> BTreeMap<Key, Value> {
-    let read = |p: &str| files.get(p).cloned();
-    crate::immutable::build(&read, path, 0)
+    let read = |p: &str, _| files.get(p).map(|b| crate::immutable::parse(p, b));
+    crate::immutable::build(&read, path, false)
         .into_iter()
         .map(|o| (key(&o), o))
         .collect()
@@ -620,8 +620,8 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
         for c in po
             .zip(pn)
             .map(|((a, _), (b, _))| {
-                let ro = |p: &str| old.get(p).cloned();
-                let rn = |p: &str| new.get(p).cloned();
+                let ro = |p: &str, _| old.get(p).map(|b| crate::immutable::parse(p, b));
+                let rn = |p: &str, _| new.get(p).map(|b| crate::immutable::parse(p, b));
                 if a == b {
                     crate::immutable::changes(&ro, &rn, std::slice::from_ref(a))
                 } else {

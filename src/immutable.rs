@@ -26,40 +26,86 @@ const SELECTOR: &str = "Delete the object (its pods go with it) and let Flux rec
 const PVC: &str = "A volume never shrinks: copy the data to a new, smaller claim (restore from backup), or keep the size";
 const SC: &str = "Create a StorageClass under a new name and move the claims to it; render with --allow-immutable-change";
 
-/// Reads a file of a tree (new: in memory; old: from disk).
-pub type Reader<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
+/// The kinds whose fields the rules below guard: [`changes`] builds only their objects.
+pub const KINDS: &[&str] = &[
+    "StatefulSet",
+    "Deployment",
+    "Job",
+    "PersistentVolumeClaim",
+    "StorageClass",
+];
 
-fn docs(read: &Reader<'_>, path: &str) -> Vec<Value> {
-    read(path)
-        .and_then(|b| {
-            crate::yaml_read::parse_documents(
-                std::path::Path::new(path),
-                &String::from_utf8_lossy(&b),
-            )
-            .ok()
-        })
+/// What a file is to [`build`], so that a [`Reader`] can skip what a build does not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// A folder's `kustomization.yaml` (also read to tell a folder from a file).
+    Kustomization,
+    /// A file of `resources:`; a guarded build keeps only its objects of [`KINDS`].
+    Resource,
+    /// A file of `patches:`.
+    Patch,
+}
+
+/// The objects of a file of a tree (`List` items flattened), `None` when there is no such
+/// file: parsed from disk (the committed tree), or the objects a tree in memory holds.
+pub type Reader<'a> = dyn Fn(&str, Part) -> Option<Vec<Value>> + 'a;
+
+/// The objects of a YAML file's bytes (none when it cannot be parsed: the build of a broken
+/// tree is what kustomize would refuse, and render checks the new tree elsewhere).
+pub fn parse(path: &str, bytes: &[u8]) -> Vec<Value> {
+    crate::yaml_read::parse_documents(std::path::Path::new(path), &String::from_utf8_lossy(bytes))
         .unwrap_or_default()
 }
 
-/// The objects a kustomization folder builds (our generated subset of kustomize).
-pub fn build(read: &Reader<'_>, dir: &str, depth: usize) -> Vec<Value> {
+/// Whether a file's text may hold an object of [`KINDS`]: it names one of them. Any way of
+/// writing the kind (plain, quoted, flow) holds its name, except a double-quoted escape, so a
+/// text with a `\` is parsed too. The other files are not parsed by a guarded build.
+pub fn may_hold_guarded(bytes: &[u8]) -> bool {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    bytes.contains(&b'\\') || KINDS.iter().any(|k| has(k.as_bytes()))
+}
+
+/// The objects a kustomization folder builds (our generated subset of kustomize): every
+/// object, or with `guarded` only those of [`KINDS`] (what [`changes`] compares).
+pub fn build(read: &Reader<'_>, dir: &str, guarded: bool) -> Vec<Value> {
+    match read(&format!("{dir}/kustomization.yaml"), Part::Kustomization) {
+        Some(k) => build_from(read, dir, k.into_iter().next(), 0, guarded),
+        None => Vec::new(),
+    }
+}
+
+fn build_from(
+    read: &Reader<'_>,
+    dir: &str,
+    kustomization: Option<Value>,
+    depth: usize,
+    guarded: bool,
+) -> Vec<Value> {
+    let Some(k) = kustomization else {
+        return Vec::new();
+    };
     if depth > 8 {
         return Vec::new();
     }
-    let Some(k) = docs(read, &format!("{dir}/kustomization.yaml"))
-        .into_iter()
-        .next()
-    else {
-        return Vec::new();
-    };
     let mut objects = Vec::new();
     for r in k["resources"].as_array().into_iter().flatten() {
         let Some(r) = r.as_str() else { continue };
         let path = normalize(&format!("{dir}/{r}"));
-        if read(&format!("{path}/kustomization.yaml")).is_some() {
-            objects.extend(build(read, &path, depth + 1));
+        if let Some(sub) = read(&format!("{path}/kustomization.yaml"), Part::Kustomization) {
+            objects.extend(build_from(
+                read,
+                &path,
+                sub.into_iter().next(),
+                depth + 1,
+                guarded,
+            ));
         } else {
-            objects.extend(docs(read, &path));
+            objects.extend(
+                read(&path, Part::Resource)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|o| !guarded || o["kind"].as_str().is_some_and(|k| KINDS.contains(&k))),
+            );
         }
     }
     for p in k["patches"].as_array().into_iter().flatten() {
@@ -70,7 +116,11 @@ pub fn build(read: &Reader<'_>, dir: &str, depth: usize) -> Vec<Value> {
         ) else {
             continue;
         };
-        let Some(ops) = docs(read, &normalize(&format!("{dir}/{file}")))
+        if guarded && !KINDS.contains(&kind) {
+            continue;
+        }
+        let Some(ops) = read(&normalize(&format!("{dir}/{file}")), Part::Patch)
+            .unwrap_or_default()
             .into_iter()
             .next()
         else {
@@ -243,11 +293,11 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
 pub fn changes(old: &Reader<'_>, new: &Reader<'_>, roots: &[String]) -> Vec<ImmutableChange> {
     let mut out = Vec::new();
     for root in roots {
-        let before: BTreeMap<_, _> = build(old, root, 0)
+        let before: BTreeMap<_, _> = build(old, root, true)
             .into_iter()
             .map(|o| (key(&o), o))
             .collect();
-        for n in build(new, root, 0) {
+        for n in build(new, root, true) {
             if let Some(o) = before.get(&key(&n)) {
                 out.extend(compare(o, &n));
             }
@@ -262,6 +312,25 @@ pub fn changes(old: &Reader<'_>, new: &Reader<'_>, roots: &[String]) -> Vec<Immu
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_guarded_build_reads_every_file_that_may_hold_a_guarded_kind() {
+        assert!(may_hold_guarded(b"kind: 'StatefulSet'\n"));
+        // `\x53` is an `S` once parsed: a file with an escape is parsed.
+        assert!(may_hold_guarded(b"{kind: \"\\x53tatefulSet\"}\n"));
+        assert_eq!(
+            parse("f", b"{kind: \"\\x53tatefulSet\"}\n")[0]["kind"],
+            "StatefulSet"
+        );
+        assert!(!may_hold_guarded(b"kind: Service\n"));
+        let files = |p: &str, _| match p {
+            "k/kustomization.yaml" => Some(vec![json!({"resources": ["a.yaml"]})]),
+            "k/a.yaml" => Some(vec![json!({"kind": "Service"}), json!({"kind": "Job"})]),
+            _ => None,
+        };
+        assert_eq!(build(&files, "k", false).len(), 2);
+        assert_eq!(build(&files, "k", true), vec![json!({"kind": "Job"})]);
+    }
 
     #[test]
     fn growing_a_claim_is_fine_shrinking_it_is_not() {

@@ -397,7 +397,7 @@ fn lint_input(
             }
         };
         let offset = doc.first_line - 1;
-        let values = match crate::yaml_read::read_documents(&doc.text) {
+        let values = match crate::yaml_read::read_located(&doc.text, true) {
             Ok(v) => v,
             Err(e) => {
                 let line = if e.line == 0 { 0 } else { e.line + offset };
@@ -406,12 +406,13 @@ fn lint_input(
                 return result;
             }
         };
+        let (values, positions): (Vec<_>, Vec<_>) =
+            values.into_iter().map(|d| (d.value, d.positions)).unzip();
         if let Some(e) = not_a_manifest(file, &doc.text, Some(&values)) {
             result.kustomize = true;
             result.fatal = Some(e);
             return result;
         }
-        let positions = crate::yaml_read::field_positions(&doc.text);
         for (index, value) in values.into_iter().enumerate() {
             for (prefix, object) in crate::yaml_read::flatten_located(value) {
                 result.objects += 1;

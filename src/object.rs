@@ -72,6 +72,11 @@ impl Object {
         })
     }
 
+    /// The serialized body, moved out.
+    pub fn into_body(self) -> serde_json::Value {
+        self.body
+    }
+
     /// `apiVersion`, e.g. `apps/v1`.
     pub fn api_version(&self) -> &'static str {
         self.api_version

@@ -415,29 +415,38 @@ pub fn render(
     options: WriteOptions,
 ) -> Result<Written, Error> {
     crate::components::audit(tree, settings)?;
-    // Locked before the committed tree is read, so the check sees what this render replaces.
+    // Locked before the committed tree is read, so the checks see what this render replaces.
     let lock = lock(root)?;
-    if !options.allow_immutable_change {
+    let drift = check(root, tree)?;
+    // When every generated file is on disk with the same bytes, every object kustomize builds
+    // is the same: no field can change, so the committed objects are not read at all.
+    let same = drift.changed.is_empty() && drift.missing.is_empty();
+    if !options.allow_immutable_change && !same {
         let refused = immutable_changes(root, tree);
         if !refused.is_empty() {
             return Err(Error::Immutable(refused));
         }
     }
-    write_locked(root, tree, options, &lock)
+    write_locked(root, tree, options, drift, &lock)
 }
 
 /// The changes from the committed `out/` to `tree` that the API server would refuse, over
-/// the folders the Flux Kustomizations apply. The committed files are read without following
-/// symlinks (a symlink makes the write refuse anyway).
+/// the folders the Flux Kustomizations apply. The new side is the objects the tree kept (no
+/// YAML it just wrote is parsed); of the committed files only the kustomizations, the patches
+/// and the resource files that may hold a guarded kind ([`crate::immutable::may_hold_guarded`])
+/// are parsed, each once, without following symlinks (a symlink makes the write refuse anyway).
 pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::ImmutableChange> {
+    use crate::immutable::{Part, parse};
+    let objects_of = |p: &str| {
+        tree.objects_of(p)
+            .map(<[_]>::to_vec)
+            .or_else(|| tree.get(p).map(|b| parse(p, b)))
+    };
     let roots: Vec<String> = tree
         .files()
-        .iter()
-        .filter(|(p, _)| p.starts_with(crate::components::layout::CLUSTER))
-        .flat_map(|(p, b)| {
-            crate::yaml_read::parse_documents(Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap_or_default()
-        })
+        .keys()
+        .filter(|p| p.starts_with(crate::components::layout::CLUSTER))
+        .flat_map(|p| objects_of(p).unwrap_or_default())
         .filter(|o| o["kind"] == "Kustomization")
         .filter_map(|o| {
             o["spec"]["path"]
@@ -445,12 +454,15 @@ pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::Immu
                 .map(|p| p.trim_start_matches("./").to_string())
         })
         .collect();
-    let new = |p: &str| tree.get(p).map(<[u8]>::to_vec);
-    let old = |p: &str| {
-        let plain = is_plain(p);
-        plain
+    let new = |p: &str, _: Part| objects_of(p);
+    let old = |p: &str, part: Part| {
+        let bytes = is_plain(p)
             .then(|| read_regular(&root.join(p)).ok().flatten())
-            .flatten()
+            .flatten()?;
+        if part == Part::Resource && !crate::immutable::may_hold_guarded(&bytes) {
+            return Some(Vec::new());
+        }
+        Some(parse(p, &bytes))
     };
     crate::immutable::changes(&old, &new, &roots)
 }
@@ -555,7 +567,8 @@ fn remove_leftovers(root: &Path) -> Result<(), Error> {
 /// Writes the tree under `root` (see the module docs for what may be written and removed).
 pub fn write(root: &Path, tree: &Tree, options: WriteOptions) -> Result<Written, Error> {
     let lock = lock(root)?;
-    write_locked(root, tree, options, &lock)
+    let drift = check(root, tree)?;
+    write_locked(root, tree, options, drift, &lock)
 }
 
 /// [`write`], for a caller that holds the lock.
@@ -563,9 +576,9 @@ fn write_locked(
     root: &Path,
     tree: &Tree,
     options: WriteOptions,
+    drift: Drift,
     _lock: &Lock,
 ) -> Result<Written, Error> {
-    let drift = check(root, tree)?;
     if let Some((path, why)) = drift.unsafe_paths.iter().next() {
         return Err(unsafe_error(path, why));
     }

@@ -63,6 +63,9 @@ impl Folder {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tree {
     files: BTreeMap<String, Vec<u8>>,
+    /// The objects of the files built from typed objects ([`Tree::add_folder`]), kept so that
+    /// the audit reads them without parsing the YAML this tree just wrote.
+    objects: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
 impl Tree {
@@ -95,10 +98,13 @@ impl Tree {
             subfolders,
             mut kustomization,
         } = folder;
-        for (name, objects) in &files {
+        for (name, objects) in files {
             let bodies: Vec<&serde_json::Value> = objects.iter().map(Object::body).collect();
-            self.insert(format!("{path}/{name}"), to_yaml(&bodies)?)?;
-            kustomization.resources.push(name.clone());
+            let file = format!("{path}/{name}");
+            self.insert(file.clone(), to_yaml(&bodies)?)?;
+            self.objects
+                .insert(file, objects.into_iter().map(Object::into_body).collect());
+            kustomization.resources.push(name);
         }
         kustomization.resources.extend(subfolders);
         let value = serde_json::to_value(&kustomization)
@@ -111,7 +117,13 @@ impl Tree {
         for (path, bytes) in other.files {
             self.insert(path, bytes)?;
         }
+        self.objects.extend(other.objects);
         Ok(())
+    }
+
+    /// The objects of a file built from typed objects (`None` for a file inserted as bytes).
+    pub fn objects_of(&self, path: &str) -> Option<&[serde_json::Value]> {
+        self.objects.get(path).map(Vec::as_slice)
     }
 
     /// The files, sorted by path.

@@ -1,33 +1,48 @@
 //! The one YAML reader: untrusted text in, JSON values out, the way the API server's reader
-//! (sigs.k8s.io/yaml over go-yaml) sees it, with bounded time and memory.
+//! sees it, each text parsed once, with positions and bounded time and memory.
 //!
-//! - A UTF-8 byte-order mark is accepted and dropped.
-//! - Merge keys (`<<: *base`, `<<: {privileged: true}`) are applied before anything looks at
-//!   the object (`serde_yaml::Value::apply_merge`), as go-yaml does; otherwise a pod could hide
-//!   `privileged: true` from the checks while `kubectl` applies it.
-//! - A mapping with the same key twice is an error, as `kubectl apply` makes it.
-//! - Bounds, checked before the values are built: [`MAX_BYTES`] per file, flow nesting up to
-//!   [`MAX_FLOW_DEPTH`] (a linear scan, so 10^5 `[` are refused at once), and at most
-//!   [`MAX_EXPANDED_NODES`] nodes once aliases are expanded (counted on the event stream of
-//!   `saphyr-parser`, so an alias bomb is refused before any copy is made). Memory stays within
-//!   a small multiple of the file size: `cargo bench --bench lint -- read_` measured (2-core
-//!   machine, 2026-12) a peak of 6.2 MB live for 1 MB of manifests (50 ms), 1.6 MB allocated in
-//!   all to refuse a 260 KB alias bomb (8 ms), and no allocation to refuse 10^5 nested `[`.
+//! One parser, `saphyr-parser` (maintained; a pull parser without recursion), produces events;
+//! [`read_located`] builds the JSON values from them in the same pass, with the position of
+//! every field when asked. `kubectl` and the API server read YAML with sigs.k8s.io/yaml, whose
+//! `goyaml.v2` resolves plain scalars by YAML 1.1 rules; [`resolve`] follows it
+//! (kubernetes-sigs/yaml@742f5e6 `goyaml.v2/resolve.go`, `resolve`):
+//! - `y`, `yes`, `on`, `true` (and `Y`, `Yes`, `YES`, `On`, `ON`, `True`, `TRUE`) are `true`, the
+//!   `n`/`no`/`off`/`false` family `false`, so `privileged: yes` is caught as the API server
+//!   would apply it; `~`, `null`, `Null`, `NULL` and the empty scalar are null;
+//! - integers as Go's `strconv.ParseInt(s, 0, 64)` reads them after removing `_` (`0x1F`,
+//!   `0o17`, `0b101`, `017` octal), then floats (`yamlStyleFloat`); a float that is a whole
+//!   number becomes an integer, as it does once encoded to JSON and decoded by the API server;
+//!   `.nan` and `.inf` cannot be JSON and are refused;
+//! - quoted and block scalars, and scalars tagged `!!str` or with a custom tag, stay strings.
+//!   Timestamps stay the string written (go-yaml would re-format them).
 //!
-//! Why serde_yaml still builds the values: it is archived upstream, but it is the reader whose
-//! YAML 1.1 behaviour matches go-yaml's on the corpus the tests hold (3,949 Pod Security
-//! fixtures, the Kyverno fixtures, every rendered chart); `saphyr-parser` (maintained, YAML 1.2)
-//! only guards the input. Moving the value building to a maintained reader is one function here.
+//! As the API server's reader does, merge keys (`<<: *base`, `<<: {privileged: true}`) are
+//! applied before anything looks at the object (keys written in the mapping win, then earlier
+//! merged mappings), so a pod cannot hide `privileged: true` from the checks; a mapping with
+//! the same key twice is an error, as `kubectl apply` makes it; a UTF-8 byte-order mark is
+//! dropped.
+//!
+//! Bounds, per document, checked as the events arrive (before any copy is made): nesting up
+//! to [`MAX_DEPTH`] levels (10^5 `[` are refused at the 256th), at most
+//! [`MAX_EXPANDED_NODES`] nodes once aliases are expanded (an alias bomb is refused before its
+//! copies exist), and [`MAX_BYTES`] per document; a stream of many documents is read one
+//! document at a time ([`documents`]).
 
-use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
 
 /// Largest document read: 16 MiB (Kubernetes objects are limited to 1.5 MiB by etcd; a `List`
 /// of them is one document). A stream of many documents has no size limit: [`documents`]
 /// reads it one document at a time.
 pub const MAX_BYTES: usize = 16 << 20;
-/// Deepest `[`/`{` nesting.
-pub const MAX_FLOW_DEPTH: usize = 64;
-/// Most nodes of a file once every alias is expanded.
+/// Deepest nesting of mappings and sequences in a document. The deepest schema of the CRDs
+/// in `../shared/schemas` nests far less; Go's JSON decoder stops at 10,000. The parser's own
+/// flow counter stops at the same depth (saphyr-parser@0.3.4 `src/scanner.rs:447`
+/// `flow_level: u8`, `:1568` `increase_flow_level`), while scanning ahead of the events: its
+/// "recursion limit exceeded" is reported as this bound.
+pub const MAX_DEPTH: usize = 255;
+/// Most nodes of a document once every alias is expanded.
 pub const MAX_EXPANDED_NODES: u64 = 2_000_000;
 
 /// Why a text was refused, with its position (1-based; 0 when unknown).
@@ -49,119 +64,419 @@ fn at(line: usize, column: usize, message: impl Into<String>) -> ReadError {
     }
 }
 
-/// The deepest flow nesting, outside quotes and comments, with the position where
-/// [`MAX_FLOW_DEPTH`] is passed.
-fn check_flow_depth(text: &str) -> Result<(), ReadError> {
-    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
-    let (mut single, mut double, mut escaped, mut comment) = (false, false, false, false);
-    let mut prev = '\n';
-    for c in text.chars() {
-        col += 1;
-        if c == '\n' {
-            line += 1;
-            col = 0;
-            comment = false;
-            prev = c;
-            continue;
-        }
-        if comment {
-            continue;
-        }
-        if double {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                double = false;
-            }
-        } else if single {
-            if c == '\'' {
-                single = false;
-            }
-        } else {
-            match c {
-                '#' if prev.is_whitespace() => comment = true,
-                '"' => double = true,
-                '\'' if prev.is_whitespace() || "[{,:".contains(prev) => single = true,
-                '[' | '{' => {
-                    depth += 1;
-                    if depth > MAX_FLOW_DEPTH {
-                        return Err(at(
-                            line,
-                            col,
-                            format!("nested deeper than {MAX_FLOW_DEPTH} levels: refused"),
-                        ));
-                    }
-                }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        prev = c;
-    }
-    Ok(())
+/// Where each field of a document starts: its path (`spec.containers[0].image`, the form
+/// policy findings use) → 1-based line and column of the key (or of the item, in a sequence).
+pub type Positions = BTreeMap<String, (usize, usize)>;
+
+/// A document read: its value and, when asked, where each field starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// The document as JSON.
+    pub value: Value,
+    /// The positions of its fields (empty unless asked).
+    pub positions: Positions,
 }
 
-/// Counts the nodes of every document with aliases expanded, refusing past the bound.
-fn check_expansion(text: &str) -> Result<(), ReadError> {
-    use saphyr_parser::{Event, Parser};
-    let mut sizes: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
-    // Open collections: (anchor id, nodes so far).
-    let mut stack: Vec<(usize, u64)> = Vec::new();
+/// What `goyaml.v2` makes of a plain scalar (see the module docs).
+pub fn resolve(text: &str) -> Result<Value, String> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Ok(Value::Bool(true));
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Ok(Value::Bool(false));
+        }
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => {
+            return Err(format!("`{text}` is not a number JSON can hold"));
+        }
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if first == b'.' {
+        return Ok(text.parse::<f64>().map_or_else(|_| text.into(), float));
+    }
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
+        return Ok(text.into());
+    }
+    let plain = text.replace('_', "");
+    if let Some(n) = go_parse_int(&plain) {
+        return Ok(n);
+    }
+    if yaml_style_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Ok(float(f));
+    }
+    Ok(text.into())
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint` (sign, `0x`/`0o`/`0b` prefixes, a
+/// leading `0` for octal).
+fn go_parse_int(s: &str) -> Option<Value> {
+    let (negative, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
+        (16, b)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b)
+    } else if let Some(b) = lower.strip_prefix("0o") {
+        (8, b)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(body, radix).ok()?;
+    if negative {
+        if magnitude <= i64::MAX as u64 + 1 {
+            Some(Value::from((magnitude as i128).wrapping_neg() as i64))
+        } else {
+            None
+        }
+    } else {
+        Some(Value::from(magnitude))
+    }
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A float as JSON carries it to the API server: a whole number within 2^53 is an integer.
+fn float(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Value::Number)
+    }
+}
+
+/// A mapping key as sigs.k8s.io/yaml turns it into a JSON key (`yes:` → `"true"`).
+fn key_text(scalar: &str, plain: bool) -> Result<String, String> {
+    if !plain {
+        return Ok(scalar.to_string());
+    }
+    Ok(match resolve(scalar)? {
+        Value::String(s) => s,
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    })
+}
+
+/// A collection being built.
+enum Frame {
+    Map {
+        map: serde_json::Map<String, Value>,
+        /// The key whose value comes next, and whether it is the merge key `<<`.
+        key: Option<(String, bool)>,
+        /// Mappings merged in with `<<`, in order.
+        merges: Vec<Value>,
+        anchor: usize,
+        nodes: u64,
+        path: String,
+    },
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        nodes: u64,
+        path: String,
+    },
+}
+
+/// Reads every document of a YAML text (null documents dropped), with the positions of their
+/// fields when `positions` is true. One pass of one parser; bounds in the module docs.
+pub fn read_located(text: &str, positions: bool) -> Result<Vec<Located>, ReadError> {
+    use saphyr_parser::{Event, Parser, ScalarStyle};
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() > MAX_BYTES {
+        return Err(at(
+            0,
+            0,
+            format!("a document larger than {} MiB: refused", MAX_BYTES >> 20),
+        ));
+    }
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // Anchored values with their node counts (aliases expand to copies, as go-yaml does).
+    let mut anchors: HashMap<usize, (Value, u64)> = HashMap::new();
     let mut total: u64 = 0;
+    let mut pos = Positions::new();
+    let mut root: Option<Value> = None;
+    let join = |parent: &str, key: &str| {
+        if parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{parent}.{key}")
+        }
+    };
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
-            at(
-                m.line(),
-                m.col() + 1,
-                format!("YAML syntax error: {}", e.info()),
-            )
-        })?;
-        let add = |n: u64, stack: &mut Vec<(usize, u64)>, total: &mut u64| {
-            if let Some(top) = stack.last_mut() {
-                top.1 = top.1.saturating_add(n);
+            let message = if e.info() == "recursion limit exceeded" {
+                format!("nested deeper than {MAX_DEPTH} levels: refused")
             } else {
-                *total = total.saturating_add(n);
+                format!("YAML syntax error: {}", e.info())
+            };
+            at(m.line(), m.col() + 1, message)
+        })?;
+        let (line, column) = (span.start.line(), span.start.col() + 1);
+        let fail = |message: String| at(line, column, message);
+        // Every node counts once, an alias as many nodes as its copy holds, checked before the
+        // copy is made.
+        let grow = |total: &mut u64, n: u64| {
+            *total = total.saturating_add(n);
+            if *total > MAX_EXPANDED_NODES {
+                Err(at(
+                    line,
+                    column,
+                    format!(
+                        "more than {MAX_EXPANDED_NODES} nodes once aliases are expanded: refused (alias bomb?)"
+                    ),
+                ))
+            } else {
+                Ok(())
             }
         };
+        // The path of a node starting here (only when positions are asked).
+        let here = |stack: &[Frame]| -> String {
+            if !positions {
+                return String::new();
+            }
+            match stack.last() {
+                Some(Frame::Map {
+                    key: Some((k, _)),
+                    path,
+                    ..
+                }) => join(path, k),
+                Some(Frame::Map { path, .. }) => path.clone(),
+                Some(Frame::Seq { items, path, .. }) => format!("{path}[{}]", items.len()),
+                None => String::new(),
+            }
+        };
+        // A finished node: into its parent, or the document's root.
+        let mut finished: Option<(Value, u64, usize)> = None;
         match event {
-            Event::Scalar(_, _, anchor, _) => {
-                if anchor > 0 {
-                    sizes.insert(anchor, 1);
+            Event::DocumentStart(_) => {
+                stack.clear();
+                anchors.clear();
+                pos = Positions::new();
+                total = 0;
+                root = None;
+            }
+            Event::DocumentEnd => {
+                if let Some(value) = root.take()
+                    && !value.is_null()
+                {
+                    docs.push(Located {
+                        value,
+                        positions: std::mem::take(&mut pos),
+                    });
                 }
-                add(1, &mut stack, &mut total);
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let plain = style == ScalarStyle::Plain;
+                // A key: remember it; the value comes next.
+                if let Some(Frame::Map {
+                    key: key @ None,
+                    path,
+                    map,
+                    ..
+                }) = stack.last_mut()
+                {
+                    let merge = plain && value == "<<";
+                    let k = key_text(&value, plain).map_err(fail)?;
+                    if !merge && map.contains_key(&k) {
+                        return Err(fail(format!("duplicate key `{k}` in a mapping")));
+                    }
+                    if positions {
+                        pos.entry(join(path, &k)).or_insert((line, column));
+                    }
+                    *key = Some((k, merge));
+                    continue;
+                }
+                if positions {
+                    pos.entry(here(&stack)).or_insert((line, column));
+                }
+                grow(&mut total, 1)?;
+                let custom = tag.as_ref().is_some_and(|t| !t.is_yaml_core_schema());
+                let as_string = tag
+                    .as_ref()
+                    .is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
+                let v = if plain && !custom && !as_string {
+                    resolve(&value).map_err(fail)?
+                } else {
+                    Value::String(value.into_owned())
+                };
+                finished = Some((v, 1, anchor));
             }
             Event::Alias(id) => {
-                let n = sizes.get(&id).copied().unwrap_or(1);
-                add(n, &mut stack, &mut total);
+                if let Some(Frame::Map { key: None, .. }) = stack.last() {
+                    return Err(fail("an alias as a mapping key is not supported".into()));
+                }
+                if positions {
+                    pos.entry(here(&stack)).or_insert((line, column));
+                }
+                let (v, n) = anchors
+                    .get(&id)
+                    .ok_or_else(|| fail("an alias to an unknown anchor".into()))?;
+                grow(&mut total, *n)?;
+                finished = Some((v.clone(), *n, 0));
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                stack.push((anchor, 1));
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, n)) = stack.pop() {
-                    if anchor > 0 {
-                        sizes.insert(anchor, n);
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                if let Some(Frame::Map { key: None, .. }) = stack.last() {
+                    return Err(fail("a mapping key must be a scalar".into()));
+                }
+                grow(&mut total, 1)?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(fail(format!(
+                        "nested deeper than {MAX_DEPTH} levels: refused"
+                    )));
+                }
+                let path = here(&stack);
+                if positions {
+                    pos.entry(path.clone()).or_insert((line, column));
+                }
+                stack.push(if matches!(event, Event::MappingStart(..)) {
+                    Frame::Map {
+                        map: serde_json::Map::new(),
+                        key: None,
+                        merges: Vec::new(),
+                        anchor,
+                        nodes: 1,
+                        path,
                     }
-                    add(n, &mut stack, &mut total);
+                } else {
+                    Frame::Seq {
+                        items: Vec::new(),
+                        anchor,
+                        nodes: 1,
+                        path,
+                    }
+                });
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    mut map,
+                    merges,
+                    anchor,
+                    nodes,
+                    ..
+                }) = stack.pop()
+                {
+                    for merged in merges {
+                        if let Value::Object(m) = merged {
+                            for (k, v) in m {
+                                map.entry(k).or_insert(v);
+                            }
+                        }
+                    }
+                    finished = Some((Value::Object(map), nodes, anchor));
+                }
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq {
+                    items,
+                    anchor,
+                    nodes,
+                    ..
+                }) = stack.pop()
+                {
+                    finished = Some((Value::Array(items), nodes, anchor));
                 }
             }
             _ => {}
         }
-        let open: u64 = stack.iter().map(|(_, n)| *n).sum();
-        if total.saturating_add(open) > MAX_EXPANDED_NODES {
-            return Err(at(
-                span.start.line(),
-                span.start.col() + 1,
-                format!(
-                    "more than {MAX_EXPANDED_NODES} nodes once aliases are expanded: refused (alias bomb?)"
-                ),
-            ));
+        let Some((value, n, anchor)) = finished else {
+            continue;
+        };
+        if anchor > 0 {
+            anchors.insert(anchor, (value.clone(), n));
+        }
+        match stack.last_mut() {
+            Some(Frame::Map {
+                map,
+                key,
+                merges,
+                nodes,
+                ..
+            }) => {
+                *nodes = nodes.saturating_add(n);
+                match key.take() {
+                    Some((_, true)) => match value {
+                        Value::Object(_) => merges.push(value),
+                        Value::Array(items) if items.iter().all(Value::is_object) => {
+                            merges.extend(items);
+                        }
+                        _ => {
+                            return Err(fail(
+                                "a merge key `<<` takes a mapping or a sequence of mappings".into(),
+                            ));
+                        }
+                    },
+                    Some((k, false)) => {
+                        map.insert(k, value);
+                    }
+                    None => {}
+                }
+            }
+            Some(Frame::Seq { items, nodes, .. }) => {
+                *nodes = nodes.saturating_add(n);
+                items.push(value);
+            }
+            None => root = Some(value),
         }
     }
-    Ok(())
+    Ok(docs)
+}
+
+/// Parses a multi-document YAML text into JSON values (null documents dropped).
+pub fn read_documents(text: &str) -> Result<Vec<Value>, ReadError> {
+    Ok(read_located(text, false)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
 }
 
 /// One document of a YAML stream: its text and the 1-based line of the stream it starts at.
@@ -276,126 +591,8 @@ impl<R: std::io::BufRead> Iterator for Documents<R> {
     }
 }
 
-/// Parses a multi-document YAML text into JSON values (nulls of empty documents dropped).
-pub fn read_documents(text: &str) -> Result<Vec<serde_json::Value>, ReadError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.len() > MAX_BYTES {
-        return Err(at(
-            0,
-            0,
-            format!("larger than {} MiB: refused", MAX_BYTES >> 20),
-        ));
-    }
-    check_flow_depth(text)?;
-    check_expansion(text)?;
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let located = |e: serde_yaml::Error| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            at(line, column, format!("YAML syntax error: {e}"))
-        };
-        let mut value = serde_yaml::Value::deserialize(doc).map_err(located)?;
-        value.apply_merge().map_err(located)?;
-        if value.is_null() {
-            continue;
-        }
-        let json = serde_json::to_value(&value)
-            .map_err(|e| at(0, 0, format!("not a Kubernetes object: {e}")))?;
-        out.push(json);
-    }
-    Ok(out)
-}
-
-/// Where each field of each document starts: per document, its paths (`spec.containers[0].image`,
-/// the form policy findings use) with the 1-based line and column of the key (or of the item,
-/// in a sequence). Only for texts [`read_documents`] accepted; aliases point at the alias.
-pub fn field_positions(text: &str) -> Vec<std::collections::BTreeMap<String, (usize, usize)>> {
-    use saphyr_parser::{Event, Parser};
-    enum Frame {
-        Map { key: Option<String>, at: String },
-        Seq { index: usize, at: String },
-    }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut docs = Vec::new();
-    let mut map = std::collections::BTreeMap::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    // read_documents drops documents that are null: so does this, to stay aligned.
-    let mut null_doc = false;
-    let join = |parent: &str, key: &str| {
-        if parent.is_empty() {
-            key.to_string()
-        } else {
-            format!("{parent}.{key}")
-        }
-    };
-    for item in Parser::new_from_str(text) {
-        let Ok((event, span)) = item else { break };
-        let pos = (span.start.line(), span.start.col() + 1);
-        // The path of a value starting here, and whether it is a mapping key.
-        let (here, is_key) = match stack.last() {
-            Some(Frame::Map { key: None, at }) => (at.clone(), true),
-            Some(Frame::Map { key: Some(k), at }) => (join(at, k), false),
-            Some(Frame::Seq { index, at }) => (format!("{at}[{index}]"), false),
-            None => (String::new(), false),
-        };
-        let advance = |stack: &mut Vec<Frame>| match stack.last_mut() {
-            Some(Frame::Map { key, .. }) => *key = None,
-            Some(Frame::Seq { index, .. }) => *index += 1,
-            None => {}
-        };
-        match event {
-            Event::DocumentStart(_) => {
-                map = std::collections::BTreeMap::new();
-                stack.clear();
-                null_doc = false;
-            }
-            Event::DocumentEnd => {
-                let m = std::mem::take(&mut map);
-                if !null_doc {
-                    docs.push(m);
-                }
-            }
-            Event::Scalar(ref value, ..) if stack.is_empty() => {
-                null_doc = matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
-                map.entry(here).or_insert(pos);
-            }
-            Event::Scalar(value, ..) if is_key => {
-                let path = join(&here, &value);
-                map.entry(path).or_insert(pos);
-                if let Some(Frame::Map { key, .. }) = stack.last_mut() {
-                    *key = Some(value.to_string());
-                }
-            }
-            Event::Scalar(..) | Event::Alias(_) => {
-                map.entry(here).or_insert(pos);
-                advance(&mut stack);
-            }
-            Event::MappingStart(..) => {
-                map.entry(here.clone()).or_insert(pos);
-                stack.push(Frame::Map {
-                    key: None,
-                    at: here,
-                });
-            }
-            Event::SequenceStart(..) => {
-                map.entry(here.clone()).or_insert(pos);
-                stack.push(Frame::Seq { index: 0, at: here });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
-                advance(&mut stack);
-            }
-            _ => {}
-        }
-    }
-    docs
-}
-
 /// The position of `path` in `positions`, or of its nearest ancestor that has one.
-pub fn position_of(
-    positions: &std::collections::BTreeMap<String, (usize, usize)>,
-    path: &str,
-) -> Option<(usize, usize)> {
+pub fn position_of(positions: &Positions, path: &str) -> Option<(usize, usize)> {
     let mut p = path;
     loop {
         if let Some(at) = positions.get(p) {
@@ -504,9 +701,9 @@ mod tests {
     #[test]
     fn field_positions_follow_keys_and_items_and_skip_null_documents() {
         let text = "---\n---\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: x\n  - name: b\n    securityContext: {privileged: true}\n";
-        let docs = field_positions(text);
-        assert_eq!(docs.len(), read_documents(text).unwrap().len());
-        let p = &docs[0];
+        let docs = read_located(text, true).unwrap();
+        assert_eq!(docs.len(), 1);
+        let p = &docs[0].positions;
         assert_eq!(p["kind"], (3, 1));
         assert_eq!(p["spec.containers[0].image"], (7, 5));
         assert_eq!(p["spec.containers[1].securityContext.privileged"], (9, 23));
@@ -541,15 +738,42 @@ mod tests {
     }
 
     #[test]
+    fn plain_scalars_resolve_as_goyaml_v2_does() {
+        let doc = &read_documents(
+            "a: yes\nb: off\nc: ~\nd: 0x1F\ne: 017\nf: 1_000\ng: 1.5\nh: 2.0\ni: \"yes\"\nj: !!str 12\nk: 1.2.3\nl: -0b11\nm: 08\nt: 2026-12-07\no: +12\np: .5\nq: 18446744073709551615\n",
+        )
+        .unwrap()[0];
+        let want = serde_json::json!({"a": true, "b": false, "c": null, "d": 31, "e": 15,
+            "f": 1000, "g": 1.5, "h": 2, "i": "yes", "j": "12", "k": "1.2.3", "l": -3, "m": 8,
+            "t": "2026-12-07", "o": 12, "p": 0.5, "q": 18446744073709551615u64});
+        assert_eq!(doc, &want);
+        assert!(read_documents("a: .nan\n").is_err());
+        assert_eq!(
+            read_documents("yes: 1\n1: 2\n").unwrap()[0],
+            serde_json::json!({"true": 1, "1": 2})
+        );
+    }
+
+    #[test]
     fn merge_keys_are_applied_as_the_api_server_reader_does() {
         let docs = read_documents("a: {<<: {privileged: true}, x: 1}\n").unwrap();
         assert_eq!(docs[0]["a"]["privileged"], true);
+        let docs =
+            read_documents("b: &b {x: 1, w: 1}\nc: &c {w: 2, z: 2}\nd: {<<: [*b, *c], x: 0}\n")
+                .unwrap();
+        assert_eq!(docs[0]["d"], serde_json::json!({"x": 0, "w": 1, "z": 2}));
+        assert!(read_documents("a: {<<: 1}\n").is_err());
     }
 
     #[test]
     fn duplicate_keys_and_bombs_are_refused_a_bom_is_not() {
         assert!(read_documents("a: 1\na: 2\n").is_err());
-        assert!(read_documents(&"[".repeat(100_000)).is_err());
+        // Flow or block style, a deep text is refused by the depth bound, not the parser's.
+        let deep_block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for deep in ["[".repeat(100_000), "{a: ".repeat(300), deep_block] {
+            let e = read_documents(&deep).unwrap_err();
+            assert!(e.message.contains("nested deeper than 255"), "{e:?}");
+        }
         assert_eq!(read_documents("\u{feff}a: 1\n").unwrap()[0]["a"], 1);
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {

@@ -21,9 +21,12 @@ fn pod(ns: &str, name: &str, labels: &[(&str, &str)], ports: &[(&str, u16)]) -> 
 }
 
 fn cluster(yaml: &str) -> Cluster {
-    use serde::Deserialize;
-    let policies = serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| k8s_openapi::api::networking::v1::NetworkPolicy::deserialize(d).unwrap())
+    let policies = crate::yaml_read::read_documents(yaml)
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicy>(d).unwrap()
+        })
         .collect();
     let mut namespaces = BTreeMap::new();
     namespaces.insert(

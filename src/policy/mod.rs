@@ -108,16 +108,24 @@ pub fn audit_tree(
         if !path.ends_with(".yaml") || path.contains("/patches/") {
             continue;
         }
-        let text = String::from_utf8_lossy(bytes);
-        let objects = crate::yaml_read::parse_documents(std::path::Path::new(path), &text)
-            .map_err(|e| crate::Error::Build(e.to_string()))?;
+        // Files built from typed objects are audited on those objects, not re-parsed.
+        let parsed;
+        let objects = match tree.objects_of(path) {
+            Some(objects) => objects,
+            None => {
+                let text = String::from_utf8_lossy(bytes);
+                parsed = crate::yaml_read::parse_documents(std::path::Path::new(path), &text)
+                    .map_err(|e| crate::Error::Build(e.to_string()))?;
+                &parsed
+            }
+        };
         for object in objects {
             let cfg = AuditConfig {
                 level: level_of(object["metadata"]["namespace"].as_str()),
                 version: PssVersion::Latest,
                 allowed_registries: allowed_registries.to_vec(),
             };
-            out.extend(audit_object(&object, &cfg).into_iter().map(|mut v| {
+            out.extend(audit_object(object, &cfg).into_iter().map(|mut v| {
                 v.object = format!("{path}: {}", v.object);
                 v
             }));

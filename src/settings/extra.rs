@@ -92,7 +92,7 @@ pub fn check(
             "extra files are named like `motd.yaml` (a-z, 0-9, '-', '_', '.'), so that a kustomization can list them",
         ));
     }
-    let objects = crate::yaml_read::read_documents(text).map_err(|e| {
+    let located = crate::yaml_read::read_located(text, true).map_err(|e| {
         let shown = format!(
             "error: {}:{}:{}: {}\n",
             rel.display(),
@@ -102,7 +102,8 @@ pub fn check(
         );
         SettingsError::positioned(rel, e.line, e.column, None, e.message, shown)
     })?;
-    let positions = crate::yaml_read::field_positions(text);
+    let (objects, positions): (Vec<_>, Vec<_>) =
+        located.into_iter().map(|d| (d.value, d.positions)).unzip();
     let at = |doc: usize, key: &str, message: String| {
         let (line, column) = positions
             .get(doc)
