@@ -216,7 +216,7 @@ pub fn check(
     ));
 
     // Dashboards.
-    for cm in components::dashboards::config_maps() {
+    for cm in components::dashboards::config_maps(settings) {
         let name = cm.metadata.name.clone().unwrap_or_default();
         let dns = cm.metadata.namespace.clone().unwrap_or_default();
         let what = format!("dashboard {dns}/{name}");

@@ -79,7 +79,7 @@ fn healthy() -> Vec<Value> {
         }
         items.push(o);
     }
-    for cm in o4g_gitops::components::dashboards::config_maps() {
+    for cm in o4g_gitops::components::dashboards::config_maps(&common::fixture_settings()) {
         items.push(serde_json::to_value(&cm).unwrap());
     }
     items.push(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",

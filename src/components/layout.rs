@@ -46,6 +46,8 @@ pub fn source_of(path: &str) -> String {
         }
         "cert-manager" => "src/components/cert_manager.rs and src/charts.rs".to_string(),
         "ingress-nginx" => "src/components/ingress.rs and src/charts.rs".to_string(),
+        "traefik" => "src/components/traefik.rs, src/charts.rs and overlays/cluster.toml [ingress]"
+            .to_string(),
         "kyverno" => "src/components/policy_engine.rs and src/charts.rs".to_string(),
         "longhorn" => {
             "src/components/longhorn.rs, src/charts.rs and overlays/cluster.toml [s3]".to_string()

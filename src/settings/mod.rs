@@ -5,6 +5,7 @@
 
 pub mod extra;
 pub mod image_pins;
+pub mod ingress;
 pub mod values;
 mod zone;
 
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use crate::diagnostic::SettingsError;
+pub use ingress::{IngressController, IngressSettings};
 pub use values::SmtpHost;
 use values::{
     AgeRecipient, BucketName, Cidr, CronSchedule, DnsName, Email, GitBranch, GitUrl, RegistryHost,
@@ -126,6 +128,9 @@ pub struct ClusterSettings {
     pub registries: RegistrySettings,
     /// Prometheus and Alertmanager.
     pub monitoring: MonitoringSettings,
+    /// The ingress controller (optional; default ingress-nginx).
+    #[serde(default)]
+    pub ingress: IngressSettings,
     /// Addresses NetworkPolicies need.
     pub network: NetworkSettings,
     /// The S3-compatible store backups go to.
