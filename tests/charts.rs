@@ -1317,3 +1317,107 @@ fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
     // And it no longer reads Secrets (no rule or dashboard needs `kube_secret_*`).
     assert!(!may("", "secrets", "list"));
 }
+
+/// One step-by-step rollout of a DaemonSet's new revision on a single node, as the DaemonSet
+/// controller runs it (kubernetes v1.33 `pkg/controller/daemon/update.go`, `rollingUpdate`):
+/// with `maxSurge` > 0 it starts the new pod beside the old one and deletes the old one only
+/// once the new one is available; with `maxSurge` 0 it deletes up to `maxUnavailable` old
+/// pods first, then creates their replacements. A pod that asks for a host port the node's
+/// other pod holds is not scheduled (scheduler plugin NodePorts,
+/// `pkg/scheduler/framework/plugins/nodeports/node_ports.go`); with `hostNetwork` every
+/// container port is a host port. Returns whether the new pod ends up running.
+fn rolls_out_on_one_node(max_unavailable: u32, max_surge: u32, host_ports: bool) -> bool {
+    let (mut old, mut new_running, mut new_pending) = (true, false, false);
+    for _ in 0..10 {
+        if new_running {
+            return true;
+        }
+        if max_surge > 0 {
+            if !new_pending {
+                new_pending = true; // the surge pod is created beside the old one
+            }
+        } else if old && max_unavailable >= 1 {
+            old = false; // the old pod is deleted first
+            new_pending = true;
+        }
+        if new_pending && !(host_ports && old) {
+            new_running = true;
+            new_pending = false;
+            old = false; // with surge, the old pod goes once the new one is available
+        }
+    }
+    new_running
+}
+
+/// A DaemonSet rolling-update field, resolved for one node (a percentage rounds up, as the
+/// controller's `GetScaledValueFromIntOrPercent(…, true)` does).
+fn for_one_node(v: &Value, default: u32) -> u32 {
+    match v {
+        Value::Number(n) => n.as_u64().unwrap() as u32,
+        Value::String(p) => {
+            let pct: u32 = p.trim_end_matches('%').parse().unwrap();
+            u32::from(pct > 0)
+        }
+        _ => default,
+    }
+}
+
+#[test]
+fn host_port_daemon_sets_roll_out_on_a_single_node() {
+    // The model refuses the chart's default (0 unavailable, 1 surge) with host ports, and
+    // accepts it without them: it can tell a deadlock.
+    assert!(!rolls_out_on_one_node(0, 1, true));
+    assert!(rolls_out_on_one_node(0, 1, false));
+    assert!(rolls_out_on_one_node(1, 0, true));
+    need_charts!();
+    let mut checked = 0;
+    for tree in Tree::ALL {
+        for ds in chart_objects(tree)
+            .into_iter()
+            .filter(|o| o["kind"] == "DaemonSet")
+        {
+            let spec = &ds["spec"]["template"]["spec"];
+            let host_ports = spec["hostNetwork"] == true
+                || spec["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["ports"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["hostPort"].as_u64().is_some_and(|h| h > 0))
+                    });
+            if !host_ports {
+                continue;
+            }
+            // Kubernetes' defaults for a DaemonSet: RollingUpdate, maxUnavailable 1, maxSurge 0.
+            let strategy = &ds["spec"]["updateStrategy"];
+            let rolling = &strategy["rollingUpdate"];
+            let (unavailable, surge) = (
+                for_one_node(&rolling["maxUnavailable"], 1),
+                for_one_node(&rolling["maxSurge"], 0),
+            );
+            assert!(
+                strategy["type"].as_str().unwrap_or("RollingUpdate") == "RollingUpdate"
+                    && rolls_out_on_one_node(unavailable, surge, true),
+                "{}: DaemonSet {}/{} holds host ports and its update ({strategy}) stalls on one node",
+                tree.label(),
+                ds["metadata"]["namespace"],
+                ds["metadata"]["name"]
+            );
+            eprintln!(
+                "{}: {}/{} (host ports, maxUnavailable {unavailable}, maxSurge {surge}) rolls out on one node",
+                tree.label(),
+                ds["metadata"]["namespace"].as_str().unwrap_or(""),
+                ds["metadata"]["name"].as_str().unwrap_or("")
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 2,
+        "ingress-nginx's and Traefik's DaemonSets at least"
+    );
+}
