@@ -1,7 +1,7 @@
 //! Dashboards: each ConfigMap holds valid Grafana JSON with a uid and a title, every panel has a
 //! title and a unit, every query parses as PromQL in the real `promtool` (rendered into a
 //! throwaway rule file) and names only metrics the platform's exporters expose. The alerts'
-//! expressions are held to the same list.
+//! expressions are held to the same list. On both trees (ingress-nginx's and Traefik's metrics).
 
 mod common;
 
@@ -11,8 +11,8 @@ use o4g_gitops::components::dashboards::KNOWN_METRICS;
 use o4g_gitops::settings::Settings;
 use serde_json::{Value, json};
 
-fn rendered(path: &str) -> Vec<Value> {
-    let settings = Settings::load(&common::root()).unwrap();
+fn rendered(tree: common::Tree, path: &str) -> Vec<Value> {
+    let settings: Settings = tree.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     o4g_gitops::lint::parse_documents(
         std::path::Path::new(path),
@@ -24,8 +24,11 @@ fn rendered(path: &str) -> Vec<Value> {
     .unwrap()
 }
 
-fn dashboards() -> Vec<Value> {
-    let cms = rendered("out/infrastructure/configs/monitoring/dashboards.yaml");
+fn dashboards(tree: common::Tree) -> Vec<Value> {
+    let cms = rendered(
+        tree,
+        "out/infrastructure/configs/monitoring/dashboards.yaml",
+    );
     assert!(
         cms.len() >= 5,
         "XWiki + ingress, MySQL, volumes + Longhorn backups, backups + restore tests, Flux"
@@ -71,6 +74,7 @@ fn metrics_of(expr: &str) -> BTreeSet<String> {
         "bottomk",
         "clamp_min",
         "clamp_max",
+        "label_replace",
     ];
     let mut cleaned = String::new();
     let (mut depth, mut quote) = (0, false);
@@ -107,8 +111,14 @@ fn known() -> BTreeSet<&'static str> {
 
 #[test]
 fn every_dashboard_is_valid_with_titled_panels_that_carry_units() {
+    for tree in common::Tree::ALL {
+        valid(tree);
+    }
+}
+
+fn valid(tree: common::Tree) {
     let mut uids = BTreeSet::new();
-    for d in dashboards() {
+    for d in dashboards(tree) {
         let uid = d["uid"].as_str().expect("a uid");
         assert!(uids.insert(uid.to_string()), "uid {uid} twice");
         assert!(
@@ -140,9 +150,22 @@ fn every_dashboard_is_valid_with_titled_panels_that_carry_units() {
 
 #[test]
 fn every_query_and_alert_names_only_metrics_the_exporters_expose() {
+    for tree in common::Tree::ALL {
+        known_metrics_only(tree);
+    }
+    // The parser of this test sees what it should.
+    assert_eq!(
+        metrics_of(
+            "sum by (host) (label_replace(rate(traefik_router_requests_total{router=~\"a\"}[5m]), \"host\", \"h\", \"router\", \".*\"))"
+        ),
+        BTreeSet::from(["traefik_router_requests_total".to_string()])
+    );
+}
+
+fn known_metrics_only(tree: common::Tree) {
     let known = known();
     let mut exprs: Vec<(String, String)> = Vec::new();
-    for d in dashboards() {
+    for d in dashboards(tree) {
         for p in d["panels"].as_array().unwrap() {
             for t in p["targets"].as_array().unwrap() {
                 exprs.push((
@@ -152,7 +175,7 @@ fn every_query_and_alert_names_only_metrics_the_exporters_expose() {
             }
         }
     }
-    let rule = rendered("out/infrastructure/configs/monitoring/alerts.yaml").remove(0);
+    let rule = rendered(tree, "out/infrastructure/configs/monitoring/alerts.yaml").remove(0);
     for g in rule["spec"]["groups"].as_array().unwrap() {
         for r in g["rules"].as_array().unwrap() {
             exprs.push((
@@ -189,10 +212,10 @@ fn every_query_parses_as_promql() {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
     let mut rules = Vec::new();
-    for d in dashboards() {
+    for d in common::Tree::ALL.into_iter().flat_map(dashboards) {
         for (i, p) in d["panels"].as_array().unwrap().iter().enumerate() {
             for (j, t) in p["targets"].as_array().unwrap().iter().enumerate() {
-                rules.push(json!({"record": format!("dashboard:{}:{i}:{j}", d["uid"].as_str().unwrap().replace('-', "_")), "expr": t["expr"]}));
+                rules.push(json!({"record": format!("dashboard:{}:{}:{i}:{j}", rules.len(), d["uid"].as_str().unwrap().replace('-', "_")), "expr": t["expr"]}));
             }
         }
     }
