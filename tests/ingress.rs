@@ -251,3 +251,58 @@ fn the_gateway_api_crds_come_before_the_controllers() {
         "ingress-nginx needs no Gateway API"
     );
 }
+
+#[test]
+fn the_runbook_says_why_and_how_with_what_both_trees_really_hold() {
+    for tree in Tree::ALL {
+        let settings = tree.settings();
+        let runbook =
+            std::fs::read_to_string(tree.root().join("out/docs/runbooks/ingress.md")).unwrap();
+        assert!(
+            runbook.contains(&format!(
+                "This cluster runs **{}**",
+                settings.cluster.ingress.controller.name()
+            )),
+            "{}",
+            tree.label()
+        );
+        for (_, e) in settings.envs() {
+            assert!(runbook.contains(&format!("`{}`", e.xwiki.host.get_ref())));
+        }
+        for a in &settings.cluster.cutover.ingress_addresses {
+            assert!(runbook.contains(&a.to_string()), "{a}");
+        }
+        assert!(runbook.contains("retired") && runbook.contains("cutover"));
+    }
+    // What the cutover steps name exists in the Traefik tree: the Kustomization, the DaemonSet
+    // (as the chart renders it), and the Secret the Gateways share with the Ingresses.
+    let runbook =
+        std::fs::read_to_string(Tree::Traefik.root().join("out/docs/runbooks/ingress.md")).unwrap();
+    assert!(runbook.contains("kubectl -n traefik rollout status daemonset/traefik"));
+    assert!(runbook.contains("`gateway-api`"));
+    if common::charts::available().is_ok() {
+        assert!(
+            common::charts::releases_of(Tree::Traefik)
+                .iter()
+                .flat_map(|r| &r.objects)
+                .any(|o| o["kind"] == "DaemonSet"
+                    && o["metadata"]["name"] == "traefik"
+                    && o["metadata"]["namespace"] == "traefik"),
+            "the chart renders DaemonSet traefik/traefik"
+        );
+    }
+    let secret_of_gateway = of_kind(&objects(Tree::Traefik), "Gateway")[0]["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["protocol"] == "HTTPS")
+        .unwrap()["tls"]["certificateRefs"][0]["name"]
+        .clone();
+    let secret_of_ingress =
+        of_kind(&objects(Tree::Live), "Ingress")[0]["spec"]["tls"][0]["secretName"].clone();
+    assert_eq!(
+        secret_of_gateway, secret_of_ingress,
+        "the certificate is kept"
+    );
+    assert!(runbook.contains(&format!("`{}`", secret_of_ingress.as_str().unwrap())));
+}

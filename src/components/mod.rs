@@ -267,6 +267,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
             cert_manager::LETSENCRYPT_STAGING,
             cert_manager::LETSENCRYPT_PROD,
         ),
+        gateway_api: traefik::GATEWAY_API_VERSION,
     };
     tree.insert(
         "out/docs/infrastructure.md",
@@ -286,6 +287,15 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     let secrets_doc = docs::secrets(settings, secrets::doc_rows(settings), required)?;
     tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
     tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
+    tree.insert(
+        "out/docs/runbooks/ingress.md",
+        docs::ingress_runbook(
+            settings,
+            traefik::images::TRAEFIK.tag(),
+            traefik::GATEWAY_API_VERSION,
+        )?
+        .into_bytes(),
+    )?;
     tree.insert(
         "out/docs/network.md",
         docs::network(settings, network::flows_of(&plan))?.into_bytes(),

@@ -117,7 +117,10 @@ pub fn fixture_repo() -> &'static Path {
 /// `out/` shows the bump in its diff).
 pub fn redact_pins(text: &str) -> String {
     let mut out = text.to_string();
-    for image in o4g_gitops::images::ALL {
+    for image in o4g_gitops::images::ALL
+        .iter()
+        .chain(&o4g_gitops::components::traefik::images::ALL)
+    {
         let name = format!("{}/{}", image.registry(), image.repository());
         out = out.replace(&image.to_string(), &format!("{name}:<tag>@<digest>"));
         out = out.replace(image.digest(), "<digest>");
@@ -129,6 +132,7 @@ pub fn redact_pins(text: &str) -> String {
     out = label.replace_all(&out, "${1}<version>").into_owned();
     let mut versions: Vec<&str> = o4g_gitops::images::ALL
         .iter()
+        .chain(&o4g_gitops::components::traefik::images::ALL)
         .flat_map(|i| [i.tag(), i.tag().split('-').next().unwrap()])
         .chain(o4g_gitops::charts::ALL.iter().map(|c| c.version))
         .filter(|v| v.contains('.'))
