@@ -115,6 +115,10 @@ fn traefik_replaces_the_ingress_nginx_release_and_its_namespace() {
         "no ingress-nginx namespace"
     );
     assert!(of_kind(&docs, "Ingress").is_empty(), "no Ingress is left");
+    // The image inventory names the pinned Traefik image.
+    let readme = std::fs::read_to_string(Tree::Traefik.root().join("out/README.md")).unwrap();
+    let image = o4g_gitops::components::traefik::images::TRAEFIK.to_string();
+    assert!(readme.contains(&image), "{image} in out/README.md");
 }
 
 #[test]

@@ -78,6 +78,7 @@ pub fn out_readme(
     namespaces: &[NamespaceRow],
     flux: &[FluxRow],
     enforce_version: &str,
+    controller_images: Vec<String>,
 ) -> Result<String, Error> {
     OutReadme {
         settings,
@@ -86,6 +87,7 @@ pub fn out_readme(
         enforce_version,
         images: {
             let mut all: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
+            all.extend(controller_images);
             let pins = settings
                 .envs()
                 .flat_map(|(_, e)| [e.xwiki_image().to_string(), e.mysql_image().to_string()]);

@@ -307,6 +307,14 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
             &namespace_rows,
             &flux::doc_rows(&kustomizations),
             namespaces::ENFORCE_VERSION,
+            // Traefik's image is pinned beside its values (src/components/traefik.rs).
+            match settings.cluster.ingress.controller {
+                crate::settings::IngressController::Traefik => traefik::images::ALL
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                crate::settings::IngressController::IngressNginx => Vec::new(),
+            },
         )?
         .into_bytes(),
     )?;
