@@ -1421,3 +1421,85 @@ fn host_port_daemon_sets_roll_out_on_a_single_node() {
         "ingress-nginx's and Traefik's DaemonSets at least"
     );
 }
+
+#[test]
+fn chart_objects_of_a_kind_with_a_schema_validate() {
+    // What the charts render of a custom kind the upstream schemas know (Traefik's
+    // GatewayClass, the charts' own custom resources), on both trees.
+    need_charts!();
+    let schemas = common::shared().unwrap().join("schemas");
+    let mut checked = BTreeSet::new();
+    for tree in Tree::ALL {
+        for o in chart_objects(tree) {
+            let api = o["apiVersion"].as_str().unwrap_or("");
+            let Some((group, version)) = api.split_once('/') else {
+                continue;
+            };
+            let kind = o["kind"].as_str().unwrap_or("");
+            let path = schemas
+                .join(group)
+                .join(format!("{}_{version}.json", kind.to_lowercase()));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let schema: Value = serde_json::from_str(&text).unwrap();
+            let validator = jsonschema::validator_for(&schema).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(o)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}: {api} {kind} {}: {errors:#?}",
+                tree.label(),
+                o["metadata"]["name"]
+            );
+            checked.insert(format!("{api} {kind}"));
+        }
+    }
+    eprintln!("chart objects validated, by kind: {checked:?}");
+    assert!(
+        checked.contains("gateway.networking.k8s.io/v1 GatewayClass")
+            || !schemas.join("gateway.networking.k8s.io").is_dir(),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn traefiks_pods_pass_every_rule_kyverno_audits_in_its_namespace() {
+    // Kyverno audits the `traefik` namespace with the platform's rule set (the same as
+    // `o4g lint`): Traefik's pod, as the chart renders it with our values, gives it nothing to
+    // report (images pinned by tag and digest from an allowed registry, non-root, requests and
+    // limits; Pod Security at the namespace's level).
+    need_charts!();
+    let settings = Tree::Traefik.settings();
+    let level = levels(Tree::Traefik)[o4g_gitops::components::traefik::NAMESPACE];
+    let cfg = AuditConfig {
+        level,
+        version: PssVersion::Latest,
+        allowed_registries: settings.allowed_registries(),
+    };
+    let mut checked = 0;
+    for (object, pod) in charts::pods(
+        &chart_objects(Tree::Traefik)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>(),
+    ) {
+        if pod.namespace != o4g_gitops::components::traefik::NAMESPACE {
+            continue;
+        }
+        let violations = o4g_gitops::policy::audit_object(&object, &cfg);
+        assert!(
+            violations.is_empty(),
+            "{}: {:#?}",
+            pod.name,
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 1, "the DaemonSet");
+}
