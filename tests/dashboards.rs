@@ -226,7 +226,7 @@ fn every_query_parses_as_promql() {
 fn every_panel_the_cutover_runbook_names_exists_and_each_runbook_lists_them() {
     let settings = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&settings).unwrap();
-    let boards = dashboards();
+    let boards = dashboards(common::Tree::Live);
     let named = o4g_gitops::components::dashboards::cutover_panels();
     assert!(named.len() >= 5);
     for p in &named {
@@ -745,7 +745,7 @@ fn every_panel_shows_series_with_its_legend_labels_over_what_the_exporters_store
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let mut rules = Vec::new();
     let mut checks = Vec::new();
-    for d in dashboards() {
+    for d in dashboards(common::Tree::Live) {
         let uid = d["uid"].as_str().unwrap().replace('-', "_");
         for (i, p) in d["panels"].as_array().unwrap().iter().enumerate() {
             for (j, t) in p["targets"].as_array().unwrap().iter().enumerate() {
@@ -841,7 +841,7 @@ fn the_5xx_ratio_is_zero_for_a_host_without_errors() {
     if !common::has_tool("promtool", "--version") {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
-    let expr = dashboards()
+    let expr = dashboards(common::Tree::Live)
         .iter()
         .flat_map(|d| d["panels"].as_array().unwrap().clone())
         .find(|p| p["title"] == "5xx ratio per host")
