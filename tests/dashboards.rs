@@ -636,6 +636,36 @@ fn stored_series(settings: &Settings, tree: &o4g_gitops::tree::Tree) -> Vec<(Str
                 );
             }
         }
+        // Traefik v3.7 (`ingress::traefik_traffic`'s citation): the router counter and
+        // histogram of the environment's HTTPS route, our ServiceMonitor with `honorLabels`
+        // false: Traefik's `service` becomes `exported_service`.
+        let router = format!(
+            "httproute-{ns}-xwiki-gw-{ns}-xwiki-ep-websecure-0-5f1e2d3c4b@kubernetesgateway"
+        );
+        let backend = format!("{}-wrr", router.trim_end_matches("@kubernetesgateway"));
+        let traefik = [
+            ("job", "traefik-metrics"),
+            ("namespace", "traefik"),
+            ("service", "traefik-metrics"),
+            ("endpoint", "metrics"),
+            ("pod", "traefik-x7k2p"),
+            ("instance", "10.42.0.30:9100"),
+            ("method", "GET"),
+            ("protocol", "http"),
+            ("router", router.as_str()),
+            ("exported_service", backend.as_str()),
+        ];
+        for (code, v) in [("200", "0+600x20"), ("503", "0+6x20")] {
+            let labels = [traefik.as_slice(), &[("code", code)]].concat();
+            add("traefik_router_requests_total", &labels, v);
+            for (le, b) in [("0.3", "0+500x20"), ("1.2", "0+590x20"), ("+Inf", v)] {
+                add(
+                    "traefik_router_request_duration_seconds_bucket",
+                    &[labels.as_slice(), &[("le", le)]].concat(),
+                    b,
+                );
+            }
+        }
         // cert-manager v1.21.1 `internal/collectors/certificate_collector.go:30,33` (`name`,
         // `namespace`, `condition`, `issuer_*`), our ServiceMonitor with `honorLabels` false:
         // the Certificate's `namespace` becomes `exported_namespace`.
@@ -741,11 +771,17 @@ fn every_panel_shows_series_with_its_legend_labels_over_what_the_exporters_store
     if !common::has_tool("promtool", "--version") {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
-    let settings = Settings::load(&common::root()).unwrap();
+    for t in common::Tree::ALL {
+        panels_show_series(t);
+    }
+}
+
+fn panels_show_series(t: common::Tree) {
+    let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let mut rules = Vec::new();
     let mut checks = Vec::new();
-    for d in dashboards(common::Tree::Live) {
+    for d in dashboards(t) {
         let uid = d["uid"].as_str().unwrap().replace('-', "_");
         for (i, p) in d["panels"].as_array().unwrap().iter().enumerate() {
             for (j, t) in p["targets"].as_array().unwrap().iter().enumerate() {
@@ -783,7 +819,12 @@ fn every_panel_shows_series_with_its_legend_labels_over_what_the_exporters_store
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        t.label(),
+        common::text(&out)
+    );
 }
 
 /// The checker above catches a panel that reads a label its metric does not carry, and one
