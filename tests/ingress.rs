@@ -310,3 +310,58 @@ fn the_runbook_says_why_and_how_with_what_both_trees_really_hold() {
     );
     assert!(runbook.contains(&format!("`{}`", secret_of_ingress.as_str().unwrap())));
 }
+
+#[test]
+fn o4g_diff_shows_what_the_switch_moves() {
+    // The review of the switch (runbook, "Before"): `o4g diff` of the commit that sets
+    // `controller = "traefik"` names the Gateway API layer, the releases that come and go and
+    // the routes of each environment.
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", common::text(&out));
+    };
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    let cluster = root.join("overlays/cluster.toml");
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    std::fs::write(&cluster, common::with_controller(&text, "traefik")).unwrap();
+    let out = common::o4g(root, &["render"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "traefik"]);
+    let out = common::o4g(root, &["diff", "--format", "json", "HEAD~1"]);
+    let report = common::text(&out);
+    assert!(out.status.success(), "{report}");
+    for moved in [
+        "gateway-api",
+        "HelmRelease traefik/traefik",
+        "HelmRelease ingress-nginx/ingress-nginx",
+        "Namespace traefik",
+        "ClusterIssuer letsencrypt-prod",
+        "NetworkPolicy traefik/default-deny",
+        "ServiceMonitor traefik/traefik",
+    ] {
+        assert!(report.contains(moved), "{moved} in the diff:\n{report}");
+    }
+    let settings = o4g_gitops::settings::Settings::load(root).unwrap();
+    for env in settings.environments() {
+        for object in [
+            format!("Gateway {env}/xwiki"),
+            format!("HTTPRoute {env}/xwiki-redirect"),
+            format!("Ingress {env}/xwiki"),
+        ] {
+            assert!(report.contains(&object), "{object} in the diff");
+        }
+    }
+}
