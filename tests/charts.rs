@@ -1319,12 +1319,14 @@ fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
 }
 
 /// One step-by-step rollout of a DaemonSet's new revision on a single node, as the DaemonSet
-/// controller runs it (kubernetes v1.33 `pkg/controller/daemon/update.go`, `rollingUpdate`):
+/// controller runs it (kubernetes/kubernetes `pkg/controller/daemon/update.go`, `rollingUpdate`,
+/// whose surge branch came with `maxSurge` for DaemonSets in v1.22; `../shared/charts/INDEX.md`
+/// records the stall of the chart's default on one node):
 /// with `maxSurge` > 0 it starts the new pod beside the old one and deletes the old one only
 /// once the new one is available; with `maxSurge` 0 it deletes up to `maxUnavailable` old
 /// pods first, then creates their replacements. A pod that asks for a host port the node's
 /// other pod holds is not scheduled (scheduler plugin NodePorts,
-/// `pkg/scheduler/framework/plugins/nodeports/node_ports.go`); with `hostNetwork` every
+/// `pkg/scheduler/framework/plugins/nodeports/`); with `hostNetwork` every
 /// container port is a host port. Returns whether the new pod ends up running.
 fn rolls_out_on_one_node(max_unavailable: u32, max_surge: u32, host_ports: bool) -> bool {
     let (mut old, mut new_running, mut new_pending) = (true, false, false);

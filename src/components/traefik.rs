@@ -15,7 +15,8 @@
 //!   them). The cost is the namespace's Pod Security: any host port is refused by `baseline`.
 //!
 //! Rollout on one node: a host port can be held by one pod per node (the scheduler's
-//! NodePorts filter, kubernetes v1.33 `pkg/scheduler/framework/plugins/nodeports/node_ports.go`).
+//! NodePorts filter, kubernetes/kubernetes `pkg/scheduler/framework/plugins/nodeports/`; the
+//! stall below is recorded in `../shared/charts/INDEX.md`, "Traefik 41.3.0").
 //! The chart's default DaemonSet strategy (`maxUnavailable: 0, maxSurge: 1`, values.yaml
 //! `updateStrategy`) starts the new pod before the old one stops: on one node it never
 //! schedules and the rollout stalls. [`UPDATE_STRATEGY`] stops the old pod first
@@ -327,8 +328,10 @@ pub fn service_monitor() -> crate::crd::monitoring::ServiceMonitor {
 /// `host`, the issuer annotation (cert-manager's gateway-shim makes the Certificate of the
 /// HTTPS listener's Secret), an `HTTPRoute` `name` from HTTPS to the Service port, and an
 /// `HTTPRoute` `<name>-redirect` sending HTTP to HTTPS. The HTTP-01 challenges attach to the
-/// HTTP listener too (`cert_manager::cluster_issuer`); their exact path wins over the
-/// redirect's prefix (Gateway API: the longest path match takes precedence).
+/// HTTP listener too (`cert_manager::cluster_issuer`); their path wins over the redirect's
+/// `/`: Traefik gives an `Exact` path priority 100000, any other prefix 10000 + 100 per
+/// character, and `PathPrefix /` 1 (traefik/traefik v3.7.9
+/// `pkg/provider/kubernetes/gateway/httproute.go:777-800`).
 ///
 /// Listener ports are the entryPoints' ports in the pod, not the node's: Traefik gives a
 /// listener the entryPoint whose address ends in `:<port>` (traefik/traefik v3.7.9
