@@ -88,6 +88,11 @@ pub const LONGHORN: Chart = chart!("longhorn", "1.12.1", Https("https://charts.l
 // renovate: datasource=helm depName=ingress-nginx registryUrl=https://kubernetes.github.io/ingress-nginx
 pub const INGRESS_NGINX: Chart = chart!("ingress-nginx", "4.15.1", Https("https://kubernetes.github.io/ingress-nginx"));
 
+/// Traefik (chart 41.3.0 = Traefik v3.7.11): the ingress controller when `[ingress]
+/// controller = "traefik"` (see `components::traefik`).
+// renovate: datasource=helm depName=traefik registryUrl=https://traefik.github.io/charts
+pub const TRAEFIK: Chart = chart!("traefik", "41.3.0", Https("https://traefik.github.io/charts"));
+
 /// cert-manager, from its OCI registry.
 // renovate: datasource=docker depName=quay.io/jetstack/charts/cert-manager
 pub const CERT_MANAGER: Chart = chart!("cert-manager", "v1.21.1", Oci("oci://quay.io/jetstack/charts/cert-manager"));
@@ -112,6 +117,7 @@ pub const ARC_RUNNER_SET: Chart = chart!("gha-runner-scale-set", "0.14.2", Oci("
 pub const ALL: &[Chart] = &[
     LONGHORN,
     INGRESS_NGINX,
+    TRAEFIK,
     CERT_MANAGER,
     KYVERNO,
     KUBE_PROMETHEUS_STACK,

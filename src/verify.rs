@@ -216,7 +216,7 @@ pub fn check(
     ));
 
     // Dashboards.
-    for cm in components::dashboards::config_maps() {
+    for cm in components::dashboards::config_maps(settings) {
         let name = cm.metadata.name.clone().unwrap_or_default();
         let dns = cm.metadata.namespace.clone().unwrap_or_default();
         let what = format!("dashboard {dns}/{name}");
@@ -226,10 +226,24 @@ pub fn check(
         out.push(item(what, failure));
     }
 
-    // Certificates of the environment's Ingresses (cert-manager names them after the TLS Secret).
-    for ing in declared.iter().filter(|o| o["kind"] == "Ingress") {
-        for tls in ing["spec"]["tls"].as_array().into_iter().flatten() {
-            let name = tls["secretName"].as_str().unwrap_or("");
+    // Certificates of the environment's Ingresses and Gateways' HTTPS listeners (cert-manager's
+    // ingress- and gateway-shim name them after the TLS Secret).
+    let secrets: Vec<&str> = declared
+        .iter()
+        .filter(|o| o["kind"] == "Ingress")
+        .flat_map(|ing| ing["spec"]["tls"].as_array().into_iter().flatten())
+        .filter_map(|tls| tls["secretName"].as_str())
+        .chain(
+            declared
+                .iter()
+                .filter(|o| o["kind"] == "Gateway")
+                .flat_map(|g| g["spec"]["listeners"].as_array().into_iter().flatten())
+                .flat_map(|l| l["tls"]["certificateRefs"].as_array().into_iter().flatten())
+                .filter_map(|r| r["name"].as_str()),
+        )
+        .collect();
+    {
+        for name in secrets {
             let what = format!("certificate {ns}/{name}");
             let failure = match find(items, "Certificate", ns, name) {
                 None => Some("missing".into()),

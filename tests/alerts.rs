@@ -1396,3 +1396,112 @@ fn rule_label(groups: &Value, alert: &str, label: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A request counter of Traefik v3.7 as Prometheus stores it after the scrape of the `traefik`
+/// ServiceMonitor: the router metric (`traefik_router_requests_total` with `code`, `method`,
+/// `protocol`, `router`, `service`: traefik/traefik v3.7.9
+/// `pkg/observability/metrics/prometheus.go:43,187`), its `service` renamed `exported_service`
+/// by the target's own (`honorLabels: false`). The router of environment `ns`'s HTTPS route
+/// is named as `components::traefik::https_router_pattern` says, with a rule hash and the
+/// provider suffix; `entry_point` picks the HTTPS route's router or the redirect's.
+fn traefik(ns: &str, entry_point: &str, code: &str) -> String {
+    format!(
+        "traefik_router_requests_total{{job=\"traefik-metrics\",namespace=\"traefik\",service=\"traefik-metrics\",pod=\"traefik-x7k2p\",endpoint=\"metrics\",code=\"{code}\",method=\"GET\",protocol=\"http\",router=\"httproute-{ns}-xwiki-gw-{ns}-xwiki-ep-{entry_point}-0-5f1e2d3c4b@kubernetesgateway\",exported_service=\"httproute-{ns}-xwiki-gw-{ns}-xwiki-ep-{entry_point}-0-5f1e2d3c4b-wrr@kubernetesgateway\"}}"
+    )
+}
+
+#[test]
+fn with_traefik_the_5xx_alert_fires_per_host_on_traefiks_metrics() {
+    if !has_promtool() {
+        skip_or_fail!("promtool is not installed (Debian package prometheus)");
+    }
+    let mut settings: Settings = common::fixture_settings();
+    settings.cluster.ingress.controller = o4g_gitops::settings::IngressController::Traefik;
+    let tree = o4g_gitops::components::build(&settings).unwrap();
+    let path = "out/infrastructure/configs/monitoring/alerts.yaml";
+    let file = o4g_gitops::lint::parse_documents(
+        std::path::Path::new(path),
+        &String::from_utf8_lossy(tree.get(path).unwrap()),
+    )
+    .unwrap()
+    .remove(0);
+    let groups = json!({"groups": file["spec"]["groups"]});
+    common::promtool_check_rules(&groups);
+    let expr = rule(&groups, "IngressHigh5xxRate")["expr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        expr.contains("traefik_router_requests_total") && !expr.contains("nginx"),
+        "{expr}"
+    );
+    let host = |env: &str| {
+        let e = settings.environment(env).unwrap();
+        settings.env(e).xwiki.host.get_ref().to_string()
+    };
+    let r = rule(&groups, "IngressHigh5xxRate");
+    let fires = |h: &str| {
+        let mut l: BTreeMap<String, String> = BTreeMap::from([("host".into(), h.to_string())]);
+        for (k, v) in r["labels"].as_object().unwrap() {
+            l.insert(k.clone(), v.as_str().unwrap().to_string());
+        }
+        json!([{"exp_labels": l, "exp_annotations": rendered(&r["annotations"], &l)}])
+    };
+    let case = |series: Vec<(String, &str)>, exp: Value| {
+        json!({
+            "interval": "1m",
+            "input_series": series.iter().map(|(s, v)| json!({"series": s, "values": v})).collect::<Vec<_>>(),
+            "alert_rule_test": [{"eval_time": "20m", "alertname": "IngressHigh5xxRate", "exp_alerts": exp}],
+        })
+    };
+    let tests = vec![
+        // 9% errors on live's HTTPS route: fires for live's host only.
+        case(
+            vec![
+                (traefik("live", "websecure", "500"), "0+60x40"),
+                (traefik("live", "websecure", "200"), "0+600x40"),
+                (traefik("qa-7", "websecure", "200"), "0+600x40"),
+            ],
+            fires(&host("live")),
+        ),
+        // The same on qa-7's: its host.
+        case(
+            vec![
+                (traefik("qa-7", "websecure", "503"), "0+60x40"),
+                (traefik("qa-7", "websecure", "200"), "0+600x40"),
+            ],
+            fires(&host("qa-7")),
+        ),
+        // 2% errors: quiet.
+        case(
+            vec![
+                (traefik("live", "websecure", "500"), "0+12x40"),
+                (traefik("live", "websecure", "200"), "0+600x40"),
+            ],
+            json!([]),
+        ),
+        // An idle host (3 requests a minute, all errors): quiet.
+        case(
+            vec![(traefik("live", "websecure", "502"), "0+3x40")],
+            json!([]),
+        ),
+        // Errors of the HTTP redirect's router are not the wiki's answers: quiet.
+        case(
+            vec![
+                (traefik("live", "web", "500"), "0+60x40"),
+                (traefik("live", "websecure", "200"), "0+600x40"),
+            ],
+            json!([]),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), groups.to_string()).unwrap();
+    let test = json!({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests});
+    std::fs::write(dir.path().join("test.yaml"), test.to_string()).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules", "test.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+}

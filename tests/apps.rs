@@ -17,10 +17,15 @@ fn settings() -> Settings {
 
 /// `kubectl kustomize out/apps/overlays/<env>`, as objects.
 fn built(env: Environment) -> Option<Vec<Value>> {
+    built_in(common::Tree::Live, env)
+}
+
+/// The same, in one tree.
+fn built_in(tree: common::Tree, env: Environment) -> Option<Vec<Value>> {
     if !common::has_tool("kubectl", "version") && !common::has_tool("kubectl", "--help") {
         return None;
     }
-    let text = common::kustomize(&common::root().join("out/apps/overlays").join(env.name()));
+    let text = common::kustomize(&tree.root().join("out/apps/overlays").join(env.name()));
     Some(o4g_gitops::lint::parse_documents(std::path::Path::new(env.name()), &text).unwrap())
 }
 
@@ -163,12 +168,22 @@ fn each_overlay_builds_mysql_xwiki_services_and_ingress() {
 
 #[test]
 fn kustomize_builds_exactly_what_the_generator_holds_for_each_environment() {
-    let s = settings();
-    for env in common::environments() {
-        let Some(objs) = built(env) else {
-            skip_or_fail!("kubectl is not installed")
-        };
-        let ours: BTreeMap<_, _> = apps::final_objects(&s, env)
+    // Both trees: with Traefik the Gateways and HTTPRoutes are patched as custom resources
+    // (JSON merge patches, lists replaced whole).
+    for tree in common::Tree::ALL {
+        let s = tree.settings();
+        for env in common::environments() {
+            let Some(objs) = built_in(tree, env) else {
+                skip_or_fail!("kubectl is not installed")
+            };
+            same_objects(&s, env, objs);
+        }
+    }
+}
+
+fn same_objects(s: &Settings, env: Environment, objs: Vec<Value>) {
+    {
+        let ours: BTreeMap<_, _> = apps::final_objects(s, env)
             .unwrap()
             .into_iter()
             .map(|o| (key(&o), o))

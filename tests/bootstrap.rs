@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::Tree;
 use common::charts;
 use serde_json::Value;
 
@@ -56,7 +57,12 @@ fn crd_kinds(objects: &[Value]) -> BTreeSet<(String, String)> {
 
 /// The generated tree's objects under `out/<path>/`.
 fn tree_objects(prefix: &str) -> Vec<Value> {
-    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    objects_of(Tree::Live, prefix)
+}
+
+/// One tree's objects under `out/<path>/`.
+fn objects_of(t: Tree, prefix: &str) -> Vec<Value> {
+    let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     tree.files()
         .iter()
@@ -70,8 +76,8 @@ fn tree_objects(prefix: &str) -> Vec<Value> {
         .collect()
 }
 
-fn kustomizations() -> Vec<Value> {
-    tree_objects("out/clusters/")
+fn kustomizations(t: Tree) -> Vec<Value> {
+    objects_of(t, "out/clusters/")
         .into_iter()
         .filter(|o| o["kind"] == "Kustomization")
         .collect()
@@ -107,15 +113,34 @@ fn kyverno_api_kinds() -> BTreeSet<(String, String)> {
     .collect()
 }
 
-/// The objects a Flux Kustomization applies (an app overlay builds on the app base).
-fn layer_objects(k: &Value) -> Vec<Value> {
+/// The objects a Flux Kustomization applies (an app overlay builds on the app base). The
+/// Gateway API CRDs' Kustomization reads the upstream repository at its tag: its objects are
+/// the files of that folder, as `../shared/charts/gateway-api-v1.5.1/crds/` holds them
+/// (`config/crd/standard/` at the tag, README there).
+fn layer_objects(t: Tree, k: &Value) -> Vec<Value> {
+    if k["spec"]["sourceRef"]["name"] == o4g_gitops::components::flux::GATEWAY_API {
+        let dir = common::shared()
+            .expect("the bootstrap order is checked with the upstream data")
+            .join(format!(
+                "charts/gateway-api-{}/crds",
+                o4g_gitops::components::traefik::GATEWAY_API_VERSION
+            ));
+        assert_eq!(
+            k["spec"]["path"].as_str().unwrap().trim_start_matches("./"),
+            o4g_gitops::components::traefik::GATEWAY_API_PATH
+        );
+        return common::documents(&dir)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+    }
     let path = format!(
         "{}/",
         k["spec"]["path"].as_str().unwrap().trim_start_matches("./")
     );
-    let mut objects = tree_objects(&path);
+    let mut objects = objects_of(t, &path);
     if path.starts_with("out/apps/overlays/") {
-        objects.extend(tree_objects("out/apps/base/"));
+        objects.extend(objects_of(t, "out/apps/base/"));
     }
     objects.into_iter().filter(|o| o.is_object()).collect()
 }
@@ -131,9 +156,15 @@ fn every_kind_is_served_before_it_is_applied_on_a_fresh_cluster() {
     if let Err(why) = charts::available() {
         skip_or_fail!("{why}")
     }
-    let releases = charts::releases();
+    for t in Tree::ALL {
+        served_in_order(t);
+    }
+}
+
+fn served_in_order(t: Tree) {
+    let releases = charts::releases_of(t);
     // Layers in the order the Kustomizations' dependsOn imposes.
-    let ks = kustomizations();
+    let ks = kustomizations(t);
     let mut order: Vec<String> = Vec::new();
     while order.len() < ks.len() {
         let before = order.len();
@@ -162,8 +193,25 @@ fn every_kind_is_served_before_it_is_applied_on_a_fresh_cluster() {
             .iter()
             .find(|k| k["metadata"]["name"] == name.as_str())
             .unwrap();
-        let own = layer_objects(k);
+        let own = layer_objects(t, k);
         assert!(!own.is_empty(), "{name}: no object found under its path");
+        // cert-manager with Gateway support exits at start while `gateway.networking.k8s.io/v1`
+        // is not served (cert-manager v1.21.1 `pkg/controller/context.go`): the CRDs must be
+        // served before the layer that installs it.
+        for hr in own.iter().filter(|o| {
+            o["kind"] == "HelmRelease"
+                && o["spec"]["values"]["config"]["gatewayAPI"]["enabled"] == true
+        }) {
+            if !served
+                .iter()
+                .any(|(g, k)| g == "gateway.networking.k8s.io" && k == "Gateway")
+            {
+                problems.push(format!(
+                    "{name}: {} enables Gateway API support before the Gateway API CRDs are served",
+                    hr["metadata"]["name"]
+                ));
+            }
+        }
         let layer_releases: Vec<&charts::Release> = releases
             .iter()
             .filter(|r| {
@@ -233,14 +281,26 @@ fn every_kind_is_served_before_it_is_applied_on_a_fresh_cluster() {
         for kinds in release_served.values() {
             served.extend(kinds.iter().cloned());
         }
+        // CRDs the layer applies itself (the Gateway API's) are served once it is Ready.
+        served.extend(crd_kinds(&own));
     }
-    eprintln!("{checked} objects checked across {} layers", order.len());
+    eprintln!(
+        "{}: {checked} objects checked across {} layers",
+        t.label(),
+        order.len()
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
 fn no_release_can_end_stalled_and_layers_outlast_their_releases() {
-    let releases: Vec<Value> = charts::helm_releases();
+    for t in Tree::ALL {
+        never_stalled(t);
+    }
+}
+
+fn never_stalled(t: Tree) {
+    let releases: Vec<Value> = charts::helm_releases_of(t);
     for hr in &releases {
         let name = hr["metadata"]["name"].as_str().unwrap();
         for action in ["install", "upgrade"] {
@@ -253,10 +313,10 @@ fn no_release_can_end_stalled_and_layers_outlast_their_releases() {
             );
         }
     }
-    for k in kustomizations() {
+    for k in kustomizations(t) {
         let name = k["metadata"]["name"].as_str().unwrap();
         let timeout = secs(&k["spec"]["timeout"]);
-        let own = layer_objects(&k);
+        let own = layer_objects(t, &k);
         assert!(!own.is_empty(), "{name}: no object found under its path");
         for hr in own.iter().filter(|o| o["kind"] == "HelmRelease") {
             let own = secs(&hr["spec"]["timeout"]);
@@ -313,12 +373,14 @@ fn every_public_host_gets_a_browser_trusted_certificate() {
 
 #[test]
 fn every_platform_namespace_has_a_default_deny_or_a_written_reason() {
-    let all = tree_objects("out/");
-    for ns in o4g_gitops::components::all_namespaces(
-        &o4g_gitops::settings::Settings::load_without_secrets(&common::root()).unwrap(),
-    )
-    .unwrap()
-    {
+    for t in Tree::ALL {
+        deny_or_reason(t);
+    }
+}
+
+fn deny_or_reason(t: Tree) {
+    let all = objects_of(t, "out/");
+    for ns in o4g_gitops::components::all_namespaces(&t.settings()).unwrap() {
         let deny = all.iter().any(|o| {
             o["kind"] == "NetworkPolicy"
                 && o["metadata"]["name"] == "default-deny"
@@ -338,7 +400,7 @@ fn every_platform_namespace_has_a_default_deny_or_a_written_reason() {
             (Some(_), None) => panic!("{}: the reason is not written on the Namespace", ns.name),
         }
     }
-    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let settings = t.settings();
     for (ns, policies) in o4g_gitops::components::network::chart_namespace_policies(&settings) {
         assert!(
             policies

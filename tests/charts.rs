@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::Tree;
 use common::charts::{self, Release};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use o4g_gitops::netpol::eval::{Cluster, Endpoint, Pod};
@@ -23,34 +24,46 @@ macro_rules! need_charts {
     };
 }
 
-fn levels() -> BTreeMap<String, Level> {
-    o4g_gitops::components::all_namespaces(
-        &o4g_gitops::settings::Settings::load_without_secrets(&common::root()).unwrap(),
-    )
-    .unwrap()
-    .iter()
-    .map(|ns| (ns.name.to_string(), ns.pod_security.level()))
-    .collect()
+fn levels(tree: Tree) -> BTreeMap<String, Level> {
+    o4g_gitops::components::all_namespaces(&tree.settings())
+        .unwrap()
+        .iter()
+        .map(|ns| (ns.name.to_string(), ns.pod_security.level()))
+        .collect()
 }
 
-fn chart_objects() -> Vec<&'static Value> {
-    charts::releases().iter().flat_map(|r| &r.objects).collect()
+fn chart_objects(tree: Tree) -> Vec<&'static Value> {
+    charts::releases_of(tree)
+        .iter()
+        .flat_map(|r| &r.objects)
+        .collect()
 }
 
 #[test]
 fn every_chart_renders_with_its_generated_values() {
     need_charts!();
-    let releases = charts::releases();
-    let names: BTreeSet<&str> = releases.iter().map(|r| r.name.as_str()).collect();
+    // Every chart renders in one of the trees (ingress-nginx's in the live one, Traefik's in
+    // the other).
+    let all: Vec<&Release> = Tree::ALL
+        .iter()
+        .flat_map(|t| charts::releases_of(*t))
+        .collect();
+    let names: BTreeSet<&str> = all.iter().map(|r| r.name.as_str()).collect();
     for chart in o4g_gitops::charts::ALL {
         assert!(
-            releases
-                .iter()
+            all.iter()
                 .any(|r| charts::chart_of(&r.helm_release).0 == chart.name),
             "chart {} has no rendered release ({names:?})",
             chart.name
         );
     }
+    for tree in Tree::ALL {
+        eprintln!("{}:", tree.label());
+        renders(charts::releases_of(tree));
+    }
+}
+
+fn renders(releases: &[Release]) {
     let mut total = 0;
     for r in releases {
         let pods = charts::pods(&r.objects).len();
@@ -70,10 +83,17 @@ fn every_chart_renders_with_its_generated_values() {
 #[test]
 fn chart_pods_meet_the_pod_security_level_of_their_namespace() {
     need_charts!();
-    let levels = levels();
+    for tree in Tree::ALL {
+        pod_security(tree);
+    }
+}
+
+fn pod_security(tree: Tree) {
+    let levels = levels(tree);
     let mut checked = 0;
     let mut bad = Vec::new();
-    for (object, pod) in charts::pods(&chart_objects().into_iter().cloned().collect::<Vec<_>>()) {
+    for (object, pod) in charts::pods(&chart_objects(tree).into_iter().cloned().collect::<Vec<_>>())
+    {
         let level = *levels.get(&pod.namespace).unwrap_or_else(|| {
             panic!(
                 "{} lands in {}, which the platform does not declare",
@@ -93,7 +113,10 @@ fn chart_pods_meet_the_pod_security_level_of_their_namespace() {
                 .map(|v| format!("{} ({level:?}): {v}", pod.namespace)),
         );
     }
-    eprintln!("{checked} chart pod templates checked against their namespace's level");
+    eprintln!(
+        "{}: {checked} chart pod templates checked against their namespace's level",
+        tree.label()
+    );
     assert!(
         bad.is_empty(),
         "Pod Security violations:\n{}",
@@ -152,7 +175,11 @@ fn chart_images_are_pinned_or_listed_as_not_yet_pinned() {
     let settings = Settings::load(&common::root()).unwrap();
     let allowed = settings.allowed_registries();
     let mut unpinned = BTreeSet::new();
-    for r in charts::releases() {
+    let every: Vec<&Release> = Tree::ALL
+        .iter()
+        .flat_map(|t| charts::releases_of(*t))
+        .collect();
+    for r in every.iter().copied() {
         for image in images_of(r) {
             let pinned = o4g_gitops::policy::images::has_digest(&image)
                 && o4g_gitops::policy::images::has_tag(&image)
@@ -165,8 +192,9 @@ fn chart_images_are_pinned_or_listed_as_not_yet_pinned() {
     }
     // Images we pin through chart values come out exactly as `src/images.rs` spells them (the
     // charts differ in how they join tag and digest).
-    let all: BTreeSet<String> = charts::releases().iter().flat_map(images_of).collect();
+    let all: BTreeSet<String> = every.iter().copied().flat_map(images_of).collect();
     for pinned in [
+        o4g_gitops::components::traefik::images::TRAEFIK,
         o4g_gitops::images::PROMETHEUS,
         o4g_gitops::images::ALERTMANAGER,
         o4g_gitops::images::GRAFANA,
@@ -191,8 +219,8 @@ fn chart_images_are_pinned_or_listed_as_not_yet_pinned() {
     );
 }
 
-fn our_policies() -> Vec<NetworkPolicy> {
-    let settings = Settings::load(&common::root()).unwrap();
+fn our_policies(tree: Tree) -> Vec<NetworkPolicy> {
+    let settings = tree.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let mut out = Vec::new();
     for (path, bytes) in tree.files() {
@@ -214,8 +242,8 @@ fn our_policies() -> Vec<NetworkPolicy> {
 }
 
 /// The cluster's policies: ours (configs layer) and the charts' own.
-fn cluster_of(chart_objects: &[Value]) -> Cluster {
-    let mut policies = our_policies();
+fn cluster_of(tree: Tree, chart_objects: &[Value]) -> Cluster {
+    let mut policies = our_policies(tree);
     policies.extend(
         chart_objects
             .iter()
@@ -239,12 +267,18 @@ fn platform_flows_reach_the_real_chart_pods_through_every_network_policy() {
     // (Longhorn's `restrictInternalTraffic` set among them): each described workload selects
     // a real pod that declares the port, and the connection is allowed.
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
+    for tree in Tree::ALL {
+        flows_reach_chart_pods(tree);
+    }
+}
+
+fn flows_reach_chart_pods(tree: Tree) {
+    let settings = tree.settings();
     let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
     let node_ip = net.node_cidr.hosts().next().unwrap();
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(tree).into_iter().cloned().collect();
     let pods: Vec<Pod> = charts::pods(&objects).into_iter().map(|(_, p)| p).collect();
-    let cluster = cluster_of(&objects);
+    let cluster = cluster_of(tree, &objects);
     cluster.validate().unwrap();
     let chart_namespaces: BTreeSet<&str> = pods.iter().map(|p| p.namespace.as_str()).collect();
     let flows: Vec<Flow> = o4g_gitops::components::network::all_flows(&settings)
@@ -334,7 +368,8 @@ fn platform_flows_reach_the_real_chart_pods_through_every_network_policy() {
         }
     }
     eprintln!(
-        "{} flows, {proven} (source pod, destination pod) pairs proven over {} chart pods",
+        "{}: {} flows, {proven} (source pod, destination pod) pairs proven over {} chart pods",
+        tree.label(),
         flows.len(),
         pods.len()
     );
@@ -346,7 +381,7 @@ fn our_longhorn_policy_only_selects_pods_the_chart_already_isolates() {
     // Policies add up: ours must open the scrape, never isolate a Longhorn pod the chart's
     // own policies leave open (that would cut Longhorn's internal traffic).
     need_charts!();
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(Tree::Live).into_iter().cloned().collect();
     let pods: Vec<Pod> = charts::pods(&objects).into_iter().map(|(_, p)| p).collect();
     let chart_only = Cluster {
         namespaces: BTreeMap::new(),
@@ -381,16 +416,25 @@ fn isolated_chart_namespaces_allow_nothing_but_their_flows() {
     // chart pod, the nodes, the internet; ports: every declared container port plus the usual
     // service ports).
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
+    for tree in Tree::ALL {
+        nothing_but_flows(tree);
+    }
+}
+
+fn nothing_but_flows(tree: Tree) {
+    let settings = tree.settings();
     let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(tree).into_iter().cloned().collect();
     let pods: Vec<Pod> = charts::pods(&objects).into_iter().map(|(_, p)| p).collect();
-    let cluster = cluster_of(&objects);
+    let cluster = cluster_of(tree, &objects);
     let flows: Vec<Flow> = o4g_gitops::components::network::all_flows(&settings)
         .into_iter()
         .flat_map(|(_, f)| f)
         .collect();
-    let isolated = ["kyverno", "cert-manager", "observability"];
+    let mut isolated = vec!["kyverno", "cert-manager", "observability"];
+    if tree == Tree::Traefik {
+        isolated.push(o4g_gitops::components::traefik::NAMESPACE);
+    }
     let node = net.node_cidr.hosts().next().unwrap();
     let internet = std::net::Ipv4Addr::new(8, 8, 8, 8);
     let mut ports: BTreeSet<(u16, String)> =
@@ -450,7 +494,10 @@ fn isolated_chart_namespaces_allow_nothing_but_their_flows() {
             }
         }
     }
-    eprintln!("{pairs} (source, destination, port) triples checked around {isolated:?}");
+    eprintln!(
+        "{}: {pairs} (source, destination, port) triples checked around {isolated:?}",
+        tree.label()
+    );
     assert!(pairs > 1000, "the matrix is not empty");
     assert!(
         extra.is_empty(),
@@ -462,9 +509,15 @@ fn isolated_chart_namespaces_allow_nothing_but_their_flows() {
 #[test]
 fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() {
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
-    let tree = o4g_gitops::components::build(&settings).unwrap();
-    let monitors: Vec<Value> = tree
+    for tree in Tree::ALL {
+        service_monitors_reach(tree);
+    }
+}
+
+fn service_monitors_reach(t: Tree) {
+    let settings = t.settings();
+    let built = o4g_gitops::components::build(&settings).unwrap();
+    let monitors: Vec<Value> = built
         .files()
         .iter()
         .filter(|(p, _)| p.ends_with(".yaml"))
@@ -479,11 +532,11 @@ fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() 
         .collect();
     assert!(
         monitors.len() >= 3,
-        "ingress-nginx, cert-manager and Longhorn are scraped"
+        "the ingress controller, cert-manager and Longhorn are scraped"
     );
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(t).into_iter().cloned().collect();
     let pods = charts::pods(&objects);
-    let cluster = cluster_of(&objects);
+    let cluster = cluster_of(t, &objects);
     let prometheus = pods
         .iter()
         .map(|(_, p)| p)
@@ -575,10 +628,16 @@ fn every_target_the_stack_scrapes_by_default_is_reachable() {
     // Grafana, kube-state-metrics, the operator, node-exporter, CoreDNS, the kubelet, the API
     // server) resolves to a pod or node address Prometheus may reach.
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
+    for tree in Tree::ALL {
+        default_targets_reachable(tree);
+    }
+}
+
+fn default_targets_reachable(tree: Tree) {
+    let settings = tree.settings();
     let net = o4g_gitops::components::network::NetworkParams::from_settings(&settings);
     let node = net.node_cidr.hosts().next().unwrap();
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(tree).into_iter().cloned().collect();
     let mut pods = charts::pods(&objects);
     // CoreDNS, which the cluster runs (kube-system, k8s-app=kube-dns, metrics on 9153).
     pods.push((
@@ -590,7 +649,7 @@ fn every_target_the_stack_scrapes_by_default_is_reachable() {
             ports: vec![("metrics".into(), 9153, "TCP".into())],
         },
     ));
-    let cluster = cluster_of(&objects);
+    let cluster = cluster_of(tree, &objects);
     let prometheus = pods
         .iter()
         .map(|(_, p)| p)
@@ -725,7 +784,7 @@ fn every_target_the_stack_scrapes_by_default_is_reachable() {
 #[test]
 fn the_runner_scale_set_validates_against_the_arc_crd_schema() {
     need_charts!();
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(Tree::Live).into_iter().cloned().collect();
     let set = objects
         .iter()
         .find(|o| o["kind"] == "AutoscalingRunnerSet")
@@ -906,6 +965,10 @@ const CLUSTER_WIDE_SECRET_READERS: &[(&str, &str)] = &[
         "serves the TLS Secret every Ingress names, in the Ingress's namespace",
     ),
     (
+        "traefik/traefik",
+        "reads the TLS Secret each Gateway listener names (Traefik's Gateway provider, ClusterRole of chart traefik 41.3.0)",
+    ),
+    (
         "longhorn-system/longhorn-service-account",
         "reads backup-target credentials and CSI secrets; the manager is cluster-admin-like by design",
     ),
@@ -921,7 +984,29 @@ fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
     // that gives a ServiceAccount get/list/watch on Secrets in every namespace. Grafana's
     // must not be among them, and must read no Secret at all (its sidecars watch ConfigMaps).
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
+    let mut cluster_wide: BTreeSet<String> = BTreeSet::new();
+    for t in Tree::ALL {
+        cluster_wide.extend(secret_readers(t));
+    }
+    let listed: BTreeSet<String> = CLUSTER_WIDE_SECRET_READERS
+        .iter()
+        .map(|(sa, _)| sa.to_string())
+        .collect();
+    let unlisted: Vec<&String> = cluster_wide.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "ServiceAccounts that read every Secret of the cluster without a listed reason: {unlisted:#?}"
+    );
+    let stale: Vec<&String> = listed.difference(&cluster_wide).collect();
+    assert!(
+        stale.is_empty(),
+        "listed but no longer reading Secrets cluster-wide in either tree: {stale:#?}"
+    );
+}
+
+/// The ServiceAccounts that read Secrets cluster-wide in one tree (and Grafana's checks).
+fn secret_readers(t: Tree) -> BTreeSet<String> {
+    let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let ours: Vec<Value> = tree
         .files()
@@ -932,7 +1017,7 @@ fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
                 .unwrap()
         })
         .collect();
-    let all: Vec<&Value> = chart_objects().into_iter().chain(ours.iter()).collect();
+    let all: Vec<&Value> = chart_objects(t).into_iter().chain(ours.iter()).collect();
     let role_reads = |kind: &str, name: &str, ns: Option<&str>| {
         all.iter()
             .filter(|o| o["kind"] == kind && o["metadata"]["name"] == name)
@@ -970,20 +1055,9 @@ fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
             }
         }
     }
-    eprintln!("cluster-wide Secret readers: {cluster_wide:#?}\nnamespaced: {namespaced:#?}");
-    let listed: BTreeSet<String> = CLUSTER_WIDE_SECRET_READERS
-        .iter()
-        .map(|(sa, _)| sa.to_string())
-        .collect();
-    let unlisted: Vec<&String> = cluster_wide.difference(&listed).collect();
-    assert!(
-        unlisted.is_empty(),
-        "ServiceAccounts that read every Secret of the cluster without a listed reason: {unlisted:#?}"
-    );
-    let stale: Vec<&String> = listed.difference(&cluster_wide).collect();
-    assert!(
-        stale.is_empty(),
-        "listed but no longer reading Secrets cluster-wide: {stale:#?}"
+    eprintln!(
+        "{}: cluster-wide Secret readers: {cluster_wide:#?}\nnamespaced: {namespaced:#?}",
+        t.label()
     );
     let grafana: Vec<&String> = cluster_wide
         .iter()
@@ -1047,6 +1121,7 @@ fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
             && o["metadata"]["namespace"] == "observability"),
         "the Role {role} is not in the tree"
     );
+    cluster_wide
 }
 
 #[test]
@@ -1056,7 +1131,13 @@ fn every_pod_monitor_selects_a_pod_port_prometheus_can_reach() {
     // set and the controller's flags): each selects a pod that declares the port, and every
     // NetworkPolicy (ours and the charts') lets Prometheus reach it.
     need_charts!();
-    let settings = Settings::load(&common::root()).unwrap();
+    for t in Tree::ALL {
+        pod_monitors_reach(t);
+    }
+}
+
+fn pod_monitors_reach(t: Tree) {
+    let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let monitors: Vec<Value> = tree
         .files()
@@ -1072,9 +1153,9 @@ fn every_pod_monitor_selects_a_pod_port_prometheus_can_reach() {
         monitors.len() >= 2,
         "the runner controller and listener are scraped"
     );
-    let objects: Vec<Value> = chart_objects().into_iter().cloned().collect();
+    let objects: Vec<Value> = chart_objects(t).into_iter().cloned().collect();
     let pods = charts::pods(&objects);
-    let cluster = cluster_of(&objects);
+    let cluster = cluster_of(t, &objects);
     let prometheus = pods
         .iter()
         .map(|(_, p)| p)
@@ -1132,7 +1213,7 @@ fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
     // state config names its group, version and kind, and its ClusterRole lets it list and
     // watch them: checked on the rendered chart, for every Flux object the tree applies.
     need_charts!();
-    let objects: Vec<&Value> = chart_objects();
+    let objects: Vec<&Value> = chart_objects(Tree::Live);
     let deployment = objects
         .iter()
         .find(|o| {
@@ -1235,4 +1316,192 @@ fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
     }
     // And it no longer reads Secrets (no rule or dashboard needs `kube_secret_*`).
     assert!(!may("", "secrets", "list"));
+}
+
+/// One step-by-step rollout of a DaemonSet's new revision on a single node, as the DaemonSet
+/// controller runs it (kubernetes/kubernetes `pkg/controller/daemon/update.go`, `rollingUpdate`,
+/// whose surge branch came with `maxSurge` for DaemonSets in v1.22; `../shared/charts/INDEX.md`
+/// records the stall of the chart's default on one node):
+/// with `maxSurge` > 0 it starts the new pod beside the old one and deletes the old one only
+/// once the new one is available; with `maxSurge` 0 it deletes up to `maxUnavailable` old
+/// pods first, then creates their replacements. A pod that asks for a host port the node's
+/// other pod holds is not scheduled (scheduler plugin NodePorts,
+/// `pkg/scheduler/framework/plugins/nodeports/`); with `hostNetwork` every
+/// container port is a host port. Returns whether the new pod ends up running.
+fn rolls_out_on_one_node(max_unavailable: u32, max_surge: u32, host_ports: bool) -> bool {
+    let (mut old, mut new_running, mut new_pending) = (true, false, false);
+    for _ in 0..10 {
+        if new_running {
+            return true;
+        }
+        if max_surge > 0 {
+            if !new_pending {
+                new_pending = true; // the surge pod is created beside the old one
+            }
+        } else if old && max_unavailable >= 1 {
+            old = false; // the old pod is deleted first
+            new_pending = true;
+        }
+        if new_pending && !(host_ports && old) {
+            new_running = true;
+            new_pending = false;
+            old = false; // with surge, the old pod goes once the new one is available
+        }
+    }
+    new_running
+}
+
+/// A DaemonSet rolling-update field, resolved for one node (a percentage rounds up, as the
+/// controller's `GetScaledValueFromIntOrPercent(…, true)` does).
+fn for_one_node(v: &Value, default: u32) -> u32 {
+    match v {
+        Value::Number(n) => n.as_u64().unwrap() as u32,
+        Value::String(p) => {
+            let pct: u32 = p.trim_end_matches('%').parse().unwrap();
+            u32::from(pct > 0)
+        }
+        _ => default,
+    }
+}
+
+#[test]
+fn host_port_daemon_sets_roll_out_on_a_single_node() {
+    // The model refuses the chart's default (0 unavailable, 1 surge) with host ports, and
+    // accepts it without them: it can tell a deadlock.
+    assert!(!rolls_out_on_one_node(0, 1, true));
+    assert!(rolls_out_on_one_node(0, 1, false));
+    assert!(rolls_out_on_one_node(1, 0, true));
+    need_charts!();
+    let mut checked = 0;
+    for tree in Tree::ALL {
+        for ds in chart_objects(tree)
+            .into_iter()
+            .filter(|o| o["kind"] == "DaemonSet")
+        {
+            let spec = &ds["spec"]["template"]["spec"];
+            let host_ports = spec["hostNetwork"] == true
+                || spec["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["ports"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["hostPort"].as_u64().is_some_and(|h| h > 0))
+                    });
+            if !host_ports {
+                continue;
+            }
+            // Kubernetes' defaults for a DaemonSet: RollingUpdate, maxUnavailable 1, maxSurge 0.
+            let strategy = &ds["spec"]["updateStrategy"];
+            let rolling = &strategy["rollingUpdate"];
+            let (unavailable, surge) = (
+                for_one_node(&rolling["maxUnavailable"], 1),
+                for_one_node(&rolling["maxSurge"], 0),
+            );
+            assert!(
+                strategy["type"].as_str().unwrap_or("RollingUpdate") == "RollingUpdate"
+                    && rolls_out_on_one_node(unavailable, surge, true),
+                "{}: DaemonSet {}/{} holds host ports and its update ({strategy}) stalls on one node",
+                tree.label(),
+                ds["metadata"]["namespace"],
+                ds["metadata"]["name"]
+            );
+            eprintln!(
+                "{}: {}/{} (host ports, maxUnavailable {unavailable}, maxSurge {surge}) rolls out on one node",
+                tree.label(),
+                ds["metadata"]["namespace"].as_str().unwrap_or(""),
+                ds["metadata"]["name"].as_str().unwrap_or("")
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 2,
+        "ingress-nginx's and Traefik's DaemonSets at least"
+    );
+}
+
+#[test]
+fn chart_objects_of_a_kind_with_a_schema_validate() {
+    // What the charts render of a custom kind the upstream schemas know (Traefik's
+    // GatewayClass, the charts' own custom resources), on both trees.
+    need_charts!();
+    let schemas = common::shared().unwrap().join("schemas");
+    let mut checked = BTreeSet::new();
+    for tree in Tree::ALL {
+        for o in chart_objects(tree) {
+            let api = o["apiVersion"].as_str().unwrap_or("");
+            let Some((group, version)) = api.split_once('/') else {
+                continue;
+            };
+            let kind = o["kind"].as_str().unwrap_or("");
+            let path = schemas
+                .join(group)
+                .join(format!("{}_{version}.json", kind.to_lowercase()));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let schema: Value = serde_json::from_str(&text).unwrap();
+            let validator = jsonschema::validator_for(&schema).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(o)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}: {api} {kind} {}: {errors:#?}",
+                tree.label(),
+                o["metadata"]["name"]
+            );
+            checked.insert(format!("{api} {kind}"));
+        }
+    }
+    eprintln!("chart objects validated, by kind: {checked:?}");
+    assert!(
+        checked.contains("gateway.networking.k8s.io/v1 GatewayClass")
+            || !schemas.join("gateway.networking.k8s.io").is_dir(),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn traefiks_pods_pass_every_rule_kyverno_audits_in_its_namespace() {
+    // Kyverno audits the `traefik` namespace with the platform's rule set (the same as
+    // `o4g lint`): Traefik's pod, as the chart renders it with our values, gives it nothing to
+    // report (images pinned by tag and digest from an allowed registry, non-root, requests and
+    // limits; Pod Security at the namespace's level).
+    need_charts!();
+    let settings = Tree::Traefik.settings();
+    let level = levels(Tree::Traefik)[o4g_gitops::components::traefik::NAMESPACE];
+    let cfg = AuditConfig {
+        level,
+        version: PssVersion::Latest,
+        allowed_registries: settings.allowed_registries(),
+    };
+    let mut checked = 0;
+    for (object, pod) in charts::pods(
+        &chart_objects(Tree::Traefik)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>(),
+    ) {
+        if pod.namespace != o4g_gitops::components::traefik::NAMESPACE {
+            continue;
+        }
+        let violations = o4g_gitops::policy::audit_object(&object, &cfg);
+        assert!(
+            violations.is_empty(),
+            "{}: {:#?}",
+            pod.name,
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 1, "the DaemonSet");
 }

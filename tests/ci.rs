@@ -973,6 +973,44 @@ fn every_renovate_comment_is_read_by_a_manager() {
 }
 
 #[test]
+fn traefiks_image_is_its_charts_app_version_and_moves_with_it() {
+    // The chart's appVersion is the Traefik it is tested with (traefik-helm-chart v41.3.0
+    // `Chart.yaml`, annotations `traefik.io/proxy-max-version`): the pinned image follows it.
+    let image = o4g_gitops::components::traefik::images::TRAEFIK;
+    if let Some(shared) = common::shared() {
+        let chart: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(shared.join(format!(
+                "charts/traefik-{}/Chart.yaml",
+                o4g_gitops::charts::TRAEFIK.version
+            )))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            chart["appVersion"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('v'),
+            image.tag(),
+            "the Traefik image is the chart's appVersion"
+        );
+    }
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let group = cfg["packageRules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["groupName"] == "traefik")
+        .expect("a traefik group");
+    let names = group["matchDepNames"].to_string();
+    assert!(names.contains(&format!("\"{}\"", o4g_gitops::charts::TRAEFIK.name)));
+    assert!(names.contains(&format!("{}/{}", image.registry(), image.repository())));
+}
+
+#[test]
 fn chart_images_move_with_their_chart() {
     for image in o4g_gitops::components::cert_manager::images::ALL {
         assert_eq!(

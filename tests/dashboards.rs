@@ -1,7 +1,7 @@
 //! Dashboards: each ConfigMap holds valid Grafana JSON with a uid and a title, every panel has a
 //! title and a unit, every query parses as PromQL in the real `promtool` (rendered into a
 //! throwaway rule file) and names only metrics the platform's exporters expose. The alerts'
-//! expressions are held to the same list.
+//! expressions are held to the same list. On both trees (ingress-nginx's and Traefik's metrics).
 
 mod common;
 
@@ -11,8 +11,8 @@ use o4g_gitops::components::dashboards::KNOWN_METRICS;
 use o4g_gitops::settings::Settings;
 use serde_json::{Value, json};
 
-fn rendered(path: &str) -> Vec<Value> {
-    let settings = Settings::load(&common::root()).unwrap();
+fn rendered(tree: common::Tree, path: &str) -> Vec<Value> {
+    let settings: Settings = tree.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     o4g_gitops::lint::parse_documents(
         std::path::Path::new(path),
@@ -24,8 +24,11 @@ fn rendered(path: &str) -> Vec<Value> {
     .unwrap()
 }
 
-fn dashboards() -> Vec<Value> {
-    let cms = rendered("out/infrastructure/configs/monitoring/dashboards.yaml");
+fn dashboards(tree: common::Tree) -> Vec<Value> {
+    let cms = rendered(
+        tree,
+        "out/infrastructure/configs/monitoring/dashboards.yaml",
+    );
     assert!(
         cms.len() >= 5,
         "XWiki + ingress, MySQL, volumes + Longhorn backups, backups + restore tests, Flux"
@@ -71,6 +74,7 @@ fn metrics_of(expr: &str) -> BTreeSet<String> {
         "bottomk",
         "clamp_min",
         "clamp_max",
+        "label_replace",
     ];
     let mut cleaned = String::new();
     let (mut depth, mut quote) = (0, false);
@@ -107,8 +111,14 @@ fn known() -> BTreeSet<&'static str> {
 
 #[test]
 fn every_dashboard_is_valid_with_titled_panels_that_carry_units() {
+    for tree in common::Tree::ALL {
+        valid(tree);
+    }
+}
+
+fn valid(tree: common::Tree) {
     let mut uids = BTreeSet::new();
-    for d in dashboards() {
+    for d in dashboards(tree) {
         let uid = d["uid"].as_str().expect("a uid");
         assert!(uids.insert(uid.to_string()), "uid {uid} twice");
         assert!(
@@ -140,9 +150,22 @@ fn every_dashboard_is_valid_with_titled_panels_that_carry_units() {
 
 #[test]
 fn every_query_and_alert_names_only_metrics_the_exporters_expose() {
+    for tree in common::Tree::ALL {
+        known_metrics_only(tree);
+    }
+    // The parser of this test sees what it should.
+    assert_eq!(
+        metrics_of(
+            "sum by (host) (label_replace(rate(traefik_router_requests_total{router=~\"a\"}[5m]), \"host\", \"h\", \"router\", \".*\"))"
+        ),
+        BTreeSet::from(["traefik_router_requests_total".to_string()])
+    );
+}
+
+fn known_metrics_only(tree: common::Tree) {
     let known = known();
     let mut exprs: Vec<(String, String)> = Vec::new();
-    for d in dashboards() {
+    for d in dashboards(tree) {
         for p in d["panels"].as_array().unwrap() {
             for t in p["targets"].as_array().unwrap() {
                 exprs.push((
@@ -152,7 +175,7 @@ fn every_query_and_alert_names_only_metrics_the_exporters_expose() {
             }
         }
     }
-    let rule = rendered("out/infrastructure/configs/monitoring/alerts.yaml").remove(0);
+    let rule = rendered(tree, "out/infrastructure/configs/monitoring/alerts.yaml").remove(0);
     for g in rule["spec"]["groups"].as_array().unwrap() {
         for r in g["rules"].as_array().unwrap() {
             exprs.push((
@@ -189,10 +212,10 @@ fn every_query_parses_as_promql() {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
     let mut rules = Vec::new();
-    for d in dashboards() {
+    for d in common::Tree::ALL.into_iter().flat_map(dashboards) {
         for (i, p) in d["panels"].as_array().unwrap().iter().enumerate() {
             for (j, t) in p["targets"].as_array().unwrap().iter().enumerate() {
-                rules.push(json!({"record": format!("dashboard:{}:{i}:{j}", d["uid"].as_str().unwrap().replace('-', "_")), "expr": t["expr"]}));
+                rules.push(json!({"record": format!("dashboard:{}:{}:{i}:{j}", rules.len(), d["uid"].as_str().unwrap().replace('-', "_")), "expr": t["expr"]}));
             }
         }
     }
@@ -203,7 +226,7 @@ fn every_query_parses_as_promql() {
 fn every_panel_the_cutover_runbook_names_exists_and_each_runbook_lists_them() {
     let settings = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&settings).unwrap();
-    let boards = dashboards();
+    let boards = dashboards(common::Tree::Live);
     let named = o4g_gitops::components::dashboards::cutover_panels();
     assert!(named.len() >= 5);
     for p in &named {
@@ -613,6 +636,36 @@ fn stored_series(settings: &Settings, tree: &o4g_gitops::tree::Tree) -> Vec<(Str
                 );
             }
         }
+        // Traefik v3.7 (`ingress::traefik_traffic`'s citation): the router counter and
+        // histogram of the environment's HTTPS route, our ServiceMonitor with `honorLabels`
+        // false: Traefik's `service` becomes `exported_service`.
+        let router = format!(
+            "httproute-{ns}-xwiki-gw-{ns}-xwiki-ep-websecure-0-5f1e2d3c4b@kubernetesgateway"
+        );
+        let backend = format!("{}-wrr", router.trim_end_matches("@kubernetesgateway"));
+        let traefik = [
+            ("job", "traefik-metrics"),
+            ("namespace", "traefik"),
+            ("service", "traefik-metrics"),
+            ("endpoint", "metrics"),
+            ("pod", "traefik-x7k2p"),
+            ("instance", "10.42.0.30:9100"),
+            ("method", "GET"),
+            ("protocol", "http"),
+            ("router", router.as_str()),
+            ("exported_service", backend.as_str()),
+        ];
+        for (code, v) in [("200", "0+600x20"), ("503", "0+6x20")] {
+            let labels = [traefik.as_slice(), &[("code", code)]].concat();
+            add("traefik_router_requests_total", &labels, v);
+            for (le, b) in [("0.3", "0+500x20"), ("1.2", "0+590x20"), ("+Inf", v)] {
+                add(
+                    "traefik_router_request_duration_seconds_bucket",
+                    &[labels.as_slice(), &[("le", le)]].concat(),
+                    b,
+                );
+            }
+        }
         // cert-manager v1.21.1 `internal/collectors/certificate_collector.go:30,33` (`name`,
         // `namespace`, `condition`, `issuer_*`), our ServiceMonitor with `honorLabels` false:
         // the Certificate's `namespace` becomes `exported_namespace`.
@@ -718,11 +771,17 @@ fn every_panel_shows_series_with_its_legend_labels_over_what_the_exporters_store
     if !common::has_tool("promtool", "--version") {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
-    let settings = Settings::load(&common::root()).unwrap();
+    for t in common::Tree::ALL {
+        panels_show_series(t);
+    }
+}
+
+fn panels_show_series(t: common::Tree) {
+    let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let mut rules = Vec::new();
     let mut checks = Vec::new();
-    for d in dashboards() {
+    for d in dashboards(t) {
         let uid = d["uid"].as_str().unwrap().replace('-', "_");
         for (i, p) in d["panels"].as_array().unwrap().iter().enumerate() {
             for (j, t) in p["targets"].as_array().unwrap().iter().enumerate() {
@@ -760,7 +819,12 @@ fn every_panel_shows_series_with_its_legend_labels_over_what_the_exporters_store
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        t.label(),
+        common::text(&out)
+    );
 }
 
 /// The checker above catches a panel that reads a label its metric does not carry, and one
@@ -818,7 +882,7 @@ fn the_5xx_ratio_is_zero_for_a_host_without_errors() {
     if !common::has_tool("promtool", "--version") {
         skip_or_fail!("promtool is not installed (Debian package prometheus)");
     }
-    let expr = dashboards()
+    let expr = dashboards(common::Tree::Live)
         .iter()
         .flat_map(|d| d["panels"].as_array().unwrap().clone())
         .find(|p| p["title"] == "5xx ratio per host")

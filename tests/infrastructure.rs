@@ -143,7 +143,9 @@ fn kube_prometheus_stack_selects_monitors_and_rules_from_every_namespace() {
     assert_eq!(v["grafana"]["admin"]["existingSecret"], "grafana-admin");
     // Grafana reads its dashboards where they are shipped, and nowhere else (its RBAC is
     // namespaced: tests/charts.rs).
-    for cm in o4g_gitops::components::dashboards::config_maps() {
+    for cm in o4g_gitops::components::dashboards::config_maps(
+        &o4g_gitops::settings::Settings::load(&common::root()).unwrap(),
+    ) {
         assert_eq!(
             v["grafana"]["sidecar"]["dashboards"]["searchNamespace"],
             cm.metadata.namespace.unwrap()

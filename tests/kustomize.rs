@@ -18,15 +18,22 @@ fn every_generated_kustomization_builds() {
     if !kubectl_or_skip() {
         skip_or_fail!("kubectl is not installed");
     }
-    let dirs = common::kustomize_dirs(&common::root().join("out"));
-    assert!(
-        dirs.len() >= 3 + common::environments().len(),
-        "expected the controllers, configs, base and one overlay per environment: {dirs:?}"
-    );
-    for dir in &dirs {
-        common::kustomize(dir);
+    for tree in common::Tree::ALL {
+        let dirs = common::kustomize_dirs(&tree.root().join("out"));
+        assert!(
+            dirs.len() >= 3 + common::environments().len(),
+            "{}: expected the controllers, configs, base and one overlay per environment: {dirs:?}",
+            tree.label()
+        );
+        for dir in &dirs {
+            common::kustomize(dir);
+        }
+        println!(
+            "{}: kubectl kustomize built {} folders",
+            tree.label(),
+            dirs.len()
+        );
     }
-    println!("kubectl kustomize built {} folders", dirs.len());
 }
 
 #[test]

@@ -15,10 +15,14 @@ use o4g_gitops::settings::Settings;
 use serde_json::Value;
 
 fn objects_of(dir: &str) -> Option<Vec<Value>> {
+    objects_in(common::Tree::Live, dir)
+}
+
+fn objects_in(tree: common::Tree, dir: &str) -> Option<Vec<Value>> {
     if !common::has_tool("kubectl", "version") && !common::has_tool("kubectl", "--help") {
         return None;
     }
-    let text = common::kustomize(&common::root().join(dir));
+    let text = common::kustomize(&tree.root().join(dir));
     Some(o4g_gitops::lint::parse_documents(std::path::Path::new(dir), &text).unwrap())
 }
 
@@ -97,10 +101,19 @@ fn described_pods(flows: &[Flow]) -> Vec<Pod> {
 
 #[test]
 fn reachability_equals_the_declared_flows_in_every_environment() {
-    let settings = Settings::load(&common::root()).unwrap();
-    let Some(configs) = objects_of("out/infrastructure/configs/network") else {
+    if objects_of("out/infrastructure/configs/network").is_none() {
         skip_or_fail!("kubectl is not installed")
-    };
+    }
+    // Both trees: with Traefik the wiki is reached from its pods (by label), not from the
+    // nodes' addresses.
+    for tree in common::Tree::ALL {
+        reachability(tree);
+    }
+}
+
+fn reachability(tree: common::Tree) {
+    let settings = tree.settings();
+    let configs = objects_in(tree, "out/infrastructure/configs/network").unwrap();
     let net = network::NetworkParams::from_settings(&settings);
     let node_ip = net.node_cidr.hosts().next().unwrap();
     let s3_ip = net.s3_cidr.network();
@@ -113,7 +126,7 @@ fn reachability_equals_the_declared_flows_in_every_environment() {
     ];
     let mut checked = 0usize;
     for env in common::environments() {
-        let objects = objects_of(&format!("out/apps/overlays/{}", env.name())).unwrap();
+        let objects = objects_in(tree, &format!("out/apps/overlays/{}", env.name())).unwrap();
         let flows: Vec<Flow> = network::all_flows(&settings)
             .into_iter()
             .filter(|(ns, _)| ns == env.name() || ns == "observability")
@@ -191,7 +204,10 @@ fn reachability_equals_the_declared_flows_in_every_environment() {
             wrong.join("\n")
         );
     }
-    println!("reachability checked for {checked} (source, destination, port) triples");
+    println!(
+        "{}: reachability checked for {checked} (source, destination, port) triples",
+        tree.label()
+    );
     assert!(checked > 10_000);
 }
 

@@ -79,7 +79,7 @@ fn healthy() -> Vec<Value> {
         }
         items.push(o);
     }
-    for cm in o4g_gitops::components::dashboards::config_maps() {
+    for cm in o4g_gitops::components::dashboards::config_maps(&common::fixture_settings()) {
         items.push(serde_json::to_value(&cm).unwrap());
     }
     items.push(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
@@ -397,4 +397,29 @@ fn a_new_volume_and_a_backup_in_progress_pass() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("✓ volume backup live/data-mysql-0"), "{text}");
     assert!(text.contains("✓ volume backup live/xwiki-data"), "{text}");
+}
+
+#[test]
+fn with_traefik_the_certificate_of_each_gateway_is_checked() {
+    // The Gateway's HTTPS listener names the Secret; cert-manager's gateway-shim names the
+    // Certificate after it, as the ingress-shim does for an Ingress.
+    let mut settings: Settings = common::fixture_settings();
+    settings.cluster.ingress.controller = o4g_gitops::settings::IngressController::Traefik;
+    let env = common::fixture_env("live");
+    let now: k8s_openapi::jiff::Timestamp = NOW.parse().unwrap();
+    let cert = |items: &[Value]| {
+        o4g_gitops::verify::check(&settings, env, items, now, None)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.what == "certificate live/xwiki-tls")
+    };
+    let with: Vec<Value> = vec![
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "xwiki-tls", "namespace": "live"}, "status": ready("up to date")}),
+    ];
+    assert_eq!(cert(&with).expect("checked").failure, None);
+    assert_eq!(
+        cert(&[]).expect("checked").failure.as_deref(),
+        Some("missing")
+    );
 }

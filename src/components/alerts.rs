@@ -218,7 +218,7 @@ pub fn groups(settings: &Settings) -> Vec<Group> {
     let cert_summary =
         "Certificate {{ $labels.exported_namespace }}/{{ $labels.name }} expires in less than";
     let ratio = "kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes";
-    let traffic = super::ingress::traffic();
+    let traffic = super::ingress::traffic(settings);
     let (requests, errors) = (&traffic.requests, &traffic.errors);
     // Longhorn's volume backups: the longest gap of their RecurringJob's schedule, plus a grace.
     // (The schedule was validated when the settings were read; a schedule that never runs
@@ -355,7 +355,10 @@ and on (volume) (longhorn_volume_last_backup_at offset {allow_d})",
                 "5m",
                 Critical,
                 "More than 5% of requests to {{ $labels.host }} fail with 5xx",
-                "Over 5 minutes, with at least 6 requests a minute so an idle host does not flap. Check the backend pods and the ingress-nginx logs.",
+                &format!(
+                    "Over 5 minutes, with at least 6 requests a minute so an idle host does not flap. Check the backend pods and {}.",
+                    super::ingress::logs_hint(settings.cluster.ingress.controller)
+                ),
             )],
         },
         Group {

@@ -12,7 +12,7 @@ use super::namespaces::{PlatformNamespace, PodSecurity};
 use crate::Error;
 use crate::crd::cert_manager::*;
 use crate::object::Object;
-use crate::settings::{ClusterIssuer as Issuer, Settings};
+use crate::settings::{ClusterIssuer as Issuer, IngressController, Settings};
 
 /// Let's Encrypt production directory.
 pub const LETSENCRYPT_PROD: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -81,6 +81,19 @@ pub struct Values {
     acmesolver: Sub,
     startupapicheck: Sub,
     extra_args: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<ControllerConfiguration>,
+}
+
+/// The controller's configuration file (the chart writes `config` into a ConfigMap and
+/// passes `--config`, cert-manager v1.21.1 `templates/controller-config.yaml`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ControllerConfiguration {
+    api_version: &'static str,
+    kind: &'static str,
+    #[serde(rename = "gatewayAPI")]
+    gateway_api: Flag,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,8 +136,14 @@ struct Sub {
     image: Image,
 }
 
-/// The cert-manager HelmRelease.
-pub fn component() -> Result<HelmComponent, Error> {
+/// The cert-manager HelmRelease. With Traefik, Gateway API support is on
+/// (`config.gatewayAPI.enabled`, `pkg/apis/config/controller/v1alpha1/types.go` of v1.21.1;
+/// the older `enableGatewayAPI` is deprecated there): the HTTP-01 solver can attach its route
+/// to a Gateway and the gateway-shim makes the Certificates of annotated Gateways. The
+/// controller then exits at start while `gateway.networking.k8s.io/v1` is not served
+/// (`pkg/controller/context.go`), so the Gateway API CRDs are applied before the controllers
+/// (`components::flux`).
+pub fn component(ingress: IngressController) -> Result<HelmComponent, Error> {
     let sub = |image: crate::image::PinnedImage| Sub {
         image: image.into(),
     };
@@ -152,6 +171,11 @@ pub fn component() -> Result<HelmComponent, Error> {
             "--acme-http01-solver-resource-limits-cpu=100m".into(),
             "--acme-http01-solver-resource-limits-memory=64Mi".into(),
         ],
+        config: (ingress == IngressController::Traefik).then_some(ControllerConfiguration {
+            api_version: "controller.config.cert-manager.io/v1alpha1",
+            kind: "ControllerConfiguration",
+            gateway_api: Flag { enabled: true },
+        }),
     };
     HelmComponent::new(
         "cert-manager",
@@ -169,8 +193,62 @@ pub const fn server(issuer: Issuer) -> &'static str {
     }
 }
 
+/// The HTTP-01 solver pod: labelled, and passing `restricted`.
+fn solver_pod() -> SolverPodTemplate {
+    SolverPodTemplate {
+        metadata: SolverMetadata {
+            labels: BTreeMap::from([(
+                "app.kubernetes.io/part-of".to_string(),
+                crate::PART_OF.to_string(),
+            )]),
+        },
+        spec: SolverPodSpec {
+            security_context: PodSecurityContext {
+                run_as_non_root: Some(true),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    localhost_profile: None,
+                }),
+                ..Default::default()
+            },
+        },
+    }
+}
+
+/// The HTTP-01 solvers: through the ingress class (ingress-nginx), or, with Traefik, one per
+/// environment's host, whose challenge route attaches to the HTTP listener of that host's
+/// Gateway (`http01.gatewayHTTPRoute.parentRefs`; the selector keeps each host's challenges
+/// on its own Gateway).
+fn solvers(settings: &Settings) -> Vec<Solver> {
+    match settings.cluster.ingress.controller {
+        IngressController::IngressNginx => vec![Solver {
+            selector: None,
+            http01: Http01::Ingress(Http01Ingress {
+                ingress_class_name: super::ingress::INGRESS_CLASS.into(),
+                pod_template: solver_pod(),
+            }),
+        }],
+        IngressController::Traefik => settings
+            .envs()
+            .map(|(env, e)| Solver {
+                selector: Some(SolverSelector {
+                    dns_names: vec![e.xwiki.host.get_ref().to_string()],
+                }),
+                http01: Http01::GatewayHttpRoute(Http01GatewayHttpRoute {
+                    parent_refs: vec![crate::crd::gateway::ParentReference::gateway(
+                        super::ingress::WIKI_ROUTE,
+                        Some(env.name()),
+                        super::traefik::HTTP_LISTENER,
+                    )],
+                    pod_template: solver_pod(),
+                }),
+            })
+            .collect(),
+    }
+}
+
 /// One ClusterIssuer: ACME account from settings, its own account key Secret, HTTP-01 through
-/// the ingress class, with a solver pod that passes `restricted`.
+/// the ingress layer, with a solver pod that passes `restricted`.
 pub fn cluster_issuer(issuer: Issuer, settings: &Settings) -> ClusterIssuer {
     ClusterIssuer {
         metadata: ObjectMeta {
@@ -191,31 +269,7 @@ pub fn cluster_issuer(issuer: Issuer, settings: &Settings) -> ClusterIssuer {
                 private_key_secret_ref: SecretKeySelector {
                     name: format!("{}-account-key", issuer.name()),
                 },
-                solvers: vec![Solver {
-                    http01: Http01 {
-                        ingress: Http01Ingress {
-                            ingress_class_name: super::ingress::INGRESS_CLASS.into(),
-                            pod_template: SolverPodTemplate {
-                                metadata: SolverMetadata {
-                                    labels: BTreeMap::from([(
-                                        "app.kubernetes.io/part-of".to_string(),
-                                        crate::PART_OF.to_string(),
-                                    )]),
-                                },
-                                spec: SolverPodSpec {
-                                    security_context: PodSecurityContext {
-                                        run_as_non_root: Some(true),
-                                        seccomp_profile: Some(SeccompProfile {
-                                            type_: "RuntimeDefault".into(),
-                                            localhost_profile: None,
-                                        }),
-                                        ..Default::default()
-                                    },
-                                },
-                            },
-                        },
-                    },
-                }],
+                solvers: solvers(settings),
             },
         },
     }
@@ -256,7 +310,7 @@ impl super::contribution::Component for CertManager {
         plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, Error> {
         Ok(super::contribution::Contribution {
-            releases: vec![(component()?, vec![])],
+            releases: vec![(component(plan.settings.cluster.ingress.controller)?, vec![])],
             configs: vec![(
                 "issuers",
                 "clusterissuers.yaml".into(),

@@ -34,6 +34,15 @@ pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
             "nginx_ingress_controller_request_duration_seconds_bucket",
         ],
     ),
+    // traefik/traefik v3.7.9 `pkg/observability/metrics/prometheus.go:43,45` (router metrics,
+    // on with `metrics.prometheus.addRoutersLabels`).
+    (
+        "traefik",
+        &[
+            "traefik_router_requests_total",
+            "traefik_router_request_duration_seconds_bucket",
+        ],
+    ),
     // kubernetes/kube-state-metrics v2.20.0 `internal/store/cronjob.go` (lines 46, 120, 181)
     // and `internal/store/job.go` (lines 40, 205, 314, 339).
     (
@@ -159,10 +168,10 @@ fn panel(title: &'static str, unit: Unit, queries: &[(&str, &'static str)]) -> P
 }
 
 /// Every dashboard of the platform.
-pub fn all() -> Vec<Dashboard> {
+pub fn all(settings: &crate::settings::Settings) -> Vec<Dashboard> {
     use super::backup::{BACKUP_COMPONENT, RESTORE_COMPONENT};
     use Unit::*;
-    let traffic = super::ingress::traffic();
+    let traffic = super::ingress::traffic(settings);
     vec![
         Dashboard {
             uid: "o4g-mysql",
@@ -576,9 +585,9 @@ pub fn to_json(d: &Dashboard) -> Value {
 }
 
 /// The dashboards' ConfigMaps in `observability`.
-pub fn config_maps() -> Vec<ConfigMap> {
+pub fn config_maps(settings: &crate::settings::Settings) -> Vec<ConfigMap> {
     let (k, v) = super::monitoring::DASHBOARD_LABEL;
-    all()
+    all(settings)
         .iter()
         .map(|d| ConfigMap {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
@@ -616,9 +625,9 @@ impl super::contribution::Component for Dashboards {
     }
     fn contribute(
         &self,
-        _: &super::params::Plan<'_>,
+        plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, crate::Error> {
-        let maps = config_maps()
+        let maps = config_maps(plan.settings)
             .iter()
             .map(crate::object::Object::new)
             .collect::<Result<Vec<_>, _>>()?;

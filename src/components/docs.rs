@@ -8,7 +8,7 @@
 use askama::Template;
 
 use crate::Error;
-use crate::settings::Settings;
+use crate::settings::{IngressController, Settings};
 
 /// One namespace, as the docs list it.
 pub struct NamespaceRow {
@@ -78,6 +78,7 @@ pub fn out_readme(
     namespaces: &[NamespaceRow],
     flux: &[FluxRow],
     enforce_version: &str,
+    controller_images: Vec<String>,
 ) -> Result<String, Error> {
     OutReadme {
         settings,
@@ -86,6 +87,7 @@ pub fn out_readme(
         enforce_version,
         images: {
             let mut all: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
+            all.extend(controller_images);
             let pins = settings
                 .envs()
                 .flat_map(|(_, e)| [e.xwiki_image().to_string(), e.mysql_image().to_string()]);
@@ -170,6 +172,8 @@ pub struct Infrastructure<'a> {
     pub excluded: Vec<(&'a str, &'a str)>,
     /// The staging and the production ClusterIssuer.
     pub issuers: (&'a str, &'a str),
+    /// The Gateway API version (its CRDs come with Traefik).
+    pub gateway_api: &'a str,
 }
 
 /// `out/docs/infrastructure.md`.
@@ -187,6 +191,10 @@ struct InfrastructureDoc<'a> {
     retention: String,
     prometheus_storage: String,
     alertmanager_storage: String,
+    controller: &'static str,
+    traefik: bool,
+    traefik_chart: &'static str,
+    gateway_api: &'a str,
 }
 
 /// Renders `out/docs/infrastructure.md`.
@@ -204,6 +212,10 @@ pub fn infrastructure(settings: &Settings, input: Infrastructure<'_>) -> Result<
         retention: m.retention.to_string(),
         prometheus_storage: m.prometheus_storage.to_string(),
         alertmanager_storage: m.alertmanager_storage.to_string(),
+        controller: settings.cluster.ingress.controller.name(),
+        traefik: settings.cluster.ingress.controller == IngressController::Traefik,
+        traefik_chart: crate::charts::TRAEFIK.version,
+        gateway_api: input.gateway_api,
     }
     .render()
     .map_err(|e| Error::Build(format!("out/docs/infrastructure.md: {e}")))
@@ -228,6 +240,7 @@ struct FlowSection {
 #[derive(Template)]
 #[template(path = "network.md", escape = "none")]
 struct NetworkDoc {
+    traefik: bool,
     node_cidr: String,
     api_port: u16,
     s3_cidr: String,
@@ -268,6 +281,7 @@ pub fn network(
         })
         .collect();
     NetworkDoc {
+        traefik: net.ingress.controller == IngressController::Traefik,
         node_cidr: net.network.node_cidr.to_string(),
         api_port: net.network.api_server_port.get(),
         s3_cidr: net.s3.cidr.to_string(),
@@ -275,6 +289,58 @@ pub fn network(
     }
     .render()
     .map_err(|e| Error::Build(format!("out/docs/network.md: {e}")))
+}
+
+/// `out/docs/runbooks/ingress.md`.
+#[derive(Template)]
+#[template(path = "ingress.md", escape = "none")]
+struct IngressRunbook<'a> {
+    controller: &'static str,
+    traefik_app: &'a str,
+    traefik_chart: &'a str,
+    gateway_api: &'a str,
+    addresses: Vec<String>,
+    hosts: Vec<(String, String, &'static str)>,
+    first_host: String,
+    first_address: String,
+}
+
+/// Renders `out/docs/runbooks/ingress.md`: why and how to switch the ingress controller on a
+/// running cluster, with this site's hosts and node addresses.
+pub fn ingress_runbook(
+    settings: &Settings,
+    traefik_app: &str,
+    gateway_api: &str,
+) -> Result<String, Error> {
+    let hosts: Vec<(String, String, &'static str)> = settings
+        .envs()
+        .map(|(env, e)| {
+            (
+                env.name().to_string(),
+                e.xwiki.host.get_ref().to_string(),
+                e.xwiki.cluster_issuer.name(),
+            )
+        })
+        .collect();
+    let addresses: Vec<String> = settings
+        .cluster
+        .cutover
+        .ingress_addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    IngressRunbook {
+        controller: settings.cluster.ingress.controller.name(),
+        traefik_app,
+        traefik_chart: crate::charts::TRAEFIK.version,
+        gateway_api,
+        first_host: hosts.first().map(|h| h.1.clone()).unwrap_or_default(),
+        first_address: addresses.first().cloned().unwrap_or_default(),
+        addresses,
+        hosts,
+    }
+    .render()
+    .map_err(|e| Error::Build(format!("out/docs/runbooks/ingress.md: {e}")))
 }
 
 /// One scope in `out/docs/secrets.md`.

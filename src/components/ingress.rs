@@ -1,13 +1,128 @@
-//! The ingress layer, in one module so that it can be replaced: ingress-nginx is retired (final
-//! release 4.15.1 / v1.15.1, March 2026, no more security fixes), and a Gateway API
-//! implementation can take its place by changing this file only.
+//! The ingress layer, switched by `[ingress] controller` of `cluster.toml`: ingress-nginx is
+//! retired (final release 4.15.1 / v1.15.1, March 2026, no more security fixes) and stays the
+//! default; `traefik` replaces it with Traefik and Gateway API routes (`components::traefik`).
+//! Every part that depends on the controller asks this module.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1 as net;
 
-use crate::settings::ClusterIssuer;
+use crate::object::Object;
+use crate::settings::{ClusterIssuer, IngressController};
 use crate::workload::{AppLabels, Port};
+
+/// The routes of one public host, with the name of their file: an Ingress (ingress-nginx), or
+/// a Gateway and its HTTPRoutes (Traefik).
+#[allow(clippy::too_many_arguments)]
+pub fn routes(
+    controller: IngressController,
+    labels: &AppLabels,
+    name: &str,
+    host: &str,
+    issuer: ClusterIssuer,
+    service: &str,
+    port: Port,
+) -> Result<(&'static str, Vec<Object>), crate::Error> {
+    Ok(match controller {
+        IngressController::IngressNginx => (
+            "ingress.yaml",
+            vec![Object::new(&https_route(
+                labels, name, host, issuer, service, port,
+            ))?],
+        ),
+        IngressController::Traefik => (
+            "gateway.yaml",
+            super::traefik::routes(labels, name, host, issuer, service, port)?,
+        ),
+    })
+}
+
+/// The ingress traffic per host of this site's controller (see [`TrafficQueries`]).
+pub fn traffic(settings: &crate::settings::Settings) -> TrafficQueries {
+    match settings.cluster.ingress.controller {
+        IngressController::IngressNginx => nginx_traffic(),
+        IngressController::Traefik => traefik_traffic(settings),
+    }
+}
+
+/// Traefik v3.7 labels its requests with the router, not the host; the router names the
+/// environment's HTTPRoute (`traefik::https_router_pattern`), so each environment's routers are
+/// given its host. `traefik_router_requests_total` (counter) and
+/// `traefik_router_request_duration_seconds` (histogram) carry `code`, `method`, `protocol`,
+/// `router` and `service` (traefik/traefik v3.7.9
+/// `pkg/observability/metrics/prometheus.go:42-45,183-196`, on with `addRoutersLabels`).
+fn traefik_traffic(settings: &crate::settings::Settings) -> TrafficQueries {
+    const REQUESTS: &str = "traefik_router_requests_total";
+    const DURATION: &str = "traefik_router_request_duration_seconds_bucket";
+    let requests = |code: &str| {
+        format!(
+            "sum by (host) ({})",
+            traefik_by_host(settings, |router| format!(
+                "rate({REQUESTS}{{router=~\"{router}\"{code}}}[5m])"
+            ))
+        )
+    };
+    TrafficQueries {
+        requests: requests(""),
+        errors: requests(",code=~\"5..\""),
+        latency_p95: format!(
+            "histogram_quantile(0.95, sum by (le, host) ({}))",
+            traefik_by_host(settings, |router| format!(
+                "rate({DURATION}{{router=~\"{router}\"}}[5m])"
+            ))
+        ),
+        metrics: &[REQUESTS, DURATION],
+    }
+}
+
+/// `series(router pattern)` of each environment with a `host` label set to its host, joined
+/// with `or`.
+fn traefik_by_host(
+    settings: &crate::settings::Settings,
+    series: impl Fn(&str) -> String,
+) -> String {
+    settings
+        .envs()
+        .map(|(env, e)| {
+            let router = super::traefik::https_router_pattern(env.name(), WIKI_ROUTE);
+            format!(
+                "label_replace({}, \"host\", \"{}\", \"router\", \".*\")",
+                series(&router),
+                e.xwiki.host.get_ref()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// What to look at when the ingress answers 5xx.
+pub fn logs_hint(controller: IngressController) -> &'static str {
+    match controller {
+        IngressController::IngressNginx => "the ingress-nginx logs",
+        IngressController::Traefik => {
+            "the Traefik logs (namespace traefik) and the HTTPRoute's status"
+        }
+    }
+}
+
+/// The controller's namespace.
+pub fn namespace_of(controller: IngressController) -> super::namespaces::PlatformNamespace {
+    match controller {
+        IngressController::IngressNginx => namespace(),
+        IngressController::Traefik => super::traefik::namespace(),
+    }
+}
+
+/// Prometheus's scrape of the controller.
+pub fn service_monitor_of(controller: IngressController) -> crate::crd::monitoring::ServiceMonitor {
+    match controller {
+        IngressController::IngressNginx => service_monitor(),
+        IngressController::Traefik => super::traefik::service_monitor(),
+    }
+}
+
+/// Name of the wiki's Ingress, or of its Gateway and HTTPS route (`xwiki::ROUTE`).
+pub const WIKI_ROUTE: &str = "xwiki";
 
 /// IngressClass served by the controller.
 pub const INGRESS_CLASS: &str = "nginx";
@@ -74,7 +189,7 @@ pub fn https_route(
     }
 }
 
-/// The controller's namespace.
+/// ingress-nginx's namespace.
 pub fn namespace() -> super::namespaces::PlatformNamespace {
     use super::namespaces::{Level, PodSecurity};
     super::namespaces::PlatformNamespace {
@@ -239,7 +354,7 @@ pub struct TrafficQueries {
 /// (kubernetes/ingress-nginx@controller-v1.15.1 `internal/ingress/metric/collectors/socket.go:89-99,131-134,196-250`,
 /// `pkg/flags/flags.go:179`); `status` is the code, not its class, unless
 /// `--report-status-classes` (default false, flags.go:183).
-pub fn traffic() -> TrafficQueries {
+fn nginx_traffic() -> TrafficQueries {
     const REQUESTS: &str = "nginx_ingress_controller_requests";
     const DURATION: &str = "nginx_ingress_controller_request_duration_seconds_bucket";
     TrafficQueries {
@@ -250,19 +365,23 @@ pub fn traffic() -> TrafficQueries {
     }
 }
 
-/// ingress-nginx: its release.
+/// The ingress controller: its release (ingress-nginx's or Traefik's).
 pub struct Ingress;
 
 impl super::contribution::Component for Ingress {
     fn name(&self) -> &'static str {
-        "ingress-nginx"
+        "ingress"
     }
     fn contribute(
         &self,
-        _: &super::params::Plan<'_>,
+        plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, crate::Error> {
+        let release = match plan.settings.cluster.ingress.controller {
+            IngressController::IngressNginx => component()?,
+            IngressController::Traefik => super::traefik::component()?,
+        };
         Ok(super::contribution::Contribution {
-            releases: vec![(component()?, vec![])],
+            releases: vec![(release, vec![])],
             ..Default::default()
         })
     }

@@ -46,6 +46,8 @@ pub fn source_of(path: &str) -> String {
         }
         "cert-manager" => "src/components/cert_manager.rs and src/charts.rs".to_string(),
         "ingress-nginx" => "src/components/ingress.rs and src/charts.rs".to_string(),
+        "traefik" => "src/components/traefik.rs, src/charts.rs and overlays/cluster.toml [ingress]"
+            .to_string(),
         "kyverno" => "src/components/policy_engine.rs and src/charts.rs".to_string(),
         "longhorn" => {
             "src/components/longhorn.rs, src/charts.rs and overlays/cluster.toml [s3]".to_string()
@@ -97,6 +99,10 @@ pub fn source_of(path: &str) -> String {
             "templates/cutover.md, overlays/cluster.toml [cutover] and the environment's env.toml (src/components/cutover.rs)".to_string()
         }
         ["out", "docs", "runbooks", "alerts.md"] => "src/components/alerts.rs".to_string(),
+        ["out", "docs", "runbooks", "ingress.md"] => {
+            "templates/ingress.md and overlays/cluster.toml [ingress] (src/components/docs.rs)"
+                .to_string()
+        }
         ["out", "docs", "runbooks", _] => "src/components/backup.rs and templates/restore.md".to_string(),
         ["out", "docs", "scripts", _] => "templates/scripts/ (src/components/backup.rs, cutover.rs)".to_string(),
         ["out", "docs", file] => format!(

@@ -32,6 +32,7 @@ pub mod policies;
 pub mod policy_engine;
 pub mod runner;
 pub mod secrets;
+pub mod traefik;
 pub mod xwiki;
 
 pub use contribution::{Component, Contribution};
@@ -47,6 +48,7 @@ use crate::tree::{Folder, Tree};
 pub fn pinned_images(settings: Option<&Settings>) -> Vec<String> {
     let mut out: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
     out.extend(cert_manager::pinned_images());
+    out.extend(traefik::images::ALL.iter().map(ToString::to_string));
     out.extend(settings.into_iter().flat_map(environment_images));
     out.sort();
     out.dedup();
@@ -188,6 +190,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         &settings.cluster.flux,
         settings.environments(),
         longest_release,
+        settings.cluster.ingress.controller == crate::settings::IngressController::Traefik,
     );
     // The GitOps loop's alerts: each layer's Flux objects (in the tree so far: the controllers
     // and the apps overlays; the configs layer holds none) held to the layer's timeout.
@@ -264,6 +267,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
             cert_manager::LETSENCRYPT_STAGING,
             cert_manager::LETSENCRYPT_PROD,
         ),
+        gateway_api: traefik::GATEWAY_API_VERSION,
     };
     tree.insert(
         "out/docs/infrastructure.md",
@@ -284,6 +288,15 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
     tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
     tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
     tree.insert(
+        "out/docs/runbooks/ingress.md",
+        docs::ingress_runbook(
+            settings,
+            traefik::images::TRAEFIK.tag(),
+            traefik::GATEWAY_API_VERSION,
+        )?
+        .into_bytes(),
+    )?;
+    tree.insert(
         "out/docs/network.md",
         docs::network(settings, network::flows_of(&plan))?.into_bytes(),
     )?;
@@ -294,6 +307,14 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
             &namespace_rows,
             &flux::doc_rows(&kustomizations),
             namespaces::ENFORCE_VERSION,
+            // Traefik's image is pinned beside its values (src/components/traefik.rs).
+            match settings.cluster.ingress.controller {
+                crate::settings::IngressController::Traefik => traefik::images::ALL
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                crate::settings::IngressController::IngressNginx => Vec::new(),
+            },
         )?
         .into_bytes(),
     )?;

@@ -584,9 +584,11 @@ pub fn component(
 
 /// The scrapes of the chart-installed components (their Services as the charts render them;
 /// `tests/charts.rs` checks each selects a rendered Service with that port name).
-pub fn chart_monitors() -> Vec<crate::crd::monitoring::ServiceMonitor> {
+pub fn chart_monitors(
+    ingress: crate::settings::IngressController,
+) -> Vec<crate::crd::monitoring::ServiceMonitor> {
     vec![
-        super::ingress::service_monitor(),
+        super::ingress::service_monitor_of(ingress),
         super::cert_manager::service_monitor(),
         super::longhorn::service_monitor(),
     ]
@@ -611,7 +613,7 @@ impl super::contribution::Component for Monitoring {
                 &node_exporter,
             ))?],
         );
-        let monitors = chart_monitors()
+        let monitors = chart_monitors(plan.settings.cluster.ingress.controller)
             .iter()
             .map(crate::object::Object::new)
             .collect::<Result<Vec<_>, _>>()?;

@@ -4,7 +4,9 @@
 //! path. Ports and labels come from the workloads' own values, so a port change moves its
 //! policy with it. ingress-nginx runs on the host network: its traffic carries no pod labels,
 //! so it is modelled as the nodes' address range (see `out/docs/network.md` for the CNI
-//! behaviours this assumes).
+//! behaviours this assumes). Traefik (`[ingress] controller = "traefik"`) takes the node's
+//! ports as host ports and keeps its pod address: the applications admit its pods by label,
+//! and its own namespace gets a default deny and its flows like the other chart namespaces.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,7 @@ use ipnet::Ipv4Net;
 
 use super::{mysql, xwiki};
 use crate::netpol::{Flow, Peer, Workload, udp};
-use crate::settings::Settings;
+use crate::settings::{IngressController, Settings};
 use crate::workload::Port;
 
 pub use super::params::NetworkParams;
@@ -188,6 +190,18 @@ pub fn backup_job(ns: &str, name: &'static str) -> Workload {
         true,
     )
 }
+/// Traefik's pods (the chart's DaemonSet, `components::traefik::POD_LABELS`).
+pub fn traefik() -> Workload {
+    use super::traefik::{METRICS, NAMESPACE, POD_LABELS, WEB, WEBSECURE};
+    Workload::new(
+        NAMESPACE,
+        "traefik",
+        &POD_LABELS,
+        &[WEB, WEBSECURE, METRICS],
+        false,
+    )
+}
+
 /// cert-manager's HTTP-01 solver pods, created in the Certificate's namespace.
 pub fn acme_solver(ns: &str) -> Workload {
     let (k, v) = super::cert_manager::SOLVER_LABEL;
@@ -240,18 +254,25 @@ pub fn app_flows(ns: &str, net: &NetworkParams, p: &super::params::AppParams) ->
         &[mysql::MYSQL, mysql::METRICS],
         true,
     ));
-    let mut flows = vec![
-        flow(
+    let (front, serves, forwards) = match p.ingress {
+        IngressController::IngressNginx => (
             nodes(net),
-            xw.clone(),
-            xwiki::HTTP,
             "ingress-nginx (host network) serves the wiki",
+            "ingress-nginx forwards Let's Encrypt HTTP-01 challenges to cert-manager's solver",
         ),
+        IngressController::Traefik => (
+            w(traefik()),
+            "Traefik serves the wiki",
+            "Traefik forwards Let's Encrypt HTTP-01 challenges to cert-manager's solver",
+        ),
+    };
+    let mut flows = vec![
+        flow(front.clone(), xw.clone(), xwiki::HTTP, serves),
         flow(
-            nodes(net),
+            front,
             w(acme_solver(ns)),
             Port::tcp("http", super::cert_manager::SOLVER_PORT),
-            "ingress-nginx forwards Let's Encrypt HTTP-01 challenges to cert-manager's solver",
+            forwards,
         ),
         flow(xw.clone(), db.clone(), mysql::MYSQL, "XWiki's database"),
         flow(
@@ -310,7 +331,11 @@ fn selector(m: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
 }
 
 /// The flows of `observability`; `smtp_port` is the port of the Alertmanager's SMTP server.
-pub fn observability_flows(net: &NetworkParams, smtp_port: u16) -> Vec<Flow> {
+pub fn observability_flows(
+    net: &NetworkParams,
+    smtp_port: u16,
+    ingress: IngressController,
+) -> Vec<Flow> {
     let w = Peer::Workload;
     let api = Port::tcp("api", net.api_server_port);
     let mut flows = vec![
@@ -398,12 +423,20 @@ pub fn observability_flows(net: &NetworkParams, smtp_port: u16) -> Vec<Flow> {
             Port::tcp("kubelet", 10250),
             "Prometheus scrapes the kubelet and cAdvisor",
         ),
-        flow(
-            w(prometheus()),
-            nodes(net),
-            Port::tcp("ingress-metrics", 10254),
-            "Prometheus scrapes ingress-nginx (host network)",
-        ),
+        match ingress {
+            IngressController::IngressNginx => flow(
+                w(prometheus()),
+                nodes(net),
+                Port::tcp("ingress-metrics", 10254),
+                "Prometheus scrapes ingress-nginx (host network)",
+            ),
+            IngressController::Traefik => flow(
+                w(prometheus()),
+                w(traefik()),
+                super::traefik::METRICS,
+                "Prometheus scrapes Traefik",
+            ),
+        },
         flow(
             w(prometheus()),
             w(cert_manager_controller()),
@@ -459,6 +492,7 @@ pub fn observability_policies(
             .alerting
             .smtp_smarthost
             .port(),
+        plan.settings.cluster.ingress.controller,
     );
     for (env, p) in plan.environments() {
         flows.extend(app_flows(env.name(), &net, p));
@@ -540,7 +574,7 @@ pub fn kyverno_flows(net: &NetworkParams) -> Vec<Flow> {
 /// 10250, cert-manager v1.21.1 values.yaml), the controller talks to Let's Encrypt (443) and
 /// runs the HTTP-01 self-check against the public host (80, which resolves to the ingress
 /// nodes or to a public address); every pod and the startupapicheck Job uses the API server.
-pub fn cert_manager_flows(net: &NetworkParams) -> Vec<Flow> {
+pub fn cert_manager_flows(net: &NetworkParams, ingress: IngressController) -> Vec<Flow> {
     let https = Port::tcp("https", 10250);
     let api = Port::tcp("api", net.api_server_port);
     let controller = || Peer::Workload(cert_manager_controller());
@@ -582,7 +616,48 @@ pub fn cert_manager_flows(net: &NetworkParams) -> Vec<Flow> {
             "HTTP-01 self-check when the host resolves to the ingress nodes",
         ),
     ];
+    if ingress == IngressController::Traefik {
+        // A pod's connection to a node's host port is DNATed to the Traefik pod: the CNI may
+        // apply the policies to the translated destination.
+        flows.push(flow(
+            controller(),
+            Peer::Workload(traefik()),
+            super::traefik::WEB,
+            "HTTP-01 self-check through the node's host port 80 (after its DNAT to Traefik)",
+        ));
+    }
     flows.extend(dns(CERT_MANAGER));
+    flows
+}
+
+/// The flows of `traefik`: the internet reaches the entryPoints through the node's host ports
+/// (80 → `web`, 443 → `websecure`; the port mapping keeps the client's address), and so do the
+/// nodes (a client on the node or hairpin traffic comes from a node address); Traefik watches
+/// the Gateway API objects, Services and EndpointSlices through the API server. It resolves no
+/// name (backends are EndpointSlice addresses; version checks are off).
+pub fn traefik_flows(net: &NetworkParams) -> Vec<Flow> {
+    use super::traefik::{NAMESPACE, WEB, WEBSECURE};
+    let mut flows = Vec::new();
+    for port in [WEB, WEBSECURE] {
+        flows.push(flow(
+            internet(),
+            Peer::Workload(traefik()),
+            port,
+            "visitors reach Traefik through the node's host ports 80/443",
+        ));
+        flows.push(flow(
+            nodes(net),
+            Peer::Workload(traefik()),
+            port,
+            "clients on the nodes (and hairpin traffic) reach Traefik's host ports",
+        ));
+    }
+    flows.push(flow(
+        Peer::Namespace(NAMESPACE.into()),
+        nodes(net),
+        Port::tcp("api", net.api_server_port),
+        "Traefik watches Gateways, routes, Services and EndpointSlices",
+    ));
     flows
 }
 
@@ -629,22 +704,26 @@ pub fn chart_namespace_policies(
         .into_iter()
         .flat_map(|(_, f)| f)
         .collect();
-    [
+    let mut isolated = vec![
         KYVERNO,
         CERT_MANAGER,
         super::runner::CONTROLLER_NAMESPACE,
         super::runner::RUNNER_NAMESPACE,
-    ]
-    .into_iter()
-    .map(|ns| {
-        let touching: Vec<Flow> = everything
-            .iter()
-            .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
-            .cloned()
-            .collect();
-        (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
-    })
-    .collect()
+    ];
+    if settings.cluster.ingress.controller == IngressController::Traefik {
+        isolated.push(super::traefik::NAMESPACE);
+    }
+    isolated
+        .into_iter()
+        .map(|ns| {
+            let touching: Vec<Flow> = everything
+                .iter()
+                .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
+                .cloned()
+                .collect();
+            (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
+        })
+        .collect()
 }
 
 /// Prometheus's scrape of the Longhorn manager, as a NetworkPolicy of `longhorn-system`.
@@ -722,15 +801,20 @@ pub fn flows_of(plan: &super::params::Plan<'_>) -> Vec<(String, Vec<Flow>)> {
         .environments()
         .map(|(env, p)| (env.name().to_string(), app_flows(env.name(), &net, p)))
         .collect();
+    let ingress = settings.cluster.ingress.controller;
     out.push((
         OBSERVABILITY.to_string(),
         observability_flows(
             &net,
             settings.cluster.monitoring.alerting.smtp_smarthost.port(),
+            ingress,
         ),
     ));
     out.push((KYVERNO.to_string(), kyverno_flows(&net)));
-    out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net)));
+    out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net, ingress)));
+    if ingress == IngressController::Traefik {
+        out.push((super::traefik::NAMESPACE.to_string(), traefik_flows(&net)));
+    }
     out.push(("arc".to_string(), runner_flows(&net)));
     out
 }

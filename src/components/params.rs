@@ -22,6 +22,8 @@ pub struct AppParams {
     pub host: String,
     /// Certificate issuer.
     pub issuer: ClusterIssuer,
+    /// The ingress controller (how routes are written, who reaches XWiki).
+    pub ingress: crate::settings::IngressController,
     /// XWiki volume size.
     pub xwiki_storage: Bytes,
     /// XWiki volume StorageClass.
@@ -57,6 +59,7 @@ impl AppParams {
             env: None,
             host: "xwiki.invalid".into(),
             issuer: ClusterIssuer::LetsEncryptStaging,
+            ingress: settings.cluster.ingress.controller,
             xwiki_storage: Bytes::gibi(10),
             xwiki_storage_class: DB_STORAGE_CLASS.into(),
             xwiki_resources: Resources::new(
@@ -84,6 +87,7 @@ impl AppParams {
             env: Some(env),
             host: s.xwiki.host.get_ref().to_string(),
             issuer: s.xwiki.cluster_issuer,
+            ingress: settings.cluster.ingress.controller,
             xwiki_storage: s.xwiki.storage_size,
             xwiki_storage_class: s.xwiki.storage_class.as_str().to_string(),
             xwiki_resources: s.xwiki.resources.get_ref().to_resources(),

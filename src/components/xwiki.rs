@@ -22,6 +22,8 @@ pub const SERVICE: &str = "xwiki";
 pub const DATA_CLAIM: &str = "xwiki-data";
 /// The Secret holding the database password (the `xwiki-password` key of MySQL's Secret).
 pub const DB_SECRET: &str = super::mysql::SECRET;
+/// Name of the wiki's Ingress, or of its Gateway and HTTPS route (Traefik).
+pub const ROUTE: &str = ingress::WIKI_ROUTE;
 /// uid/gid XWiki runs as (the image has no user of its own; any non-zero uid works).
 pub const RUN_AS: RunAs = RunAs::new(1000, 1000);
 
@@ -215,11 +217,6 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
             "deployment.yaml",
             vec![Object::new(&deployment(&labels, "xwiki", template, true))?],
         ),
-        (
-            "ingress.yaml",
-            vec![Object::new(&ingress::https_route(
-                &labels, "xwiki", &p.host, p.issuer, SERVICE, HTTP,
-            ))?],
-        ),
+        ingress::routes(p.ingress, &labels, ROUTE, &p.host, p.issuer, SERVICE, HTTP)?,
     ])
 }

@@ -1,4 +1,5 @@
-//! cert-manager `ClusterIssuer` (`cert-manager.io/v1`), ACME with HTTP-01 only.
+//! cert-manager `ClusterIssuer` (`cert-manager.io/v1`), ACME with HTTP-01 only (through an
+//! Ingress, or an HTTPRoute on a Gateway).
 
 use serde::Serialize;
 
@@ -41,15 +42,40 @@ pub struct SecretKeySelector {
 /// One solver.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Solver {
-    /// HTTP-01 through an Ingress.
+    /// The certificates it solves for (absent: every one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<SolverSelector>,
+    /// HTTP-01.
     pub http01: Http01,
 }
 
-/// `http01`.
+/// `selector` of a solver.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Http01 {
+#[serde(rename_all = "camelCase")]
+pub struct SolverSelector {
+    /// The DNS names it solves for.
+    pub dns_names: Vec<String>,
+}
+
+/// `http01`: through an Ingress or through an HTTPRoute (exactly one).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Http01 {
     /// The Ingress cert-manager creates for the challenge.
-    pub ingress: Http01Ingress,
+    #[serde(rename = "ingress")]
+    Ingress(Http01Ingress),
+    /// The HTTPRoute cert-manager creates for the challenge.
+    #[serde(rename = "gatewayHTTPRoute")]
+    GatewayHttpRoute(Http01GatewayHttpRoute),
+}
+
+/// `http01.gatewayHTTPRoute`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Http01GatewayHttpRoute {
+    /// The Gateway listeners the challenge route attaches to.
+    pub parent_refs: Vec<super::gateway::ParentReference>,
+    /// The solver pod's template.
+    pub pod_template: SolverPodTemplate,
 }
 
 /// `http01.ingress`.

@@ -99,6 +99,35 @@ pub struct LocalObjectReference {
 }
 
 custom_resource! {
+    /// A Flux `GitRepository`: here, an upstream repository at a tag (the Gateway API CRDs).
+    GitRepository, spec = GitRepositorySpec, group = "source.toolkit.fluxcd.io",
+    version = "v1", plural = "gitrepositories", scope = k8s_openapi::NamespaceResourceScope
+}
+
+/// `spec` of a [`GitRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRepositorySpec {
+    /// How often the reference is checked.
+    #[serde(serialize_with = "as_string")]
+    pub interval: Duration,
+    /// Repository URL (`https://`).
+    pub url: String,
+    /// The tag.
+    #[serde(rename = "ref")]
+    pub reference: GitReference,
+    /// The folders fetched (the rest of the repository is not needed).
+    pub sparse_checkout: Vec<String>,
+}
+
+/// `spec.ref` of a [`GitRepository`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GitReference {
+    /// Tag.
+    pub tag: String,
+}
+
+custom_resource! {
     /// A Flux `HelmRepository`: a classic Helm chart repository.
     HelmRepository, spec = HelmRepositorySpec, group = "source.toolkit.fluxcd.io",
     version = "v1", plural = "helmrepositories", scope = k8s_openapi::NamespaceResourceScope

@@ -6,6 +6,7 @@
 
 pub mod cert_manager;
 pub mod flux;
+pub mod gateway;
 pub mod kyverno;
 pub mod longhorn;
 pub mod monitoring;

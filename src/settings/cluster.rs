@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::backup::S3Settings;
 use super::cutover::CutoverSettings;
 use super::environment::EnvironmentsSettings;
+use super::ingress::IngressSettings;
 use super::monitoring::MonitoringSettings;
 use super::network::NetworkSettings;
 use super::sops::SopsSettings;
@@ -29,6 +30,9 @@ pub struct ClusterSettings {
     pub registries: RegistrySettings,
     /// Prometheus and Alertmanager.
     pub monitoring: MonitoringSettings,
+    /// The ingress controller (optional; default ingress-nginx).
+    #[serde(default)]
+    pub ingress: IngressSettings,
     /// Addresses NetworkPolicies need.
     pub network: NetworkSettings,
     /// The S3-compatible store backups go to.

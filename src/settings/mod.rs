@@ -5,6 +5,7 @@
 
 pub mod extra;
 pub mod image_pins;
+pub mod ingress;
 pub mod values;
 mod zone;
 
@@ -37,6 +38,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 pub use crate::diagnostic::SettingsError;
+pub use ingress::{IngressController, IngressSettings};
 use values::DnsName;
 pub use values::SmtpHost;
 

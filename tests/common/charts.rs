@@ -43,7 +43,12 @@ fn chart_dir(chart: &str, version: &str) -> std::path::PathBuf {
 
 /// The generated HelmReleases (with their chart name and version), from the in-memory tree.
 pub fn helm_releases() -> Vec<Value> {
-    let settings = o4g_gitops::settings::Settings::load(&super::root()).unwrap();
+    helm_releases_of(super::Tree::Live)
+}
+
+/// The HelmReleases of one tree.
+pub fn helm_releases_of(tree: super::Tree) -> Vec<Value> {
+    let settings = tree.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
     let mut out = Vec::new();
     for (path, bytes) in tree.files() {
@@ -116,14 +121,23 @@ pub fn available() -> Result<(), String> {
     }
 }
 
-/// Every release rendered, once per test binary.
+/// Every release of the live tree rendered, once per test binary.
 pub fn releases() -> &'static [Release] {
-    static ALL: OnceLock<Vec<Release>> = OnceLock::new();
-    ALL.get_or_init(render_all)
+    releases_of(super::Tree::Live)
 }
 
-fn render_all() -> Vec<Release> {
-    let hrs = helm_releases();
+/// Every release of one tree rendered, once per test binary.
+pub fn releases_of(tree: super::Tree) -> &'static [Release] {
+    static LIVE: OnceLock<Vec<Release>> = OnceLock::new();
+    static TRAEFIK: OnceLock<Vec<Release>> = OnceLock::new();
+    match tree {
+        super::Tree::Live => LIVE.get_or_init(|| render_all(tree)),
+        super::Tree::Traefik => TRAEFIK.get_or_init(|| render_all(tree)),
+    }
+}
+
+fn render_all(tree: super::Tree) -> Vec<Release> {
+    let hrs = helm_releases_of(tree);
     let mut requests = Vec::new();
     let mut meta = Vec::new();
     for hr in &hrs {
@@ -231,6 +245,7 @@ fn is_namespaced(o: &Value) -> bool {
             | "APIService"
             | "PodSecurityPolicy"
             | "ClusterIssuer"
+            | "GatewayClass"
             | "ValidatingAdmissionPolicy"
             | "ValidatingAdmissionPolicyBinding"
     )

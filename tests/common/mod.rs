@@ -117,7 +117,10 @@ pub fn fixture_repo() -> &'static Path {
 /// `out/` shows the bump in its diff).
 pub fn redact_pins(text: &str) -> String {
     let mut out = text.to_string();
-    for image in o4g_gitops::images::ALL {
+    for image in o4g_gitops::images::ALL
+        .iter()
+        .chain(&o4g_gitops::components::traefik::images::ALL)
+    {
         let name = format!("{}/{}", image.registry(), image.repository());
         out = out.replace(&image.to_string(), &format!("{name}:<tag>@<digest>"));
         out = out.replace(image.digest(), "<digest>");
@@ -129,6 +132,7 @@ pub fn redact_pins(text: &str) -> String {
     out = label.replace_all(&out, "${1}<version>").into_owned();
     let mut versions: Vec<&str> = o4g_gitops::images::ALL
         .iter()
+        .chain(&o4g_gitops::components::traefik::images::ALL)
         .flat_map(|i| [i.tag(), i.tag().split('-').next().unwrap()])
         .chain(o4g_gitops::charts::ALL.iter().map(|c| c.version))
         .filter(|v| v.contains('.'))
@@ -295,4 +299,75 @@ pub fn environments() -> Vec<o4g_gitops::settings::Environment> {
         .expect("the repository's settings load")
         .environments()
         .collect()
+}
+
+/// A tree the per-tree checks run on: the live settings as they are (ingress-nginx), or the
+/// same settings with `[ingress] controller = "traefik"` (the other value of the setting), so
+/// every such check proves both controllers without a second fixture to keep in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// `overlays/` and `out/` of the repository.
+    Live,
+    /// A scratch copy of them with `controller = "traefik"`, rendered once per test process.
+    Traefik,
+}
+
+impl Tree {
+    /// Both trees.
+    pub const ALL: [Tree; 2] = [Tree::Live, Tree::Traefik];
+
+    /// Its repository root (`overlays/`, `out/`, `.sops.yaml`).
+    pub fn root(self) -> PathBuf {
+        match self {
+            Tree::Live => root(),
+            Tree::Traefik => traefik_repo().to_path_buf(),
+        }
+    }
+
+    /// Its name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tree::Live => "live (ingress-nginx)",
+            Tree::Traefik => "live with controller = traefik",
+        }
+    }
+
+    /// Its settings.
+    pub fn settings(self) -> o4g_gitops::settings::Settings {
+        o4g_gitops::settings::Settings::load(&self.root()).expect("the settings load")
+    }
+}
+
+/// `cluster.toml` with `[ingress] controller = VALUE` (the table replaced, or added).
+pub fn with_controller(cluster_toml: &str, value: &str) -> String {
+    let table = format!("[ingress]\ncontroller = \"{value}\"\n");
+    let re = regex::Regex::new(r"(?ms)^\[ingress\]\n.*?(^\[|\z)").unwrap();
+    if re.is_match(cluster_toml) {
+        re.replace(cluster_toml, |c: &regex::Captures| {
+            format!("{table}\n{}", &c[1])
+        })
+        .into_owned()
+    } else {
+        format!("{cluster_toml}\n{table}")
+    }
+}
+
+/// The live configuration with `controller = "traefik"`, rendered by the `o4g` binary once per
+/// test process in a temporary folder.
+pub fn traefik_repo() -> &'static Path {
+    static REPO: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    REPO.get_or_init(|| {
+        let dir = live_scratch_repo();
+        let cluster = dir.path().join("overlays/cluster.toml");
+        let settings = std::fs::read_to_string(&cluster).unwrap();
+        std::fs::write(&cluster, with_controller(&settings, "traefik")).unwrap();
+        let out = o4g(dir.path(), &["render"]);
+        assert!(
+            out.status.success(),
+            "the live settings render with controller = traefik:\n{}",
+            text(&out)
+        );
+        dir
+    })
+    .path()
 }
