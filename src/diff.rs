@@ -623,7 +623,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                 let ro = |p: &str| old.get(p).cloned();
                 let rn = |p: &str| new.get(p).cloned();
                 if a == b {
-                    crate::immutable::changes(&ro, &rn, std::slice::from_ref(a))
+                    crate::immutable::changes(&ro, &rn, &[(name.clone(), a.clone())])
                 } else {
                     Vec::new()
                 }

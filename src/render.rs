@@ -417,11 +417,13 @@ pub fn render(
     crate::components::audit(tree, settings)?;
     // Locked before the committed tree is read, so the check sees what this render replaces.
     let lock = lock(root)?;
-    if !options.allow_immutable_change {
-        let refused = immutable_changes(root, tree);
-        if !refused.is_empty() {
-            return Err(Error::Immutable(refused));
-        }
+    // With the flag, what no procedure makes right (a smaller claim template) is still refused.
+    let refused: Vec<_> = immutable_changes(root, tree)
+        .into_iter()
+        .filter(|c| !options.allow_immutable_change || c.never)
+        .collect();
+    if !refused.is_empty() {
+        return Err(Error::Immutable(refused));
     }
     write_locked(root, tree, options, &lock)
 }
@@ -430,7 +432,7 @@ pub fn render(
 /// the folders the Flux Kustomizations apply. The committed files are read without following
 /// symlinks (a symlink makes the write refuse anyway).
 pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::ImmutableChange> {
-    let roots: Vec<String> = tree
+    let roots: Vec<(String, String)> = tree
         .files()
         .iter()
         .filter(|(p, _)| p.starts_with(crate::components::layout::CLUSTER))
@@ -440,9 +442,9 @@ pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::Immu
         })
         .filter(|o| o["kind"] == "Kustomization")
         .filter_map(|o| {
-            o["spec"]["path"]
-                .as_str()
-                .map(|p| p.trim_start_matches("./").to_string())
+            let name = o["metadata"]["name"].as_str()?.to_string();
+            let path = o["spec"]["path"].as_str()?;
+            Some((name, path.trim_start_matches("./").to_string()))
         })
         .collect();
     let new = |p: &str| tree.get(p).map(<[u8]>::to_vec);
