@@ -102,6 +102,10 @@ enum Command {
         /// `mysql/<UTC timestamp>.sql.gz`. Default: the newest committed dump.
         #[arg(long)]
         from: Option<String>,
+        /// Print a Job that only verifies the dump (download, decrypt, checksum) and does not
+        /// touch the database.
+        #[arg(long)]
+        verify_only: bool,
     },
     /// Check a cluster snapshot against what the rendered tree declares for one environment
     /// (NetworkPolicies, pods Ready with their probes, backups within 24 h, dashboards,
@@ -119,9 +123,19 @@ enum Command {
         /// The time the snapshot was taken (RFC 3339); default: now.
         #[arg(long)]
         now: Option<String>,
+        /// Each backup (MySQL dump and XAR export) must have succeeded after this time (RFC
+        /// 3339): the cutover passes the import's end. A completed restore Job in the snapshot
+        /// sets it too.
+        #[arg(long)]
+        since: Option<String>,
         /// Print the kubectl command that makes the snapshot, and exit.
         #[arg(long)]
         print_command: bool,
+    },
+    /// An environment's backups in the store (`src/backups.rs`).
+    Backups {
+        #[command(subcommand)]
+        command: o4g_gitops::backups::BackupsCommand,
     },
     /// SOPS-encrypted Secrets.
     Secrets {
@@ -528,11 +542,13 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(code)
         }
         Command::Secrets { command } => secrets(cli, command),
+        Command::Backups { command } => o4g_gitops::backups::run(&cli.root, command),
         Command::Verify {
             env,
             snapshot,
             revision,
             now,
+            since,
             print_command,
         } => {
             if *print_command {
@@ -559,6 +575,17 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                     }
                 },
                 None => o4g_gitops::verify::now(),
+            };
+            let since = match since.as_deref().map(str::parse) {
+                None => None,
+                Some(Ok(t)) => Some(t),
+                Some(Err(e)) => {
+                    eprintln!(
+                        "error: --since `{}` is not an RFC 3339 time: {e}",
+                        since.as_deref().unwrap_or_default().escape_default()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
             };
             let (label, text) = if snapshot.as_os_str() == "-" {
                 let mut s = String::new();
@@ -591,6 +618,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 &items,
                 now,
                 revision.as_deref(),
+                since,
             )?;
             for c in &checks {
                 println!("{c}");
@@ -603,10 +631,18 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 ExitCode::from(1)
             })
         }
-        Command::RestoreJob { env, from } => {
+        Command::RestoreJob {
+            env,
+            from,
+            verify_only,
+        } => {
             let settings = Settings::load_without_secrets(&cli.root)?;
-            match o4g_gitops::components::backup::restore_job_yaml(&settings, env, from.as_deref())
-            {
+            match o4g_gitops::components::backup::restore_job_yaml(
+                &settings,
+                env,
+                from.as_deref(),
+                *verify_only,
+            ) {
                 Ok(yaml) => {
                     print!("{yaml}");
                     Ok(ExitCode::SUCCESS)

@@ -346,16 +346,59 @@ fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
     assert_eq!(job["metadata"]["namespace"], other);
     // The newest dump when --from is absent: no argument to the script.
     assert!(job["spec"]["template"]["spec"]["containers"][0]["args"].is_null());
-    if common::has_tool("kubectl", "version") || common::in_ci() {
+    // A new name at each `kubectl create` (generateName), so a failed Job never blocks the
+    // next attempt; kubectl reads the printed YAML as one Job (offline: `label --local`).
+    assert_eq!(
+        job["metadata"]["generateName"],
+        o4g_gitops::components::backup::RESTORE_NOW_JOB
+    );
+    assert!(job["metadata"]["name"].is_null());
+    let header: String = yaml
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for step in [
+        format!("flux suspend kustomization apps-{other}"),
+        format!(
+            "kubectl -n {other} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ),
+        format!(
+            "kubectl -n {other} patch cronjob xwiki-export -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ),
+        "[?(@.status.active)]".to_string(),
+        "| kubectl create -f - -o name)".to_string(),
+        "grep -qwE 'Complete|Failed'".to_string(),
+        format!(
+            "kubectl -n {other} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":false}}}}'"
+        ),
+        format!("flux resume kustomization apps-{other}"),
+    ] {
+        assert!(header.contains(&step), "`{step}` in\n{header}");
+    }
+    let at = |s: &str| header.find(s).unwrap();
+    assert!(
+        at("flux suspend") < at("suspend\":true")
+            && at("suspend\":true") < at("kubectl create")
+            && at("kubectl create") < at("suspend\":false")
+            && at("suspend\":false") < at("flux resume"),
+        "Flux suspended first, resumed last:\n{header}"
+    );
+    if common::has_tool("kubectl", "--help") || common::in_ci() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("job.yaml"), &yaml).unwrap();
-        std::fs::write(
-            dir.path().join("kustomization.yaml"),
-            "resources:\n- job.yaml\n",
-        )
-        .unwrap();
-        let built = common::kustomize(dir.path());
-        assert!(built.contains("kind: Job"), "{built}");
+        let out = std::process::Command::new("kubectl")
+            .args(["label", "--local", "-f"])
+            .arg(dir.path().join("job.yaml"))
+            .args([
+                "o4g.dev/check=1",
+                "-o",
+                "jsonpath={.kind} {.metadata.generateName}",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Job mysql-restore-");
     }
     // A name that is no environment of these settings.
     let unknown = (0..)
