@@ -313,8 +313,9 @@ fn backup_failure(
     let name = name_of(cron);
     let ns = ns_of(cron);
     // The CronJob's own runs and those made with `kubectl create job --from=cronjob/<name>`,
-    // which kubectl gives the same controller reference (kubernetes/kubectl@v0.32.4
-    // pkg/cmd/create/create_job.go, createJobFromCronJob: OwnerReferences to the CronJob).
+    // to which kubectl gives an owner reference of kind CronJob and the jobTemplate's labels
+    // (kubernetes/kubernetes staging/src/k8s.io/kubectl/pkg/cmd/create/create_job.go,
+    // `createJobFromCronJob`).
     let mut jobs: Vec<&Value> = items
         .iter()
         .filter(|o| o["kind"] == "Job" && ns_of(o) == ns)

@@ -546,3 +546,56 @@ fn the_xar_staging_follows_the_data_volume_and_attachment_history_is_streamed() 
         assert!(export.contains("attachment_jrcs=false"), "{env}: {export}");
     }
 }
+
+/// The volume restore of each environment suspends its Flux Kustomization before a claim is
+/// deleted (with `prune: true` and the workload in Git, a reconcile recreates the claim empty),
+/// and the dump restore suspends Flux before the backup CronJobs, resuming in reverse order.
+#[test]
+fn the_restore_runbook_suspends_flux_before_the_backups_and_before_deleting_a_claim() {
+    let s = settings();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let doc =
+        String::from_utf8(tree.get("out/docs/runbooks/restore.md").unwrap().to_vec()).unwrap();
+    for env in s.environments().map(|e| e.name()) {
+        let section = doc
+            .split(&format!("## Restore `{env}`"))
+            .nth(1)
+            .unwrap()
+            .split("\n## ")
+            .next()
+            .unwrap();
+        let at = |needle: &str| {
+            section
+                .find(needle)
+                .unwrap_or_else(|| panic!("{env}: `{needle}` in\n{section}"))
+        };
+        let volumes = at("### Volumes from Longhorn backups");
+        let suspend = volumes
+            + section[volumes..]
+                .find(&format!("flux suspend kustomization apps-{env}"))
+                .unwrap_or_else(|| panic!("{env}: no flux suspend in the volume restore"));
+        let delete = volumes + section[volumes..].find("delete the old claim").unwrap();
+        assert!(
+            suspend < delete,
+            "{env}: Flux suspended before the claim is deleted"
+        );
+        let flux = at(&format!("flux suspend kustomization apps-{env}"));
+        let cron = at(&format!(
+            "kubectl -n {env} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ));
+        let active = at("[?(@.status.active)]");
+        let create = at("kubectl create -f out/docs/runbooks/restore-");
+        let resume_cron = at(&format!(
+            "kubectl -n {env} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":false}}}}'"
+        ));
+        let resume = at(&format!("flux resume kustomization apps-{env}"));
+        assert!(
+            flux < cron
+                && cron < active
+                && active < create
+                && create < resume_cron
+                && resume_cron < resume,
+            "{env}: order"
+        );
+    }
+}

@@ -703,10 +703,11 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
 }
 
 /// The restore Jobs' name prefix (`metadata.generateName`): each `kubectl create` makes a
-/// new Job (`mysql-restore-<5 random characters>`, Kubernetes apimachinery
-/// `pkg/api/validation/generate.go`/`names.SimpleNameGenerator`), so a failed one never
-/// blocks the next attempt and re-running the step is safe; `kubectl apply` refuses an object
-/// without a name, hence `kubectl create -f - -o name`, which prints `job.batch/<name>`.
+/// new Job (`mysql-restore-<5 random characters>`: kubernetes/kubernetes
+/// staging/src/k8s.io/apiserver/pkg/storage/names/generate.go, `SimpleNameGenerator`,
+/// `randomLength = 5`), so a failed one never blocks the next attempt and re-running the step
+/// is safe; `kubectl apply` refuses an object without a name, hence `kubectl create -f - -o
+/// name`, which prints `job.batch/<name>`.
 pub const RESTORE_NOW_JOB: &str = "mysql-restore-";
 /// The prefix of the Jobs that only verify a dump (`--verify-only`).
 pub const VERIFY_NOW_JOB: &str = "mysql-verify-";
