@@ -9,7 +9,7 @@ use std::process::Command;
 
 use o4g_gitops::components::{apps, backup, longhorn};
 use o4g_gitops::settings::{Environment, Settings};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn settings() -> Settings {
     Settings::load(&common::root()).unwrap()
@@ -597,5 +597,95 @@ fn the_restore_runbook_suspends_flux_before_the_backups_and_before_deleting_a_cl
                 && resume_cron < resume,
             "{env}: order"
         );
+    }
+}
+
+/// The wait the restore steps print ends on `Failed` as well as on `Complete`, and not on the
+/// interim `FailureTarget`/`SuccessCriteriaMet` conditions: run as printed, with the real
+/// kubectl evaluating its JSONPath offline (`label --local` on a Job of that status).
+#[test]
+fn the_printed_wait_ends_on_failed_or_complete_only() {
+    if !common::has_tool("kubectl", "--help") {
+        if common::in_ci() {
+            panic!("kubectl is required in CI");
+        }
+        eprintln!("skipped: no kubectl");
+        return;
+    }
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v kubectl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let lines = backup::wait_lines("live", "restore", "stop here");
+    for (conditions, ends, last) in [
+        (
+            json!([{"type": "FailureTarget", "status": "True"}, {"type": "Failed", "status": "True"}]),
+            true,
+            "FailureTarget Failed",
+        ),
+        (
+            json!([{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]),
+            true,
+            "SuccessCriteriaMet Complete",
+        ),
+        (
+            json!([{"type": "FailureTarget", "status": "True"}]),
+            false,
+            "",
+        ),
+        (json!([{"type": "Failed", "status": "False"}]), false, ""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "mysql-restore-x7k2p", "namespace": "live"},
+            "spec": {"template": {"spec": {"containers": []}}},
+            "status": {"conditions": conditions}});
+        std::fs::write(dir.path().join("job.json"), job.to_string()).unwrap();
+        // `kubectl -n live get "$job" -o jsonpath=…` → the real kubectl on the file.
+        let fake = format!(
+            "#!/bin/bash\ncase \"$3\" in\n  get) exec {} label --local -f {}/job.json o4g.dev/x=1 \"$5\" \"$6\" ;;\n  logs) echo 'o4g: the log' ;;\nesac\n",
+            real.trim(),
+            dir.path().display()
+        );
+        let bin = dir.path().join("kubectl");
+        std::fs::write(&bin, fake).unwrap();
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let script = format!(
+            "set -eu\njob=job.batch/mysql-restore-x7k2p\n{}\n",
+            lines.join("\n")
+        );
+        let out = Command::new("timeout")
+            .args(["5", "bash", "-c", &script])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .output()
+            .unwrap();
+        let text = common::text(&out);
+        if ends {
+            assert!(out.status.success(), "{conditions}: {text}");
+            assert_eq!(
+                text.lines().last().unwrap_or(""),
+                last,
+                "{conditions}: {text}"
+            );
+            assert!(text.contains("o4g: the log"), "{text}");
+        } else {
+            assert_eq!(
+                out.status.code(),
+                Some(124),
+                "{conditions} must keep waiting: {text}"
+            );
+        }
     }
 }
