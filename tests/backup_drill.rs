@@ -1743,6 +1743,18 @@ fn backups_list_shows_each_dump_with_age_size_and_marker_from_the_sops_keys() {
         rclone_dir.display(),
         std::env::var("PATH").unwrap()
     );
+    let run_marked = |key_file: &Path, marker: &(String, String)| {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", drill.net()))
+            .arg(env!("CARGO_BIN_EXE_o4g"))
+            .args(["backups", "list", "--env", "live", "--now", &now, "--root"])
+            .arg(repo.path())
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .env("PATH", &path)
+            .env(&marker.0, &marker.1)
+            .output()
+            .unwrap()
+    };
     let run = |key_file: &Path| {
         std::process::Command::new("nsenter")
             .arg(format!("--net=/proc/{}/ns/net", drill.net()))
@@ -1754,9 +1766,35 @@ fn backups_list_shows_each_dump_with_age_size_and_marker_from_the_sops_keys() {
             .output()
             .unwrap()
     };
-    let out = run(&key);
+    // Every process of the listing watched: no key in any argv, the store's keys in rclone's
+    // environment only.
+    let marker = procs::marker("backups-list");
+    let watch = procs::watch(&marker);
+    let out = run_marked(&key, &marker);
+    let seen = watch.stop();
     let text = common::text(&out);
     assert!(out.status.success(), "{text}");
+    assert!(seen.iter().any(|p| p.comm == "rclone"), "{seen:?}");
+    for p in &seen {
+        for secret in [s3::ACCESS_KEY, s3::SECRET_KEY, CRYPT_PW, CRYPT_SALT] {
+            assert!(
+                !p.argv.iter().any(|a| a.contains(secret)),
+                "{} ({}) has a key in its arguments",
+                p.comm,
+                p.pid
+            );
+        }
+        let holds = p.env.iter().any(|v| {
+            v.starts_with("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=")
+                || v.starts_with("RCLONE_CONFIG_VAULT_PASSWORD=")
+        });
+        assert!(
+            !holds || p.comm == "rclone",
+            "{} ({}) holds the store's keys",
+            p.comm,
+            p.pid
+        );
+    }
     let line = text
         .lines()
         .find(|l| l.starts_with(&format!("mysql/{name}")))
