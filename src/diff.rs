@@ -623,7 +623,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                 let ro = |p: &str, _| old.get(p).map(|b| crate::immutable::parse(p, b));
                 let rn = |p: &str, _| new.get(p).map(|b| crate::immutable::parse(p, b));
                 if a == b {
-                    crate::immutable::changes(&ro, &rn, std::slice::from_ref(a))
+                    crate::immutable::changes(&ro, &rn, &[(name.clone(), a.clone())])
                 } else {
                     Vec::new()
                 }

@@ -22,7 +22,7 @@ pub enum Error {
     #[error("{0}")]
     Unsafe(String),
     /// The render changes fields the API server will not patch; nothing was written.
-    #[error("{} change(s) the API server would refuse; nothing was written (render with --allow-immutable-change once the procedure is done):\n{}", .0.len(), .0.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{} change(s) the API server would refuse; nothing was written ({}):\n{}", .0.len(), if .0.iter().all(|c| c.never) { "no flag allows them" } else { "render with --allow-immutable-change once the procedure is done" }, .0.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n"))]
     Immutable(Vec<ImmutableChange>),
     /// Another render holds the checkout's lock.
     #[error("{0}")]
@@ -91,10 +91,13 @@ pub struct ImmutableChange {
     pub object: String,
     /// The field.
     pub field: String,
-    /// Old and new value, short.
+    /// Old and new value, in full.
     pub change: String,
-    /// What to do instead.
-    pub procedure: &'static str,
+    /// What to do instead, with the environment's real names and sizes.
+    pub procedure: String,
+    /// No procedure makes it right: `--allow-immutable-change` does not write it either
+    /// (a smaller claim template than the live claims).
+    pub never: bool,
 }
 
 impl fmt::Display for ImmutableChange {

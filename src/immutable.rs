@@ -21,16 +21,64 @@ use serde_json::Value;
 
 pub use crate::error::ImmutableChange;
 
-const STS: &str = "Procedure (docs/apps.md, \"Changing what the API server will not patch\"): patch the live PVC (`kubectl -n <ns> patch pvc data-mysql-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"<size>\"}}}}'`), wait until it is resized, then `kubectl -n <ns> delete statefulset mysql --cascade=orphan` so Flux recreates it with the new template while the pod and volume stay; render with --allow-immutable-change";
+/// Where the procedures are written out (`templates/apps.md`, rendered).
+const DOC: &str = "out/docs/apps.md, \"Changing what the API server will not patch\"";
 const SELECTOR: &str = "Delete the object (its pods go with it) and let Flux recreate it; render with --allow-immutable-change";
 const PVC: &str = "A volume never shrinks: copy the data to a new, smaller claim (restore from backup), or keep the size";
 const SC: &str = "Create a StorageClass under a new name and move the claims to it; render with --allow-immutable-change";
+
+/// The StatefulSet's other fixed fields: the object must be recreated.
+fn sts_other(ns: &str, name: &str, kustomization: &str) -> String {
+    format!(
+        "Procedure ({DOC}): `flux suspend kustomization {kustomization}`; `kubectl -n {ns} delete statefulset {name} --cascade=orphan` (the pods and volumes stay); render with --allow-immutable-change, commit and push; `flux reconcile source git {src}`; `flux resume kustomization {kustomization}`",
+        src = crate::components::flux::GIT_SOURCE
+    )
+}
+
+/// Growing a claim template: the live claims are resized by hand, the StatefulSet is
+/// recreated around its running pods, with Flux held off in between. `flux suspend`/`resume
+/// kustomization` and `flux reconcile source git` are the Flux CLI's (fluxcd/flux2@v2.9.4
+/// docs/cmd/flux_suspend_kustomization.md, flux_resume_kustomization.md: resume "waits for
+/// it to finish the apply", of the source's current artifact, hence the source first).
+fn sts_grow(ns: &str, name: &str, claims: &[String], size: &str, kustomization: &str) -> String {
+    let patch = claims
+        .iter()
+        .map(|c| {
+            format!(
+                "`kubectl -n {ns} patch pvc {c} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{size}\"}}}}}}}}'`"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let check = claims
+        .iter()
+        .map(|c| {
+            format!("`kubectl -n {ns} get pvc {c} -o jsonpath='{{.status.capacity.storage}}'`")
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    format!(
+        "Procedure ({DOC}), in this order: (1) `flux suspend kustomization {kustomization}` (otherwise a reconcile between steps 3 and 5 recreates the StatefulSet with the old template); (2) {patch}, then wait until {check} prints {size} (Longhorn expands online); (3) `kubectl -n {ns} delete statefulset {name} --cascade=orphan` (the pod and its volume stay); (4) render with --allow-immutable-change, commit and push; (5) `flux reconcile source git {src}` (the source fetches that commit), then `flux resume kustomization {kustomization}`: Flux recreates the StatefulSet with the new template and it adopts the running pod",
+        src = crate::components::flux::GIT_SOURCE
+    )
+}
+
+/// A smaller claim template: no procedure keeps the StatefulSet's claims (Kubernetes
+/// pkg/apis/core/validation/validation.go `ValidatePersistentVolumeClaimUpdate` refuses a
+/// smaller request: "field can not be less than previous value").
+fn sts_shrink(ns: &str, claims: &[String], old: &str) -> String {
+    format!(
+        "A claim never shrinks, and a template smaller than the live claims ({} at {old} in {ns}) would no longer describe them, so --allow-immutable-change does not write it either: keep {old} (set it back in the settings), or restore a backup into a new StatefulSet under another name ({DOC})",
+        claims.join(", ")
+    )
+}
 
 /// The kinds whose fields the rules below guard: [`changes`] builds only their objects.
 pub const KINDS: &[&str] = &[
     "StatefulSet",
     "Deployment",
     "Job",
+    "CronJob",
     "PersistentVolumeClaim",
     "StorageClass",
 ];
@@ -175,16 +223,9 @@ fn key(o: &Value) -> (String, String, String) {
     )
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 120 {
-        format!(
-            "{}…",
-            &s[..s.char_indices().nth(117).map_or(s.len(), |(i, _)| i)]
-        )
-    } else {
-        s
-    }
+/// A value as one line of JSON, in full (both sides of a refused change are printed whole).
+fn full(v: &Value) -> String {
+    v.to_string()
 }
 
 fn without(v: &Value, keys: &[&str]) -> Value {
@@ -197,18 +238,57 @@ fn without(v: &Value, keys: &[&str]) -> Value {
     v
 }
 
-/// The refused changes between an old object and its new version.
-fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
+/// The size a claim template requests, as written and in bytes.
+fn requested(t: &Value) -> Option<Size> {
+    let s = t["spec"]["resources"]["requests"]["storage"].as_str()?;
+    let b = crate::quantity::Bytes::parse(s).ok()?;
+    Some((s.to_string(), b.get()))
+}
+
+/// A requested size as written, and in bytes.
+type Size = (String, u64);
+
+/// When two lists of claim templates differ only in requested sizes: each template whose size
+/// changed, with its old and new size.
+fn resized(old: &Value, new: &Value) -> Option<Vec<(String, Size, Size)>> {
+    let (o, n) = (old.as_array()?, new.as_array()?);
+    if o.len() != n.len() {
+        return None;
+    }
+    let strip = |t: &Value| {
+        let mut t = t.clone();
+        if let Some(r) = t["spec"]["resources"]["requests"].as_object_mut() {
+            r.remove("storage");
+        }
+        t
+    };
+    let mut out = Vec::new();
+    for (a, b) in o.iter().zip(n) {
+        if strip(a) != strip(b) {
+            return None;
+        }
+        if a != b {
+            let name = b["metadata"]["name"].as_str()?.to_string();
+            out.push((name, requested(a)?, requested(b)?));
+        }
+    }
+    Some(out)
+}
+
+/// The refused changes between an old object and its new version; `kustomization` is the Flux
+/// Kustomization that applies it.
+fn compare(old: &Value, new: &Value, kustomization: &str) -> Vec<ImmutableChange> {
     let (kind, ns, name) = key(new);
     let object = format!("{kind} {ns}/{name}");
     let mut out = Vec::new();
-    let mut push = |field: &str, a: &Value, b: &Value, procedure| {
+    let mut push = |field: &str, a: &Value, b: &Value, procedure: String, never: bool| {
         if a != b {
             out.push(ImmutableChange {
                 object: object.clone(),
                 field: field.to_string(),
-                change: format!("{} → {}", short(a), short(b)),
+                change: format!("{} → {}", full(a), full(b)),
                 procedure,
+                never,
             });
         }
     };
@@ -224,13 +304,34 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
                 "minReadySeconds",
             ];
             let (a, b) = (without(o, &mutable), without(n, &mutable));
-            for field in [
-                "volumeClaimTemplates",
-                "selector",
-                "serviceName",
-                "podManagementPolicy",
-            ] {
-                push(&format!("spec.{field}"), &a[field], &b[field], STS);
+            let other = sts_other(&ns, &name, kustomization);
+            let field = "spec.volumeClaimTemplates";
+            let (ot, nt) = (&a["volumeClaimTemplates"], &b["volumeClaimTemplates"]);
+            match resized(ot, nt) {
+                Some(sizes) if ot != nt => {
+                    let replicas = n["replicas"].as_u64().unwrap_or(1);
+                    for (template, (old_size, ob), (new_size, nb)) in sizes {
+                        let claims: Vec<String> = (0..replicas)
+                            .map(|i| format!("{template}-{name}-{i}"))
+                            .collect();
+                        if nb < ob {
+                            push(field, ot, nt, sts_shrink(&ns, &claims, &old_size), true);
+                        } else {
+                            let procedure = sts_grow(&ns, &name, &claims, &new_size, kustomization);
+                            push(field, ot, nt, procedure, false);
+                        }
+                    }
+                }
+                _ => push(field, ot, nt, other.clone(), false),
+            }
+            for field in ["selector", "serviceName", "podManagementPolicy"] {
+                push(
+                    &format!("spec.{field}"),
+                    &a[field],
+                    &b[field],
+                    other.clone(),
+                    false,
+                );
             }
             let rest = [
                 "volumeClaimTemplates",
@@ -242,13 +343,32 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
                 "spec (other fields)",
                 &without(&a, &rest),
                 &without(&b, &rest),
-                STS,
+                other,
+                false,
             );
         }
-        "Deployment" => push("spec.selector", &o["selector"], &n["selector"], SELECTOR),
+        "Deployment" => push(
+            "spec.selector",
+            &o["selector"],
+            &n["selector"],
+            SELECTOR.into(),
+            false,
+        ),
         "Job" => {
-            push("spec.selector", &o["selector"], &n["selector"], SELECTOR);
-            push("spec.template", &o["template"], &n["template"], SELECTOR);
+            push(
+                "spec.selector",
+                &o["selector"],
+                &n["selector"],
+                SELECTOR.into(),
+                false,
+            );
+            push(
+                "spec.template",
+                &o["template"],
+                &n["template"],
+                SELECTOR.into(),
+                false,
+            );
         }
         "PersistentVolumeClaim" => {
             let size = |v: &Value| {
@@ -263,7 +383,8 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
                     "spec.resources.requests.storage",
                     &o["resources"]["requests"]["storage"],
                     &n["resources"]["requests"]["storage"],
-                    PVC,
+                    PVC.into(),
+                    false,
                 );
             }
             let mutable = ["resources", "volumeAttributesClassName"];
@@ -271,7 +392,8 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
                 "spec",
                 &without(o, &mutable),
                 &without(n, &mutable),
-                SELECTOR,
+                SELECTOR.into(),
+                false,
             );
         }
         "StorageClass" => {
@@ -281,7 +403,7 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
                 "reclaimPolicy",
                 "volumeBindingMode",
             ] {
-                push(field, &old[field], &new[field], SC);
+                push(field, &old[field], &new[field], SC.into(), false);
             }
         }
         _ => {}
@@ -289,18 +411,79 @@ fn compare(old: &Value, new: &Value) -> Vec<ImmutableChange> {
     out
 }
 
-/// Every refused change from the tree `old` to the tree `new`, over the folders Flux applies.
-pub fn changes(old: &Reader<'_>, new: &Reader<'_>, roots: &[String]) -> Vec<ImmutableChange> {
+/// The pod template of a workload or a CronJob.
+fn pod_spec(o: &Value) -> &Value {
+    match o["kind"].as_str() {
+        Some("CronJob") => &o["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &o["spec"]["template"]["spec"],
+    }
+}
+
+/// The `emptyDir` size limits that change between two versions of an object: what moves with
+/// a volume size elsewhere (the restore test's scratch datadir is as large as its source's
+/// MySQL volume, and its node needs that much free disk).
+fn empty_dir_moves(old: &Value, new: &Value) -> Vec<String> {
+    let limits = |o: &Value| -> BTreeMap<String, Value> {
+        pod_spec(o)["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["emptyDir"].is_object())
+            .map(|v| {
+                (
+                    v["name"].as_str().unwrap_or("").to_string(),
+                    v["emptyDir"]["sizeLimit"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (limits(old), limits(new));
+    let (kind, ns, name) = key(new);
+    b.iter()
+        .filter_map(|(volume, limit)| {
+            let before = a.get(volume)?;
+            (before != limit).then(|| {
+                format!(
+                    "{kind} {ns}/{name}: emptyDir `{volume}` {} → {} (its node needs that much free disk)",
+                    before.as_str().unwrap_or("unlimited"),
+                    limit.as_str().unwrap_or("unlimited")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Every refused change from the tree `old` to the tree `new`, over the folders Flux applies
+/// (`roots`: each Flux Kustomization's name and path). A claim template's change also names
+/// what moves with it elsewhere in the tree.
+pub fn changes(
+    old: &Reader<'_>,
+    new: &Reader<'_>,
+    roots: &[(String, String)],
+) -> Vec<ImmutableChange> {
     let mut out = Vec::new();
-    for root in roots {
+    let mut moves = Vec::new();
+    for (kustomization, root) in roots {
         let before: BTreeMap<_, _> = build(old, root, true)
             .into_iter()
             .map(|o| (key(&o), o))
             .collect();
         for n in build(new, root, true) {
             if let Some(o) = before.get(&key(&n)) {
-                out.extend(compare(o, &n));
+                out.extend(compare(o, &n, kustomization));
+                moves.extend(empty_dir_moves(o, &n));
             }
+        }
+    }
+    moves.sort();
+    moves.dedup();
+    if !moves.is_empty() {
+        for c in out
+            .iter_mut()
+            .filter(|c| c.field == "spec.volumeClaimTemplates" && !c.never)
+        {
+            c.procedure
+                .push_str(&format!(". What moves with it: {}", moves.join("; ")));
         }
     }
     out.sort_by(|a, b| (&a.object, &a.field).cmp(&(&b.object, &b.field)));
@@ -335,15 +518,15 @@ mod tests {
     #[test]
     fn growing_a_claim_is_fine_shrinking_it_is_not() {
         let pvc = |s: &str| json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "d", "namespace": "p"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": s}}}});
-        assert!(compare(&pvc("10Gi"), &pvc("20Gi")).is_empty());
-        assert_eq!(compare(&pvc("20Gi"), &pvc("10Gi")).len(), 1);
+        assert!(compare(&pvc("10Gi"), &pvc("20Gi"), "apps-p").is_empty());
+        assert_eq!(compare(&pvc("20Gi"), &pvc("10Gi"), "apps-p").len(), 1);
     }
 
     #[test]
     fn a_statefulset_template_may_change_its_claims_may_not() {
         let sts = |image: &str, size: &str| json!({"kind": "StatefulSet", "metadata": {"name": "m", "namespace": "p"}, "spec": {"serviceName": "h", "selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": [{"image": image}]}}, "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": size}}}}]}});
-        assert!(compare(&sts("a", "50Gi"), &sts("b", "50Gi")).is_empty());
-        let refused = compare(&sts("a", "50Gi"), &sts("a", "60Gi"));
+        assert!(compare(&sts("a", "50Gi"), &sts("b", "50Gi"), "apps-p").is_empty());
+        let refused = compare(&sts("a", "50Gi"), &sts("a", "60Gi"), "apps-p");
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].field, "spec.volumeClaimTemplates");
     }

@@ -55,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backups;
 #[rustfmt::skip] // one chart per line, like the images
 pub mod charts;
 pub mod closed_pipe;

@@ -419,10 +419,14 @@ pub fn render(
     let lock = lock(root)?;
     let drift = check(root, tree)?;
     // When every generated file is on disk with the same bytes, every object kustomize builds
-    // is the same: no field can change, so the committed objects are not read at all.
+    // is the same: no field can change, so the committed objects are not read at all. With
+    // the flag, what no procedure makes right (a smaller claim template) is still refused.
     let same = drift.changed.is_empty() && drift.missing.is_empty();
-    if !options.allow_immutable_change && !same {
-        let refused = immutable_changes(root, tree);
+    if !same {
+        let refused: Vec<_> = immutable_changes(root, tree)
+            .into_iter()
+            .filter(|c| !options.allow_immutable_change || c.never)
+            .collect();
         if !refused.is_empty() {
             return Err(Error::Immutable(refused));
         }
@@ -442,16 +446,16 @@ pub fn immutable_changes(root: &Path, tree: &Tree) -> Vec<crate::immutable::Immu
             .map(<[_]>::to_vec)
             .or_else(|| tree.get(p).map(|b| parse(p, b)))
     };
-    let roots: Vec<String> = tree
+    let roots: Vec<(String, String)> = tree
         .files()
         .keys()
         .filter(|p| p.starts_with(crate::components::layout::CLUSTER))
         .flat_map(|p| objects_of(p).unwrap_or_default())
         .filter(|o| o["kind"] == "Kustomization")
         .filter_map(|o| {
-            o["spec"]["path"]
-                .as_str()
-                .map(|p| p.trim_start_matches("./").to_string())
+            let name = o["metadata"]["name"].as_str()?.to_string();
+            let path = o["spec"]["path"].as_str()?;
+            Some((name, path.trim_start_matches("./").to_string()))
         })
         .collect();
     let new = |p: &str, _: Part| objects_of(p);

@@ -107,16 +107,35 @@ fn time(v: &Value) -> Option<Timestamp> {
     v.as_str()?.parse().ok()
 }
 
+/// The time the environment's newest restore completed: the latest `completionTime` of a
+/// Complete Job of the restore runbook (label [`components::backup::RUNBOOK_LABEL`]) in `ns`.
+pub fn restore_completed(items: &[Value], ns: &str) -> Option<Timestamp> {
+    items
+        .iter()
+        .filter(|o| o["kind"] == "Job" && ns_of(o) == ns)
+        .filter(|j| {
+            j["metadata"]["labels"][components::backup::RUNBOOK_LABEL]
+                == components::backup::RUNBOOK_RESTORE
+        })
+        .filter(|j| condition_true(j, "Complete"))
+        .filter_map(|j| time(&j["status"]["completionTime"]))
+        .max()
+}
+
 /// Checks `items` against the tree for `env` at time `now`; `revision` is the Git revision
-/// every Flux Kustomization must have applied (`main@sha1:…`), when given.
+/// every Flux Kustomization must have applied (`main@sha1:…`), when given. Each backup must
+/// have succeeded after `since` and after the newest restore the snapshot shows (a backup of
+/// the database before the import does not protect what was imported).
 pub fn check(
     settings: &Settings,
     env: Environment,
     items: &[Value],
     now: Timestamp,
     revision: Option<&str>,
+    since: Option<Timestamp>,
 ) -> Result<Vec<Item>, crate::Error> {
     let ns = env.name();
+    let gate = since.into_iter().chain(restore_completed(items, ns)).max();
     let declared = components::apps::final_objects(settings, env)?;
     let mut out = Vec::new();
 
@@ -204,7 +223,7 @@ pub fn check(
         let what = format!("backup {ns}/{name}");
         let failure = match find(items, "CronJob", ns, name) {
             None => Some("CronJob missing".into()),
-            Some(live) => backup_failure(live, items, now),
+            Some(live) => backup_failure(live, items, now, gate),
         };
         out.push(item(what, failure));
     }
@@ -299,9 +318,18 @@ fn probe_matches(declared: &Value, live: &Value) -> bool {
     }
 }
 
-fn backup_failure(cron: &Value, items: &[Value], now: Timestamp) -> Option<String> {
+fn backup_failure(
+    cron: &Value,
+    items: &[Value],
+    now: Timestamp,
+    gate: Option<Timestamp>,
+) -> Option<String> {
     let name = name_of(cron);
     let ns = ns_of(cron);
+    // The CronJob's own runs and those made with `kubectl create job --from=cronjob/<name>`,
+    // to which kubectl gives an owner reference of kind CronJob and the jobTemplate's labels
+    // (kubernetes/kubernetes staging/src/k8s.io/kubectl/pkg/cmd/create/create_job.go,
+    // `createJobFromCronJob`).
     let mut jobs: Vec<&Value> = items
         .iter()
         .filter(|o| o["kind"] == "Job" && ns_of(o) == ns)
@@ -320,7 +348,22 @@ fn backup_failure(cron: &Value, items: &[Value], now: Timestamp) -> Option<Strin
     {
         return Some(format!("its last run {} failed", name_of(last)));
     }
-    let Some(success) = time(&cron["status"]["lastSuccessfulTime"]) else {
+    // `lastSuccessfulTime` counts only the CronJob's scheduled runs; a Job's completionTime
+    // counts the manual ones too.
+    let success = jobs
+        .iter()
+        .filter(|j| condition_true(j, "Complete"))
+        .filter_map(|j| time(&j["status"]["completionTime"]))
+        .chain(time(&cron["status"]["lastSuccessfulTime"]))
+        .max();
+    if let Some(gate) = gate
+        && success.is_none_or(|s| s <= gate)
+    {
+        return Some(format!(
+            "no successful run completed after the import ({gate}): take one with `kubectl -n {ns} create job {name}-after-import --from=cronjob/{name}` and wait until it is Complete"
+        ));
+    }
+    let Some(success) = success else {
         return Some("never succeeded".into());
     };
     let age = now.as_second() - success.as_second();

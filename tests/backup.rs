@@ -9,7 +9,7 @@ use std::process::Command;
 
 use o4g_gitops::components::{apps, backup, longhorn};
 use o4g_gitops::settings::{Environment, Settings};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn settings() -> Settings {
     Settings::load(&common::root()).unwrap()
@@ -346,16 +346,59 @@ fn restore_job_prints_an_audited_job_and_refuses_bad_arguments() {
     assert_eq!(job["metadata"]["namespace"], other);
     // The newest dump when --from is absent: no argument to the script.
     assert!(job["spec"]["template"]["spec"]["containers"][0]["args"].is_null());
-    if common::has_tool("kubectl", "version") || common::in_ci() {
+    // A new name at each `kubectl create` (generateName), so a failed Job never blocks the
+    // next attempt; kubectl reads the printed YAML as one Job (offline: `label --local`).
+    assert_eq!(
+        job["metadata"]["generateName"],
+        o4g_gitops::components::backup::RESTORE_NOW_JOB
+    );
+    assert!(job["metadata"]["name"].is_null());
+    let header: String = yaml
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for step in [
+        format!("flux suspend kustomization apps-{other}"),
+        format!(
+            "kubectl -n {other} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ),
+        format!(
+            "kubectl -n {other} patch cronjob xwiki-export -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ),
+        "[?(@.status.active)]".to_string(),
+        "| kubectl create -f - -o name)".to_string(),
+        "grep -qwE 'Complete|Failed'".to_string(),
+        format!(
+            "kubectl -n {other} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":false}}}}'"
+        ),
+        format!("flux resume kustomization apps-{other}"),
+    ] {
+        assert!(header.contains(&step), "`{step}` in\n{header}");
+    }
+    let at = |s: &str| header.find(s).unwrap();
+    assert!(
+        at("flux suspend") < at("suspend\":true")
+            && at("suspend\":true") < at("kubectl create")
+            && at("kubectl create") < at("suspend\":false")
+            && at("suspend\":false") < at("flux resume"),
+        "Flux suspended first, resumed last:\n{header}"
+    );
+    if common::has_tool("kubectl", "--help") || common::in_ci() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("job.yaml"), &yaml).unwrap();
-        std::fs::write(
-            dir.path().join("kustomization.yaml"),
-            "resources:\n- job.yaml\n",
-        )
-        .unwrap();
-        let built = common::kustomize(dir.path());
-        assert!(built.contains("kind: Job"), "{built}");
+        let out = std::process::Command::new("kubectl")
+            .args(["label", "--local", "-f"])
+            .arg(dir.path().join("job.yaml"))
+            .args([
+                "o4g.dev/check=1",
+                "-o",
+                "jsonpath={.kind} {.metadata.generateName}",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Job mysql-restore-");
     }
     // A name that is no environment of these settings.
     let unknown = (0..)
@@ -501,5 +544,148 @@ fn the_xar_staging_follows_the_data_volume_and_attachment_history_is_streamed() 
             .unwrap_or_else(|| panic!("{env}: no scripts"));
         let export = scripts["data"]["xwiki-export.sh"].as_str().unwrap();
         assert!(export.contains("attachment_jrcs=false"), "{env}: {export}");
+    }
+}
+
+/// The volume restore of each environment suspends its Flux Kustomization before a claim is
+/// deleted (with `prune: true` and the workload in Git, a reconcile recreates the claim empty),
+/// and the dump restore suspends Flux before the backup CronJobs, resuming in reverse order.
+#[test]
+fn the_restore_runbook_suspends_flux_before_the_backups_and_before_deleting_a_claim() {
+    let s = settings();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let doc =
+        String::from_utf8(tree.get("out/docs/runbooks/restore.md").unwrap().to_vec()).unwrap();
+    for env in s.environments().map(|e| e.name()) {
+        let section = doc
+            .split(&format!("## Restore `{env}`"))
+            .nth(1)
+            .unwrap()
+            .split("\n## ")
+            .next()
+            .unwrap();
+        let at = |needle: &str| {
+            section
+                .find(needle)
+                .unwrap_or_else(|| panic!("{env}: `{needle}` in\n{section}"))
+        };
+        let volumes = at("### Volumes from Longhorn backups");
+        let suspend = volumes
+            + section[volumes..]
+                .find(&format!("flux suspend kustomization apps-{env}"))
+                .unwrap_or_else(|| panic!("{env}: no flux suspend in the volume restore"));
+        let delete = volumes + section[volumes..].find("delete the old claim").unwrap();
+        assert!(
+            suspend < delete,
+            "{env}: Flux suspended before the claim is deleted"
+        );
+        let flux = at(&format!("flux suspend kustomization apps-{env}"));
+        let cron = at(&format!(
+            "kubectl -n {env} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":true}}}}'"
+        ));
+        let active = at("[?(@.status.active)]");
+        let create = at("kubectl create -f out/docs/runbooks/restore-");
+        let resume_cron = at(&format!(
+            "kubectl -n {env} patch cronjob mysql-backup -p '{{\"spec\":{{\"suspend\":false}}}}'"
+        ));
+        let resume = at(&format!("flux resume kustomization apps-{env}"));
+        assert!(
+            flux < cron
+                && cron < active
+                && active < create
+                && create < resume_cron
+                && resume_cron < resume,
+            "{env}: order"
+        );
+    }
+}
+
+/// The wait the restore steps print ends on `Failed` as well as on `Complete`, and not on the
+/// interim `FailureTarget`/`SuccessCriteriaMet` conditions: run as printed, with the real
+/// kubectl evaluating its JSONPath offline (`label --local` on a Job of that status).
+#[test]
+fn the_printed_wait_ends_on_failed_or_complete_only() {
+    if !common::has_tool("kubectl", "--help") {
+        if common::in_ci() {
+            panic!("kubectl is required in CI");
+        }
+        eprintln!("skipped: no kubectl");
+        return;
+    }
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v kubectl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let lines = backup::wait_lines("live", "restore", "stop here");
+    for (conditions, ends, last) in [
+        (
+            json!([{"type": "FailureTarget", "status": "True"}, {"type": "Failed", "status": "True"}]),
+            true,
+            "FailureTarget Failed",
+        ),
+        (
+            json!([{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]),
+            true,
+            "SuccessCriteriaMet Complete",
+        ),
+        (
+            json!([{"type": "FailureTarget", "status": "True"}]),
+            false,
+            "",
+        ),
+        (json!([{"type": "Failed", "status": "False"}]), false, ""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "mysql-restore-x7k2p", "namespace": "live"},
+            "spec": {"template": {"spec": {"containers": []}}},
+            "status": {"conditions": conditions}});
+        std::fs::write(dir.path().join("job.json"), job.to_string()).unwrap();
+        // `kubectl -n live get "$job" -o jsonpath=…` → the real kubectl on the file.
+        let fake = format!(
+            "#!/bin/bash\ncase \"$3\" in\n  get) exec {} label --local -f {}/job.json o4g.dev/x=1 \"$5\" \"$6\" ;;\n  logs) echo 'o4g: the log' ;;\nesac\n",
+            real.trim(),
+            dir.path().display()
+        );
+        let bin = dir.path().join("kubectl");
+        std::fs::write(&bin, fake).unwrap();
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let script = format!(
+            "set -eu\njob=job.batch/mysql-restore-x7k2p\n{}\n",
+            lines.join("\n")
+        );
+        let out = Command::new("timeout")
+            .args(["5", "bash", "-c", &script])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .output()
+            .unwrap();
+        let text = common::text(&out);
+        if ends {
+            assert!(out.status.success(), "{conditions}: {text}");
+            assert_eq!(
+                text.lines().last().unwrap_or(""),
+                last,
+                "{conditions}: {text}"
+            );
+            assert!(text.contains("o4g: the log"), "{text}");
+        } else {
+            assert_eq!(
+                out.status.code(),
+                Some(124),
+                "{conditions} must keep waiting: {text}"
+            );
+        }
     }
 }

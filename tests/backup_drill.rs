@@ -785,6 +785,13 @@ fn the_xar_export_fails_on_401_500_an_html_page_or_a_truncated_zip() {
 /// Runs the main container of a printed restore Job, as its pod runs it, against a fresh
 /// server reached as root over TCP; returns the server and the run (asserted successful).
 fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
+    let (target, run) = run_restore_job_on(drill, job, |_| {});
+    assert!(run.ok(), "{}", run.text());
+    (target, run)
+}
+
+/// [`run_restore_job`] on a server `prepare` has put data in first; the run is returned as is.
+fn run_restore_job_on(drill: &Drill, job: &Value, prepare: impl Fn(&MariaDb)) -> (MariaDb, Run) {
     // As prod's server: its max_allowed_packet, and a binary log (MySQL 8.0 logs by default).
     let target = MariaDb::start_with(
         ROOT_PW,
@@ -795,6 +802,7 @@ fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
             o4g_gitops::components::mysql::MAX_ALLOWED_PACKET
         ),
     );
+    prepare(&target);
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -805,8 +813,65 @@ fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
     let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
     set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
     let run = j.run(None);
-    assert!(run.ok(), "{}", run.text());
     (target, run)
+}
+
+/// The Job `o4g restore-job --env live` prints, with `extra` arguments.
+fn printed_restore_job(extra: &[&str]) -> Value {
+    let mut args = vec!["restore-job", "--env", "live"];
+    args.extend(extra);
+    let out = common::o4g(common::fixture_repo(), &args);
+    assert!(out.status.success(), "{}", common::text(&out));
+    serde_yaml::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap()
+}
+
+/// A restore into a server that already holds data: a table only the target had (in a schema
+/// the dump holds) and a schema only the target had (a sub-wiki deleted since) do not survive;
+/// every table the dump holds equals the source's.
+#[test]
+fn a_restore_leaves_the_target_with_exactly_the_dumps_schemas_and_tables() {
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    assert!(drill.backup().ok());
+    let job = printed_restore_job(&[]);
+    let (target, run) = run_restore_job_on(&drill, &job, |t| {
+        t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.only_on_target (id INT); INSERT INTO xwiki.only_on_target VALUES (1); CREATE DATABASE gone_wiki; CREATE TABLE gone_wiki.xwikidoc (id INT)");
+    });
+    assert!(run.ok(), "{}", run.text());
+    assert!(
+        run.text().contains("dropping the target's schemas"),
+        "{}",
+        run.text()
+    );
+    let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_name = 'only_on_target' OR table_schema = 'gone_wiki'");
+    assert_eq!(left.trim(), "", "tables only the target had survived");
+    let schemas = target.sql("SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1");
+    let source = drill.source.sql("SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1");
+    assert_eq!(schemas, source);
+    assert_eq!(fingerprint(&target), fingerprint(&drill.source));
+}
+
+/// `restore-job --verify-only`: the Job checks the newest dump against its .sha256 and leaves
+/// the database as it was.
+#[test]
+fn a_verify_only_job_checks_the_dump_and_touches_no_database() {
+    need_tools!();
+    let drill = Drill::new(50, 0);
+    assert!(drill.backup().ok());
+    let job = printed_restore_job(&["--verify-only"]);
+    assert_eq!(job["metadata"]["generateName"], backup::VERIFY_NOW_JOB);
+    let (target, run) = run_restore_job_on(&drill, &job, |t| {
+        t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
+    });
+    assert!(run.ok(), "{}", run.text());
+    assert!(
+        run.text().contains("not imported (--verify-only)"),
+        "{}",
+        run.text()
+    );
+    assert!(run.text().contains("verified mysql/"), "{}", run.text());
+    let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema = 'xwiki'");
+    assert_eq!(left.trim(), "xwiki.kept", "the target was not touched");
 }
 
 #[test]
@@ -1571,4 +1636,209 @@ fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
         run.text()
     );
     assert!(!run.text().contains("kept the previous"), "{}", run.text());
+}
+
+/// `o4g backups list --env live` against the drill's S3 server: the committed dump with its
+/// age and size, an uncommitted copy flagged, no export; the keys come from live's SOPS
+/// Secrets (re-encrypted here for a fresh age key) and appear in no output.
+#[test]
+fn backups_list_shows_each_dump_with_age_size_and_marker_from_the_sops_keys() {
+    need_tools!();
+    for (tool, arg) in [("sops", "--version"), ("age-keygen", "--version")] {
+        if !common::has_tool(tool, arg) {
+            skip_or_fail!("{tool} is not installed")
+        }
+    }
+    let drill = Drill::new(50, 0);
+    assert!(drill.backup().ok());
+    let marker = drill.committed().pop().expect("a committed dump");
+    let name = marker
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    // A copy under an older name, without its marker: an incomplete upload. Through the
+    // server (its directory cache would not see a file written beside it).
+    let dir = drill.s3.root.join(format!("{bucket}/live/mysql"));
+    let plain_size = std::fs::metadata(dir.join(format!("{name}.bin")))
+        .unwrap()
+        .len();
+    let copy = Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", drill.net()))
+        .arg(s3::rclone().unwrap())
+        .arg("copyto")
+        .arg(format!("store:{bucket}/live/mysql/{name}.bin"))
+        .arg(format!(
+            "store:{bucket}/live/mysql/20200101T000000Z.sql.gz.bin"
+        ))
+        .env("RCLONE_CONFIG", "/dev/null")
+        .env("RCLONE_CONFIG_STORE_TYPE", "s3")
+        .env("RCLONE_CONFIG_STORE_PROVIDER", "Other")
+        .env("RCLONE_CONFIG_STORE_ENDPOINT", &drill.s3.endpoint)
+        .env("RCLONE_CONFIG_STORE_ACCESS_KEY_ID", s3::ACCESS_KEY)
+        .env("RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY", s3::SECRET_KEY)
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{}", common::text(&copy));
+
+    let repo = common::scratch_repo();
+    let cluster = repo.path().join("overlays/cluster.toml");
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    let fixture_endpoint = settings().cluster.s3.endpoint.as_str().to_string();
+    std::fs::write(
+        &cluster,
+        text.replace(&fixture_endpoint, &drill.s3.endpoint),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("live.agekey");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let recipient = String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_string();
+    for (secret, pairs) in [
+        (
+            backup::S3_SECRET,
+            [
+                ("access-key-id", s3::ACCESS_KEY),
+                ("secret-access-key", s3::SECRET_KEY),
+            ],
+        ),
+        (
+            backup::CRYPT_SECRET,
+            [("password", CRYPT_PW), ("salt", CRYPT_SALT)],
+        ),
+    ] {
+        let plain = work.path().join(format!("{secret}.yaml"));
+        let mut body = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {secret}\n  namespace: live\nstringData:\n"
+        );
+        for (k, v) in pairs {
+            body.push_str(&format!("  {k}: {}\n", serde_json::to_string(v).unwrap()));
+        }
+        std::fs::write(&plain, body).unwrap();
+        let target = repo
+            .path()
+            .join(format!("overlays/live/secrets/{secret}.sops.yaml"));
+        let enc = std::process::Command::new("sops")
+            .current_dir(work.path())
+            .args([
+                "encrypt",
+                "--age",
+                &recipient,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "--output",
+            ])
+            .arg(&target)
+            .arg(&plain)
+            .output()
+            .unwrap();
+        assert!(enc.status.success(), "{}", common::text(&enc));
+    }
+    let taken = o4g_gitops::backups::stamp(&name).unwrap();
+    let now = format!(
+        "{}",
+        k8s_openapi::jiff::Timestamp::from_second(taken.as_second() + 3 * 3600 + 600).unwrap()
+    );
+    let rclone_dir = s3::rclone().unwrap().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        rclone_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    let run_marked = |key_file: &Path, marker: &(String, String)| {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", drill.net()))
+            .arg(env!("CARGO_BIN_EXE_o4g"))
+            .args(["backups", "list", "--env", "live", "--now", &now, "--root"])
+            .arg(repo.path())
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .env("PATH", &path)
+            .env(&marker.0, &marker.1)
+            .output()
+            .unwrap()
+    };
+    let run = |key_file: &Path| {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", drill.net()))
+            .arg(env!("CARGO_BIN_EXE_o4g"))
+            .args(["backups", "list", "--env", "live", "--now", &now, "--root"])
+            .arg(repo.path())
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    // Every process of the listing watched: no key in any argv, the store's keys in rclone's
+    // environment only.
+    let marker = procs::marker("backups-list");
+    let watch = procs::watch(&marker);
+    let out = run_marked(&key, &marker);
+    let seen = watch.stop();
+    let text = common::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(seen.iter().any(|p| p.comm == "rclone"), "{seen:?}");
+    for p in &seen {
+        for secret in [s3::ACCESS_KEY, s3::SECRET_KEY, CRYPT_PW, CRYPT_SALT] {
+            assert!(
+                !p.argv.iter().any(|a| a.contains(secret)),
+                "{} ({}) has a key in its arguments",
+                p.comm,
+                p.pid
+            );
+        }
+        let holds = p.env.iter().any(|v| {
+            v.starts_with("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=")
+                || v.starts_with("RCLONE_CONFIG_VAULT_PASSWORD=")
+        });
+        assert!(
+            !holds || p.comm == "rclone",
+            "{} ({}) holds the store's keys",
+            p.comm,
+            p.pid
+        );
+    }
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("mysql/{name}")))
+        .unwrap_or_else(|| panic!("{name} in\n{text}"));
+    assert!(
+        line.contains("3 h 10 min") && line.ends_with("committed"),
+        "{line}"
+    );
+    // The crypt remote reports the plaintext size: a little under the stored object's.
+    assert!(
+        line.contains("KiB") || line.contains("MiB"),
+        "{line} ({plain_size} bytes stored)"
+    );
+    let partial = text
+        .lines()
+        .find(|l| l.starts_with("mysql/20200101T000000Z.sql.gz"))
+        .unwrap_or_else(|| panic!("the uncommitted copy in\n{text}"));
+    assert!(partial.contains("NO .sha256"), "{partial}");
+    assert!(text.contains("xar/: none"), "{text}");
+    for secret in [s3::ACCESS_KEY, s3::SECRET_KEY, CRYPT_PW, CRYPT_SALT] {
+        assert!(!text.contains(secret), "a key was printed:\n{text}");
+    }
+    // Without the environment's age key: a clear error, no listing.
+    let other = work.path().join("other.agekey");
+    std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let out = run(&other);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    assert!(
+        common::text(&out).contains("sops could not decrypt it"),
+        "{}",
+        common::text(&out)
+    );
 }

@@ -375,3 +375,69 @@ fn changes_the_api_server_would_refuse_are_caught_against_the_committed_tree() {
         text(&out)
     );
 }
+
+#[test]
+fn a_claim_template_grow_prints_its_real_procedure_and_a_shrink_is_refused_even_with_the_flag() {
+    // Growing live's MySQL volume: the refusal names live, the new size, the claim, the Flux
+    // Kustomization to suspend first and resume after, both sides in full, the rendered doc,
+    // and qa-7's restore-test scratch (sized from live's volume) that grows with it.
+    let repo = scratch_repo();
+    let env = repo.path().join("overlays/live/env.toml");
+    let src = std::fs::read_to_string(&env).unwrap();
+    assert!(src.contains("storage_size = \"11Gi\""), "{src}");
+    std::fs::write(
+        &env,
+        src.replacen("storage_size = \"11Gi\"", "storage_size = \"12Gi\"", 1),
+    )
+    .unwrap();
+    let out = o4g(repo.path(), &["render"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for expected in [
+        "StatefulSet live/mysql: `spec.volumeClaimTemplates`",
+        "out/docs/apps.md",
+        "(1) `flux suspend kustomization apps-live`",
+        "kubectl -n live patch pvc data-mysql-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"12Gi\"}}}}'",
+        "kubectl -n live delete statefulset mysql --cascade=orphan",
+        "(5) `flux reconcile source git flux-system` (the source fetches that commit), then `flux resume kustomization apps-live`",
+        "CronJob qa-7/restore-test: emptyDir `scratch` 11Gi → 12Gi",
+    ] {
+        assert!(t.contains(expected), "`{expected}` in\n{t}");
+    }
+    assert!(
+        !t.contains("<ns>") && !t.contains("<size>") && !t.contains('…'),
+        "{t}"
+    );
+    // Both sides whole: each side's template carries its storage class.
+    assert_eq!(t.matches("\"storageClassName\"").count(), 2, "{t}");
+    let suspend = t.find("flux suspend").unwrap();
+    let orphan = t.find("--cascade=orphan").unwrap();
+    let resume = t.find("flux resume").unwrap();
+    assert!(suspend < orphan && orphan < resume, "{t}");
+    let forced = o4g(repo.path(), &["render", "--allow-immutable-change"]);
+    assert!(forced.status.success(), "{}", text(&forced));
+
+    // Shrinking it: refused with no grow procedure, and --allow-immutable-change does not
+    // write a template smaller than the live claim either.
+    let repo = scratch_repo();
+    let env = repo.path().join("overlays/live/env.toml");
+    std::fs::write(
+        &env,
+        src.replacen("storage_size = \"11Gi\"", "storage_size = \"10Gi\"", 1),
+    )
+    .unwrap();
+    let before = snapshot_dir(&repo.path().join("out"));
+    for args in [&["render"][..], &["render", "--allow-immutable-change"]] {
+        let out = o4g(repo.path(), args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {t}");
+        assert!(t.contains("A claim never shrinks"), "{args:?}: {t}");
+        assert!(t.contains("data-mysql-0 at 11Gi in live"), "{args:?}: {t}");
+        assert!(!t.contains("patch pvc"), "{args:?}: no grow procedure: {t}");
+        assert_eq!(
+            before,
+            snapshot_dir(&repo.path().join("out")),
+            "{args:?}: out/ changed"
+        );
+    }
+}

@@ -132,6 +132,10 @@ fn longhorn_backup(claim: &str, created: &str, state: &str, done: Option<&str>) 
 }
 
 fn verify(items: &[Value]) -> (Option<i32>, String) {
+    verify_with(items, &[])
+}
+
+fn verify_with(items: &[Value], extra: &[&str]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("snapshot.json");
     std::fs::write(
@@ -139,24 +143,27 @@ fn verify(items: &[Value]) -> (Option<i32>, String) {
         json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
     )
     .unwrap();
-    verify_file(&file)
+    verify_file_with(&file, extra)
 }
 
 fn verify_file(file: &std::path::Path) -> (Option<i32>, String) {
-    let out = common::o4g(
-        common::fixture_repo(),
-        &[
-            "verify",
-            "--env",
-            "live",
-            "--snapshot",
-            file.to_str().unwrap(),
-            "--now",
-            NOW,
-            "--revision",
-            REVISION,
-        ],
-    );
+    verify_file_with(file, &[])
+}
+
+fn verify_file_with(file: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec![
+        "verify",
+        "--env",
+        "live",
+        "--snapshot",
+        file.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--revision",
+        REVISION,
+    ];
+    args.extend(extra);
+    let out = common::o4g(common::fixture_repo(), &args);
     (out.status.code(), common::text(&out))
 }
 
@@ -408,7 +415,7 @@ fn with_traefik_the_certificate_of_each_gateway_is_checked() {
     let env = common::fixture_env("live");
     let now: k8s_openapi::jiff::Timestamp = NOW.parse().unwrap();
     let cert = |items: &[Value]| {
-        o4g_gitops::verify::check(&settings, env, items, now, None)
+        o4g_gitops::verify::check(&settings, env, items, now, None, None)
             .unwrap()
             .into_iter()
             .find(|i| i.what == "certificate live/xwiki-tls")
@@ -421,5 +428,133 @@ fn with_traefik_the_certificate_of_each_gateway_is_checked() {
     assert_eq!(
         cert(&[]).expect("checked").failure.as_deref(),
         Some("missing")
+    );
+}
+
+/// A Job of the snapshot, as `kubectl get jobs -o json` lists it.
+fn job(name: &str, labels: Value, owner: Option<&str>, created: &str, done: Option<&str>) -> Value {
+    let owners = owner.map_or(json!([]), |o| json!([{"kind": "CronJob", "name": o}]));
+    let status = match done {
+        Some(t) => {
+            json!({"succeeded": 1, "completionTime": t, "conditions": [{"type": "Complete", "status": "True"}]})
+        }
+        None => json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True"}]}),
+    };
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": "live", "creationTimestamp": created,
+            "labels": labels, "ownerReferences": owners},
+        "status": status})
+}
+
+/// The restore runbook's Job, completed at `done`.
+fn restore(done: &str) -> Value {
+    job(
+        "mysql-restore-x7k2p",
+        json!({o4g_gitops::components::backup::RUNBOOK_LABEL: o4g_gitops::components::backup::RUNBOOK_RESTORE}),
+        None,
+        "2026-12-01T09:00:00Z",
+        Some(done),
+    )
+}
+
+/// A run of backup CronJob `cron` made by hand (`kubectl create job --from=cronjob/…`).
+fn manual(cron: &str, done: &str) -> Value {
+    job(
+        &format!("{cron}-after-import"),
+        json!({"app.kubernetes.io/component": "backup"}),
+        Some(cron),
+        "2026-12-01T10:30:00Z",
+        Some(done),
+    )
+}
+
+#[test]
+fn after_an_import_both_backups_must_have_succeeded_since_it_ended() {
+    // The nightly runs (02:20) are under 24 h old, but predate the import that ended at 10:00.
+    let mut items = healthy();
+    items.push(restore("2026-12-01T10:00:00Z"));
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(1), "{text}");
+    for cron in ["mysql-backup", "xwiki-export"] {
+        assert!(
+            text.contains(&format!("✗ backup live/{cron}: no successful run completed after the import (2026-12-01T10:00:00Z): take one with `kubectl -n live create job {cron}-after-import --from=cronjob/{cron}`")),
+            "{cron}: {text}"
+        );
+    }
+    assert_eq!(text.matches('✗').count(), 2, "{text}");
+
+    // The dump alone is not enough: the XAR export must follow the import too.
+    items.push(manual("mysql-backup", "2026-12-01T10:40:00Z"));
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("✓ backup live/mysql-backup"), "{text}");
+    assert!(
+        text.contains("✗ backup live/xwiki-export: no successful run completed after the import"),
+        "{text}"
+    );
+
+    // Both taken after the import: the gate opens.
+    items.push(manual("xwiki-export", "2026-12-01T10:50:00Z"));
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(0), "{text}");
+
+    // A failed manual run after the import does not count, and a verify-only Job is no import.
+    let mut items = healthy();
+    items.push(restore("2026-12-01T10:00:00Z"));
+    items.push(manual("mysql-backup", "2026-12-01T10:40:00Z"));
+    let mut failed = job(
+        "xwiki-export-after-import",
+        json!({}),
+        Some("xwiki-export"),
+        "2026-12-01T10:30:00Z",
+        None,
+    );
+    failed["metadata"]["name"] = json!("xwiki-export-after-import");
+    items.push(failed);
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("✗ backup live/xwiki-export: its last run xwiki-export-after-import failed"),
+        "{text}"
+    );
+    let mut items = healthy();
+    items.push(job(
+        "mysql-verify-q8r3s",
+        json!({o4g_gitops::components::backup::RUNBOOK_LABEL: o4g_gitops::components::backup::RUNBOOK_VERIFY}),
+        None,
+        "2026-12-01T09:00:00Z",
+        Some("2026-12-01T10:00:00Z"),
+    ));
+    let (code, text) = verify(&items);
+    assert_eq!(code, Some(0), "a verify-only Job imports nothing: {text}");
+}
+
+#[test]
+fn since_gates_the_backups_when_the_restore_job_is_gone() {
+    // The restore Job was deleted (or expired): the runbook passes the import's end.
+    let (code, text) = verify_with(&healthy(), &["--since", "2026-12-01T10:00:00Z"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        text.matches("no successful run completed after the import")
+            .count(),
+        2,
+        "{text}"
+    );
+    let mut items = healthy();
+    items.push(manual("mysql-backup", "2026-12-01T10:40:00Z"));
+    items.push(manual("xwiki-export", "2026-12-01T10:50:00Z"));
+    let (code, text) = verify_with(&items, &["--since", "2026-12-01T10:00:00Z"]);
+    assert_eq!(code, Some(0), "{text}");
+    // The later of --since and the restore Job's end wins.
+    items.push(restore("2026-12-01T10:45:00Z"));
+    let (code, text) = verify_with(&items, &["--since", "2026-12-01T10:00:00Z"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("✓ backup live/xwiki-export"), "{text}");
+    assert!(text.contains("✗ backup live/mysql-backup: no successful run completed after the import (2026-12-01T10:45:00Z)"), "{text}");
+    let (code, text) = verify_with(&healthy(), &["--since", "yesterday"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("--since `yesterday` is not an RFC 3339 time"),
+        "{text}"
     );
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use o4g_gitops::Error;
 
+mod backups;
 mod diff;
 mod images;
 mod lint;
@@ -61,5 +62,6 @@ commands! {
     Images => images,
     RestoreJob => restore_job,
     Verify => verify,
+    Backups => backups,
     Secrets => secrets,
 }

@@ -19,11 +19,15 @@ pub struct Args {
     /// `mysql/<UTC timestamp>.sql.gz`. Default: the newest committed dump.
     #[arg(long)]
     from: Option<String>,
+    /// Print a Job that only verifies the dump (download, decrypt, checksum) and does not
+    /// touch the database.
+    #[arg(long)]
+    verify_only: bool,
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
     let settings = Settings::load_without_secrets(&global.root)?;
-    match restore_job_yaml(&settings, &args.env, args.from.as_deref()) {
+    match restore_job_yaml(&settings, &args.env, args.from.as_deref(), args.verify_only) {
         Ok(yaml) => {
             print!("{yaml}");
             Ok(ExitCode::SUCCESS)

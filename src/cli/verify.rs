@@ -24,6 +24,11 @@ pub struct Args {
     /// The time the snapshot was taken (RFC 3339); default: now.
     #[arg(long)]
     now: Option<String>,
+    /// Each backup (MySQL dump and XAR export) must have succeeded after this time (RFC
+    /// 3339): the cutover passes the import's end. A completed restore Job in the snapshot
+    /// sets it too.
+    #[arg(long)]
+    since: Option<String>,
     /// Print the kubectl command that makes the snapshot, and exit.
     #[arg(long)]
     print_command: bool,
@@ -35,6 +40,7 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
         snapshot,
         revision,
         now,
+        since,
         print_command,
     } = args;
     if *print_command {
@@ -62,6 +68,17 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
         },
         None => o4g_gitops::verify::now(),
     };
+    let since = match since.as_deref().map(str::parse) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!(
+                "error: --since `{}` is not an RFC 3339 time: {e}",
+                since.as_deref().unwrap_or_default().escape_default()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
     let (label, text) = if snapshot.as_os_str() == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| Error::Io {
@@ -85,8 +102,14 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
             return Ok(ExitCode::from(2));
         }
     };
-    let checks =
-        o4g_gitops::verify::check(&settings, environment, &items, now, revision.as_deref())?;
+    let checks = o4g_gitops::verify::check(
+        &settings,
+        environment,
+        &items,
+        now,
+        revision.as_deref(),
+        since,
+    )?;
     for c in &checks {
         println!("{c}");
     }

@@ -702,29 +702,54 @@ pub fn objects(p: &AppParams) -> Result<Vec<(&'static str, Vec<Object>)>, Error>
     ])
 }
 
-/// Name of the restore Job of the runbook.
-pub const RESTORE_NOW_JOB: &str = "mysql-restore";
+/// The restore Jobs' name prefix (`metadata.generateName`): each `kubectl create` makes a
+/// new Job (`mysql-restore-<5 random characters>`: kubernetes/kubernetes
+/// staging/src/k8s.io/apiserver/pkg/storage/names/generate.go, `SimpleNameGenerator`,
+/// `randomLength = 5`), so a failed one never blocks the next attempt and re-running the step
+/// is safe; `kubectl apply` refuses an object without a name, hence `kubectl create -f - -o
+/// name`, which prints `job.batch/<name>`.
+pub const RESTORE_NOW_JOB: &str = "mysql-restore-";
+/// The prefix of the Jobs that only verify a dump (`--verify-only`).
+pub const VERIFY_NOW_JOB: &str = "mysql-verify-";
+/// The label that marks the runbook's Jobs, and its values: `o4g verify` reads the newest
+/// completed restore's time from it.
+pub const RUNBOOK_LABEL: &str = "open4goods.org/runbook";
+/// See [`RUNBOOK_LABEL`].
+pub const RUNBOOK_RESTORE: &str = "restore";
+/// See [`RUNBOOK_LABEL`].
+pub const RUNBOOK_VERIFY: &str = "restore-verify";
 
 /// A one-off Job restoring a dump into the environment's MySQL (as root), for the runbook:
 /// the dump job's pod layout and NetworkPolicy (it carries the dump job's selector labels),
-/// running `mysql-restore.sh` with `args` (empty: the newest committed dump).
+/// running `mysql-restore.sh` with `args` (empty: the newest committed dump). With
+/// `verify_only` it checks the dump and does not touch the database.
 pub fn restore_job(
     p: &AppParams,
     args: &[String],
+    verify_only: bool,
 ) -> Result<k8s_openapi::api::batch::v1::Job, Error> {
     use k8s_openapi::api::batch::v1 as batch;
     let mut labels = labels(p, MYSQL_JOB, "restore");
-    labels
-        .extra
-        .insert("open4goods.org/runbook".into(), "restore".into());
+    let (prefix, runbook) = if verify_only {
+        (VERIFY_NOW_JOB, RUNBOOK_VERIFY)
+    } else {
+        (RESTORE_NOW_JOB, RUNBOOK_RESTORE)
+    };
+    labels.extra.insert(RUNBOOK_LABEL.into(), runbook.into());
+    let mut args = args.to_vec();
+    if verify_only {
+        args.insert(0, "--verify-only".into());
+    }
     let template = mysql_client_pod(
         p,
         &labels,
-        ("restore", "mysql-restore.sh", args),
+        ("restore", "mysql-restore.sh", &args),
         ("root", "root-password"),
         &[],
     )?;
-    let mut meta = labels.meta(RESTORE_NOW_JOB);
+    let mut meta = labels.meta(prefix);
+    meta.name = None;
+    meta.generate_name = Some(prefix.to_string());
     meta.namespace = p.env.map(|e| e.name().to_string());
     Ok(batch::Job {
         metadata: meta,
@@ -790,6 +815,92 @@ pub fn files_restore_job(
     })
 }
 
+/// The shell lines that wait for the Job named in `$job` (`job.batch/<name>`) in `ns` to end,
+/// Complete or Failed (`kubectl wait --for=condition=complete` never returns on a failed
+/// Job), then print its log. Kubernetes 1.31+ sets `SuccessCriteriaMet`/`FailureTarget`
+/// before the terminal `Complete`/`Failed` (kubernetes/kubernetes@v1.32.0
+/// pkg/apis/batch/types.go `JobConditionType`), hence the whole-word match; the Job's
+/// `activeDeadlineSeconds` guarantees one of the two.
+pub fn wait_lines(ns: &str, container: &str, on_failed: &str) -> Vec<String> {
+    vec![
+        format!(
+            "until kubectl -n {ns} get \"$job\" -o jsonpath='{{.status.conditions[?(@.status==\"True\")].type}}' | grep -qwE 'Complete|Failed'; do sleep 15; done"
+        ),
+        format!("kubectl -n {ns} logs \"$job\" -c {container}"),
+        format!(
+            "kubectl -n {ns} get \"$job\" -o jsonpath='{{.status.conditions[?(@.status==\"True\")].type}}{{\"\\n\"}}'    # Complete; on Failed {on_failed}"
+        ),
+    ]
+}
+
+/// What to do when a restore Job failed.
+const RESTORE_FAILED: &str = "stop here, fix the cause from the log, and run the job=$(…) line again (each Job gets a new name)";
+
+/// The runs of both backup CronJobs of `ns` taken by hand after an import, waited for (the
+/// cutover's unfreeze gate, `o4g verify`, requires both to complete after the import).
+pub fn after_import_lines(ns: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (cron, container) in [(MYSQL_JOB, "dump"), (XWIKI_JOB, "export")] {
+        let job = format!("{cron}-after-import");
+        lines.push(format!(
+            "kubectl -n {ns} delete job {job} --ignore-not-found && kubectl -n {ns} create job {job} --from=cronjob/{cron}"
+        ));
+        lines.push(format!("job=job/{job}"));
+        lines.extend(wait_lines(
+            ns,
+            container,
+            "fix the cause from the log and run these lines again",
+        ));
+    }
+    lines
+}
+
+/// The CronJobs that write an environment's backups (suspended during a restore).
+pub const BACKUP_CRON_JOBS: [&str; 2] = [MYSQL_JOB, XWIKI_JOB];
+
+/// The steps around a restore Job of `ns`, in order, as shell lines: Flux's Kustomization
+/// suspended first (its drift correction would undo a `kubectl patch`: fluxcd/kustomize-
+/// controller docs/spec/v1/kustomizations.md, "runs a server-side apply dry-run to detect and
+/// correct drift"), the backup CronJobs suspended (`flux suspend` does not stop them: a dump
+/// during the restore would commit a half-restored database as the newest backup), no backup
+/// Job running (the Jobs carry the CronJobs' jobTemplate labels), XWiki stopped; `create` is
+/// the line that creates the Job into `$job`; then the wait and the resumes in reverse order.
+pub fn restore_steps(ns: &str, kustomization: &str, create: &str) -> Vec<String> {
+    let patch = |suspend: bool| {
+        BACKUP_CRON_JOBS
+            .iter()
+            .map(|c| {
+                format!(
+                    "kubectl -n {ns} patch cronjob {c} -p '{{\"spec\":{{\"suspend\":{suspend}}}}}'"
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut lines = vec![format!(
+        "flux suspend kustomization {kustomization}    # first: Flux would undo the suspends below"
+    )];
+    lines.extend(patch(true));
+    lines.push(format!(
+        "while [ -n \"$(kubectl -n {ns} get jobs -l app.kubernetes.io/component={BACKUP_COMPONENT} -o jsonpath='{{range .items[?(@.status.active)]}}{{.metadata.name}} {{end}}')\" ]; do echo 'a backup Job is running: waiting for it to end'; sleep 30; done"
+    ));
+    lines.push(format!(
+        "kubectl -n {ns} scale deployment/xwiki --replicas=0"
+    ));
+    lines.push(format!(
+        "while [ -n \"$(kubectl -n {ns} get pods -l app.kubernetes.io/name=xwiki -o name)\" ]; do sleep 5; done"
+    ));
+    lines.push(create.to_string());
+    lines.extend(wait_lines(ns, "restore", RESTORE_FAILED));
+    lines.push(format!(
+        "since=$(kubectl -n {ns} get \"$job\" -o jsonpath='{{.status.completionTime}}'); echo \"import ended $since\"    # backups must succeed after it (o4g verify --since)"
+    ));
+    lines.extend(patch(false));
+    lines.push(format!(
+        "flux resume kustomization {kustomization}    # scales XWiki back up"
+    ));
+    lines
+}
+
 /// What the drill (`tests/backup_drill.rs`) measured on the 2-core CI machine, for the
 /// runbook: MiB/s of table data for dump + encrypt + upload, and for verify + download +
 /// import + checks.
@@ -822,6 +933,10 @@ struct RunbookEnv {
     mysql_size: String,
     restore_minutes: u64,
     restore_test: Option<(String, String)>,
+    /// The restore's shell lines, in order ([`restore_steps`]).
+    restore_steps: String,
+    /// Verifying a dump without importing it.
+    verify_steps: String,
 }
 
 #[derive(Template)]
@@ -891,11 +1006,29 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
                 .restore_test
                 .as_ref()
                 .map(|t| (t.source.clone(), t.schedule.as_str().to_string())),
+            restore_steps: restore_steps(
+                env.name(),
+                &super::flux::apps_name(env),
+                &format!(
+                    "job=$(kubectl create -f out/docs/runbooks/restore-{}.yaml -o name)    # or: job=$(cargo run -q -- restore-job --env {0} --from mysql/<timestamp>.sql.gz | kubectl create -f - -o name)",
+                    env.name()
+                ),
+            )
+            .join("\n"),
+            verify_steps: std::iter::once(format!(
+                "job=$(cargo run -q -- restore-job --env {} --from mysql/<timestamp>.sql.gz --verify-only | kubectl create -f - -o name)",
+                env.name()
+            ))
+            .chain(wait_lines(env.name(), "restore", RESTORE_FAILED))
+            .collect::<Vec<_>>()
+            .join("\n"),
         });
-        let job = Object::new(&restore_job(p, &[])?)?;
+        // No metadata.name (generateName), so not an `Object`: `kubectl create` names it.
+        let job = serde_json::to_value(restore_job(p, &[], false)?)
+            .map_err(|e| Error::Build(format!("restore Job: {e}")))?;
         files.push((
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
-            crate::tree::to_yaml(&[job.body()])?,
+            crate::tree::to_yaml(&[&job])?,
         ));
         let job = Object::new(&files_restore_job(p, &[])?)?;
         files.push((
@@ -972,6 +1105,7 @@ pub fn restore_job_yaml(
     settings: &Settings,
     env: &str,
     from: Option<&str>,
+    verify_only: bool,
 ) -> Result<String, RestoreJobError> {
     let environment = settings
         .environment_arg("--env", env)
@@ -1001,7 +1135,7 @@ pub fn restore_job_yaml(
         }
     };
     let p = AppParams::for_env(settings, environment);
-    let job = restore_job(&p, &object.iter().cloned().collect::<Vec<_>>())
+    let job = restore_job(&p, &object.iter().cloned().collect::<Vec<_>>(), verify_only)
         .map_err(RestoreJobError::Build)?;
     let body = serde_json::to_value(&job)
         .map_err(|e| RestoreJobError::Build(Error::Build(e.to_string())))?;
@@ -1014,15 +1148,35 @@ pub fn restore_job_yaml(
     }
     let yaml = crate::tree::to_yaml(&[&body]).map_err(RestoreJobError::Build)?;
     let which = object.as_deref().unwrap_or("the newest committed dump");
-    Ok(format!(
-        "# Restores {which} of {env} into its MySQL (out/docs/runbooks/restore.md):\n\
-#   flux suspend kustomization apps-{env}\n\
-#   kubectl -n {env} scale deployment/xwiki --replicas=0\n\
-#   o4g restore-job --env {env} ... | kubectl apply -f -\n\
-#   kubectl -n {env} wait --for=condition=complete job/{RESTORE_NOW_JOB} --timeout=4h\n\
-#   kubectl -n {env} delete job {RESTORE_NOW_JOB} && flux resume kustomization apps-{env}\n{}",
-        String::from_utf8_lossy(&yaml)
-    ))
+    let mut args = format!("--env {env}");
+    if let Some(f) = from {
+        args.push_str(&format!(" --from {f}"));
+    }
+    let header = if verify_only {
+        let mut lines = vec![format!(
+            "job=$(cargo run -q -- restore-job {args} --verify-only | kubectl create -f - -o name)"
+        )];
+        lines.extend(wait_lines(env, "restore", RESTORE_FAILED));
+        format!(
+            "# Verifies {which} of {env} (download, decrypt, sha256 against its .sha256) without importing it:\n{}",
+            lines
+                .iter()
+                .map(|l| format!("#   {l}\n"))
+                .collect::<String>()
+        )
+    } else {
+        let create =
+            format!("job=$(cargo run -q -- restore-job {args} | kubectl create -f - -o name)");
+        let steps = restore_steps(env, &super::flux::apps_name(environment), &create);
+        format!(
+            "# Restores {which} of {env} into its MySQL (out/docs/runbooks/restore.md), dropping its other schemas first. In this order:\n{}",
+            steps
+                .iter()
+                .map(|l| format!("#   {l}\n"))
+                .collect::<String>()
+        )
+    };
+    Ok(format!("{header}{}", String::from_utf8_lossy(&yaml)))
 }
 
 /// The backup scripts for the legacy host's final export (cutover), by file name: the same

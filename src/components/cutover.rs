@@ -45,11 +45,14 @@ struct Runbook<'a> {
     production: &'static str,
     rehearsal: &'static str,
     certificate: String,
-    files_job: &'static str,
     rclone_version: &'static str,
     dashboards_md: String,
     data_size: String,
     cluster_db: &'static str,
+    /// The import's shell lines (the restore runbook's, from the chosen dump).
+    import_steps: String,
+    /// Both backups taken after the import, waited for.
+    after_import: String,
 }
 
 /// The Certificate (and its Secret) of the wiki's host: cert-manager's ingress-shim names it
@@ -147,7 +150,6 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         production: settings.production().name(),
         rehearsal: settings.rehearsal().name(),
         certificate: certificate_name(),
-        files_job: super::backup::FILES_RESTORE_JOB,
         rclone_version: crate::images::RCLONE.tag(),
         data_size: e.xwiki.storage_size.to_string(),
         cluster_db: super::mysql::DATABASE,
@@ -156,9 +158,37 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
             .map(|p| format!("| {} | {} | {} |", p.dashboard, p.panel, p.expect))
             .collect::<Vec<_>>()
             .join("\n"),
+        import_steps: super::backup::restore_steps(
+            env.name(),
+            &super::flux::apps_name(env),
+            &import_lines(env.name(), s3.bucket.as_str()),
+        )
+        .join("\n"),
+        after_import: super::backup::after_import_lines(env.name()).join("\n"),
     }
     .render()
     .map_err(|e| Error::Build(format!("cutover runbook: {e}")))
+}
+
+/// The lines that put the legacy files into `xwiki-data` (waited for) and create the MySQL
+/// restore Job into `$job`, with XWiki at 0 (the restore steps around them).
+fn import_lines(ns: &str, bucket: &str) -> String {
+    let files = super::backup::FILES_RESTORE_JOB;
+    let mut lines = vec![
+        format!(
+            "kubectl -n {ns} delete job {files} --ignore-not-found && kubectl apply -f out/docs/runbooks/files-restore-{ns}.yaml"
+        ),
+        format!("job=job/{files}"),
+    ];
+    lines.extend(super::backup::wait_lines(
+        ns,
+        "restore",
+        "stop here, fix the cause from the log and run these lines again",
+    ));
+    lines.push(format!(
+        "job=$(cargo run -q -- restore-job --env {ns} --from s3://{bucket}/{ns}/mysql/<timestamp>.sql.gz | kubectl create -f - -o name)"
+    ));
+    lines.join("\n")
 }
 
 /// The cutover runbooks and scripts.

@@ -25,6 +25,8 @@ pub struct Seen {
     pub cpu_ticks: u64,
     /// Its environment (`KEY=VALUE` entries).
     pub env: Vec<String>,
+    /// Its arguments (`/proc/<pid>/cmdline`), as first sampled.
+    pub argv: Vec<String>,
 }
 
 impl Seen {
@@ -115,12 +117,19 @@ fn sample(entry: &str, seen: &mut BTreeMap<(u32, String), Seen>) {
                 Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
             })
             .unwrap_or(0);
+        let argv: Vec<String> = std::fs::read(base.join("cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|v| !v.is_empty())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
         let s = seen.entry((pid, comm.clone())).or_insert_with(|| Seen {
             pid,
             comm,
             peak_kib: 0,
             cpu_ticks: 0,
             env,
+            argv,
         });
         s.peak_kib = s.peak_kib.max(peak_kib);
         s.cpu_ticks = s.cpu_ticks.max(cpu_ticks);
