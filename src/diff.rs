@@ -458,9 +458,19 @@ fn pod_security(o: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// The Kyverno enforcement of a policy: `validationActions` (ValidatingPolicy) or
-/// `validationFailureAction` (ClusterPolicy), with its overrides.
+/// The Kyverno enforcement of a policy: `validationActions` (ValidatingPolicy),
+/// `validationFailureAction` (ClusterPolicy, Policy) or, since Kyverno 1.13, a rule's
+/// `validate.failureAction` and `verifyImages[].failureAction`, each with its overrides (field
+/// names from the CRD: `../shared/schemas/kyverno.io/clusterpolicy_v1.json`,
+/// datreeio/CRDs-catalog@7b1e26ef).
 fn kyverno_action(o: &Value) -> Option<String> {
+    const FIELDS: [&str; 5] = [
+        "validationActions",
+        "validationFailureAction",
+        "validationFailureActionOverrides",
+        "failureAction",
+        "failureActionOverrides",
+    ];
     let api = o["apiVersion"].as_str()?;
     if !api.contains("kyverno.io") {
         return None;
@@ -469,7 +479,7 @@ fn kyverno_action(o: &Value) -> Option<String> {
     leaves(&o["spec"], String::new(), &mut acts);
     let picked: Vec<String> = acts
         .into_iter()
-        .filter(|(p, _)| p.contains("validationActions") || p.contains("validationFailureAction"))
+        .filter(|(p, _)| p.split(['.', '[']).any(|segment| FIELDS.contains(&segment)))
         .map(|(p, v)| format!("{p}={}", short(&v)))
         .collect();
     (!picked.is_empty()).then(|| picked.join(", "))

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
@@ -197,4 +198,410 @@ fn diff_refuses_a_bad_base_with_exit_2() {
     let out = common::o4g(dir.path(), &["diff", "HEAD"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("No change"));
+}
+
+/// A scratch repository whose one commit is the fixture's rendered tree.
+fn scratch_committed() -> tempfile::TempDir {
+    let dir = common::scratch_repo();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+/// Commits the working tree, then reports it against the commit before: the JSON report
+/// (parsed and as text) and the markdown comment.
+fn commit_and_diff(root: &Path) -> (serde_json::Value, String, String) {
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "change"]);
+    let out = common::o4g(root, &["diff", "HEAD~1", "--format", "json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let json = String::from_utf8(out.stdout).unwrap();
+    let out = common::o4g(root, &["diff", "HEAD~1", "--format", "markdown"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with(o4g_gitops::diff::MARKER), "{md}");
+    assert!(
+        md.len() <= o4g_gitops::diff::COMMENT_LIMIT,
+        "{} bytes",
+        md.len()
+    );
+    (serde_json::from_str(&json).unwrap(), json, md)
+}
+
+/// The YAML documents of a file of the rendered tree.
+fn read_docs(file: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(file).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+/// Rewrites a file of the rendered tree from its documents.
+fn write_docs(file: &Path, docs: &[serde_json::Value]) {
+    let text: Vec<String> = docs
+        .iter()
+        .map(|d| serde_yaml::to_string(d).unwrap())
+        .collect();
+    std::fs::write(file, text.join("---\n")).unwrap();
+}
+
+/// The danger notes of `kind` on `object`.
+fn dangers<'a>(r: &'a serde_json::Value, kind: &str, object: &str) -> Vec<&'a str> {
+    r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == kind && d["object"] == object)
+        .map(|d| d["message"].as_str().unwrap())
+        .collect()
+}
+
+/// The markdown line of a danger note: `- ⚠️ **kind** `object`: message`.
+fn md_danger(kind: &str, object: &str, message: &str) -> String {
+    format!("- ⚠️ **{kind}** `{object}`: {message}\n")
+}
+
+#[test]
+fn diff_flags_a_pod_security_level_change_and_only_that() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    let file = root.join("out/infrastructure/controllers/namespaces.yaml");
+    let mut docs = read_docs(&file);
+    let enforce = "pod-security.kubernetes.io/enforce";
+    let restricted: Vec<usize> = (0..docs.len())
+        .filter(|i| docs[*i]["metadata"]["labels"][enforce] == "restricted")
+        .collect();
+    assert!(
+        restricted.len() >= 2,
+        "two restricted namespaces: {docs:#?}"
+    );
+    let name = |d: &serde_json::Value| d["metadata"]["name"].as_str().unwrap().to_string();
+    // One namespace loosened to privileged; another changes a label that is not Pod Security.
+    let (loosened, relabelled) = (name(&docs[restricted[0]]), name(&docs[restricted[1]]));
+    docs[restricted[0]]["metadata"]["labels"][enforce] = "privileged".into();
+    docs[restricted[1]]["metadata"]["labels"]["o4g-test/other"] = "x".into();
+    write_docs(&file, &docs);
+    let (r, json, md) = commit_and_diff(root);
+
+    let object = format!("Namespace {loosened}");
+    let message = format!("{enforce}: restricted → privileged");
+    assert_eq!(
+        dangers(&r, "pod-security", &object),
+        [message.as_str()],
+        "{json}"
+    );
+    let other = format!("Namespace {relabelled}");
+    assert!(
+        dangers(&r, "pod-security", &other).is_empty(),
+        "a label that is not Pod Security is no danger: {json}"
+    );
+    assert!(
+        md.contains(&md_danger("pod-security", &object, &message)),
+        "{md}"
+    );
+    assert!(!md.contains(&format!("**pod-security** `{other}`")), "{md}");
+}
+
+/// Two ClusterPolicies in Audit, one per way Kyverno spells the action: `spec.validationFailureAction`
+/// and, since Kyverno 1.13, `spec.rules[].validate.failureAction` (both in the CRD,
+/// `../shared/schemas/kyverno.io/clusterpolicy_v1.json`, datreeio/CRDs-catalog@7b1e26ef).
+fn cluster_policies(action: &str) -> String {
+    format!(
+        "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: o4g-test-old-spelling
+spec:
+  validationFailureAction: {action}
+  rules:
+  - name: labels
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: a label
+      pattern:
+        metadata:
+          labels:
+            app.kubernetes.io/name: \"?*\"
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: o4g-test-rule-action
+spec:
+  rules:
+  - name: labels
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      failureAction: {action}
+      message: a label
+      pattern:
+        metadata:
+          labels:
+            app.kubernetes.io/name: \"?*\"
+"
+    )
+}
+
+#[test]
+fn diff_flags_each_kyverno_audit_deny_change() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    let policies = root.join("out/infrastructure/configs/policies");
+    std::fs::write(policies.join("o4g-test.yaml"), cluster_policies("Audit")).unwrap();
+    let list = policies.join("kustomization.yaml");
+    let text = std::fs::read_to_string(&list).unwrap();
+    std::fs::write(&list, format!("{text}- o4g-test.yaml\n")).unwrap();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+
+    // The ClusterPolicies go to Enforce; the first ValidatingPolicy in Deny goes to Audit.
+    std::fs::write(policies.join("o4g-test.yaml"), cluster_policies("Enforce")).unwrap();
+    let mut loosened = None;
+    for entry in std::fs::read_dir(&policies).unwrap() {
+        let file = entry.unwrap().path();
+        let mut docs = read_docs(&file);
+        for d in &mut docs {
+            if loosened.is_none()
+                && d["kind"] == "ValidatingPolicy"
+                && d["spec"]["validationActions"] == serde_json::json!(["Deny"])
+            {
+                d["spec"]["validationActions"] = serde_json::json!(["Audit"]);
+                loosened = Some(d["metadata"]["name"].as_str().unwrap().to_string());
+            }
+        }
+        if loosened.is_some() {
+            write_docs(&file, &docs);
+            break;
+        }
+    }
+    let loosened = loosened.expect("a ValidatingPolicy in Deny");
+    let (r, json, md) = commit_and_diff(root);
+
+    for (object, message) in [
+        (
+            format!("ValidatingPolicy {loosened}"),
+            "enforcement validationActions[0]=Deny → validationActions[0]=Audit",
+        ),
+        (
+            "ClusterPolicy o4g-test-old-spelling".to_string(),
+            "enforcement validationFailureAction=Audit → validationFailureAction=Enforce",
+        ),
+        (
+            "ClusterPolicy o4g-test-rule-action".to_string(),
+            "enforcement rules[0].validate.failureAction=Audit → rules[0].validate.failureAction=Enforce",
+        ),
+    ] {
+        assert_eq!(
+            dangers(&r, "kyverno", &object),
+            [message],
+            "{object}: {json}"
+        );
+        assert!(
+            md.contains(&md_danger("kyverno", &object, message)),
+            "{object}: {md}"
+        );
+    }
+}
+
+/// The Flux Kustomizations of the rendered tree: (name, folder it applies, file it is in).
+fn flux_kustomizations(root: &Path) -> Vec<(String, String, std::path::PathBuf)> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root.join("out/clusters")).sort_by_file_name() {
+        let file = entry.unwrap().into_path();
+        if file.extension().is_some_and(|e| e == "yaml") {
+            for d in read_docs(&file) {
+                if d["kind"] == "Kustomization" {
+                    let path = d["spec"]["path"].as_str().unwrap();
+                    out.push((
+                        d["metadata"]["name"].as_str().unwrap().to_string(),
+                        path.trim_start_matches("./").to_string(),
+                        file.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sets `spec.prune` of every Flux Kustomization.
+fn set_prune(root: &Path, prune: bool) {
+    let files: BTreeSet<_> = flux_kustomizations(root)
+        .into_iter()
+        .map(|(_, _, f)| f)
+        .collect();
+    for file in files {
+        let mut docs = read_docs(&file);
+        for d in &mut docs {
+            if d["kind"] == "Kustomization" {
+                d["spec"]["prune"] = prune.into();
+            }
+        }
+        write_docs(&file, &docs);
+    }
+}
+
+/// Drops `entry` from the `resources` of a kustomization.yaml and deletes its file.
+fn drop_resource(folder: &Path, entry: &str) {
+    let file = folder.join("kustomization.yaml");
+    let mut docs = read_docs(&file);
+    let resources = docs[0]["resources"].as_array_mut().unwrap();
+    let before = resources.len();
+    resources.retain(|r| r != entry);
+    assert_eq!(resources.len() + 1, before, "{entry} in {}", file.display());
+    write_docs(&file, &docs);
+    std::fs::remove_file(folder.join(entry)).unwrap();
+}
+
+/// Removes the first StatefulSet and the first PersistentVolumeClaim of the apps' base (and
+/// the overlays' patches of them) and the first Namespace of the infrastructure's controllers;
+/// returns each removed object with the Flux Kustomization that applied it.
+fn remove_stateful_objects(root: &Path) -> Vec<(String, String)> {
+    let base = root.join("out/apps/base");
+    let mut removed_base = Vec::new();
+    for kind in ["StatefulSet", "PersistentVolumeClaim"] {
+        let found = walkdir::WalkDir::new(&base)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .filter(|f| f.is_file() && f.file_name().unwrap() != "kustomization.yaml")
+            .find_map(|f| {
+                let docs = read_docs(&f);
+                (docs.len() == 1 && docs[0]["kind"] == kind)
+                    .then(|| (f, docs[0]["metadata"]["name"].as_str().unwrap().to_string()))
+            })
+            .unwrap_or_else(|| panic!("a file with one {kind} under {}", base.display()));
+        let (file, name) = found;
+        let entry = file.file_name().unwrap().to_str().unwrap().to_string();
+        drop_resource(file.parent().unwrap(), &entry);
+        removed_base.push((kind, name));
+    }
+    let mut removed = Vec::new();
+    for (ks, path, _) in flux_kustomizations(root) {
+        let Some(env) = path.strip_prefix("out/apps/overlays/") else {
+            continue;
+        };
+        // The overlay's patches of the removed objects go too (kustomize refuses a patch
+        // without its target).
+        let file = root.join(&path).join("kustomization.yaml");
+        let mut docs = read_docs(&file);
+        if let Some(patches) = docs[0]["patches"].as_array_mut() {
+            patches.retain(|p| {
+                !removed_base
+                    .iter()
+                    .any(|(k, n)| p["target"]["kind"] == *k && p["target"]["name"] == *n)
+            });
+        }
+        write_docs(&file, &docs);
+        for (kind, name) in &removed_base {
+            removed.push((ks.clone(), format!("{kind} {env}/{name}")));
+        }
+    }
+    assert!(removed.len() >= 2, "an apps Kustomization: {removed:?}");
+    let file = root.join("out/infrastructure/controllers/namespaces.yaml");
+    let mut docs = read_docs(&file);
+    let gone = docs.remove(0);
+    assert_eq!(gone["kind"], "Namespace");
+    write_docs(&file, &docs);
+    let ks = flux_kustomizations(root)
+        .into_iter()
+        .find(|(_, p, _)| p == "out/infrastructure/controllers")
+        .expect("the Kustomization of out/infrastructure/controllers")
+        .0;
+    removed.push((
+        ks,
+        format!("Namespace {}", gone["metadata"]["name"].as_str().unwrap()),
+    ));
+    removed
+}
+
+/// The object diff of `object` under the Flux Kustomization `ks`.
+fn object_diff<'a>(r: &'a serde_json::Value, ks: &str, object: &str) -> &'a serde_json::Value {
+    r["kustomizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == ks)
+        .and_then(|k| {
+            k["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["object"] == object)
+        })
+        .unwrap_or_else(|| panic!("{ks}: {object} in {r:#}"))
+}
+
+#[test]
+fn diff_flags_the_prune_of_a_pvc_a_statefulset_and_a_namespace() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    let removed = remove_stateful_objects(root);
+    let (r, json, md) = commit_and_diff(root);
+    for (ks, object) in &removed {
+        let o = object_diff(&r, ks, object);
+        assert_eq!(o["change"], "removed", "{o}");
+        assert_eq!(o["pruned"], true, "{o}");
+        let message = format!("Flux ({ks}, prune: true) deletes it from the cluster");
+        assert_eq!(
+            dangers(&r, "prune", object),
+            [message.as_str()],
+            "{object}: {json}"
+        );
+        assert!(md.contains(&md_danger("prune", object, &message)), "{md}");
+        assert!(
+            md.contains(&format!("- removed `{object}` (Flux prunes it)\n")),
+            "{md}"
+        );
+    }
+}
+
+#[test]
+fn diff_with_prune_off_lists_the_removals_as_left_in_the_cluster() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    set_prune(root, false);
+    git(root, &["commit", "-q", "-am", "prune off"]);
+    let removed = remove_stateful_objects(root);
+    let (r, json, md) = commit_and_diff(root);
+    for (ks, object) in &removed {
+        let o = object_diff(&r, ks, object);
+        assert_eq!(o["change"], "removed", "{o}");
+        assert_eq!(o["pruned"], false, "{o}");
+        assert!(
+            md.contains(&format!(
+                "- removed `{object}` (left in the cluster: prune is off)\n"
+            )),
+            "{md}"
+        );
+    }
+    assert!(
+        !r["dangers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "prune"),
+        "{json}"
+    );
+    assert!(!md.contains("**prune**"), "{md}");
 }
