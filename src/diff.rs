@@ -811,43 +811,49 @@ fn code(s: &str) -> String {
 }
 
 /// The report as a PR comment: dangers and images first, then one collapsed section per
-/// Kustomization; cut to `limit` characters with a note when longer.
+/// Kustomization. Longer than `limit` bytes (GitHub counts characters; a character is at least
+/// one byte, so bytes never undercount), it is cut between lines, every open section closed,
+/// with a note.
 pub fn markdown(r: &Report, limit: usize) -> String {
-    let mut head = format!("{MARKER}\n### o4g diff against {}\n\n", code(&r.base));
+    let mut out = format!("{MARKER}\n### o4g diff against {}\n\n", code(&r.base));
     if r.kustomizations.is_empty() {
-        head.push_str("No change to what Flux applies.\n");
-        return head;
+        out.push_str("No change to what Flux applies.\n");
+        return out;
     }
+    // Blocks of (opening, lines, closing): a cut falls between two lines.
+    let mut blocks: Vec<(String, Vec<String>, &str)> = Vec::new();
     if !r.dangers.is_empty() {
-        head.push_str("**Danger notes**\n\n");
-        for d in &r.dangers {
-            head.push_str(&format!(
-                "- ⚠️ **{}** {}: {}\n",
-                d.kind,
-                code(&d.object),
-                d.message
-            ));
-        }
-        head.push('\n');
+        let lines = r
+            .dangers
+            .iter()
+            .map(|d| format!("- ⚠️ **{}** {}: {}\n", d.kind, code(&d.object), d.message))
+            .collect();
+        blocks.push(("**Danger notes**\n\n".into(), lines, "\n"));
     }
     if !r.images.is_empty() {
-        head.push_str("**Images**\n\n| Kustomization | object | container | before | after |\n| --- | --- | --- | --- | --- |\n");
-        for i in &r.images {
-            head.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                i.kustomization,
-                code(&i.object),
-                i.container,
-                i.old.as_deref().map(code).unwrap_or_default(),
-                i.new.as_deref().map(code).unwrap_or_default()
-            ));
-        }
-        head.push('\n');
+        let lines = r
+            .images
+            .iter()
+            .map(|i| {
+                format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    i.kustomization,
+                    code(&i.object),
+                    i.container,
+                    i.old.as_deref().map(code).unwrap_or_default(),
+                    i.new.as_deref().map(code).unwrap_or_default()
+                )
+            })
+            .collect();
+        blocks.push((
+            "**Images**\n\n| Kustomization | object | container | before | after |\n| --- | --- | --- | --- | --- |\n".into(),
+            lines,
+            "\n",
+        ));
     }
-    let mut sections = Vec::new();
     for k in &r.kustomizations {
         let count = |c: &str| k.objects.iter().filter(|o| o.change == c).count();
-        let mut s = format!(
+        let open = format!(
             "<details><summary><b>{}</b> (<code>{}</code>): {} changed, {} added, {} removed</summary>\n\n",
             k.name,
             k.path,
@@ -855,15 +861,16 @@ pub fn markdown(r: &Report, limit: usize) -> String {
             count("added"),
             count("removed")
         );
+        let mut lines = Vec::new();
         for o in &k.objects {
             let extra = match o.pruned {
                 Some(true) => " (Flux prunes it)",
                 Some(false) => " (left in the cluster: prune is off)",
                 None => "",
             };
-            s.push_str(&format!("- {} {}{extra}\n", o.change, code(&o.object)));
+            lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
             for f in &o.fields {
-                s.push_str(&format!(
+                lines.push(format!(
                     "  - {}: {} → {}\n",
                     code(&f.path),
                     f.old
@@ -877,18 +884,41 @@ pub fn markdown(r: &Report, limit: usize) -> String {
                 ));
             }
         }
-        s.push_str("\n</details>\n");
-        sections.push(s);
+        blocks.push((open, lines, "\n</details>\n"));
+    }
+    let whole: usize = blocks
+        .iter()
+        .map(|(o, l, c)| o.len() + l.iter().map(String::len).sum::<usize>() + c.len())
+        .sum();
+    if out.len() + whole <= limit {
+        for (open, lines, close) in blocks {
+            out.push_str(&open);
+            lines.iter().for_each(|l| out.push_str(l));
+            out.push_str(close);
+        }
+        return out;
     }
     let note = "\n_Cut to fit GitHub's comment size: run `o4g diff` locally for the rest._\n";
-    let mut out = head;
-    for s in sections {
-        if out.chars().count() + s.chars().count() + note.len() > limit {
-            out.push_str(note);
-            return out;
+    let fits = |out: &str, more: usize| out.len() + more + note.len() <= limit;
+    for (open, lines, close) in blocks {
+        if !fits(&out, open.len() + close.len()) {
+            break;
         }
-        out.push_str(&s);
+        out.push_str(&open);
+        let mut cut = false;
+        for l in &lines {
+            if !fits(&out, l.len() + close.len()) {
+                cut = true;
+                break;
+            }
+            out.push_str(l);
+        }
+        out.push_str(close);
+        if cut {
+            break;
+        }
     }
+    out.push_str(note);
     out
 }
 
@@ -942,7 +972,17 @@ mod tests {
             dangers: Vec::new(),
         };
         let m = markdown(&r, COMMENT_LIMIT);
-        assert!(m.chars().count() <= COMMENT_LIMIT);
+        assert!(m.len() <= COMMENT_LIMIT, "{} bytes", m.len());
         assert!(m.starts_with(MARKER) && m.contains("Cut to fit"));
+        // The long section is cut between its lines, not dropped, and closed.
+        assert!(m.contains("- added `ConfigMap p/c0`\n"), "{m}");
+        assert!(!m.contains("`ConfigMap p/c3999`"));
+        assert_eq!(
+            m.matches("<details>").count(),
+            m.matches("</details>").count()
+        );
+        // Within the limit, nothing is cut.
+        let whole = markdown(&r, usize::MAX);
+        assert!(whole.contains("`ConfigMap p/c3999`") && !whole.contains("Cut to fit"));
     }
 }

@@ -605,3 +605,66 @@ fn diff_with_prune_off_lists_the_removals_as_left_in_the_cluster() {
     );
     assert!(!md.contains("**prune**"), "{md}");
 }
+
+#[test]
+fn a_huge_diff_fits_one_github_comment_and_the_json_keeps_everything() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    // 1,000 claims in the apps' base, then all of them removed: a prune danger note per claim
+    // and environment, far more than one comment holds.
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    let folder = root.join("out/apps/base");
+    let claims: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": format!("o4g-test-{i:04}")},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "1Gi"}}
+                }
+            })
+        })
+        .collect();
+    write_docs(&folder.join("o4g-test-claims.yaml"), &claims);
+    let list = folder.join("kustomization.yaml");
+    let mut docs = read_docs(&list);
+    docs[0]["resources"]
+        .as_array_mut()
+        .unwrap()
+        .push("o4g-test-claims.yaml".into());
+    write_docs(&list, &docs);
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    drop_resource(&folder, "o4g-test-claims.yaml");
+    let (r, json, md) = commit_and_diff(root);
+
+    let envs = flux_kustomizations(root)
+        .iter()
+        .filter(|(_, p, _)| p.starts_with("out/apps/overlays/"))
+        .count();
+    assert!(envs >= 1);
+    let prunes = r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "prune")
+        .count();
+    assert_eq!(prunes, 1000 * envs, "the JSON keeps every note");
+    assert!(json.len() > o4g_gitops::diff::COMMENT_LIMIT);
+    // The comment: within GitHub's limit (counted in bytes, which no way of counting
+    // characters exceeds), whole lines, the danger notes first, and a note that it is cut.
+    assert!(
+        md.len() <= o4g_gitops::diff::COMMENT_LIMIT,
+        "{} bytes",
+        md.len()
+    );
+    assert!(md.contains("**Danger notes**"), "{md}");
+    assert!(md.contains("o4g-test-0000"), "{md}");
+    assert!(md.contains("Cut to fit GitHub's comment size"), "{md}");
+    assert!(md.ends_with('\n'));
+}
