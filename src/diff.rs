@@ -4,7 +4,9 @@
 //! `git cat-file`, nothing checked out) with the working tree's `out/` (regular files only, no
 //! symlink followed). Each side's objects are built per Flux Kustomization the way
 //! kustomize builds our generated folders ([`crate::immutable::build`]), then compared per
-//! object: added, removed (and whether Flux prunes it), changed fields. Secrets show key names
+//! object: added, removed (and whether Flux prunes it: `prune`, the object's
+//! `kustomize.toolkit.fluxcd.io/prune: disabled`, a removed Kustomization's `deletionPolicy`),
+//! changed fields. Secrets show key names
 //! only, never a value. Computed danger notes: immutable-field changes
 //! ([`crate::immutable::changes`]), prunes of stateful objects, storage class or size changes,
 //! NetworkPolicy reachability gained and lost (the evaluator of [`crate::netpol::eval`] over
@@ -76,9 +78,12 @@ pub struct ObjectDiff {
     pub object: String,
     /// `added`, `removed` or `changed`.
     pub change: &'static str,
-    /// For a removed object: Flux deletes it from the cluster.
+    /// For a removed object: Flux deletes it from the cluster (or may: see `why`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pruned: Option<bool>,
+    /// For a removed object: why Flux deletes it or leaves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// Changed fields (for a Secret: key names only).
     pub fields: Vec<FieldChange>,
 }
@@ -260,8 +265,11 @@ fn docs(files: &Files, path: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The Flux Kustomizations of one side: name → (path, prune).
-fn flux_kustomizations(files: &Files) -> BTreeMap<String, (String, bool)> {
+/// One Flux Kustomization: the folder it applies, `spec.prune`, `spec.deletionPolicy`.
+type FluxKs = (String, bool, Option<String>);
+
+/// The Flux Kustomizations of one side, by name.
+fn flux_kustomizations(files: &Files) -> BTreeMap<String, FluxKs> {
     let mut out = BTreeMap::new();
     for path in files
         .keys()
@@ -280,6 +288,7 @@ fn flux_kustomizations(files: &Files) -> BTreeMap<String, (String, bool)> {
                     (
                         p.trim_start_matches("./").to_string(),
                         d["spec"]["prune"].as_bool().unwrap_or(false),
+                        d["spec"]["deletionPolicy"].as_str().map(str::to_string),
                     ),
                 );
             }
@@ -559,6 +568,63 @@ fn flows(c: &crate::netpol::eval::Cluster, pods: &[crate::netpol::eval::Pod]) ->
     out
 }
 
+/// Whether Flux deletes an object removed from the Kustomization `name` (`old`: the object as
+/// last applied), and why, in kustomize-controller's terms: `spec.prune` garbage-collects
+/// what a new revision no longer has, a label or annotation
+/// `kustomize.toolkit.fluxcd.io/prune: disabled` (any case) exempts an object, and a deleted
+/// Kustomization deletes its objects as `spec.deletionPolicy` says (`MirrorPrune`, the default,
+/// follows `prune`; `Delete`, `WaitForTermination`; `Orphan`). Sources:
+/// fluxcd/kustomize-controller@00852088 `docs/spec/v1/kustomizations.md` ("Prune", "Deletion
+/// policy"); fluxcd/pkg@f3cc2d70 `ssa/utils/meta.go` `AnyInMetadata` (`strings.EqualFold`).
+/// When one commit both removes the object and changes `prune`, the Kustomization may
+/// reconcile the revision under either setting, so it may be deleted.
+fn flux_deletes(
+    name: &str,
+    before: Option<&FluxKs>,
+    after: Option<&FluxKs>,
+    old: &Value,
+) -> (bool, String) {
+    const PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
+    let exempt = ["labels", "annotations"].iter().any(|m| {
+        old["metadata"][m][PRUNE]
+            .as_str()
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    });
+    if exempt {
+        return (false, format!("{PRUNE}: disabled on the object"));
+    }
+    match (before, after) {
+        (Some((_, a, _)), Some((_, b, _))) if a != b => (
+            true,
+            format!(
+                "Flux ({name}) may delete it from the cluster: prune changes {a} → {b} in the same commit, and the revision may be reconciled under either"
+            ),
+        ),
+        (_, Some((_, true, _))) => (
+            true,
+            format!("Flux ({name}, prune: true) deletes it from the cluster"),
+        ),
+        (_, Some((_, false, _))) => (false, "prune is off".into()),
+        (Some((_, prune, policy)), None) => {
+            let policy = policy.as_deref().unwrap_or("MirrorPrune");
+            let deletes = match policy {
+                "Delete" | "WaitForTermination" => true,
+                "Orphan" => false,
+                _ => *prune,
+            };
+            let why = format!(
+                "the Flux Kustomization {name} is removed (deletionPolicy: {policy}, prune: {prune})"
+            );
+            if deletes {
+                (true, format!("{why}: Flux deletes it from the cluster"))
+            } else {
+                (false, why)
+            }
+        }
+        (None, None) => (false, "not applied by Flux".into()),
+    }
+}
+
 /// Compares two sides' `out/` files.
 pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
     let (ko, kn) = (flux_kustomizations(old), flux_kustomizations(new));
@@ -572,10 +638,10 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
     let (mut all_old, mut all_new) = (BTreeMap::new(), BTreeMap::new());
     for name in names {
         let (po, pn) = (ko.get(name), kn.get(name));
-        let path = pn.or(po).map(|(p, _)| p.clone()).unwrap_or_default();
-        let prune = pn.or(po).is_some_and(|(_, p)| *p);
-        let before = po.map(|(p, _)| build(old, p)).unwrap_or_default();
-        let after = pn.map(|(p, _)| build(new, p)).unwrap_or_default();
+        let path = pn.or(po).map(|(p, ..)| p.clone()).unwrap_or_default();
+        let prune = pn.or(po).is_some_and(|(_, p, _)| *p);
+        let before = po.map(|(p, ..)| build(old, p)).unwrap_or_default();
+        let after = pn.map(|(p, ..)| build(new, p)).unwrap_or_default();
         let keys: BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
         let mut objects = Vec::new();
         for k in keys {
@@ -586,18 +652,14 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                         object: object.clone(),
                         change: "added",
                         pruned: None,
+                        why: None,
                         fields: Vec::new(),
                     });
                     image_changes(&mut report, name, &object, &Value::Null, n);
                 }
                 (Some(o), None) => {
-                    objects.push(ObjectDiff {
-                        object: object.clone(),
-                        change: "removed",
-                        pruned: Some(prune),
-                        fields: Vec::new(),
-                    });
-                    if prune
+                    let (pruned, why) = flux_deletes(name, po, pn, o);
+                    if pruned
                         && matches!(
                             k.0.as_str(),
                             "PersistentVolumeClaim" | "StatefulSet" | "Namespace"
@@ -606,11 +668,16 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                         report.dangers.push(Danger {
                             kind: "prune",
                             object: object.clone(),
-                            message: format!(
-                                "Flux ({name}, prune: true) deletes it from the cluster"
-                            ),
+                            message: why.clone(),
                         });
                     }
+                    objects.push(ObjectDiff {
+                        object: object.clone(),
+                        change: "removed",
+                        pruned: Some(pruned),
+                        why: Some(why),
+                        fields: Vec::new(),
+                    });
                     image_changes(&mut report, name, &object, o, &Value::Null);
                 }
                 (Some(o), Some(n)) if o != n => {
@@ -621,6 +688,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                         object,
                         change: "changed",
                         pruned: None,
+                        why: None,
                         fields: f,
                     });
                 }
@@ -629,7 +697,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
         }
         for c in po
             .zip(pn)
-            .map(|((a, _), (b, _))| {
+            .map(|((a, ..), (b, ..))| {
                 let ro = |p: &str, _| old.get(p).map(|b| crate::immutable::parse(p, b));
                 let rn = |p: &str, _| new.get(p).map(|b| crate::immutable::parse(p, b));
                 if a == b {
@@ -863,10 +931,12 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         );
         let mut lines = Vec::new();
         for o in &k.objects {
-            let extra = match o.pruned {
-                Some(true) => " (Flux prunes it)",
-                Some(false) => " (left in the cluster: prune is off)",
-                None => "",
+            let plain = format!("Flux ({}, prune: true) deletes it from the cluster", k.name);
+            let extra = match (o.pruned, &o.why) {
+                (Some(true), Some(why)) if *why != plain => format!(" ({why})"),
+                (Some(true), _) => " (Flux prunes it)".to_string(),
+                (Some(false), Some(why)) => format!(" (left in the cluster: {why})"),
+                _ => String::new(),
             };
             lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
             for f in &o.fields {
@@ -944,6 +1014,7 @@ mod tests {
                 object: format!("ConfigMap p/c{i}"),
                 change: "added",
                 pruned: None,
+                why: None,
                 fields: Vec::new(),
             })
             .collect();
@@ -964,6 +1035,7 @@ mod tests {
                         object: "x".into(),
                         change: "added",
                         pruned: None,
+                        why: None,
                         fields: vec![],
                     }],
                 },

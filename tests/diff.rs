@@ -668,3 +668,169 @@ fn a_huge_diff_fits_one_github_comment_and_the_json_keeps_everything() {
     assert!(md.contains("Cut to fit GitHub's comment size"), "{md}");
     assert!(md.ends_with('\n'));
 }
+
+/// Sets `metadata.<field>.kustomize.toolkit.fluxcd.io/prune` to `value` on the first object of
+/// `kind` in a file under `folder` (or in the file `folder`); returns the file.
+fn mark_prune_disabled(folder: &Path, kind: &str, field: &str, value: &str) -> std::path::PathBuf {
+    for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
+        let file = entry.unwrap().into_path();
+        if !file.is_file() || file.file_name().unwrap() == "kustomization.yaml" {
+            continue;
+        }
+        let mut docs = read_docs(&file);
+        if let Some(d) = docs.iter_mut().find(|d| d["kind"] == kind) {
+            d["metadata"][field]["kustomize.toolkit.fluxcd.io/prune"] = value.into();
+            write_docs(&file, &docs);
+            return file;
+        }
+    }
+    panic!("no {kind} under {}", folder.display());
+}
+
+#[test]
+fn diff_leaves_objects_marked_prune_disabled_and_says_why() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    // Flux compares the value in any case, on a label or an annotation (fluxcd/pkg@f3cc2d70
+    // ssa/utils/meta.go AnyInMetadata).
+    mark_prune_disabled(
+        &root.join("out/apps/base"),
+        "PersistentVolumeClaim",
+        "labels",
+        "Disabled",
+    );
+    let file = mark_prune_disabled(
+        &root.join("out/infrastructure/controllers/namespaces.yaml"),
+        "Namespace",
+        "annotations",
+        "disabled",
+    );
+    assert!(file.ends_with("namespaces.yaml"), "{}", file.display());
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    let removed = remove_stateful_objects(root);
+    let (r, json, md) = commit_and_diff(root);
+    let why = "kustomize.toolkit.fluxcd.io/prune: disabled on the object";
+    for (ks, object) in &removed {
+        let o = object_diff(&r, ks, object);
+        if object.starts_with("StatefulSet ") {
+            assert_eq!(o["pruned"], true, "{o}");
+            assert_eq!(dangers(&r, "prune", object).len(), 1, "{object}: {json}");
+        } else {
+            assert_eq!(o["pruned"], false, "{o}");
+            assert_eq!(o["why"], why, "{o}");
+            assert!(dangers(&r, "prune", object).is_empty(), "{object}: {json}");
+            assert!(
+                md.contains(&format!(
+                    "- removed `{object}` (left in the cluster: {why})\n"
+                )),
+                "{md}"
+            );
+        }
+    }
+}
+
+#[test]
+fn diff_says_flux_may_prune_when_prune_changes_in_the_same_commit() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    set_prune(root, false);
+    let removed = remove_stateful_objects(root);
+    let (r, json, md) = commit_and_diff(root);
+    for (ks, object) in &removed {
+        let o = object_diff(&r, ks, object);
+        assert_eq!(o["pruned"], true, "{o}");
+        let message = format!(
+            "Flux ({ks}) may delete it from the cluster: prune changes true → false in the same commit, and the revision may be reconciled under either"
+        );
+        assert_eq!(dangers(&r, "prune", object), [message.as_str()], "{json}");
+        assert!(md.contains(&md_danger("prune", object, &message)), "{md}");
+    }
+}
+
+#[test]
+fn diff_follows_the_deletion_policy_of_a_removed_kustomization() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    let apps: Vec<_> = flux_kustomizations(root)
+        .into_iter()
+        .filter(|(_, p, _)| p.starts_with("out/apps/overlays/"))
+        .collect();
+    assert!(apps.len() >= 2, "two apps Kustomizations: {apps:?}");
+    // The first keeps its objects when it is deleted; the second mirrors prune: true.
+    let (orphan, mirror) = (&apps[0], &apps[1]);
+    let mut docs = read_docs(&orphan.2);
+    for d in &mut docs {
+        if d["metadata"]["name"] == orphan.0.as_str() {
+            d["spec"]["deletionPolicy"] = "Orphan".into();
+            assert_eq!(d["spec"]["prune"], true);
+        }
+    }
+    write_docs(&orphan.2, &docs);
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    for (_, _, file) in [orphan, mirror] {
+        let mut docs = read_docs(file);
+        docs.retain(|d| {
+            d["metadata"]["name"] != orphan.0.as_str() && d["metadata"]["name"] != mirror.0.as_str()
+        });
+        write_docs(file, &docs);
+    }
+    let (r, json, md) = commit_and_diff(root);
+    let statefulset = |ks: &str| {
+        r["kustomizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == ks)
+            .unwrap_or_else(|| panic!("{ks}: {json}"))["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["object"].as_str().unwrap().starts_with("StatefulSet "))
+            .unwrap_or_else(|| panic!("a StatefulSet under {ks}: {json}"))
+            .clone()
+    };
+    let kept = statefulset(&orphan.0);
+    let object = kept["object"].as_str().unwrap();
+    let why = format!(
+        "the Flux Kustomization {} is removed (deletionPolicy: Orphan, prune: true)",
+        orphan.0
+    );
+    assert_eq!(
+        (&kept["pruned"], &kept["why"]),
+        (&false.into(), &why.clone().into()),
+        "{kept}"
+    );
+    assert!(dangers(&r, "prune", object).is_empty(), "{json}");
+    assert!(
+        md.contains(&format!(
+            "- removed `{object}` (left in the cluster: {why})\n"
+        )),
+        "{md}"
+    );
+    let gone = statefulset(&mirror.0);
+    let object = gone["object"].as_str().unwrap();
+    let message = format!(
+        "the Flux Kustomization {} is removed (deletionPolicy: MirrorPrune, prune: true): Flux deletes it from the cluster",
+        mirror.0
+    );
+    assert_eq!(gone["pruned"], true, "{gone}");
+    assert_eq!(dangers(&r, "prune", object), [message.as_str()], "{json}");
+    assert!(md.contains(&md_danger("prune", object, &message)), "{md}");
+    assert!(
+        md.contains(&format!("- removed `{object}` ({message})\n")),
+        "{md}"
+    );
+}
