@@ -494,6 +494,86 @@ fn kyverno_action(o: &Value) -> Option<String> {
     (!picked.is_empty()).then(|| picked.join(", "))
 }
 
+fn namespace_key(ns: &str) -> Key {
+    ("Namespace".into(), String::new(), ns.into())
+}
+
+/// Per (policy title, namespace): the `validationActions` of the ValidatingPolicies (one
+/// title may be a Deny and an Audit policy with complementary selectors) whose
+/// `spec.matchConstraints.namespaceSelector` selects the namespace. Namespaces: those of the
+/// objects and those the selectors name by `kubernetes.io/metadata.name` (the label the API
+/// server sets on every namespace). `matchConditions` (CEL) are not evaluated.
+fn kyverno_scope(objects: &BTreeMap<Key, Value>) -> BTreeMap<(String, String), BTreeSet<String>> {
+    const NAME: &str = "kubernetes.io/metadata.name";
+    let policies: Vec<&Value> = objects
+        .values()
+        .filter(|o| {
+            o["kind"] == "ValidatingPolicy"
+                && o["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("policies.kyverno.io/"))
+        })
+        .collect();
+    let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for ((kind, _, name), o) in objects {
+        if kind == "Namespace" {
+            let labels = o["metadata"]["labels"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), short(v))).collect())
+                .unwrap_or_default();
+            namespaces.insert(name.clone(), labels);
+        }
+    }
+    for p in &policies {
+        for e in p["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["key"] == NAME)
+        {
+            for v in e["values"].as_array().into_iter().flatten() {
+                if let Some(v) = v.as_str() {
+                    namespaces.entry(v.to_string()).or_default();
+                }
+            }
+        }
+    }
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for p in policies {
+        let title = p["metadata"]["annotations"]["policies.kyverno.io/title"]
+            .as_str()
+            .or(p["metadata"]["name"].as_str())
+            .unwrap_or("?")
+            .to_string();
+        let selector = &p["spec"]["matchConstraints"]["namespaceSelector"];
+        let selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+            if selector.is_null() {
+                Default::default()
+            } else {
+                match serde_json::from_value(selector.clone()) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                }
+            };
+        let actions: BTreeSet<String> = p["spec"]["validationActions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        for (ns, labels) in &namespaces {
+            let mut labels = labels.clone();
+            labels.insert(NAME.into(), ns.clone());
+            if crate::netpol::eval::selector_matches(&selector, &labels) {
+                out.entry((title.clone(), ns.clone()))
+                    .or_default()
+                    .extend(actions.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
 /// The pods our workloads run, for the reachability check.
 fn pods(objects: &BTreeMap<Key, Value>) -> Vec<crate::netpol::eval::Pod> {
     let mut out = Vec::new();
@@ -725,6 +805,31 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                 path,
                 prune,
                 objects,
+            });
+        }
+    }
+    // Kyverno enforcement per namespace: a selector change moves a namespace between the Deny
+    // and the Audit policy of a pair without any policy's action changing.
+    let (eo, en) = (kyverno_scope(&all_old), kyverno_scope(&all_new));
+    let external = |ns: &String| {
+        !all_old.contains_key(&namespace_key(ns)) && !all_new.contains_key(&namespace_key(ns))
+    };
+    let on_both = |ns: &String| {
+        external(ns)
+            || (all_old.contains_key(&namespace_key(ns))
+                && all_new.contains_key(&namespace_key(ns)))
+    };
+    for key @ (title, ns) in eo.keys().chain(en.keys()).collect::<BTreeSet<_>>() {
+        let (a, b) = (eo.get(key), en.get(key));
+        if a != b && on_both(ns) {
+            let join = |s: Option<&BTreeSet<String>>| {
+                s.map(|s| s.iter().cloned().collect::<Vec<_>>().join("+"))
+                    .unwrap_or_else(|| "(none)".into())
+            };
+            report.dangers.push(Danger {
+                kind: "kyverno",
+                object: format!("{title} in namespace {ns}"),
+                message: format!("enforcement {} → {}", join(a), join(b)),
             });
         }
     }

@@ -834,3 +834,65 @@ fn diff_follows_the_deletion_policy_of_a_removed_kustomization() {
         "{md}"
     );
 }
+
+#[test]
+fn diff_flags_a_namespace_moving_from_audit_to_deny() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    // A pair of ValidatingPolicies with one title: the Deny one selects namespaces by
+    // `In`, the Audit one the rest by `NotIn`.
+    let file = root.join("out/infrastructure/configs/policies/image-digest.yaml");
+    let mut docs = read_docs(&file);
+    let expr = |d: &serde_json::Value| {
+        d["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0].clone()
+    };
+    let deny = docs
+        .iter()
+        .position(|d| d["spec"]["validationActions"] == serde_json::json!(["Deny"]))
+        .expect("the Deny policy");
+    let audit = docs
+        .iter()
+        .position(|d| d["spec"]["validationActions"] == serde_json::json!(["Audit"]))
+        .expect("the Audit policy");
+    assert_eq!(expr(&docs[deny])["operator"], "In");
+    assert_eq!(expr(&docs[audit])["operator"], "NotIn");
+    let title = docs[deny]["metadata"]["annotations"]["policies.kyverno.io/title"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A namespace of the rendered tree under the Audit policy.
+    let excluded = expr(&docs[audit])["values"].as_array().unwrap().clone();
+    let moved = walkdir::WalkDir::new(root.join("out/infrastructure"))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|f| f.is_file())
+        .flat_map(|f| read_docs(&f))
+        .filter(|d| d["kind"] == "Namespace")
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .find(|n| !excluded.contains(&n.as_str().into()))
+        .expect("a namespace in Audit");
+    for i in [deny, audit] {
+        docs[i]["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"]
+            .as_array_mut()
+            .unwrap()
+            .push(moved.as_str().into());
+    }
+    write_docs(&file, &docs);
+    let (r, json, md) = commit_and_diff(root);
+    let object = format!("{title} in namespace {moved}");
+    let message = "enforcement Audit → Deny";
+    assert_eq!(dangers(&r, "kyverno", &object), [message], "{json}");
+    assert!(md.contains(&md_danger("kyverno", &object, message)), "{md}");
+    // Only that namespace moved.
+    let notes: Vec<_> = r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "kyverno")
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+}

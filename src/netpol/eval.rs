@@ -69,7 +69,7 @@ pub struct PolicyError {
     pub message: String,
 }
 
-fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+pub(crate) fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let labels_ok = sel
         .match_labels
         .iter()
