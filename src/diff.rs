@@ -894,9 +894,27 @@ fn dangers_of_change(report: &mut Report, object: &str, o: &Value, n: &Value) {
     let (po, pn) = (pod_security(o), pod_security(n));
     for k in po.keys().chain(pn.keys()).collect::<BTreeSet<_>>() {
         if po.get(k) != pn.get(k) {
+            let rank = |v: Option<&String>| {
+                ["privileged", "baseline", "restricted"]
+                    .iter()
+                    .position(|l| v.is_some_and(|v| v == l))
+            };
+            let mode = k.trim_start_matches("pod-security.kubernetes.io/");
+            let effect = match (rank(po.get(k)), rank(pn.get(k))) {
+                (Some(a), Some(b)) if b < a && mode == "enforce" => {
+                    ": looser, pods the old level refused are admitted"
+                }
+                (Some(a), Some(b)) if b > a && mode == "enforce" => {
+                    ": stricter, pods that break it are refused when next created"
+                }
+                (Some(a), Some(b)) if b < a => ": looser",
+                (Some(a), Some(b)) if b > a => ": stricter",
+                _ if !pn.contains_key(k) => ": the cluster's default applies",
+                _ => "",
+            };
             push(
                 "pod-security",
-                format!("{k}: {} → {}", show(po.get(k)), show(pn.get(k))),
+                format!("{k}: {} → {}{effect}", show(po.get(k)), show(pn.get(k))),
             );
         }
     }

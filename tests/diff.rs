@@ -285,10 +285,43 @@ fn diff_flags_a_pod_security_level_change_and_only_that() {
     docs[restricted[0]]["metadata"]["labels"][enforce] = "privileged".into();
     docs[restricted[1]]["metadata"]["labels"]["o4g-test/other"] = "x".into();
     write_docs(&file, &docs);
+    // A privileged namespace tightened to baseline.
+    let (tight_file, mut tight_docs, i) = walkdir::WalkDir::new(root.join("out/infrastructure"))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|f| f.is_file())
+        .find_map(|f| {
+            let docs = read_docs(&f);
+            let i = docs.iter().position(|d| {
+                d["kind"] == "Namespace" && d["metadata"]["labels"][enforce] == "privileged"
+            })?;
+            Some((f, docs, i))
+        })
+        .expect("a privileged namespace");
+    let tightened = name(&tight_docs[i]);
+    tight_docs[i]["metadata"]["labels"][enforce] = "baseline".into();
+    write_docs(&tight_file, &tight_docs);
     let (r, json, md) = commit_and_diff(root);
 
+    let object = format!("Namespace {tightened}");
+    let message = format!(
+        "{enforce}: privileged → baseline: stricter, pods that break it are refused when next created"
+    );
+    assert_eq!(
+        dangers(&r, "pod-security", &object),
+        [message.as_str()],
+        "{json}"
+    );
+    assert!(
+        md.contains(&md_danger("pod-security", &object, &message)),
+        "{md}"
+    );
+
     let object = format!("Namespace {loosened}");
-    let message = format!("{enforce}: restricted → privileged");
+    let message = format!(
+        "{enforce}: restricted → privileged: looser, pods the old level refused are admitted"
+    );
     assert_eq!(
         dangers(&r, "pod-security", &object),
         [message.as_str()],
