@@ -489,7 +489,16 @@ fn kyverno_action(o: &Value) -> Option<String> {
     let picked: Vec<String> = acts
         .into_iter()
         .filter(|(p, _)| p.split(['.', '[']).any(|segment| FIELDS.contains(&segment)))
-        .map(|(p, v)| format!("{p}={}", short(&v)))
+        .map(|(p, v)| {
+            // `validationFailureAction` takes `audit` and `Audit` alike (the CRD's enum).
+            let v = short(&v);
+            let mut c = v.chars();
+            let v = c
+                .next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default();
+            format!("{p}={v}")
+        })
         .collect();
     (!picked.is_empty()).then(|| picked.join(", "))
 }
@@ -498,7 +507,9 @@ fn namespace_key(ns: &str) -> Key {
     ("Namespace".into(), String::new(), ns.into())
 }
 
-/// Per (policy title, namespace): the `validationActions` of the ValidatingPolicies (one
+/// Per (policy title, namespace): the `validationActions` of the ValidatingPolicies and
+/// ImageValidatingPolicies (both have the field and `spec.matchConstraints`, per
+/// `../shared/schemas/policies.kyverno.io/*validatingpolicy_v1.json`; one
 /// title may be a Deny and an Audit policy with complementary selectors) whose
 /// `spec.matchConstraints.namespaceSelector` selects the namespace. Namespaces: those of the
 /// objects and those the selectors name by `kubernetes.io/metadata.name` (the label the API
@@ -508,7 +519,7 @@ fn kyverno_scope(objects: &BTreeMap<Key, Value>) -> BTreeMap<(String, String), B
     let policies: Vec<&Value> = objects
         .values()
         .filter(|o| {
-            o["kind"] == "ValidatingPolicy"
+            (o["kind"] == "ValidatingPolicy" || o["kind"] == "ImageValidatingPolicy")
                 && o["apiVersion"]
                     .as_str()
                     .is_some_and(|a| a.starts_with("policies.kyverno.io/"))

@@ -347,6 +347,25 @@ fn cluster_policies(action: &str) -> String {
         "apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata:
+  name: o4g-test-lower-case
+spec:
+  validationFailureAction: {}
+  rules:
+  - name: labels
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: a label
+      pattern:
+        metadata:
+          labels:
+            app.kubernetes.io/name: \"?*\"
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
   name: o4g-test-old-spelling
 spec:
   validationFailureAction: {action}
@@ -381,7 +400,9 @@ spec:
         metadata:
           labels:
             app.kubernetes.io/name: \"?*\"
-"
+",
+        // The same action in the other case the CRD allows (`audit`, `Audit`): no change.
+        if action == "Audit" { "audit" } else { "Audit" }
     )
 }
 
@@ -442,6 +463,10 @@ fn diff_flags_each_kyverno_audit_deny_change() {
             dangers(&r, "kyverno", &object),
             [message],
             "{object}: {json}"
+        );
+        assert!(
+            dangers(&r, "kyverno", "ClusterPolicy o4g-test-lower-case").is_empty(),
+            "{json}"
         );
         assert!(
             md.contains(&md_danger("kyverno", &object, message)),
