@@ -1142,6 +1142,30 @@ mod tests {
     }
 
     #[test]
+    fn kyverno_scope_reads_image_validating_policies_and_selectors() {
+        let policy = |kind: &str, op: &str, action: &str| {
+            json!({"apiVersion": "policies.kyverno.io/v1", "kind": kind,
+                "metadata": {"name": format!("{kind}-{action}"),
+                    "annotations": {"policies.kyverno.io/title": "signed"}},
+                "spec": {"validationActions": [action], "matchConstraints": {"namespaceSelector":
+                    {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": op,
+                        "values": ["prod"]}]}}}})
+        };
+        let objects: BTreeMap<Key, Value> = [
+            policy("ImageValidatingPolicy", "In", "Deny"),
+            policy("ImageValidatingPolicy", "NotIn", "Audit"),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
+        ]
+        .into_iter()
+        .map(|o| (key(&o), o))
+        .collect();
+        let scope = kyverno_scope(&objects);
+        let at = |ns: &str| scope[&("signed".to_string(), ns.to_string())].clone();
+        assert_eq!(at("prod"), BTreeSet::from(["Deny".to_string()]));
+        assert_eq!(at("web"), BTreeSet::from(["Audit".to_string()]));
+    }
+
+    #[test]
     fn the_markdown_fits_the_comment_limit() {
         let objects = (0..4000)
             .map(|i| ObjectDiff {
