@@ -194,6 +194,29 @@ fn vault(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> 
 
 /// [`vault`]'s bytes.
 fn vault_raw(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut c = Command::new("nsenter")
+        .arg(format!("--net=/proc/{net}/ns/net"))
+        .arg(s3::rclone().unwrap())
+        .args(args)
+        .envs(remotes_env(s3, prefix))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "rclone {args:?}: {}",
+        common::text(&out)
+    );
+    out.stdout
+}
+
+/// The environment that gives rclone the jobs' remotes: `s3` (the test server) and `vault`
+/// (crypt over `s3:<bucket>/<prefix>`, the jobs' keys).
+fn remotes_env(s3: &S3Server, prefix: &str) -> Vec<(String, String)> {
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let obscure = |v: &str| {
         let mut c = Command::new(s3::rclone().unwrap())
@@ -208,38 +231,29 @@ fn vault_raw(net: u32, s3: &S3Server, prefix: &str, args: &[&str], stdin: &[u8])
             .trim()
             .to_string()
     };
-    let mut c = Command::new("nsenter")
-        .arg(format!("--net=/proc/{net}/ns/net"))
-        .arg(s3::rclone().unwrap())
-        .args(args)
-        .env("RCLONE_CONFIG", "/nonexistent/rclone.conf")
-        .env("RCLONE_CONFIG_S3_TYPE", "s3")
-        .env("RCLONE_CONFIG_S3_PROVIDER", "Other")
-        .env("RCLONE_CONFIG_S3_ENDPOINT", &s3.endpoint)
-        .env("RCLONE_CONFIG_S3_ACCESS_KEY_ID", s3::ACCESS_KEY)
-        .env("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY", s3::SECRET_KEY)
-        .env("RCLONE_CONFIG_VAULT_TYPE", "crypt")
-        .env(
+    [
+        ("RCLONE_CONFIG", "/nonexistent/rclone.conf".to_string()),
+        ("RCLONE_CONFIG_S3_TYPE", "s3".into()),
+        ("RCLONE_CONFIG_S3_PROVIDER", "Other".into()),
+        ("RCLONE_CONFIG_S3_ENDPOINT", s3.endpoint.clone()),
+        ("RCLONE_CONFIG_S3_ACCESS_KEY_ID", s3::ACCESS_KEY.into()),
+        ("RCLONE_CONFIG_S3_SECRET_ACCESS_KEY", s3::SECRET_KEY.into()),
+        ("RCLONE_CONFIG_VAULT_TYPE", "crypt".into()),
+        (
             "RCLONE_CONFIG_VAULT_REMOTE",
             format!("s3:{bucket}/{prefix}"),
-        )
-        .env("RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION", "off")
-        .env("RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION", "false")
-        .env("RCLONE_CONFIG_VAULT_PASSWORD", obscure(CRYPT_PW))
-        .env("RCLONE_CONFIG_VAULT_PASSWORD2", obscure(CRYPT_SALT))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "rclone {args:?}: {}",
-        common::text(&out)
-    );
-    out.stdout
+        ),
+        ("RCLONE_CONFIG_VAULT_FILENAME_ENCRYPTION", "off".into()),
+        (
+            "RCLONE_CONFIG_VAULT_DIRECTORY_NAME_ENCRYPTION",
+            "false".into(),
+        ),
+        ("RCLONE_CONFIG_VAULT_PASSWORD", obscure(CRYPT_PW)),
+        ("RCLONE_CONFIG_VAULT_PASSWORD2", obscure(CRYPT_SALT)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Loads `sql` through the client's stdin.
@@ -792,8 +806,16 @@ fn run_restore_job(drill: &Drill, job: &Value) -> (MariaDb, Run) {
 
 /// [`run_restore_job`] on a server `prepare` has put data in first; the run is returned as is.
 fn run_restore_job_on(drill: &Drill, job: &Value, prepare: impl Fn(&MariaDb)) -> (MariaDb, Run) {
-    // As prod's server: its max_allowed_packet, and a binary log (MySQL 8.0 logs by default).
-    let target = MariaDb::start_with(
+    let target = prod_like_target(drill);
+    prepare(&target);
+    let run = run_job_against_target(drill, job);
+    (target, run)
+}
+
+/// A fresh server as prod's, on 127.0.0.1:3307 of the drill's network: its
+/// max_allowed_packet, and a binary log (MySQL 8.0 logs by default).
+fn prod_like_target(drill: &Drill) -> MariaDb {
+    MariaDb::start_with(
         ROOT_PW,
         Some(drill.net()),
         3307,
@@ -801,8 +823,12 @@ fn run_restore_job_on(drill: &Drill, job: &Value, prepare: impl Fn(&MariaDb)) ->
             "--max-allowed-packet={} --log-bin=binlog --server-id=1",
             o4g_gitops::components::mysql::MAX_ALLOWED_PACKET
         ),
-    );
-    prepare(&target);
+    )
+}
+
+/// Runs the main container of a printed restore Job against the server on port 3307 of the
+/// drill's network ([`prod_like_target`]), as root over TCP.
+fn run_job_against_target(drill: &Drill, job: &Value) -> Run {
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -812,8 +838,7 @@ fn run_restore_job_on(drill: &Drill, job: &Value, prepare: impl Fn(&MariaDb)) ->
     let objs = vec![job.clone(), scripts];
     let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
     set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
-    let run = j.run(None);
-    (target, run)
+    j.run(None)
 }
 
 /// The Job `o4g restore-job --env live` prints, with `extra` arguments.
@@ -1840,5 +1865,342 @@ fn backups_list_shows_each_dump_with_age_size_and_marker_from_the_sops_keys() {
         common::text(&out).contains("sops could not decrypt it"),
         "{}",
         common::text(&out)
+    );
+}
+
+/// One timed step of the speed test: its wall seconds, the CPU seconds of its own processes
+/// (GNU time: every process bash waited for) and those the servers (the MariaDB servers and
+/// the S3 server) spent meanwhile.
+#[derive(Debug, Clone, Copy)]
+struct Timed {
+    wall_s: f64,
+    cpu_s: Option<f64>,
+    server_cpu_s: f64,
+}
+
+/// CPU seconds (user + system) process `pid` has used so far.
+fn cpu_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's `(name)`: state is the 3rd field, utime the 14th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// Runs `f`, timing it and the CPU the `servers` use meanwhile.
+fn timed_with<T>(servers: &[u32], f: impl FnOnce() -> T) -> (T, f64, f64) {
+    let before: f64 = servers.iter().map(|&p| cpu_of(p)).sum();
+    let t = Instant::now();
+    let out = f();
+    let wall_s = t.elapsed().as_secs_f64();
+    let server_cpu_s = servers.iter().map(|&p| cpu_of(p)).sum::<f64>() - before;
+    (out, wall_s, server_cpu_s)
+}
+
+/// `script` run by bash (`-euo pipefail`) under GNU time in the drill's network with `env`;
+/// fails the test when it fails.
+fn timed_script(net: u32, servers: &[u32], script: &str, env: &[(String, String)]) -> Timed {
+    let (out, wall_s, server_cpu_s) = timed_with(servers, || {
+        Command::new("nsenter")
+            .arg(format!("--net=/proc/{net}/ns/net"))
+            .args(["/usr/bin/time", "-f", "o4g-cpu-s=%U %S"])
+            .args(["bash", "-euo", "pipefail", "-c", script])
+            .envs(env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}: {err}");
+    let cpu_s = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("o4g-cpu-s="))
+        .unwrap_or_else(|| panic!("GNU time's report: {err}"))
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    Timed {
+        wall_s,
+        cpu_s: Some(cpu_s),
+        server_cpu_s,
+    }
+}
+
+/// Issue 24, "Speed of backup and restore": on one size of data, in the same run, on the same
+/// servers, the project's backup job and restore Job end to end; a stock pipeline
+/// (`mysqldump | gzip -6 | rclone rcat` to a plain S3 remote, and `rclone cat | gunzip | mysql`
+/// back, the same rclone); and each stage of the project's pipelines alone. Prints MiB of table
+/// data per second for each and which stage limits each direction. Timings are not compared
+/// with each other (they would flake on a shared machine): the figures go to the runbook
+/// (`backup::MEASURED_DUMP_MIB_S`, `MEASURED_RESTORE_MIB_S`). Asserted: both restores leave
+/// every table equal, every figure is positive, and a 50 GiB database backs up and restores
+/// at the measured rates within the jobs' deadlines.
+#[test]
+fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
+    need_tools!();
+    let drill = Drill::new(20_000, 64);
+    let size = drill.size_mib();
+    assert!((100.0..=200.0).contains(&size), "{size:.0} MiB of tables");
+    let before = fingerprint(&drill.source);
+    let net = drill.net();
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let schemas = drill.source.sql("SELECT GROUP_CONCAT(schema_name ORDER BY schema_name SEPARATOR ' ') FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')");
+    let schemas = schemas.trim();
+    let target = prod_like_target(&drill);
+    let servers = [drill.source.pid(), target.pid(), drill.s3.pid()];
+    let drop_schemas = || {
+        for s in schemas.split(' ') {
+            target.sql(&format!("DROP DATABASE IF EXISTS `{s}`"));
+        }
+    };
+    let work = tempfile::tempdir().unwrap();
+    let dump = work.path().join("dump.sql");
+    let gz = work.path().join("dump.sql.gz");
+    let rclone = s3::rclone().unwrap();
+    let mut env = remotes_env(&drill.s3, "speed");
+    env.extend(
+        [
+            ("RCLONE", rclone.display().to_string()),
+            ("BUCKET", bucket.clone()),
+            ("SCHEMAS", schemas.to_string()),
+            ("DUMP", dump.display().to_string()),
+            ("GZ", gz.display().to_string()),
+            ("DUMP_FLAGS", backup::DUMP_FLAGS.to_string()),
+            ("GZIP_LEVEL", backup::GZIP_LEVEL.to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    // The source as the dump job reaches it (TCP, the backup account), the target as the
+    // restore Job does (TCP, root).
+    let mut source_env = env.clone();
+    source_env.push(("MYSQL_PWD".into(), BACKUP_PW.into()));
+    let source_args = "--host=127.0.0.1 --port=3306 --protocol=tcp --user=backup";
+    let mut target_env = env.clone();
+    target_env.push(("MYSQL_PWD".into(), ROOT_PW.into()));
+    let target_args = "--host=127.0.0.1 --port=3307 --protocol=tcp --user=root";
+    // The jobs' rclone settings (templates/scripts/backup-lib.sh), for the stages alone.
+    let mut tuned = env.clone();
+    tuned.extend(
+        [
+            (
+                "RCLONE_S3_CHUNK_SIZE",
+                format!("{}M", backup::UPLOAD_CHUNK_MIB),
+            ),
+            (
+                "RCLONE_S3_UPLOAD_CONCURRENCY",
+                backup::UPLOAD_CONCURRENCY.to_string(),
+            ),
+            (
+                "RCLONE_BUFFER_SIZE",
+                format!("{}M", backup::RCLONE_READ_AHEAD_MIB),
+            ),
+            (
+                "GOMEMLIMIT",
+                format!("{}MiB", backup::RCLONE_GO_MEM_LIMIT_MIB),
+            ),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+
+    // The project's jobs, end to end.
+    let (run, wall_s, server_cpu_s) = timed_with(&servers, || drill.backup());
+    assert!(run.ok(), "backup failed:\n{}", run.text());
+    let project_backup = Timed {
+        wall_s,
+        cpu_s: Some(cpu_and_wall(&run).0),
+        server_cpu_s,
+    };
+    let job = printed_restore_job(&[]);
+    let (run, wall_s, server_cpu_s) = timed_with(&servers, || run_job_against_target(&drill, &job));
+    assert!(run.ok(), "restore failed:\n{}", run.text());
+    let project_restore = Timed {
+        wall_s,
+        cpu_s: None,
+        server_cpu_s,
+    };
+    assert_eq!(fingerprint(&target), before, "the project's restore");
+
+    // The stock pipeline: mysqldump's defaults (--opt) with a consistent snapshot, gzip's
+    // default level, rclone's defaults on the plain S3 remote; the target as MySQL 8.0 leaves
+    // it (binary log on).
+    let stock_backup = timed_script(
+        net,
+        &servers,
+        &format!(
+            "mysqldump {source_args} --single-transaction --databases $SCHEMAS | gzip -6 | \"$RCLONE\" rcat \"s3:$BUCKET/stock/dump.sql.gz\""
+        ),
+        &source_env,
+    );
+    drop_schemas();
+    let stock_restore = timed_script(
+        net,
+        &servers,
+        &format!(
+            "\"$RCLONE\" cat \"s3:$BUCKET/stock/dump.sql.gz\" | gunzip -c | mysql {target_args}"
+        ),
+        &target_env,
+    );
+    assert_eq!(fingerprint(&target), before, "the stock restore");
+
+    // Each stage of the project's pipelines alone, with the jobs' flags and settings.
+    let stage = |script: &str, env: &[(String, String)]| timed_script(net, &servers, script, env);
+    let dump_s = stage(
+        &format!(
+            "mysqldump {source_args} --max-allowed-packet=1G $DUMP_FLAGS --databases $SCHEMAS >/dev/null"
+        ),
+        &source_env,
+    );
+    stage(
+        &format!(
+            "mysqldump {source_args} --max-allowed-packet=1G $DUMP_FLAGS --databases $SCHEMAS >\"$DUMP\""
+        ),
+        &source_env,
+    );
+    let gzip_s = stage("gzip -\"$GZIP_LEVEL\" -c \"$DUMP\" >\"$GZ\"", &env);
+    let gzip6_s = stage("gzip -6 -c \"$DUMP\" >/dev/null", &env);
+    let sha_s = stage("sha256sum \"$GZ\" >/dev/null", &env);
+    let upload_s = stage("\"$RCLONE\" rcat vault:dump.sql.gz <\"$GZ\"", &tuned);
+    let download_s = stage("\"$RCLONE\" cat vault:dump.sql.gz >/dev/null", &tuned);
+    let gunzip_s = stage("gunzip -c \"$GZ\" >/dev/null", &env);
+    // Not in the pipeline: zstd, which the MySQL image also has (docker-library/mysql
+    // 8.0/Dockerfile.oracle installs `bzip2 gzip openssl xz zstd findutils`), for comparison.
+    // Rows left out where the host has no zstd.
+    let zstd = Command::new("zstd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let zstd_s = zstd.then(|| stage("zstd -q -3 -T2 -c \"$DUMP\" >\"$DUMP.zst\"", &env));
+    let unzstd_s = zstd.then(|| stage("zstd -q -d -c \"$DUMP.zst\" >/dev/null", &env));
+    drop_schemas();
+    let import_s = stage(
+        &format!(
+            "mysql {target_args} --max-allowed-packet=1G --init-command='SET sql_log_bin=0' <\"$DUMP\""
+        ),
+        &target_env,
+    );
+
+    let mib = |p: &Path| std::fs::metadata(p).unwrap().len() as f64 / 1_048_576.0;
+    let rate = |t: &Timed| size / t.wall_s;
+    let rows: Vec<(&str, Timed)> = vec![
+        (
+            "project: backup job (dump|gzip|sha256|crypt upload, prune)",
+            project_backup,
+        ),
+        (
+            "stock:   mysqldump | gzip -6 | rclone rcat (plain s3)",
+            stock_backup,
+        ),
+        (
+            "project: restore Job (verify pass, drop, import pass)",
+            project_restore,
+        ),
+        (
+            "stock:   rclone cat (plain s3) | gunzip | mysql",
+            stock_restore,
+        ),
+        ("stage:   mysqldump (project flags) > /dev/null", dump_s),
+        ("stage:   gzip -1 of the dump", gzip_s),
+        ("stage:   gzip -6 of the same dump", gzip6_s),
+        ("stage:   sha256sum of the .gz", sha_s),
+        ("stage:   rclone rcat, crypt, of the .gz file", upload_s),
+        ("stage:   rclone cat, crypt, to /dev/null", download_s),
+        ("stage:   gunzip to /dev/null", gunzip_s),
+        ("stage:   mysql < dump file (sql_log_bin=0)", import_s),
+    ];
+    let others = [
+        ("other:   zstd -3 -T2 of the dump", zstd_s),
+        ("other:   zstd -d to /dev/null", unzstd_s),
+    ];
+    let rows: Vec<(&str, Timed)> = rows
+        .into_iter()
+        .chain(others.into_iter().filter_map(|(n, t)| Some((n, t?))))
+        .collect();
+    let mut table = format!(
+        "speed on {size:.0} MiB of tables (dump {:.0} MiB, gzip -{} {:.0} MiB), 2 cores:\n{:<62} {:>7} {:>7} {:>8} {:>7}\n",
+        mib(&dump),
+        backup::GZIP_LEVEL,
+        mib(&gz),
+        "",
+        "wall s",
+        "CPU s",
+        "server s",
+        "MiB/s"
+    );
+    for (name, t) in &rows {
+        let cpu = t.cpu_s.map_or("-".to_string(), |c| format!("{c:.1}"));
+        table += &format!(
+            "{name:<62} {:>7.1} {cpu:>7} {:>8.1} {:>7.1}\n",
+            t.wall_s,
+            t.server_cpu_s,
+            rate(t)
+        );
+        assert!(
+            rate(t).is_finite() && rate(t) > 0.0,
+            "{name}: {} s",
+            t.wall_s
+        );
+    }
+    let slowest = |stages: &[(&'static str, Timed)]| {
+        stages
+            .iter()
+            .min_by(|a, b| rate(&a.1).total_cmp(&rate(&b.1)))
+            .map(|(n, t)| format!("{n} at {:.1} MiB/s", rate(t)))
+            .unwrap()
+    };
+    // The stages of a pipeline run at once: the slowest bounds it, and together they share
+    // the machine's two cores (the servers' CPU included).
+    let cores_bound = |stages: &[(&str, Timed)]| {
+        let cpu: f64 = stages
+            .iter()
+            .map(|(_, t)| t.cpu_s.unwrap() + t.server_cpu_s)
+            .sum();
+        2.0 * size / cpu
+    };
+    let backup_stages = [
+        ("mysqldump", dump_s),
+        ("gzip", gzip_s),
+        ("sha256sum", sha_s),
+        ("encrypt + upload", upload_s),
+    ];
+    let restore_stages = [
+        ("download + decrypt", download_s),
+        ("sha256sum", sha_s),
+        ("gunzip", gunzip_s),
+        ("import", import_s),
+    ];
+    table += &format!(
+        "backup limited by {} (all its stages' CPU on 2 cores: at most {:.1} MiB/s)\n",
+        slowest(&backup_stages),
+        cores_bound(&backup_stages)
+    );
+    table += &format!(
+        "restore limited by {} (all its stages' CPU on 2 cores: at most {:.1} MiB/s), after a verify pass (download + decrypt | sha256sum) bounded by {}",
+        slowest(&restore_stages),
+        cores_bound(&restore_stages),
+        slowest(&[("download + decrypt", download_s), ("sha256sum", sha_s)]),
+    );
+    println!("{table}");
+
+    let minutes_50g = |t: &Timed| 50.0 * 1024.0 / rate(t) / 60.0;
+    println!(
+        "at the measured rates 50 GiB takes {:.0} min to back up and {:.0} min to restore (stock: {:.0} and {:.0} min)",
+        minutes_50g(&project_backup),
+        minutes_50g(&project_restore),
+        minutes_50g(&stock_backup),
+        minutes_50g(&stock_restore)
+    );
+    assert!(
+        minutes_50g(&project_restore) * 60.0 < backup::RESTORE_DEADLINE.as_secs() as f64,
+        "a 50 GiB restore would miss the RTO"
+    );
+    assert!(
+        minutes_50g(&project_backup) * 60.0 < backup::BACKUP_DEADLINE.as_secs() as f64,
+        "a 50 GiB backup would miss its deadline"
     );
 }
