@@ -29,8 +29,12 @@ pub struct Args {
 /// Secret that the committed `out/` holds and that has gone from `overlays/` is always an
 /// error: rendering without it would make Flux prune it (in prod, the live database
 /// credentials).
-fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> Result<(), Error> {
-    let missing = components::missing_secrets(settings)?;
+fn report_missing(
+    root: &std::path::Path,
+    settings: &Settings,
+    allow: bool,
+    missing: &[(o4g_gitops::secrets::RequiredSecret, Vec<String>)],
+) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -56,7 +60,7 @@ fn report_missing(root: &std::path::Path, settings: &Settings, allow: bool) -> R
         ));
     }
     let mut text = String::new();
-    for (r, keys) in &missing {
+    for (r, keys) in missing {
         text.push_str(&format!(
             "{}: missing Secret `{}` (keys {}) in namespace `{}`; create it with:\n    {}\n",
             o4g_gitops::secrets::secrets_dir(&r.scope).display(),
@@ -140,14 +144,16 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
     } = args;
     let settings = Settings::load(&global.root)?;
     // The commands printed for missing Secrets need their scope's creation rule.
+    // Every part's contribution is computed for this list: once, for both uses.
+    let missing = components::missing_secrets(&settings)?;
     if !check
         && !allow_missing_secrets
-        && !components::missing_secrets(&settings)?.is_empty()
+        && !missing.is_empty()
         && render::write_sops_rules(&global.root, &settings)?
     {
         println!("wrote   .sops.yaml (the creation rules the commands below need)");
     }
-    report_missing(&global.root, &settings, allow_missing_secrets)?;
+    report_missing(&global.root, &settings, allow_missing_secrets, &missing)?;
     check_secret_values(&settings, &o4g_gitops::secret_values::key_sources())?;
     let tree = components::build(&settings)?;
     if check {
