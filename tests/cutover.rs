@@ -112,8 +112,6 @@ enum Tls {
 #[derive(Clone)]
 struct Side {
     tls: Tls,
-    /// The context path (`/xwiki`, or empty for a wiki at `/`).
-    context: &'static str,
     text: String,
     docs: u32,
     /// A document index this side lacks.
@@ -129,7 +127,6 @@ impl Side {
     fn faithful(text: &str) -> Self {
         Side {
             tls: Tls::Issued,
-            context: "",
             text: text.to_string(),
             docs: 1200,
             drop: None,
@@ -140,21 +137,33 @@ impl Side {
     }
 }
 
-/// Host and port of a wiki base URL (`https://host[:port][/path]`).
+/// Scheme, host, port and context path (`/xwiki`, or empty) of a wiki base URL
+/// (`https://host[:port][/path]`).
+fn parts_of(url: &str) -> (String, String, u16, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, p.parse().unwrap()),
+        None => (authority, if scheme == "https" { 443 } else { 80 }),
+    };
+    let path = path.trim_end_matches('/');
+    let context = if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    };
+    (scheme.to_string(), host.to_string(), port, context)
+}
+
+/// Host of a wiki base URL.
 fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    rest.split('/')
-        .next()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string()
+    parts_of(url).1
 }
 
 /// The smoke test against stand-in wikis (tests/backup/wiki_server.py): the cluster at
-/// 127.0.0.1:443 and the legacy wiki at 127.0.0.2:443 (at the settings' `legacy_url`, or
-/// `legacy_url` when given), both over HTTPS, in a network namespace of their own.
+/// 127.0.0.1:443 over HTTPS, and the legacy wiki at 127.0.0.2 where the settings'
+/// `legacy_url` (or `legacy_url` when given) says: its scheme, port and context path, in a
+/// network namespace of their own.
 fn smoke(new: &Side, legacy: &Side, legacy_url: Option<&str>) -> (bool, String) {
     let s = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&s).unwrap();
@@ -166,7 +175,8 @@ fn smoke(new: &Side, legacy: &Side, legacy_url: Option<&str>) -> (bool, String) 
         .get_ref()
         .as_str()
         .to_string();
-    let legacy_host = host_of(legacy_url.unwrap_or(c.legacy_url.as_str()));
+    let (legacy_scheme, legacy_host, legacy_port, legacy_context) =
+        parts_of(legacy_url.unwrap_or(c.legacy_url.as_str()));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let sh = |cmd: &str| {
@@ -194,14 +204,18 @@ fn smoke(new: &Side, legacy: &Side, legacy_url: Option<&str>) -> (bool, String) 
     let script = dir.path().join("smoke-test.sh");
     std::fs::write(&script, file(&tree, "out/docs/scripts/smoke-test.sh")).unwrap();
     let server = common::root().join("tests/backup/wiki_server.py");
-    let start = |addr: &str, side: &Side| {
+    let start = |addr: &str, side: &Side, scheme: &str, port: u16, context: &str| {
         let cert = match side.tls {
             Tls::Issued => "issued",
             Tls::Fake => "fake",
         };
+        let tls = if scheme == "https" {
+            format!("WIKI_TLS_CERT={d}/{cert}.pem WIKI_TLS_KEY={d}/{cert}.key ")
+        } else {
+            String::new()
+        };
         format!(
-            "WIKI_TLS_CERT={d}/{cert}.pem WIKI_TLS_KEY={d}/{cert}.key WIKI_CONTEXT='{}' WIKI_ATTACHMENT='{}' WIKI_DROP='{}' WIKI_VERSION='{}' WIKI_EXTRA={} python3 {} {addr} 443 admin \"$O4G_PW\" {} '{}' {} {} & ",
-            side.context,
+            "{tls}WIKI_CONTEXT='{context}' WIKI_ATTACHMENT='{}' WIKI_DROP='{}' WIKI_VERSION='{}' WIKI_EXTRA={} python3 {} {addr} {port} admin \"$O4G_PW\" {} '{}' {} {} & ",
             side.attachment,
             side.drop.map(|d| d.to_string()).unwrap_or_default(),
             side.versions,
@@ -217,10 +231,16 @@ fn smoke(new: &Side, legacy: &Side, legacy_url: Option<&str>) -> (bool, String) 
         .map(|u| format!("LEGACY_URL='{u}' "))
         .unwrap_or_default();
     let sh = format!(
-        "ip link set lo up; {}{}for i in $(seq 100); do ss -ltn | grep -q '127.0.0.2:443' && ss -ltn | grep -q '127.0.0.1:443' && break; sleep 0.1; done; \
+        "ip link set lo up; {}{}for i in $(seq 100); do ss -ltn | grep -q '127.0.0.2:{legacy_port}' && ss -ltn | grep -q '127.0.0.1:443' && break; sleep 0.1; done; \
          CURL_CA_BUNDLE={d}/ca.pem {legacy_env}XWIKI_USER=admin XWIKI_PASSWORD=\"$O4G_PW\" bash {} 127.0.0.1 127.0.0.2; rc=$?; kill %1 %2; exit $rc",
-        start("127.0.0.1", new),
-        start("127.0.0.2", legacy),
+        start("127.0.0.1", new, "https", 443, ""),
+        start(
+            "127.0.0.2",
+            legacy,
+            &legacy_scheme,
+            legacy_port,
+            &legacy_context
+        ),
         script.display()
     );
     let out = std::process::Command::new("unshare")
@@ -243,12 +263,8 @@ fn the_smoke_test_passes_on_a_faithful_copy_and_fails_on_a_difference() {
         versions: "5=2.1",
         ..Side::faithful(&text)
     };
-    let legacy = Side {
-        context: "/xwiki",
-        ..Side::faithful(&text)
-    };
-    // The settings' legacy URL (fixture: with a context path).
-    assert!(s.cluster.cutover.legacy_url.as_str().ends_with("/xwiki"));
+    let legacy = Side::faithful(&text);
+    // At the settings' legacy URL, whatever it says.
     let (ok, out) = smoke(&new, &legacy, None);
     assert!(ok, "{out}");
     for line in [
@@ -262,14 +278,12 @@ fn the_smoke_test_passes_on_a_faithful_copy_and_fails_on_a_difference() {
     }
     assert!(!out.contains("s3cret"), "the password is never printed");
 
-    // A legacy wiki at / (LEGACY_URL, as the setting would say it).
-    let at_root = Side {
-        context: "",
-        ..legacy.clone()
-    };
-    let url = format!("https://{}", host_of(s.cluster.cutover.legacy_url.as_str()));
-    let (ok, out) = smoke(&new, &at_root, Some(&url));
-    assert!(ok, "{out}");
+    // Both forms the setting may take: a wiki at / and one under Tomcat's /xwiki.
+    let host = host_of(s.cluster.cutover.legacy_url.as_str());
+    for url in [format!("https://{host}"), format!("https://{host}/xwiki")] {
+        let (ok, out) = smoke(&new, &legacy, Some(&url));
+        assert!(ok, "{url}: {out}");
+    }
 
     // A document lost, a history cut short, an attachment's bytes changed.
     let (ok, out) = smoke(
@@ -339,10 +353,7 @@ fn the_smoke_test_fails_on_the_ingress_fake_certificate_and_says_so() {
         tls: Tls::Fake,
         ..Side::faithful(&text)
     };
-    let legacy = Side {
-        context: "/xwiki",
-        ..Side::faithful(&text)
-    };
+    let legacy = Side::faithful(&text);
     let (ok, out) = smoke(&new, &legacy, None);
     assert!(!ok, "{out}");
     assert!(
