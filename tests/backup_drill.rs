@@ -166,7 +166,18 @@ fn set_env(sb: &mut Sandbox, key: &str, value: &str) {
 impl Job {
     /// Runs the container; `socket` is linked into its `/var/run/mysqld` volume.
     fn run(&self, socket: Option<&Path>) -> Run {
-        self.sandbox.run_prepared(&self.argv, |vols| {
+        self.run_with(&self.argv, socket, |_| {})
+    }
+
+    /// [`Job::run`] with another command line, and `prepare` run on the volumes (as root)
+    /// after the tools are in place.
+    fn run_with(
+        &self,
+        argv: &[String],
+        socket: Option<&Path>,
+        prepare: impl FnOnce(&[std::path::PathBuf]),
+    ) -> Run {
+        self.sandbox.run_prepared(argv, |vols| {
             let tools = vols[self.tools].join("rclone");
             std::fs::copy(s3::rclone().unwrap(), &tools).unwrap();
             if let (Some(i), Some(sock)) = (self.run_dir, socket) {
@@ -178,7 +189,92 @@ impl Job {
                     std::os::unix::fs::symlink("/usr/bin/busybox", vols[i].join(applet)).unwrap();
                 }
             }
+            prepare(vols);
         })
+    }
+}
+
+/// The curl image's shell and applets: BusyBox's, linked into `/bb`, which runs the script.
+fn with_busybox(j: &mut Job) {
+    j.sandbox.mounts.push(sandbox::SandboxMount {
+        path: "/bb".into(),
+        backing: sandbox::Backing::EmptyDir,
+        sub_path: None,
+        read_only: true,
+    });
+    j.busybox = Some(j.sandbox.mounts.len() - 1);
+    assert_eq!(j.argv[0], "/bin/sh", "the image's shell runs the script");
+    j.argv[0] = "/bb/sh".into();
+}
+
+/// The cutover's "legacy host": `scripts` of `out/docs/scripts/` in a folder of user 1000's
+/// (uid 1000, host folders it owns), rclone on O4G_TOOLS, the runbook's store environment for
+/// prefix `live` plus `env`, and `extra` as its fourth mount; runs `bash <last script>`.
+fn legacy_host(
+    drill: &Drill,
+    scripts: &[&str],
+    extra: sandbox::SandboxMount,
+    env: &[(&str, &str)],
+) -> Job {
+    let s = settings();
+    let tree = o4g_gitops::components::build(&s).unwrap();
+    let files: Vec<(String, String)> = scripts
+        .iter()
+        .map(|n| {
+            let text = tree.get(&format!("out/docs/scripts/{n}")).unwrap();
+            (n.to_string(), String::from_utf8(text.to_vec()).unwrap())
+        })
+        .collect();
+    let mut sb = Sandbox {
+        uid: 1000,
+        gid: 1000,
+        mounts: vec![
+            host_dir("/home/deploy/o4g", sandbox::Backing::Files(files, 0o644)),
+            host_dir("/home/deploy/work", sandbox::Backing::EmptyDir),
+            host_dir("/opt/o4g-tools", sandbox::Backing::EmptyDir),
+            extra,
+        ],
+        net_of: Some(drill.net()),
+        // fsGroup-less host folders: the operator owns them.
+        fs_group: Some(1000),
+        ..Default::default()
+    };
+    let bucket = s.cluster.s3.bucket.as_str().to_string();
+    for (k, v) in [
+        ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
+        ("S3_BUCKET", &bucket),
+        ("BACKUP_PREFIX", "live"),
+        ("WORK", "/home/deploy/work"),
+        ("O4G_TOOLS", "/opt/o4g-tools"),
+        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
+        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
+        ("CRYPT_PASSWORD", CRYPT_PW),
+        ("CRYPT_SALT", CRYPT_SALT),
+    ]
+    .into_iter()
+    .chain(env.iter().copied())
+    {
+        set_env(&mut sb, k, v);
+    }
+    Job {
+        sandbox: sb,
+        argv: vec![
+            "bash".into(),
+            format!("/home/deploy/o4g/{}", scripts.last().unwrap()),
+        ],
+        tools: 2,
+        run_dir: None,
+        busybox: None,
+    }
+}
+
+/// A writable host folder of the legacy host.
+fn host_dir(path: &str, backing: sandbox::Backing) -> sandbox::SandboxMount {
+    sandbox::SandboxMount {
+        path: path.into(),
+        backing,
+        sub_path: None,
+        read_only: false,
     }
 }
 
@@ -732,15 +828,7 @@ fn export(mode: &str) -> (Run, Vec<Value>, Vec<String>) {
     let prod = env_objects(common::fixture_env("live"));
     let mut j = job(&prod, backup::XWIKI_JOB, "export", net.pid(), &s3);
     set_env(&mut j.sandbox, "XWIKI_URL", "http://127.0.0.1:8080");
-    j.sandbox.mounts.push(sandbox::SandboxMount {
-        path: "/bb".into(),
-        backing: sandbox::Backing::EmptyDir,
-        sub_path: None,
-        read_only: true,
-    });
-    j.busybox = Some(j.sandbox.mounts.len() - 1);
-    assert_eq!(j.argv[0], "/bin/sh", "the image's shell runs the script");
-    j.argv[0] = "/bb/sh".into();
+    with_busybox(&mut j);
     let path = "PATH=/bb:/usr/local/bin:/usr/bin:/bin".to_string();
     j.argv = ["/usr/bin/env".to_string(), path]
         .into_iter()
@@ -918,66 +1006,22 @@ fn the_restore_job_o4g_prints_imports_the_chosen_dump_into_mysql() {
 fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     need_tools!();
     let drill = Drill::new(300, 1);
-    let s = settings();
-    let tree = o4g_gitops::components::build(&s).unwrap();
-    let scripts: Vec<(String, String)> = ["backup-lib.sh", "legacy-dump.sh"]
-        .iter()
-        .map(|n| {
-            let text = tree.get(&format!("out/docs/scripts/{n}")).unwrap();
-            (n.to_string(), String::from_utf8(text.to_vec()).unwrap())
-        })
-        .collect();
-    let dir = |path: &str, backing| sandbox::SandboxMount {
-        path: path.into(),
-        backing,
-        sub_path: None,
-        read_only: false,
-    };
-    let mut sb = Sandbox {
-        uid: 1000,
-        gid: 1000,
-        mounts: vec![
-            dir("/home/deploy/o4g", sandbox::Backing::Files(scripts, 0o644)),
-            dir("/home/deploy/work", sandbox::Backing::EmptyDir),
-            dir("/opt/o4g-tools", sandbox::Backing::EmptyDir),
-            dir(
-                "/home/deploy/secrets",
-                sandbox::Backing::Files(vec![("root".into(), ROOT_PW.into())], 0o640),
-            ),
+    let legacy = legacy_host(
+        &drill,
+        &["backup-lib.sh", "legacy-dump.sh"],
+        host_dir(
+            "/home/deploy/secrets",
+            sandbox::Backing::Files(vec![("root".into(), ROOT_PW.into())], 0o640),
+        ),
+        &[
+            ("MYSQL_HOST", "127.0.0.1"),
+            ("MYSQL_PORT", "3306"),
+            ("MYSQL_USER", "root"),
+            ("MYSQL_PASSWORD_FILE", "/home/deploy/secrets/root"),
+            ("RETENTION_DAYS", "30"),
+            ("KEEP_COPIES", "7"),
         ],
-        net_of: Some(drill.net()),
-        ..Default::default()
-    };
-    // The runbook's environment for the legacy host.
-    let bucket = s.cluster.s3.bucket.as_str().to_string();
-    for (k, v) in [
-        ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
-        ("S3_BUCKET", &bucket),
-        ("BACKUP_PREFIX", "live"),
-        ("WORK", "/home/deploy/work"),
-        ("O4G_TOOLS", "/opt/o4g-tools"),
-        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
-        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-        ("CRYPT_PASSWORD", CRYPT_PW),
-        ("CRYPT_SALT", CRYPT_SALT),
-        ("MYSQL_HOST", "127.0.0.1"),
-        ("MYSQL_PORT", "3306"),
-        ("MYSQL_USER", "root"),
-        ("MYSQL_PASSWORD_FILE", "/home/deploy/secrets/root"),
-        ("RETENTION_DAYS", "30"),
-        ("KEEP_COPIES", "7"),
-    ] {
-        set_env(&mut sb, k, v);
-    }
-    // fsGroup-less host folders: the operator owns them.
-    sb.fs_group = Some(1000);
-    let legacy = Job {
-        sandbox: sb,
-        argv: vec!["bash".into(), "/home/deploy/o4g/legacy-dump.sh".into()],
-        tools: 2,
-        run_dir: None,
-        busybox: None,
-    };
+    );
     let run = legacy.run(None);
     assert!(run.ok(), "legacy dump:\n{}", run.text());
     // MariaDB's mysqldump (10.11.8 on) starts with a line the MySQL 8.0 client rejects; the
@@ -1445,13 +1489,7 @@ fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
     let drill = Drill::new(5, 0);
     let s = settings();
     let tree = o4g_gitops::components::build(&s).unwrap();
-    let scripts: Vec<(String, String)> = ["backup-lib.sh", "legacy-files.sh"]
-        .iter()
-        .map(|n| {
-            let text = tree.get(&format!("out/docs/scripts/{n}")).unwrap();
-            (n.to_string(), String::from_utf8(text.to_vec()).unwrap())
-        })
-        .collect();
+    let bucket = s.cluster.s3.bucket.as_str().to_string();
     // The legacy permanent directory: attachments (with a name that needs care), their
     // history, an installed extension, the events core, and a cache that stays behind.
     let legacy_files: Vec<(&str, Vec<u8>)> = vec![
@@ -1474,47 +1512,14 @@ fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
         ("store/solr/events/data/index/segments_1", b"solr".to_vec()),
         ("cache/solr/search/index", b"rebuilt at start".to_vec()),
     ];
-    let dir = |path: &str, backing| sandbox::SandboxMount {
-        path: path.into(),
-        backing,
-        sub_path: None,
-        read_only: false,
-    };
-    let mut sb = Sandbox {
-        uid: 1000,
-        gid: 1000,
-        mounts: vec![
-            dir("/home/deploy/o4g", sandbox::Backing::Files(scripts, 0o644)),
-            dir("/home/deploy/work", sandbox::Backing::EmptyDir),
-            dir("/opt/o4g-tools", sandbox::Backing::EmptyDir),
-            dir("/var/lib/xwiki/data", sandbox::Backing::EmptyDir),
-        ],
-        net_of: Some(drill.net()),
-        fs_group: Some(1000),
-        ..Default::default()
-    };
-    let bucket = s.cluster.s3.bucket.as_str().to_string();
-    for (k, v) in [
-        ("S3_ENDPOINT", drill.s3.endpoint.as_str()),
-        ("S3_BUCKET", &bucket),
-        ("BACKUP_PREFIX", "live"),
-        ("WORK", "/home/deploy/work"),
-        ("O4G_TOOLS", "/opt/o4g-tools"),
-        ("S3_ACCESS_KEY_ID", s3::ACCESS_KEY),
-        ("S3_SECRET_ACCESS_KEY", s3::SECRET_KEY),
-        ("CRYPT_PASSWORD", CRYPT_PW),
-        ("CRYPT_SALT", CRYPT_SALT),
-        ("LEGACY_PERMDIR", "/var/lib/xwiki/data"),
-    ] {
-        set_env(&mut sb, k, v);
-    }
-    let argv = vec![
-        "bash".to_string(),
-        "/home/deploy/o4g/legacy-files.sh".into(),
-    ];
+    let legacy = legacy_host(
+        &drill,
+        &["backup-lib.sh", "legacy-files.sh"],
+        host_dir("/var/lib/xwiki/data", sandbox::Backing::EmptyDir),
+        &[("LEGACY_PERMDIR", "/var/lib/xwiki/data")],
+    );
     let files = legacy_files.clone();
-    let run = sb.run_prepared(&argv, |vols| {
-        std::fs::copy(s3::rclone().unwrap(), vols[2].join("rclone")).unwrap();
+    let run = legacy.run_with(&legacy.argv, None, |vols| {
         for (path, bytes) in &files {
             let p = vols[3].join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -1542,16 +1547,7 @@ fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
     let objs = vec![job.clone(), scripts];
     let restore = |tamper: bool| {
         let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
-        // The curl image's shell and tools are BusyBox's.
-        j.sandbox.mounts.push(sandbox::SandboxMount {
-            path: "/bb".into(),
-            backing: sandbox::Backing::EmptyDir,
-            sub_path: None,
-            read_only: true,
-        });
-        let bb = j.sandbox.mounts.len() - 1;
-        assert_eq!(j.argv[0], "/bin/sh", "the image's shell runs the script");
-        j.argv[0] = "/bb/sh".into();
+        with_busybox(&mut j);
         let data = j
             .sandbox
             .mounts
@@ -1589,12 +1585,7 @@ fn the_legacy_files_reach_xwiki_data_with_their_checksums() {
             "sh".into(),
         ];
         argv.extend(j.argv.clone());
-        j.sandbox.run_prepared(&argv, |vols| {
-            std::fs::copy(s3::rclone().unwrap(), vols[j.tools].join("rclone")).unwrap();
-            let list = Command::new("busybox").arg("--list").output().unwrap();
-            for applet in String::from_utf8(list.stdout).unwrap().lines() {
-                std::os::unix::fs::symlink("/usr/bin/busybox", vols[bb].join(applet)).unwrap();
-            }
+        j.run_with(&argv, None, |vols| {
             let old = vols[data].join("data/extension/old.jar");
             std::fs::create_dir_all(old.parent().unwrap()).unwrap();
             std::fs::write(&old, b"from the first start").unwrap();
