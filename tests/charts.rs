@@ -517,14 +517,7 @@ fn every_service_monitor_selects_a_rendered_service_port_prometheus_can_reach() 
 fn service_monitors_reach(t: Tree) {
     let settings = t.settings();
     let built = o4g_gitops::components::build(&settings).unwrap();
-    let monitors: Vec<Value> = built
-        .files()
-        .iter()
-        .filter(|(p, _)| p.ends_with(".yaml"))
-        .flat_map(|(p, b)| {
-            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap()
-        })
+    let monitors: Vec<Value> = tree_objects(&built, |p| p.ends_with(".yaml"))
         .filter(|o| o["kind"] == "ServiceMonitor")
         // The app base's monitors get their namespace from the overlays: tests/alerts.rs
         // checks them on the kustomize build.
@@ -1008,15 +1001,10 @@ fn no_platform_service_account_reads_secrets_cluster_wide_unless_listed() {
 fn secret_readers(t: Tree) -> BTreeSet<String> {
     let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
-    let ours: Vec<Value> = tree
-        .files()
-        .iter()
-        .filter(|(p, _)| p.ends_with(".yaml") && p.starts_with("out/infrastructure/"))
-        .flat_map(|(p, b)| {
-            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap()
-        })
-        .collect();
+    let ours: Vec<Value> = tree_objects(&tree, |p| {
+        p.ends_with(".yaml") && p.starts_with("out/infrastructure/")
+    })
+    .collect();
     let all: Vec<&Value> = chart_objects(t).into_iter().chain(ours.iter()).collect();
     let role_reads = |kind: &str, name: &str, ns: Option<&str>| {
         all.iter()
@@ -1139,14 +1127,7 @@ fn every_pod_monitor_selects_a_pod_port_prometheus_can_reach() {
 fn pod_monitors_reach(t: Tree) {
     let settings = t.settings();
     let tree = o4g_gitops::components::build(&settings).unwrap();
-    let monitors: Vec<Value> = tree
-        .files()
-        .iter()
-        .filter(|(p, _)| p.ends_with(".yaml"))
-        .flat_map(|(p, b)| {
-            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap()
-        })
+    let monitors: Vec<Value> = tree_objects(&tree, |p| p.ends_with(".yaml"))
         .filter(|o| o["kind"] == "PodMonitor")
         .collect();
     assert!(
@@ -1272,26 +1253,21 @@ fn kube_state_metrics_reports_every_flux_object_of_the_tree_and_may_read_it() {
     };
     let settings = Settings::load(&common::root()).unwrap();
     let tree = o4g_gitops::components::build(&settings).unwrap();
-    let mut flux_kinds: BTreeSet<(String, String)> = tree
-        .files()
-        .iter()
-        .filter(|(p, _)| p.ends_with(".yaml") && !p.starts_with("out/docs/"))
-        .flat_map(|(p, b)| {
-            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
-                .unwrap()
-        })
-        .filter(|o| {
-            o["apiVersion"]
-                .as_str()
-                .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"))
-        })
-        .map(|o| {
-            (
-                o["apiVersion"].as_str().unwrap().to_string(),
-                o["kind"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut flux_kinds: BTreeSet<(String, String)> = tree_objects(&tree, |p| {
+        p.ends_with(".yaml") && !p.starts_with("out/docs/")
+    })
+    .filter(|o| {
+        o["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"))
+    })
+    .map(|o| {
+        (
+            o["apiVersion"].as_str().unwrap().to_string(),
+            o["kind"].as_str().unwrap().to_string(),
+        )
+    })
+    .collect();
     // What flux bootstrap and helm-controller create: the flux-system GitRepository, HelmCharts.
     flux_kinds.insert(("source.toolkit.fluxcd.io/v1".into(), "GitRepository".into()));
     flux_kinds.insert(("source.toolkit.fluxcd.io/v1".into(), "HelmChart".into()));
@@ -1504,4 +1480,18 @@ fn traefiks_pods_pass_every_rule_kyverno_audits_in_its_namespace() {
         checked += 1;
     }
     assert_eq!(checked, 1, "the DaemonSet");
+}
+
+/// The objects of the tree's YAML files whose path `keep` accepts, parsed as `o4g lint` does.
+fn tree_objects<'a>(
+    tree: &'a o4g_gitops::tree::Tree,
+    keep: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = Value> + 'a {
+    tree.files()
+        .iter()
+        .filter(move |(p, _)| keep(p))
+        .flat_map(|(p, b)| {
+            o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
+                .unwrap()
+        })
 }
