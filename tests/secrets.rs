@@ -648,24 +648,7 @@ fn key_rotation_adds_a_key_reencrypts_drops_the_old_key_and_decrypts_with_the_ne
     let set_live = |keys: &[&str]| set_recipients(repo.path(), "live", keys);
     // Start: live's Secret encrypted for the old key only (made with the printed command).
     set_live(&[&old_pub]);
-    std::fs::remove_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
-    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/live/secrets")).unwrap();
-    assert!(
-        o4g(repo.path(), &["render", "--allow-missing-secrets"])
-            .status
-            .success()
-    );
-    let create = o4g_gitops::secrets::RequiredSecret {
-        scope: "live".into(),
-        namespace: "live".into(),
-        name: "mysql-credentials".into(),
-        keys: vec![],
-    }
-    .create_command()
-    .replace(
-        "cargo run -q -- ",
-        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
-    );
+    let create = without_live_secrets(repo.path());
     assert!(run_with(repo.path(), None, &create).status.success());
     assert!(
         o4g(repo.path(), &["render", "--allow-missing-secrets"])
@@ -733,24 +716,7 @@ fn removing_a_recipient_makes_a_new_data_key_the_removed_holder_cannot_read() {
     let (b_key, b_pub) = age_key(&keys.path().join("b.agekey"));
     let repo = scratch_repo();
     set_recipients(repo.path(), "live", &[&a_pub, &b_pub]);
-    std::fs::remove_dir_all(repo.path().join("overlays/live/secrets")).unwrap();
-    std::fs::remove_dir_all(repo.path().join("out/apps/overlays/live/secrets")).unwrap();
-    assert!(
-        o4g(repo.path(), &["render", "--allow-missing-secrets"])
-            .status
-            .success()
-    );
-    let create = o4g_gitops::secrets::RequiredSecret {
-        scope: "live".into(),
-        namespace: "live".into(),
-        name: "mysql-credentials".into(),
-        keys: vec![],
-    }
-    .create_command()
-    .replace(
-        "cargo run -q -- ",
-        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
-    );
+    let create = without_live_secrets(repo.path());
     let made = run_with(repo.path(), None, &create);
     assert!(made.status.success(), "{}", text(&made));
     let file = "overlays/live/secrets/mysql-credentials.sops.yaml";
@@ -912,4 +878,27 @@ fn the_documented_flux_key_patch_adds_one_scope_key_and_keeps_the_others() {
         .decode(secret["data"]["staging.agekey"].as_str().unwrap())
         .unwrap();
     assert_eq!(added, std::fs::read(key).unwrap());
+}
+
+/// Removes live's Secrets from the scratch repository, renders without them, and returns the
+/// printed command that creates `mysql-credentials` again (run with the test's binary).
+fn without_live_secrets(repo: &std::path::Path) -> String {
+    std::fs::remove_dir_all(repo.join("overlays/live/secrets")).unwrap();
+    std::fs::remove_dir_all(repo.join("out/apps/overlays/live/secrets")).unwrap();
+    assert!(
+        o4g(repo, &["render", "--allow-missing-secrets"])
+            .status
+            .success()
+    );
+    o4g_gitops::secrets::RequiredSecret {
+        scope: "live".into(),
+        namespace: "live".into(),
+        name: "mysql-credentials".into(),
+        keys: vec![],
+    }
+    .create_command()
+    .replace(
+        "cargo run -q -- ",
+        &format!("{} --root . ", env!("CARGO_BIN_EXE_o4g")),
+    )
 }
