@@ -689,3 +689,90 @@ fn the_printed_wait_ends_on_failed_or_complete_only() {
         }
     }
 }
+
+/// The XAR import check of the restore runbook compares the documents named in the XAR's
+/// `package.xml` with the wiki's. XWiki writes each name with `XMLStreamWriter.writeCharacters`
+/// (xwiki-platform `xwiki-platform-xar-model` `XarPackage.java` `write(XMLStreamWriter)`), which
+/// escapes `&`, `<` and `>`: the runbook's extraction must undo that, or a document whose name
+/// holds one of them is reported missing though it was imported.
+#[test]
+fn the_xar_check_reads_document_names_as_the_wiki_returns_them() {
+    let doc = tree_text("out/docs/runbooks/restore.md");
+    let step = |start: &str| {
+        doc.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("the runbook has a step starting with {start:?}"))
+            .to_owned()
+    };
+    let extract = step("unzip -p backup.xar package.xml");
+    let compare = step("comm -23 xar-documents.txt wiki-documents.txt");
+    // Names as the wiki holds them (the REST answer is JSON, so unescaped), one with every
+    // character XML escapes, translations listed once per locale in the XAR.
+    let names = [
+        "Main.WebHome",
+        "Sandbox.R&D <draft> \"quoted\" 'single'",
+        "Équipe.Accueil",
+        "A\\.B.Page",
+    ];
+    let esc = |n: &str| {
+        n.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut files = String::new();
+    for n in names {
+        for locale in ["", "fr"] {
+            files.push_str(&format!(
+                "    <file defaultAction=\"0\" locale=\"{locale}\">{}</file>\n",
+                esc(n)
+            ));
+        }
+    }
+    let package = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<package>\n  <infos>\n    <name>Backup</name>\n  </infos>\n  <files>\n{files}  </files>\n</package>\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("package.xml"), package).unwrap();
+    let zipped = Command::new("zip")
+        .current_dir(dir.path())
+        .args(["-q", "backup.xar", "package.xml"])
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let mut wiki: Vec<&str> = names.to_vec();
+    wiki.push("XWiki.CreatedAtFirstStart");
+    let out = Command::new("bash")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!(
+            "set -eo pipefail\n{extract}\nprintf '%s\\n' \"$@\" | LC_ALL=C sort -u >wiki-documents.txt\n{compare}"
+        ))
+        .arg("check")
+        .args(&wiki)
+        .output()
+        .unwrap();
+    let text = common::text(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "reported missing: {text}"
+    );
+    let listed = std::fs::read_to_string(dir.path().join("xar-documents.txt")).unwrap();
+    assert_eq!(listed.lines().count(), names.len(), "{listed}");
+    // And a document really missing from the wiki is reported.
+    let out = Command::new("bash")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!(
+            "set -eo pipefail\n{extract}\nprintf '%s\\n' Main.WebHome | LC_ALL=C sort -u >wiki-documents.txt\n{compare}"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Sandbox.R&D <draft>"),
+        "{}",
+        common::text(&out)
+    );
+}
