@@ -144,3 +144,18 @@ fn the_whole_kubernetes_quantity_grammar_is_accepted() {
         assert!(out.status.success(), "{value}: {}", text(&out));
     }
 }
+
+/// The legacy dump restores its schema under its own name (`mysqldump --databases`), and the
+/// cluster's XWiki reads only its own: a different legacy schema would leave XWiki on an empty
+/// database after the cutover, so it is refused at render, not found on cutover night.
+#[test]
+fn a_legacy_schema_other_than_the_cluster_s_is_refused() {
+    let cluster_db = o4g_gitops::components::mysql::DATABASE;
+    let line = format!("legacy_database = \"{cluster_db}\"");
+    refused(
+        "overlays/cluster.toml",
+        &line,
+        "legacy_database = \"wikidb\"",
+        "cutover.legacy_database",
+    );
+}

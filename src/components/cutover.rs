@@ -130,7 +130,7 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         ssh: format!("{}@{}", c.legacy_ssh_user, c.legacy_ssh_host.as_str()),
         legacy_address: c.legacy_address.to_string(),
         legacy_url: c.legacy_url.as_str(),
-        legacy_db: &c.legacy_database,
+        legacy_db: c.legacy_database.get_ref(),
         ingress_md: code(&ingress),
         first_ingress: ingress.first().cloned().unwrap_or_default(),
         bucket: s3.bucket.as_str(),

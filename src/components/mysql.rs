@@ -20,7 +20,7 @@ pub const SERVICE: &str = "mysql";
 /// The headless Service governing the StatefulSet.
 pub const HEADLESS: &str = "mysql-headless";
 /// Database XWiki uses.
-pub const DATABASE: &str = "xwiki";
+pub use crate::settings::XWIKI_DATABASE as DATABASE;
 /// MySQL user XWiki connects as.
 pub const XWIKI_USER: &str = "xwiki";
 /// The read-only MySQL user of the nightly dump, which the postStart hook creates.

@@ -17,8 +17,9 @@ pub struct CutoverSettings {
     /// The legacy wiki's base URL with its context path (`https://host/xwiki` when the wiki is
     /// not at `/`): the smoke test and the legacy XAR export reach it there.
     pub legacy_url: values::WikiUrl,
-    /// The MySQL schema of the legacy XWiki.
-    pub legacy_database: String,
+    /// The MySQL schema of the legacy XWiki: must be the cluster's ([`super::mysql::DATABASE`]),
+    /// since the dump restores it under its own name.
+    pub legacy_database: toml::Spanned<String>,
     /// Public addresses of the ingress nodes: the record's new A values.
     pub ingress_addresses: Vec<std::net::Ipv4Addr>,
     /// The DNS zone at Hostinger.

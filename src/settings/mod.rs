@@ -25,7 +25,7 @@ pub use cluster::{AcmeSettings, ClusterSettings, FluxSettings, GitSettings, Regi
 pub use cutover::CutoverSettings;
 pub use environment::{EnvSettings, Environment, EnvironmentsSettings, MAX_ENVIRONMENT_NAME};
 pub use monitoring::{AlertingSettings, MonitoringSettings};
-pub use mysql::{MysqlSettings, MysqlVersion};
+pub use mysql::{DATABASE as XWIKI_DATABASE, MysqlSettings, MysqlVersion};
 pub use network::NetworkSettings;
 pub use resources::{ComputeSettings, ResourceSettings};
 pub use sops::{AgeRecipients, PLATFORM_SCOPE, SecretFile, SopsSettings};
@@ -66,6 +66,22 @@ impl Settings {
         let roles = Roles::check(&cluster, &cluster_file, &cluster_src, found)?;
         check_registries(&cluster, &cluster_file, &cluster_src)?;
         check_recipients(&cluster, &cluster_file, &cluster_src, &roles.order)?;
+        let legacy_db = &cluster.cutover.legacy_database;
+        if legacy_db.get_ref() != mysql::DATABASE {
+            return Err(SettingsError::at(
+                &cluster_file,
+                &cluster_src,
+                Some(legacy_db.span()),
+                Some("cutover.legacy_database".into()),
+                format!(
+                    "the legacy schema `{}` is not `{}`, the one the cluster's XWiki uses: the dump \
+                     restores it under its own name, so XWiki would start on an empty database; \
+                     rename it on the legacy server first (docs/runbooks/cutover-*.md, \"The schema\")",
+                    legacy_db.get_ref(),
+                    mysql::DATABASE
+                ),
+            ));
+        }
         let retain = &cluster.s3.volume_backups.retain;
         check_range(
             &cluster_file,

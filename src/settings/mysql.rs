@@ -6,6 +6,9 @@ use toml::Spanned;
 use super::resources::ResourceSettings;
 use crate::quantity::Bytes;
 
+/// The schema the cluster's XWiki uses (the cutover's legacy schema must have this name).
+pub const DATABASE: &str = "xwiki";
+
 /// MySQL major line; the image of each is in `src/images.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum MysqlVersion {
