@@ -954,3 +954,196 @@ fn diff_flags_a_namespace_moving_from_audit_to_deny() {
         .collect();
     assert_eq!(notes.len(), 1, "{notes:#?}");
 }
+
+/// The first workload under `folder` whose pod template has `app.kubernetes.io/name: name`:
+/// its name and its containers' ports as `port/protocol`.
+fn workload_labelled(folder: &Path, name: &str) -> (String, Vec<String>) {
+    for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
+        let file = entry.unwrap().into_path();
+        if !file.is_file() || file.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        for d in read_docs(&file) {
+            let template = match d["kind"].as_str() {
+                Some("Deployment" | "StatefulSet") => &d["spec"]["template"],
+                Some("CronJob") => &d["spec"]["jobTemplate"]["spec"]["template"],
+                _ => continue,
+            };
+            if template["metadata"]["labels"]["app.kubernetes.io/name"] != name {
+                continue;
+            }
+            let ports = template["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["containerPort"],
+                        p["protocol"].as_str().unwrap_or("TCP")
+                    )
+                })
+                .collect();
+            return (d["metadata"]["name"].as_str().unwrap().to_string(), ports);
+        }
+    }
+    panic!("no workload labelled {name} under {}", folder.display());
+}
+
+#[test]
+fn diff_flags_each_flow_a_network_policy_gains_and_only_those() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    let base = root.join("out/apps/base");
+    // The backup job may now reach XWiki: egress on its side, ingress on XWiki's.
+    let (backup, _) = workload_labelled(&base, "mysql-backup");
+    let (xwiki, ports) = workload_labelled(&base, "xwiki");
+    assert!(!ports.is_empty(), "XWiki listens on a port");
+    let select = |name: &str| serde_json::json!({"matchLabels": {"app.kubernetes.io/name": name}});
+    let file = base.join("network/networkpolicies.yaml");
+    let mut docs = read_docs(&file);
+    docs.push(serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "o4g-test-backup-egress"},
+        "spec": {"podSelector": select("mysql-backup"), "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": select("xwiki")}]}]}
+    }));
+    docs.push(serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "o4g-test-xwiki-ingress"},
+        "spec": {"podSelector": select("xwiki"), "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": select("mysql-backup")}]}]}
+    }));
+    write_docs(&file, &docs);
+    let (r, json, md) = commit_and_diff(root);
+
+    let envs: Vec<String> = flux_kustomizations(root)
+        .into_iter()
+        .filter_map(|(_, p, _)| p.strip_prefix("out/apps/overlays/").map(str::to_string))
+        .collect();
+    assert!(!envs.is_empty());
+    let message = "flow gained: the NetworkPolicies now allow it";
+    let mut expected = BTreeSet::new();
+    for env in &envs {
+        for port in &ports {
+            expected.insert(format!("{env}/{backup} → {env}/{xwiki}:{port}"));
+        }
+    }
+    let notes: BTreeSet<String> = r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "reachability")
+        .map(|d| {
+            assert_eq!(d["message"], message, "{json}");
+            d["object"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(notes, expected, "exactly the flows gained: {json}");
+    for flow in &expected {
+        assert!(
+            md.contains(&md_danger("reachability", flow, message)),
+            "{flow}: {md}"
+        );
+    }
+    assert_eq!(
+        md.matches("**reachability**").count(),
+        expected.len(),
+        "{md}"
+    );
+}
+
+/// `1.2.3` → `1.2.4`, `v1.2.3` → `v1.2.4`.
+fn next_patch(version: &str) -> String {
+    let (head, last) = version.rsplit_once('.').unwrap();
+    format!("{head}.{}", last.parse::<u32>().unwrap() + 1)
+}
+
+#[test]
+fn diff_notes_a_helm_release_chart_version_and_values_change_and_a_chart_reference() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let dir = scratch_committed();
+    let root = dir.path();
+    let controllers = root.join("out/infrastructure/controllers");
+    // Longhorn: a chart version bump and one value changed.
+    let file = controllers.join("longhorn/release.yaml");
+    let mut docs = read_docs(&file);
+    let hr = &mut docs[0];
+    assert_eq!(hr["kind"], "HelmRelease");
+    let object = format!(
+        "HelmRelease {}/{}",
+        hr["metadata"]["namespace"].as_str().unwrap(),
+        hr["metadata"]["name"].as_str().unwrap()
+    );
+    let old_version = hr["spec"]["chart"]["spec"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_version = next_patch(&old_version);
+    hr["spec"]["chart"]["spec"]["version"] = new_version.clone().into();
+    let count = hr["spec"]["values"]["persistence"]["defaultClassReplicaCount"]
+        .as_u64()
+        .expect("a replica count in Longhorn's values");
+    hr["spec"]["values"]["persistence"]["defaultClassReplicaCount"] = (count + 1).into();
+    write_docs(&file, &docs);
+    // Kyverno: a field that is neither the chart nor its values (no helm note).
+    let file = controllers.join("kyverno/release.yaml");
+    let mut docs = read_docs(&file);
+    let unchanged = format!(
+        "HelmRelease {}/{}",
+        docs[0]["metadata"]["namespace"].as_str().unwrap(),
+        docs[0]["metadata"]["name"].as_str().unwrap()
+    );
+    docs[0]["spec"]["interval"] = "31m".into();
+    write_docs(&file, &docs);
+    // cert-manager: its OCIRepository moves to the next tag.
+    let file = controllers.join("cert-manager/source.yaml");
+    let mut docs = read_docs(&file);
+    let oci = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "OCIRepository")
+        .expect("cert-manager's OCIRepository");
+    let source = format!(
+        "OCIRepository {}/{}",
+        oci["metadata"]["namespace"].as_str().unwrap(),
+        oci["metadata"]["name"].as_str().unwrap()
+    );
+    let old_tag = oci["spec"]["ref"]["tag"].as_str().unwrap().to_string();
+    let new_tag = next_patch(&old_tag);
+    oci["spec"]["ref"]["tag"] = new_tag.clone().into();
+    write_docs(&file, &docs);
+    let (r, json, md) = commit_and_diff(root);
+
+    let version = format!("chart version {old_version} → {new_version}");
+    let values = "values change (persistence.defaultClassReplicaCount); the chart's rendered objects are not shown, review the values diff";
+    assert_eq!(
+        dangers(&r, "helm", &object),
+        [version.as_str(), values],
+        "{json}"
+    );
+    for message in [version.as_str(), values] {
+        assert!(md.contains(&md_danger("helm", &object, message)), "{md}");
+    }
+    let reference = format!(
+        "chart reference {} → {}",
+        serde_json::json!({"tag": old_tag}),
+        serde_json::json!({"tag": new_tag})
+    );
+    assert_eq!(dangers(&r, "helm", &source), [reference.as_str()], "{json}");
+    assert!(md.contains(&md_danger("helm", &source, &reference)), "{md}");
+    assert!(dangers(&r, "helm", &unchanged).is_empty(), "{json}");
+    assert!(!md.contains(&format!("**helm** `{unchanged}`")), "{md}");
+    let helm = r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "helm")
+        .count();
+    assert_eq!(helm, 3, "{json}");
+}
