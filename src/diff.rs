@@ -844,11 +844,18 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
             });
         }
     }
-    // Reachability among the pods of the new side, under each side's policies.
-    let pods = pods(&all_new);
+    // Reachability among the pods that run on both sides (same namespace and workload), each
+    // side's pods (their labels and ports) under that side's policies: a pod that is added or
+    // removed gains or loses no flow, its workload is listed as added or removed.
+    let (po, pn) = (pods(&all_old), pods(&all_new));
+    let id = |p: &crate::netpol::eval::Pod| (p.namespace.clone(), p.name.clone());
+    let (io, inew): (BTreeSet<_>, BTreeSet<_>) =
+        (po.iter().map(id).collect(), pn.iter().map(id).collect());
+    let po: Vec<_> = po.into_iter().filter(|p| inew.contains(&id(p))).collect();
+    let pn: Vec<_> = pn.into_iter().filter(|p| io.contains(&id(p))).collect();
     let (fo, fnew) = (
-        flows(&cluster(&all_old), &pods),
-        flows(&cluster(&all_new), &pods),
+        flows(&cluster(&all_old), &po),
+        flows(&cluster(&all_new), &pn),
     );
     for f in fo.difference(&fnew) {
         report.dangers.push(Danger {

@@ -1147,3 +1147,74 @@ fn diff_notes_a_helm_release_chart_version_and_values_change_and_a_chart_referen
         .count();
     assert_eq!(helm, 3, "{json}");
 }
+
+#[test]
+fn a_new_environment_gains_or_loses_no_flow() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    // A copy of an environment under a new name (its overlay, Namespace and Flux
+    // Kustomization): its pods did not exist before, so no flow of theirs is lost or gained.
+    let dir = scratch_committed();
+    let root = dir.path();
+    let (ks, path, ks_file) = flux_kustomizations(root)
+        .into_iter()
+        .find(|(_, p, _)| p.starts_with("out/apps/overlays/"))
+        .expect("an apps Kustomization");
+    let env = path.strip_prefix("out/apps/overlays/").unwrap().to_string();
+    let new_env = format!("{env}-copy");
+    let rename = |v: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(&v.to_string().replace(&env, &new_env)).unwrap()
+    };
+    let from = root.join(&path);
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.unwrap();
+        let target = root
+            .join(format!("out/apps/overlays/{new_env}"))
+            .join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(&target, text.replace(&env, &new_env)).unwrap();
+        }
+    }
+    let mut docs = read_docs(&ks_file);
+    let copy = rename(
+        docs.iter()
+            .find(|d| d["metadata"]["name"] == ks.as_str())
+            .unwrap(),
+    );
+    docs.push(copy);
+    write_docs(&ks_file, &docs);
+    let namespaces = root.join("out/infrastructure/controllers/namespaces.yaml");
+    let mut docs = read_docs(&namespaces);
+    let copy = rename(
+        docs.iter()
+            .find(|d| d["kind"] == "Namespace" && d["metadata"]["name"] == env.as_str())
+            .expect("the environment's Namespace"),
+    );
+    docs.push(copy);
+    write_docs(&namespaces, &docs);
+    let (r, json, md) = commit_and_diff(root);
+    let added = &r["kustomizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == format!("apps-{new_env}"))
+        .unwrap_or_else(|| panic!("apps-{new_env}: {json}"))["objects"];
+    assert!(
+        added.as_array().unwrap().iter().any(|o| o["object"]
+            == format!("StatefulSet {new_env}/mysql")
+            && o["change"] == "added"),
+        "{json}"
+    );
+    let reachability: Vec<_> = r["dangers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "reachability")
+        .collect();
+    assert!(reachability.is_empty(), "{reachability:#?}");
+    assert!(!md.contains("**reachability**"), "{md}");
+}
