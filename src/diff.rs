@@ -11,8 +11,9 @@
 //! ([`crate::immutable::changes`]), prunes of stateful objects, storage class or size changes,
 //! NetworkPolicy reachability gained and lost (the evaluator of [`crate::netpol::eval`] over
 //! the pods of our workloads), Pod Security level changes, Kyverno Audit/Deny changes, and
-//! HelmRelease chart version or values changes (the values diff; the objects a chart would
-//! render are not computed here).
+//! HelmRelease chart version or values changes. With a chart cache ([`ChartCache`]), a
+//! HelmRelease change is also shown as the objects its chart renders before and after
+//! ([`charts`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +22,9 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 use serde_json::Value;
+
+mod charts;
+pub use charts::{ChartCache, ChartDiff};
 
 /// GitHub's limit on the body of an issue comment (characters).
 pub const COMMENT_LIMIT: usize = 65536;
@@ -54,6 +58,8 @@ pub struct Report {
     pub kustomizations: Vec<KustomizationDiff>,
     /// Image changes (tag and digest), per Kustomization (for the apps: per environment).
     pub images: Vec<ImageChange>,
+    /// Per changed HelmRelease: what its chart renders differently (or why it was not rendered).
+    pub charts: Vec<ChartDiff>,
     /// Computed danger notes.
     pub dangers: Vec<Danger>,
 }
@@ -391,6 +397,19 @@ fn fields(old: &Value, new: &Value) -> Vec<FieldChange> {
             });
             continue;
         }
+        if let (Some(Value::String(a)), Some(Value::String(b))) = (x, y)
+            && (a.contains('\n') || b.contains('\n'))
+        {
+            // A text (a config file in a ConfigMap): the lines that change, not its first
+            // 120 characters.
+            let (gone, came) = changed_lines(a, b);
+            out.push(FieldChange {
+                path: p.clone(),
+                old: Some(gone),
+                new: Some(came),
+            });
+            continue;
+        }
         out.push(FieldChange {
             path: p.clone(),
             old: x.map(short),
@@ -398,6 +417,28 @@ fn fields(old: &Value, new: &Value) -> Vec<FieldChange> {
         });
     }
     out
+}
+
+/// The lines of `a` that `b` drops and the lines `b` adds, each joined with ` ⏎ `.
+fn changed_lines(a: &str, b: &str) -> (String, String) {
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    for c in similar::TextDiff::from_lines(a, b).iter_all_changes() {
+        let line = c.value().trim_end_matches('\n').trim().to_string();
+        match c.tag() {
+            similar::ChangeTag::Delete => gone.push(line),
+            similar::ChangeTag::Insert => came.push(line),
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let join = |v: Vec<String>| {
+        let s = v.join(" ⏎ ");
+        short(&Value::String(if s.is_empty() {
+            "(no line)".into()
+        } else {
+            s
+        }))
+    };
+    (join(gone), join(came))
 }
 
 /// The pod spec of a workload object, with the pod template's metadata.
@@ -716,17 +757,19 @@ fn flux_deletes(
     }
 }
 
-/// Compares two sides' `out/` files.
-pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
+/// Compares two sides' `out/` files; HelmRelease changes are rendered from `charts` when given.
+pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>) -> Report {
     let (ko, kn) = (flux_kustomizations(old), flux_kustomizations(new));
     let names: BTreeSet<&String> = ko.keys().chain(kn.keys()).collect();
     let mut report = Report {
         base: base.to_string(),
         kustomizations: Vec::new(),
         images: Vec::new(),
+        charts: Vec::new(),
         dangers: Vec::new(),
     };
     let (mut all_old, mut all_new) = (BTreeMap::new(), BTreeMap::new());
+    let mut kustomization_of = BTreeMap::new();
     for name in names {
         let (po, pn) = (ko.get(name), kn.get(name));
         let path = pn.or(po).map(|(p, ..)| p.clone()).unwrap_or_default();
@@ -808,6 +851,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
                 ),
             });
         }
+        kustomization_of.extend(after.keys().map(|k| (k.clone(), name.clone())));
         all_old.extend(before);
         all_new.extend(after);
         if !objects.is_empty() {
@@ -844,6 +888,7 @@ pub fn compare(base: &str, old: &Files, new: &Files) -> Report {
             });
         }
     }
+    charts::add(&mut report, &all_old, &all_new, &kustomization_of, charts);
     // Reachability among the pods that run on both sides (same namespace and workload), each
     // side's pods (their labels and ports) under that side's policies: a pod that is added or
     // removed gains or loses no flow, its workload is listed as added or removed.
@@ -967,13 +1012,8 @@ fn dangers_of_change(report: &mut Report, object: &str, o: &Value, n: &Value) {
                 .into_iter()
                 .map(|f| f.path)
                 .collect();
-            push(
-                "helm",
-                format!(
-                    "values change ({}); the chart's rendered objects are not shown, review the values diff",
-                    changed.join(", ")
-                ),
-            );
+            // Completed by `charts::add` with what the chart renders, or why it was not rendered.
+            push("helm", format!("values change ({})", changed.join(", ")));
         }
     }
     if o["kind"] == "OCIRepository" && o["spec"]["ref"] != n["spec"]["ref"] {
@@ -993,8 +1033,13 @@ fn show(v: Option<&String>) -> String {
 }
 
 /// `o4g diff`: the report of `base` (default: the merge base with main) against the working
-/// tree, in `format`.
-pub fn run(root: &Path, base: Option<&str>, format: Format) -> Result<String, DiffError> {
+/// tree, in `format`; HelmRelease changes rendered from `charts` when given.
+pub fn run(
+    root: &Path,
+    base: Option<&str>,
+    format: Format,
+    charts: Option<&ChartCache>,
+) -> Result<String, DiffError> {
     let base = match base {
         Some(b) => b.to_string(),
         None => default_base(root)?,
@@ -1005,6 +1050,7 @@ pub fn run(root: &Path, base: Option<&str>, format: Format) -> Result<String, Di
         &format!("{base} ({})", &commit[..commit.len().min(12)]),
         &old,
         &new,
+        charts,
     );
     Ok(match format {
         Format::Json => format!(
@@ -1015,8 +1061,32 @@ pub fn run(root: &Path, base: Option<&str>, format: Format) -> Result<String, Di
     })
 }
 
+/// Fields shown per rendered object in the comment (a chart bump can change thousands of a
+/// CRD's schema fields); the JSON keeps them all.
+const CHART_FIELDS: usize = 20;
+
+/// The markdown lines of an object's changed fields, at most `max` of them.
+fn object_fields(fields: &[FieldChange], max: usize, lines: &mut Vec<String>) {
+    let show = |v: &Option<String>| v.as_deref().map(code).unwrap_or_else(|| "(none)".into());
+    for f in fields.iter().take(max) {
+        lines.push(format!(
+            "  - {}: {} → {}\n",
+            code(&f.path),
+            show(&f.old),
+            show(&f.new)
+        ));
+    }
+    if fields.len() > max {
+        lines.push(format!(
+            "  - … and {} more fields (`o4g diff --format json`)\n",
+            fields.len() - max
+        ));
+    }
+}
+
+/// Inline code on one line: a backquote becomes `'`, a line break `⏎`.
 fn code(s: &str) -> String {
-    format!("`{}`", s.replace('`', "'"))
+    format!("`{}`", s.replace('`', "'").replace('\n', "⏎"))
 }
 
 /// The report as a PR comment: dangers and images first, then one collapsed section per
@@ -1025,7 +1095,7 @@ fn code(s: &str) -> String {
 /// with a note.
 pub fn markdown(r: &Report, limit: usize) -> String {
     let mut out = format!("{MARKER}\n### o4g diff against {}\n\n", code(&r.base));
-    if r.kustomizations.is_empty() {
+    if r.kustomizations.is_empty() && r.charts.is_empty() {
         out.push_str("No change to what Flux applies.\n");
         return out;
     }
@@ -1060,6 +1130,42 @@ pub fn markdown(r: &Report, limit: usize) -> String {
             "\n",
         ));
     }
+    for c in &r.charts {
+        let head = format!("<b>{}</b> (chart <code>{}</code>)", c.helm_release, c.chart);
+        if !c.rendered {
+            let why = c.note.as_deref().unwrap_or("");
+            blocks.push((
+                String::new(),
+                vec![format!(
+                    "{head}: not rendered ({}): review the values diff\n",
+                    code(why)
+                )],
+                "\n",
+            ));
+            continue;
+        }
+        let count = |x: &str| c.objects.iter().filter(|o| o.change == x).count();
+        let open = format!(
+            "<details><summary>{head}, rendered by Helm: {} changed, {} added, {} removed</summary>\n\n",
+            count("changed"),
+            count("added"),
+            count("removed")
+        );
+        let mut lines = Vec::new();
+        if let Some(note) = &c.note {
+            lines.push(format!("_{note}._\n\n"));
+        }
+        for o in &c.objects {
+            let extra = match (o.pruned, &o.why) {
+                (Some(true), Some(why)) => format!(" ({why})"),
+                (Some(false), Some(why)) => format!(" (left in the cluster: {why})"),
+                _ => String::new(),
+            };
+            lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
+            object_fields(&o.fields, CHART_FIELDS, &mut lines);
+        }
+        blocks.push((open, lines, "\n</details>\n"));
+    }
     for k in &r.kustomizations {
         let count = |c: &str| k.objects.iter().filter(|o| o.change == c).count();
         let open = format!(
@@ -1080,20 +1186,7 @@ pub fn markdown(r: &Report, limit: usize) -> String {
                 _ => String::new(),
             };
             lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
-            for f in &o.fields {
-                lines.push(format!(
-                    "  - {}: {} → {}\n",
-                    code(&f.path),
-                    f.old
-                        .as_deref()
-                        .map(code)
-                        .unwrap_or_else(|| "(none)".into()),
-                    f.new
-                        .as_deref()
-                        .map(code)
-                        .unwrap_or_else(|| "(none)".into())
-                ));
-            }
+            object_fields(&o.fields, usize::MAX, &mut lines);
         }
         blocks.push((open, lines, "\n</details>\n"));
     }
@@ -1206,6 +1299,7 @@ mod tests {
                 },
             ],
             images: Vec::new(),
+            charts: Vec::new(),
             dangers: Vec::new(),
         };
         let m = markdown(&r, COMMENT_LIMIT);

@@ -1121,7 +1121,7 @@ fn diff_notes_a_helm_release_chart_version_and_values_change_and_a_chart_referen
     let (r, json, md) = commit_and_diff(root);
 
     let version = format!("chart version {old_version} → {new_version}");
-    let values = "values change (persistence.defaultClassReplicaCount); the chart's rendered objects are not shown, review the values diff";
+    let values = "values change (persistence.defaultClassReplicaCount); the chart's rendered objects are not shown (no chart cache was given: o4g diff --charts DIR): review the values diff";
     assert_eq!(
         dangers(&r, "helm", &object),
         [version.as_str(), values],
@@ -1217,4 +1217,195 @@ fn a_new_environment_gains_or_loses_no_flow() {
         .collect();
     assert!(reachability.is_empty(), "{reachability:#?}");
     assert!(!md.contains("**reachability**"), "{md}");
+}
+
+/// The chart section of `helm_release` in a JSON report.
+fn chart_diff<'a>(r: &'a serde_json::Value, helm_release: &str) -> &'a serde_json::Value {
+    r["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["helm_release"] == helm_release)
+        .unwrap_or_else(|| panic!("{helm_release} in {r:#}"))
+}
+
+/// The field `path` of `object` in a chart section.
+fn chart_field<'a>(c: &'a serde_json::Value, object: &str, path: &str) -> &'a serde_json::Value {
+    c["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == object)
+        .and_then(|o| {
+            o["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["path"] == path)
+        })
+        .unwrap_or_else(|| panic!("{object} {path} in {c:#}"))
+}
+
+#[test]
+fn diff_renders_a_changed_helm_release_with_helms_library() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    if let Err(why) = common::charts::available() {
+        skip_or_fail!("{why}");
+    }
+    let charts = common::shared().unwrap().join("charts");
+    let renderer = common::root().join("tests/helm/render.py");
+    let dir = scratch_committed();
+    let root = dir.path();
+    let controllers = root.join("out/infrastructure/controllers");
+    let hr_of = |file: &Path| {
+        let docs = read_docs(file);
+        let d = docs.iter().find(|d| d["kind"] == "HelmRelease").unwrap();
+        format!(
+            "HelmRelease {}/{}",
+            d["metadata"]["namespace"].as_str().unwrap(),
+            d["metadata"]["name"].as_str().unwrap()
+        )
+    };
+    // Longhorn: one more replica per volume of its default StorageClass.
+    let longhorn_file = controllers.join("longhorn/release.yaml");
+    let longhorn = hr_of(&longhorn_file);
+    let mut docs = read_docs(&longhorn_file);
+    let count = docs[0]["spec"]["values"]["persistence"]["defaultClassReplicaCount"]
+        .as_u64()
+        .unwrap();
+    docs[0]["spec"]["values"]["persistence"]["defaultClassReplicaCount"] = (count + 1).into();
+    write_docs(&longhorn_file, &docs);
+    // kube-prometheus-stack: two Prometheus replicas, and Alertmanager's sender (its
+    // configuration is a Secret the chart renders).
+    let kps_file = controllers.join("kube-prometheus-stack/release.yaml");
+    let kps = hr_of(&kps_file);
+    let mut docs = read_docs(&kps_file);
+    let values = &mut docs[0]["spec"]["values"];
+    values["prometheus"]["prometheusSpec"]["replicas"] = 2.into();
+    let sender = "o4g-test-sender@example.invalid";
+    assert!(values["alertmanager"]["config"]["global"]["smtp_from"].is_string());
+    values["alertmanager"]["config"]["global"]["smtp_from"] = sender.into();
+    write_docs(&kps_file, &docs);
+    // cert-manager: its OCIRepository moves to a tag the chart cache does not hold.
+    let cm_file = controllers.join("cert-manager/source.yaml");
+    let cert_manager = hr_of(&controllers.join("cert-manager/release.yaml"));
+    let mut docs = read_docs(&cm_file);
+    let oci = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "OCIRepository")
+        .unwrap();
+    let new_tag = next_patch(oci["spec"]["ref"]["tag"].as_str().unwrap());
+    oci["spec"]["ref"]["tag"] = new_tag.clone().into();
+    write_docs(&cm_file, &docs);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "change"]);
+    let diff = |format: &str| {
+        let out = common::o4g(
+            root,
+            &[
+                "diff",
+                "HEAD~1",
+                "--format",
+                format,
+                "--charts",
+                charts.to_str().unwrap(),
+                "--helm-renderer",
+                renderer.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", common::text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (json, md) = (diff("json"), diff("markdown"));
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(md.len() <= o4g_gitops::diff::COMMENT_LIMIT);
+
+    // Longhorn: the ConfigMap holding its StorageClass, the changed line only.
+    let c = chart_diff(&r, &longhorn);
+    assert_eq!(c["rendered"], true, "{c:#}");
+    let ns = longhorn.split(['/', ' ']).nth(1).unwrap();
+    let object = format!("ConfigMap {ns}/longhorn-storageclass");
+    let f = chart_field(c, &object, "data[\"storageclass.yaml\"]");
+    assert_eq!(
+        (&f["old"], &f["new"]),
+        (
+            &format!("numberOfReplicas: \"{count}\"").into(),
+            &format!("numberOfReplicas: \"{}\"", count + 1).into()
+        ),
+        "{c:#}"
+    );
+    assert_eq!(c["objects"].as_array().unwrap().len(), 1, "{c:#}");
+    let note = "values change (persistence.defaultClassReplicaCount); the chart renders 1 changed, 0 added, 0 removed objects";
+    let message = format!("{note} (under {longhorn} below)");
+    assert_eq!(dangers(&r, "helm", &longhorn), [message.as_str()], "{json}");
+    assert!(md.contains(&md_danger("helm", &longhorn, &message)), "{md}");
+    assert!(
+        md.contains(&format!(
+            "- changed `{object}`\n  - `data[\"storageclass.yaml\"]`: `numberOfReplicas: \"{count}\"` → `numberOfReplicas: \"{}\"`\n",
+            count + 1
+        )),
+        "{md}"
+    );
+
+    // kube-prometheus-stack: the Prometheus resource's replicas; the Alertmanager Secret by
+    // key name only.
+    let c = chart_diff(&r, &kps);
+    assert_eq!(c["rendered"], true, "{c:#}");
+    let ns = kps.split(['/', ' ']).nth(1).unwrap();
+    let prometheus = c["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["object"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Prometheus {ns}/"))
+        })
+        .unwrap_or_else(|| panic!("the Prometheus resource: {c:#}"));
+    let replicas = prometheus["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "spec.replicas")
+        .unwrap_or_else(|| panic!("{prometheus:#}"));
+    assert_eq!(replicas["new"], "2", "{prometheus:#}");
+    let secret = c["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"].as_str().unwrap().starts_with("Secret "))
+        .unwrap_or_else(|| panic!("the Alertmanager configuration Secret: {c:#}"));
+    for f in secret["fields"].as_array().unwrap() {
+        assert!(f["path"].as_str().unwrap().starts_with("data"), "{f}");
+        assert_eq!(f["new"], "(value not shown)", "{f}");
+    }
+    let section = md
+        .split("<details>")
+        .find(|s| s.contains(&format!("<b>{kps}</b>")))
+        .unwrap_or_else(|| panic!("the markdown section of {kps}: {md}"));
+    assert!(
+        section.contains(&format!(
+            "- changed `{}`\n",
+            prometheus["object"].as_str().unwrap()
+        )),
+        "{section}"
+    );
+    assert!(section.contains("  - `spec.replicas`: "), "{section}");
+    assert!(!section.contains(sender) && !c.to_string().contains(sender));
+
+    // cert-manager: not in the cache at the new tag, so its values diff with a note.
+    let c = chart_diff(&r, &cert_manager);
+    assert_eq!(c["rendered"], false, "{c:#}");
+    let why = format!(
+        "chart cert-manager {new_tag} is not in the chart cache {}",
+        charts.display()
+    );
+    assert_eq!(c["note"], why.as_str(), "{c:#}");
+    assert!(
+        md.contains(&format!("<b>{cert_manager}</b> (chart <code>")) && md.contains(&why),
+        "{md}"
+    );
 }
