@@ -7,7 +7,10 @@ data is the cache: `$O4G_SHARED` (the hosted CI job's cache), else `../shared` b
 repository (this machine's copy). Nothing of it is committed.
 
     upstream.py verify [ROOT]   check every entry's files against its sha256 (exit 1 on a miss)
-    upstream.py fetch [ROOT]    fetch each entry whose files do not match, then verify
+    upstream.py fetch [ROOT [MANIFEST]]
+                                fetch each entry whose files do not match, then verify; MANIFEST
+                                (default .ci/upstream.toml): another revision's manifest (the
+                                review fetches the base's charts with it, ci.yml `diff`)
     upstream.py hash DIR        print the tree hash of DIR (to pin a new entry)
 
 The tree hash of a folder: sha256 of the lines `<sha256 of the file>  <path>` (paths relative
@@ -53,8 +56,8 @@ def tree_hash(folder: Path, skip=()) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def entries():
-    with open(MANIFEST, "rb") as f:
+def entries(manifest: Path = MANIFEST):
+    with open(manifest, "rb") as f:
         data = tomllib.load(f)
     return data["entry"]
 
@@ -70,11 +73,13 @@ def check(root: Path, e) -> str | None:
     return None
 
 
-def verify(root: Path) -> int:
-    bad = [m for e in entries() if (m := check(root, e))]
+def verify(root: Path, manifest: Path = MANIFEST) -> int:
+    listed = entries(manifest)
+    bad = [m for e in listed if (m := check(root, e))]
     for m in bad:
         print(f"::error::{m}")
-    print(f"{len(entries()) - len(bad)} of {len(entries())} upstream entries match .ci/upstream.toml")
+    shown = ".ci/upstream.toml" if manifest == MANIFEST else manifest
+    print(f"{len(listed) - len(bad)} of {len(listed)} upstream entries match {shown}")
     return 1 if bad else 0
 
 
@@ -152,14 +157,14 @@ def fetch_entry(root: Path, e, cache: dict) -> None:
         shutil.copytree(result, dest)
 
 
-def fetch(root: Path) -> int:
+def fetch(root: Path, manifest: Path = MANIFEST) -> int:
     cache: dict = {}
-    for e in entries():
+    for e in entries(manifest):
         if check(root, e) is None:
             continue
         print(f"fetching {e['name']} ({e['repo']}@{e['commit'][:10]} {e['path']})")
         fetch_entry(root, e, cache)
-    return verify(root)
+    return verify(root, manifest)
 
 
 def main(argv) -> int:
@@ -169,6 +174,8 @@ def main(argv) -> int:
     if len(argv) in (2, 3) and argv[1] in ("verify", "fetch"):
         root = Path(argv[2]) if len(argv) == 3 else default_root()
         return verify(root) if argv[1] == "verify" else fetch(root)
+    if len(argv) == 4 and argv[1] == "fetch":
+        return fetch(Path(argv[2]), Path(argv[3]))
     print(__doc__, file=sys.stderr)
     return 2
 

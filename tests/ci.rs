@@ -1146,3 +1146,184 @@ fn the_runners_docs_say_what_their_network_policy_allows() {
     );
     assert!(!docs.contains("reach only GitHub"));
 }
+
+/// The `with` of the first step of `job` that uses `action`.
+fn step_with<'a>(job: &'a serde_json::Value, action: &str) -> &'a serde_json::Value {
+    &job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+        .unwrap_or_else(|| panic!("a step that uses {action}"))["with"]
+}
+
+/// The `helm-python-sdk==VERSION` a script installs.
+fn helm_sdk_pin(script: &str) -> Option<String> {
+    regex::Regex::new(r"helm-python-sdk==([0-9][0-9A-Za-z.]*)")
+        .unwrap()
+        .captures(script)
+        .map(|c| c[1].to_string())
+}
+
+#[test]
+fn the_review_job_renders_a_changed_chart_where_it_runs() {
+    let file = common::root().join(".github/workflows/ci.yml");
+    let w = workflow(&file);
+    let (diff, test) = (&w["jobs"]["diff"], &w["jobs"]["test"]);
+    // The chart sources: the test job's cache (same folder, same key), checked against
+    // .ci/upstream.toml; Helm's library at the version .ci/run pins; no write permission.
+    assert_eq!(
+        step_with(diff, "actions/cache"),
+        step_with(test, "actions/cache")
+    );
+    assert_eq!(
+        diff["env"][common::SHARED_ENV],
+        test["env"][common::SHARED_ENV]
+    );
+    let perms = diff["permissions"].as_object().unwrap();
+    assert!(perms.values().all(|v| v == "read"), "{perms:?}");
+    let ci_run = std::fs::read_to_string(common::root().join(".ci/run")).unwrap();
+    let steps: Vec<&serde_json::Value> = diff["steps"].as_array().unwrap().iter().collect();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert_eq!(
+        runs.iter().find_map(|r| helm_sdk_pin(r)),
+        helm_sdk_pin(&ci_run),
+        "{runs:#?}"
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("--charts \"$O4G_SHARED/charts\""))
+    );
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    if let Err(why) = common::charts::available() {
+        skip_or_fail!("{why}");
+    }
+    // The pull request keeps the manifest: one cache for both sides.
+    let env = run_review_job(diff, false);
+    assert!(env.contains("O4G_BASE_CHARTS=<O4G_SHARED>/charts"), "{env}");
+    // It changes the manifest: the base's charts come from the base's manifest, in a cache of
+    // their own (filled beforehand here, so that the fetch only checks it).
+    let env = run_review_job(diff, true);
+    assert!(
+        env.contains("O4G_BASE_CHARTS=<O4G_SHARED_BASE>/charts"),
+        "{env}"
+    );
+}
+
+/// Runs the `run:` steps of the review job, for real, in a checkout whose head changes
+/// Longhorn's values (and, with `new_manifest`, `.ci/upstream.toml`), and checks that the
+/// comment shows the object Helm renders differently. `cargo run --locked -q --` is the o4g
+/// binary built for this test; the caches are copies of the upstream data. Returns what the
+/// steps wrote to `$GITHUB_ENV`, with the folders written as `<VARIABLE>`.
+fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
+    let runs: Vec<&str> = diff["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    for f in [
+        ".ci/upstream.py",
+        ".ci/upstream.toml",
+        "tests/helm/render.py",
+    ] {
+        std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(common::root().join(f), root.join(f)).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", common::text(&out));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    let release = root.join("out/infrastructure/controllers/longhorn/release.yaml");
+    let text = std::fs::read_to_string(&release).unwrap();
+    let count = regex::Regex::new(r"defaultClassReplicaCount: (\d+)")
+        .unwrap()
+        .captures(&text)
+        .expect("Longhorn's replica count")[1]
+        .parse::<u32>()
+        .unwrap();
+    std::fs::write(
+        &release,
+        text.replace(
+            &format!("defaultClassReplicaCount: {count}"),
+            &format!("defaultClassReplicaCount: {}", count + 1),
+        ),
+    )
+    .unwrap();
+    if new_manifest {
+        let manifest = root.join(".ci/upstream.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, format!("{text}# changed by the pull request\n")).unwrap();
+    }
+    git(&["commit", "-q", "-am", "one more Longhorn replica"]);
+    let work = tempfile::tempdir().unwrap();
+    let shared = work.path().join("o4g-upstream");
+    let shared_base = work.path().join("o4g-upstream-base");
+    common::copy_dir(&common::shared().unwrap(), &shared);
+    if new_manifest {
+        common::copy_dir(&common::shared().unwrap(), &shared_base);
+    }
+    let runner_temp = work.path().join("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let github_env = work.path().join("github-env");
+    std::fs::write(&github_env, "").unwrap();
+    let mut env: Vec<(String, String)> = vec![
+        ("O4G_SHARED".into(), shared.display().to_string()),
+        ("O4G_SHARED_BASE".into(), shared_base.display().to_string()),
+        ("RUNNER_TEMP".into(), runner_temp.display().to_string()),
+        ("GITHUB_ENV".into(), github_env.display().to_string()),
+        ("O4G_BIN".into(), env!("CARGO_BIN_EXE_o4g").into()),
+    ];
+    for (k, v) in diff["env"].as_object().unwrap() {
+        if !v.as_str().unwrap().contains("${{") {
+            env.push((k.clone(), v.as_str().unwrap().into()));
+        }
+    }
+    let shim = "cargo() { [ \"$1 $2 $3 $4\" = \"run --locked -q --\" ] || return 99; shift 4; \"$O4G_BIN\" \"$@\"; }\n";
+    let mut ran = 0;
+    for run in &runs {
+        // As GitHub runs a `run:` step of a bash job: `bash --noprofile --norc -eo pipefail`.
+        let mut cmd = Command::new("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+            .arg(format!("{shim}{run}"))
+            .current_dir(root);
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        for line in std::fs::read_to_string(&github_env).unwrap().lines() {
+            let (k, v) = line.split_once('=').unwrap();
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{run}: {}", common::text(&out));
+        ran += 1;
+    }
+    assert_eq!(ran, runs.len());
+    let comment = std::fs::read_to_string(runner_temp.join("diff/comment.md")).unwrap();
+    assert!(comment.starts_with("<!-- o4g-diff -->"), "{comment}");
+    assert!(comment.len() <= o4g_gitops::diff::COMMENT_LIMIT);
+    assert!(
+        comment.contains(&format!(
+            "`data[\"storageclass.yaml\"]`: `numberOfReplicas: \"{count}\"` → `numberOfReplicas: \"{}\"`",
+            count + 1
+        )),
+        "{comment}"
+    );
+    assert!(comment.contains("rendered by Helm: 1 changed"), "{comment}");
+    std::fs::read_to_string(&github_env)
+        .unwrap()
+        .replace(&shared_base.display().to_string(), "<O4G_SHARED_BASE>")
+        .replace(&shared.display().to_string(), "<O4G_SHARED>")
+}
