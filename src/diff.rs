@@ -1266,6 +1266,63 @@ mod tests {
     }
 
     #[test]
+    fn a_rendered_chart_fits_the_comment_limit_with_its_fields_capped() {
+        let field = |i: usize| FieldChange {
+            path: format!("spec.f{i:03}"),
+            old: Some("a\nb".into()),
+            new: None,
+        };
+        let objects = (0..3000)
+            .map(|i| ObjectDiff {
+                object: format!("ConfigMap p/c{i}"),
+                change: "changed",
+                pruned: None,
+                why: None,
+                fields: (0..CHART_FIELDS + 5).map(field).collect(),
+            })
+            .collect();
+        let r = Report {
+            base: "main".into(),
+            kustomizations: vec![KustomizationDiff {
+                name: "a".into(),
+                path: "out/a".into(),
+                prune: true,
+                objects: Vec::new(),
+            }],
+            images: Vec::new(),
+            charts: vec![ChartDiff {
+                kustomization: "a".into(),
+                helm_release: "HelmRelease p/x".into(),
+                chart: "x 1.0.0".into(),
+                rendered: true,
+                note: None,
+                objects,
+            }],
+            dangers: Vec::new(),
+        };
+        let m = markdown(&r, COMMENT_LIMIT);
+        assert!(
+            m.len() <= COMMENT_LIMIT && m.contains("Cut to fit"),
+            "{}",
+            m.len()
+        );
+        assert_eq!(
+            m.matches("<details>").count(),
+            m.matches("</details>").count()
+        );
+        let first = m.split("- changed `ConfigMap p/c1`").next().unwrap();
+        assert!(
+            first.contains("  - `spec.f000`: `a⏎b` → (none)\n"),
+            "{first}"
+        );
+        assert!(
+            !first.contains(&format!("spec.f{CHART_FIELDS:03}")),
+            "{first}"
+        );
+        assert!(first.contains("  - … and 5 more fields"), "{first}");
+    }
+
+    #[test]
     fn the_markdown_fits_the_comment_limit() {
         let objects = (0..4000)
             .map(|i| ObjectDiff {
