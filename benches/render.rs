@@ -21,13 +21,17 @@ fn build_tree(bencher: divan::Bencher) {
     bencher.bench(|| components::build(divan::black_box(&settings)).expect("build"));
 }
 
-/// The pre-commit path: load settings, build, and compare with the committed `out/`.
+/// The pre-commit path (`render --check`): load settings, build, audit, and compare with the
+/// committed `out/`.
 #[divan::bench]
 fn render_check(bencher: divan::Bencher) {
     bencher.bench(|| {
         let settings = Settings::load(root()).expect("settings");
-        let tree = components::build(&settings).expect("build");
-        let drift = render::check(root(), &tree).expect("check");
+        let parts = components::Parts::new(&settings).expect("contributions");
+        assert!(parts.missing_secrets().is_empty());
+        let built = parts.build().expect("build");
+        components::audit(&built, &settings).expect("audit");
+        let drift = render::check(root(), &built.tree).expect("check");
         assert!(drift.is_clean(), "{drift}");
     });
 }
@@ -45,8 +49,9 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A scratch copy of the repository's settings and `out/` with `extra` environments more
-/// (`e1`, `e2`…: integration's `env.toml` with its own host, and integration's recipient),
-/// rendered once so that the timed renders are warm.
+/// (`e1`, `e2`…: integration's `env.toml` with its own host, integration's recipient and a
+/// copy of its Secret files, as a real environment has), rendered once so that the timed
+/// renders are warm.
 fn with_environments(extra: usize) -> tempfile::TempDir {
     let repo = tempfile::tempdir().unwrap();
     copy_dir(&root().join("overlays"), &repo.path().join("overlays"));
@@ -63,6 +68,10 @@ fn with_environments(extra: usize) -> tempfile::TempDir {
     for i in 1..=extra {
         let name = format!("e{i}");
         std::fs::create_dir(overlays.join(&name)).unwrap();
+        copy_dir(
+            &overlays.join("integration/secrets"),
+            &overlays.join(&name).join("secrets"),
+        );
         std::fs::write(
             overlays.join(&name).join("env.toml"),
             integration.replace("xwiki-integration.", &format!("xwiki-{name}.")),
@@ -75,11 +84,14 @@ fn with_environments(extra: usize) -> tempfile::TempDir {
     repo
 }
 
-/// What `o4g render` does: load the settings, build, audit, and write what changed.
+/// What `o4g render` does: load the settings, gather the parts, list the missing Secrets,
+/// build, audit, and write what changed.
 fn render_once(root: &Path) -> render::Written {
     let settings = Settings::load(root).expect("settings");
-    let tree = components::build(&settings).expect("build");
-    render::render(root, &tree, &settings, render::WriteOptions::default()).expect("render")
+    let parts = components::Parts::new(&settings).expect("contributions");
+    assert!(parts.missing_secrets().is_empty());
+    let built = parts.build().expect("build");
+    render::render(root, &built, &settings, render::WriteOptions::default()).expect("render")
 }
 
 /// A warm `render` (out/ already up to date) with 0, 10, 50 and 100 environments more than
@@ -94,8 +106,8 @@ fn render_warm_with_extra_environments(bencher: divan::Bencher, extra: usize) {
 }
 
 /// The phases of a warm `render` with 0 and 100 environments more, to see which one grows:
-/// loading the settings (TOML and Secret files), building the tree, the audit, and the
-/// comparison with the committed `out/`.
+/// loading the settings (TOML and Secret files), building the tree (every part's
+/// contribution, once), the audit, and the comparison with the committed `out/`.
 #[divan::bench(args = [0, 100], sample_count = 10)]
 fn phase_load(bencher: divan::Bencher, extra: usize) {
     let repo = with_environments(extra);
@@ -107,7 +119,7 @@ fn phase_load(bencher: divan::Bencher, extra: usize) {
 fn phase_build(bencher: divan::Bencher, extra: usize) {
     let repo = with_environments(extra);
     let settings = Settings::load(repo.path()).expect("settings");
-    bencher.bench(|| components::build(&settings).expect("build"));
+    bencher.bench(|| components::build_all(&settings).expect("build"));
 }
 
 /// See [`phase_load`].
@@ -115,8 +127,8 @@ fn phase_build(bencher: divan::Bencher, extra: usize) {
 fn phase_audit(bencher: divan::Bencher, extra: usize) {
     let repo = with_environments(extra);
     let settings = Settings::load(repo.path()).expect("settings");
-    let tree = components::build(&settings).expect("build");
-    bencher.bench(|| components::audit(&tree, &settings).expect("audit"));
+    let built = components::build_all(&settings).expect("build");
+    bencher.bench(|| components::audit(&built, &settings).expect("audit"));
 }
 
 /// See [`phase_load`].

@@ -410,11 +410,12 @@ pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
 /// nothing is written.
 pub fn render(
     root: &Path,
-    tree: &Tree,
+    built: &crate::components::Built,
     settings: &crate::settings::Settings,
     options: WriteOptions,
 ) -> Result<Written, Error> {
-    crate::components::audit(tree, settings)?;
+    crate::components::audit(built, settings)?;
+    let tree = &built.tree;
     // Locked before the committed tree is read, so the checks see what this render replaces.
     let lock = lock(root)?;
     let drift = check(root, tree)?;

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use o4g_gitops::quantity::{Bytes, Cpu};
 use o4g_gitops::settings::Settings;
 use o4g_gitops::workload::*;
-use o4g_gitops::{Error, components, render, tree::Tree};
+use o4g_gitops::{Error, components, render};
 use serde_json::{Value, json};
 
 const HTTP: Port = Port::tcp("http", 8080);
@@ -62,14 +62,16 @@ fn compliant_deployment() -> Value {
     serde_json::to_value(d).unwrap()
 }
 
-fn tree_with(settings: &Settings, object: &Value) -> Tree {
-    let mut tree = components::build(settings).unwrap();
-    tree.insert(
-        "out/apps/base/probe.yaml",
-        o4g_gitops::tree::to_yaml(&[object]).unwrap(),
-    )
-    .unwrap();
-    tree
+fn tree_with(settings: &Settings, object: &Value) -> components::Built {
+    let mut built = components::build_all(settings).unwrap();
+    built
+        .tree
+        .insert(
+            "out/apps/base/probe.yaml",
+            o4g_gitops::tree::to_yaml(&[object]).unwrap(),
+        )
+        .unwrap();
+    built
 }
 
 #[test]
@@ -78,9 +80,9 @@ fn a_pod_from_the_builders_passes_every_rule() {
     let tree = tree_with(&settings, &compliant_deployment());
     components::audit(&tree, &settings).expect("the builders make compliant pods");
     // And every pod the platform renders passes too, for fixture site A and the live settings.
-    components::audit(&components::build(&settings).unwrap(), &settings).unwrap();
+    components::audit(&components::build_all(&settings).unwrap(), &settings).unwrap();
     let live = Settings::load(&common::root()).unwrap();
-    components::audit(&components::build(&live).unwrap(), &live).unwrap();
+    components::audit(&components::build_all(&live).unwrap(), &live).unwrap();
 }
 
 #[test]

@@ -143,9 +143,10 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
         allow_immutable_change,
     } = args;
     let settings = Settings::load(&global.root)?;
+    // Every part's contribution, computed once: for the missing-Secrets report, then the tree.
+    let parts = components::Parts::new(&settings)?;
     // The commands printed for missing Secrets need their scope's creation rule.
-    // Every part's contribution is computed for this list: once, for both uses.
-    let missing = components::missing_secrets(&settings)?;
+    let missing = parts.missing_secrets();
     if !check
         && !allow_missing_secrets
         && !missing.is_empty()
@@ -155,12 +156,12 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
     }
     report_missing(&global.root, &settings, allow_missing_secrets, &missing)?;
     check_secret_values(&settings, &o4g_gitops::secret_values::key_sources())?;
-    let tree = components::build(&settings)?;
+    let built = parts.build()?;
     if check {
-        components::audit(&tree, &settings)?;
-        let drift = render::check(&global.root, &tree)?;
+        components::audit(&built, &settings)?;
+        let drift = render::check(&global.root, &built.tree)?;
         if drift.is_clean() {
-            println!("out/ is in sync ({} files)", tree.files().len());
+            println!("out/ is in sync ({} files)", built.tree.files().len());
             Ok(ExitCode::SUCCESS)
         } else {
             print!("{drift}");
@@ -169,7 +170,7 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
     } else {
         let done = render::render(
             &global.root,
-            &tree,
+            &built,
             &settings,
             render::WriteOptions {
                 prune_strays,

@@ -113,7 +113,19 @@ pub fn final_objects(settings: &Settings, env: Environment) -> Result<Vec<Value>
 
 /// [`final_objects`] within a build, from its plan.
 pub fn final_objects_of(plan: &Plan<'_>, env: Environment) -> Result<Vec<Value>, Error> {
-    let settings = plan.settings;
+    let objects: Vec<Object> = objects(plan.env(env))?
+        .into_iter()
+        .flat_map(|f| f.objects)
+        .collect();
+    final_objects_from(plan.settings, env, &objects)
+}
+
+/// [`final_objects`] from the environment's objects, built already.
+fn final_objects_from(
+    settings: &Settings,
+    env: Environment,
+    env_objects: &[Object],
+) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for (name, bytes) in settings.secret_files_of(env.name()) {
         let docs = crate::yaml_read::parse_documents(
@@ -126,14 +138,12 @@ pub fn final_objects_of(plan: &Plan<'_>, env: Environment) -> Result<Vec<Value>,
             out.push(d);
         }
     }
-    for f in objects(plan.env(env))? {
-        for o in f.objects {
-            let mut body = o.body().clone();
-            if !o.is_cluster_scoped() {
-                body["metadata"]["namespace"] = Value::String(env.name().to_string());
-            }
-            out.push(body);
+    for o in env_objects {
+        let mut body = o.body().clone();
+        if !o.is_cluster_scoped() {
+            body["metadata"]["namespace"] = Value::String(env.name().to_string());
         }
+        out.push(body);
     }
     out.extend(super::extra::env_objects(settings, env));
     // What the overlay's `labels:` does to every object it builds.
@@ -338,8 +348,12 @@ pub fn value_is_built_in(v: &Value) -> bool {
 /// The overlay file of the objects only one environment has.
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
-/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree.
-pub fn add_to_tree(tree: &mut Tree, plan: &Plan<'_>) -> Result<(), Error> {
+/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns each
+/// environment's objects as kustomize builds them ([`final_objects`]).
+pub fn add_to_tree(
+    tree: &mut Tree,
+    plan: &Plan<'_>,
+) -> Result<Vec<(Environment, Vec<Value>)>, Error> {
     let settings = plan.settings;
     let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
@@ -370,6 +384,7 @@ pub fn add_to_tree(tree: &mut Tree, plan: &Plan<'_>) -> Result<(), Error> {
     tree.add_folder(base_folder)?;
 
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
+    let mut built = Vec::new();
     for (env, _) in settings.envs() {
         let env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
@@ -450,8 +465,9 @@ pub fn add_to_tree(tree: &mut Tree, plan: &Plan<'_>) -> Result<(), Error> {
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
+        built.push((env, final_objects_from(settings, env, &env_objects)?));
     }
-    Ok(())
+    Ok(built)
 }
 
 /// The applications: the base, one overlay per environment, and the Secrets each reads.
@@ -463,9 +479,10 @@ impl super::contribution::Component for Apps {
     }
     fn contribute(&self, plan: &Plan<'_>) -> Result<super::contribution::Contribution, Error> {
         let mut tree = Tree::new();
-        add_to_tree(&mut tree, plan)?;
+        let environments = add_to_tree(&mut tree, plan)?;
         Ok(super::contribution::Contribution {
             tree,
+            environments,
             secrets: required_secrets(plan),
             ..Default::default()
         })

@@ -43,6 +43,9 @@ pub struct Contribution {
     pub tree: Tree,
     /// The Secrets it reads.
     pub secrets: Vec<RequiredSecret>,
+    /// Each environment's objects as kustomize builds them from what it wrote (the apps'
+    /// overlays), for the audit.
+    pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
 }
 
 impl Contribution {

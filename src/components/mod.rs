@@ -93,26 +93,82 @@ pub fn contributions(plan: &Plan<'_>) -> Result<Vec<(&'static str, Contribution)
         .collect()
 }
 
+/// The contributions of every part, gathered once per render: what they declare (the Secrets
+/// the platform reads) is known before the tree is built, so `render` reports missing Secrets
+/// first, then [`Parts::build`] turns the same contributions into the tree.
+pub struct Parts<'a> {
+    plan: Plan<'a>,
+    parts: Vec<(&'static str, Contribution)>,
+}
+
+impl<'a> Parts<'a> {
+    /// Every part's contribution to the plan of `settings`.
+    pub fn new(settings: &'a Settings) -> Result<Self, Error> {
+        let plan = Plan::new(settings);
+        let parts = contributions(&plan)?;
+        Ok(Self { plan, parts })
+    }
+
+    /// Every Secret the platform reads: what the parts declare, scope by scope (the
+    /// environments in listing order, then `platform`), each scope in part order.
+    pub fn required_secrets(&self) -> Vec<crate::secrets::RequiredSecret> {
+        secrets::sorted(
+            self.plan.settings,
+            self.parts
+                .iter()
+                .flat_map(|(_, c)| c.secrets.iter().cloned()),
+        )
+    }
+
+    /// Required Secrets that have no encrypted file, or lack keys.
+    pub fn missing_secrets(&self) -> Vec<(crate::secrets::RequiredSecret, Vec<String>)> {
+        secrets::missing(self.plan.settings, self.required_secrets())
+    }
+
+    /// Every namespace the platform creates, in the order of [`all`].
+    pub fn namespaces(&self) -> Vec<namespaces::PlatformNamespace> {
+        namespaces_of(&self.parts)
+    }
+
+    /// The tree, with what the checks after it need (see [`Built`]).
+    pub fn build(self) -> Result<Built, Error> {
+        build_parts(self.plan, self.parts)
+    }
+}
+
+/// What one build yields: the tree, and what the audit and the reports need from the same
+/// contributions, so that nothing is built twice in a render.
+#[derive(Debug)]
+pub struct Built {
+    /// The files.
+    pub tree: Tree,
+    /// Every Secret the platform reads ([`Parts::required_secrets`]).
+    pub required_secrets: Vec<crate::secrets::RequiredSecret>,
+    /// Every namespace the platform creates, with its Pod Security level. Read from the
+    /// contributions, not from the tree's Namespace objects: the charts' namespaces are
+    /// created by their releases (`install.createNamespace`), not by a file of the tree.
+    pub namespaces: Vec<namespaces::PlatformNamespace>,
+    /// Each environment's objects as kustomize builds them (its overlay over the base), in
+    /// listing order: what [`apps::final_objects`] returns, kept from the build.
+    pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
+}
+
 /// Every Secret the platform reads: what the parts of [`all`] declare, scope by scope (the
 /// environments in listing order, then `platform`), each scope in part order.
 pub fn required_secrets(settings: &Settings) -> Result<Vec<crate::secrets::RequiredSecret>, Error> {
-    let parts = contributions(&Plan::new(settings))?;
-    Ok(secrets::sorted(
-        settings,
-        parts.into_iter().flat_map(|(_, c)| c.secrets),
-    ))
+    Ok(Parts::new(settings)?.required_secrets())
 }
 
 /// Required Secrets that have no encrypted file, or lack keys.
 pub fn missing_secrets(
     settings: &Settings,
 ) -> Result<Vec<(crate::secrets::RequiredSecret, Vec<String>)>, Error> {
-    Ok(secrets::missing(settings, required_secrets(settings)?))
+    Ok(Parts::new(settings)?.missing_secrets())
 }
 
 /// Every namespace the platform creates, in the order of [`all`].
 pub fn all_namespaces(settings: &Settings) -> Result<Vec<namespaces::PlatformNamespace>, Error> {
-    Ok(namespaces_of(&contributions(&Plan::new(settings))?))
+    Ok(Parts::new(settings)?.namespaces())
 }
 
 fn namespaces_of(parts: &[(&'static str, Contribution)]) -> Vec<namespaces::PlatformNamespace> {
@@ -147,12 +203,25 @@ fn check_environment_names(
 /// Kyverno policies, `.sops.yaml`, the Flux Kustomizations and the docs are derived from the
 /// contributions.
 pub fn build(settings: &Settings) -> Result<Tree, Error> {
-    let plan = Plan::new(settings);
-    let mut parts = contributions(&plan)?;
+    Ok(build_all(settings)?.tree)
+}
+
+/// [`build`], with what the audit and the reports need ([`Built`]).
+pub fn build_all(settings: &Settings) -> Result<Built, Error> {
+    Parts::new(settings)?.build()
+}
+
+fn build_parts(
+    plan: Plan<'_>,
+    mut parts: Vec<(&'static str, Contribution)>,
+) -> Result<Built, Error> {
+    let settings = plan.settings;
     let mut tree = Tree::new();
+    let mut environments = Vec::new();
     // The files each part wrote itself, moved (not copied) into the tree.
     for (_, c) in parts.iter_mut() {
         tree.merge(std::mem::take(&mut c.tree))?;
+        environments.append(&mut c.environments);
     }
     let all_ns = namespaces_of(&parts);
     check_environment_names(settings, &all_ns)?;
@@ -284,7 +353,7 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         "out/docs/apps.md",
         docs::apps(env_rows, secret_rows)?.into_bytes(),
     )?;
-    let secrets_doc = docs::secrets(settings, secrets::doc_rows(settings), required)?;
+    let secrets_doc = docs::secrets(settings, secrets::doc_rows(settings), required.clone())?;
     tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
     tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
     tree.insert(
@@ -318,7 +387,12 @@ pub fn build(settings: &Settings) -> Result<Tree, Error> {
         )?
         .into_bytes(),
     )?;
-    tree.seal()
+    Ok(Built {
+        tree: tree.seal()?,
+        required_secrets: required,
+        namespaces: all_ns,
+        environments,
+    })
 }
 
 /// The Flux objects each Kustomization applies: itself, and every `*.toolkit.fluxcd.io`
@@ -377,12 +451,13 @@ fn flux_layers(
         .collect()
 }
 
-/// Audits every object of the tree with the platform's rules: objects in a namespace the
+/// Audits every object of the built tree with the platform's rules: objects in a namespace the
 /// platform declares get that namespace's Pod Security level; everything else (the
-/// environment-agnostic app base included) gets `restricted`.
-pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
-    let plan = Plan::new(settings);
-    let levels: Vec<(&str, crate::policy::Level)> = namespaces_of(&contributions(&plan)?)
+/// environment-agnostic app base included) gets `restricted`. Each environment's objects are
+/// also audited as kustomize builds them (base plus its overlay's patches), at its level.
+pub fn audit(built: &Built, settings: &Settings) -> Result<(), Error> {
+    let levels: Vec<(&str, crate::policy::Level)> = built
+        .namespaces
         .iter()
         .map(|ns| (ns.name, ns.pod_security.level()))
         .collect();
@@ -392,18 +467,18 @@ pub fn audit(tree: &Tree, settings: &Settings) -> Result<(), Error> {
             .find(|(n, _)| Some(*n) == ns)
             .map_or(crate::policy::Level::Restricted, |(_, l)| *l)
     };
-    let mut violations = crate::policy::audit_tree(tree, &settings.allowed_registries(), level_of)?;
-    // Each environment's objects as kustomize builds them (base plus its overlay's patches).
-    for (env, _) in settings.envs() {
-        for object in apps::final_objects_of(&plan, env)? {
-            let cfg = crate::policy::AuditConfig {
-                level: level_of(Some(env.name())),
-                version: crate::policy::PssVersion::Latest,
-                allowed_registries: settings.allowed_registries(),
-            };
-            violations.extend(crate::policy::audit_object(&object, &cfg).into_iter().map(
+    let allowed_registries = settings.allowed_registries();
+    let mut violations = crate::policy::audit_tree(&built.tree, &allowed_registries, level_of)?;
+    for (env, objects) in &built.environments {
+        let cfg = crate::policy::AuditConfig {
+            level: level_of(Some(env.name())),
+            version: crate::policy::PssVersion::Latest,
+            allowed_registries: allowed_registries.clone(),
+        };
+        for object in objects {
+            violations.extend(crate::policy::audit_object(object, &cfg).into_iter().map(
                 |mut v| {
-                    v.object = format!("{}: {}", layout::app_overlay(env), v.object);
+                    v.object = format!("{}: {}", layout::app_overlay(*env), v.object);
                     v
                 },
             ));
