@@ -1327,3 +1327,78 @@ fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
         .replace(&shared_base.display().to_string(), "<O4G_SHARED_BASE>")
         .replace(&shared.display().to_string(), "<O4G_SHARED>")
 }
+
+/// `.ci/upstream.py fetch` on hostile manifests and archives, flaky and wrong downloads, and
+/// `--only`/`--reuse`, offline: tests/upstream_cases.py stands in for GitHub's download.
+#[test]
+fn upstream_fetch_stays_in_its_folder_retries_and_leaves_no_unverified_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .arg(common::root().join("tests/upstream_cases.py"))
+        .arg(common::root().join(".ci/upstream.py"))
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let case = |name: &str| &r[name];
+    // A manifest path (dest, rename, archive, dependency name) that leaves the root: refused
+    // before any download or write, the valid entry before it included.
+    for (name, field) in [
+        ("manifest dest 0", "dest"),
+        ("manifest dest 1", "dest"),
+        ("manifest rename 2", "rename"),
+        ("manifest archive 3", "archive"),
+        ("manifest dependency 4", "dependency name"),
+    ] {
+        let c = case(name);
+        assert_eq!(c["code"], 1, "{name}: {c}");
+        assert_eq!(c["urlopen"], 0, "{name}: {c}");
+        assert_eq!(c["escaped"], false, "{name}: {c}");
+        assert!(c["stdout"].as_str().unwrap().contains(field), "{c}");
+    }
+    // An archive member that is absolute or climbs out: refused, nothing written.
+    for name in ["archive member 0", "archive member 1"] {
+        let c = case(name);
+        assert_eq!(c["code"], 1, "{name}: {c}");
+        assert_eq!(c["escaped"], false, "{name}: {c}");
+        assert_eq!(c["dest"], false, "{name}: {c}");
+        assert!(
+            c["stdout"]
+                .as_str()
+                .unwrap()
+                .contains("absolute or contains '..'"),
+            "{c}"
+        );
+    }
+    // Two failed tries, then the archive: pauses of 10 and 30 s.
+    let c = case("retry");
+    assert_eq!(
+        (&c["code"], &c["urlopen"], &c["dest"]),
+        (&0.into(), &3.into(), &true.into()),
+        "{c}"
+    );
+    assert_eq!(c["sleep"], serde_json::json!([10, 30]), "{c}");
+    // No answer at all: 4 tries, then the stale folder is removed, exit 1.
+    let c = case("unreachable");
+    assert_eq!(
+        (&c["code"], &c["urlopen"], &c["dest"]),
+        (&1.into(), &4.into(), &false.into()),
+        "{c}"
+    );
+    assert_eq!(c["sleep"], serde_json::json!([10, 30, 90]), "{c}");
+    // Files that do not match the manifest never become the folder; the old one goes.
+    let c = case("mismatch");
+    assert_eq!((&c["code"], &c["dest"]), (&1.into(), &false.into()), "{c}");
+    // --only charts/ --reuse HEAD_CACHE: the equal chart is hard-linked, nothing downloaded,
+    // the fixture left out, no temporary folder left behind.
+    let c = case("reuse");
+    assert_eq!(c["code"], 0, "{c}");
+    assert_eq!(c["urlopen"], 0, "{c}");
+    assert_eq!(
+        (&c["linked"], &c["fixture"]),
+        (&true.into(), &false.into()),
+        "{c}"
+    );
+    assert_eq!(c["left"], serde_json::json!(["charts"]), "{c}");
+}
