@@ -54,6 +54,12 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 pub struct Report {
     /// The base ref as given and the commit it names.
     pub base: String,
+    /// The commit the working tree is checked out at (`HEAD (sha)`; in CI the pull request's
+    /// merge commit), so a comment names what it reviewed.
+    pub head: String,
+    /// Files of the change that make this report (the renderer, `o4g diff` itself, the chart
+    /// sources, the workflow): a pull request that changes them can write its own review.
+    pub warnings: Vec<String>,
     /// Per Flux Kustomization, in name order.
     pub kustomizations: Vec<KustomizationDiff>,
     /// Image changes (tag and digest), per Kustomization (for the apps: per environment).
@@ -763,6 +769,8 @@ pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>
     let names: BTreeSet<&String> = ko.keys().chain(kn.keys()).collect();
     let mut report = Report {
         base: base.to_string(),
+        head: "the working tree".into(),
+        warnings: Vec::new(),
         kustomizations: Vec::new(),
         images: Vec::new(),
         charts: Vec::new(),
@@ -1046,12 +1054,35 @@ pub fn run(
     };
     let (commit, old) = files_at(root, &base)?;
     let new = files_of_worktree(root)?;
-    let report = compare(
+    let mut report = compare(
         &format!("{base} ({})", &commit[..commit.len().min(12)]),
         &old,
         &new,
         charts,
     );
+    if let Ok(head) = git(root, &["rev-parse", "--verify", "HEAD"]) {
+        report.head = format!("HEAD ({})", String::from_utf8_lossy(&head).trim());
+    }
+    let changed = git(
+        root,
+        &[
+            "diff",
+            "--name-only",
+            &commit,
+            "--",
+            "tests/helm/render.py",
+            "src/diff.rs",
+            "src/diff",
+            "src/cli/diff.rs",
+            ".ci/upstream.py",
+            ".ci/upstream.toml",
+            ".github/workflows/ci.yml",
+        ],
+    )?;
+    report.warnings = String::from_utf8_lossy(&changed)
+        .lines()
+        .map(|f| format!("this change edits {f}, which makes this report: the report may not be what main's code says; read that file's diff"))
+        .collect();
     Ok(match format {
         Format::Json => format!(
             "{}\n",
@@ -1089,12 +1120,35 @@ fn code(s: &str) -> String {
     format!("`{}`", s.replace('`', "'").replace('\n', "⏎"))
 }
 
+/// Text of the change (names, paths, messages) in markdown or HTML outside code: `&`, `<`, `>`
+/// as entities (no tag of the change is rendered), and `@` followed by a zero-width space (no
+/// `@mention` notifies anyone).
+fn text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200B}")
+        .replace('\n', " ")
+}
+
+/// A table cell: a `|` (even in inline code) would end the cell in GitHub's tables.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
 /// The report as a PR comment: dangers and images first, then one collapsed section per
 /// Kustomization. Longer than `limit` bytes (GitHub counts characters; a character is at least
 /// one byte, so bytes never undercount), it is cut between lines, every open section closed,
 /// with a note.
 pub fn markdown(r: &Report, limit: usize) -> String {
-    let mut out = format!("{MARKER}\n### o4g diff against {}\n\n", code(&r.base));
+    let mut out = format!(
+        "{MARKER}\n### o4g diff of {} against {}\n\n",
+        code(&r.head),
+        code(&r.base)
+    );
+    for w in &r.warnings {
+        out.push_str(&format!("> ⚠️ {}\n\n", text(w)));
+    }
     if r.kustomizations.is_empty() && r.charts.is_empty() {
         out.push_str("No change to what Flux applies.\n");
         return out;
@@ -1105,7 +1159,14 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         let lines = r
             .dangers
             .iter()
-            .map(|d| format!("- ⚠️ **{}** {}: {}\n", d.kind, code(&d.object), d.message))
+            .map(|d| {
+                format!(
+                    "- ⚠️ **{}** {}: {}\n",
+                    d.kind,
+                    code(&d.object),
+                    text(&d.message)
+                )
+            })
             .collect();
         blocks.push(("**Danger notes**\n\n".into(), lines, "\n"));
     }
@@ -1116,11 +1177,11 @@ pub fn markdown(r: &Report, limit: usize) -> String {
             .map(|i| {
                 format!(
                     "| {} | {} | {} | {} | {} |\n",
-                    i.kustomization,
-                    code(&i.object),
-                    i.container,
-                    i.old.as_deref().map(code).unwrap_or_default(),
-                    i.new.as_deref().map(code).unwrap_or_default()
+                    cell(&text(&i.kustomization)),
+                    cell(&code(&i.object)),
+                    cell(&text(&i.container)),
+                    cell(&i.old.as_deref().map(code).unwrap_or_default()),
+                    cell(&i.new.as_deref().map(code).unwrap_or_default())
                 )
             })
             .collect();
@@ -1131,7 +1192,11 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         ));
     }
     for c in &r.charts {
-        let head = format!("<b>{}</b> (chart <code>{}</code>)", c.helm_release, c.chart);
+        let head = format!(
+            "<b>{}</b> (chart <code>{}</code>)",
+            text(&c.helm_release),
+            text(&c.chart)
+        );
         if !c.rendered {
             let why = c.note.as_deref().unwrap_or("");
             blocks.push((
@@ -1153,12 +1218,16 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         );
         let mut lines = Vec::new();
         if let Some(note) = &c.note {
-            lines.push(format!("_{note}._\n\n"));
+            lines.push(format!("_{}._\n\n", text(note)));
         }
         for o in &c.objects {
-            let extra = match (o.pruned, &o.why) {
-                (Some(true), Some(why)) => format!(" ({why})"),
-                (Some(false), Some(why)) => format!(" (left in the cluster: {why})"),
+            let extra = match (o.pruned, &o.why, c.hooks.get(&o.object)) {
+                (_, Some(why), Some(_)) => format!(" ({})", text(why)),
+                (_, None, Some(events)) => {
+                    format!(" (Helm hook: {}, not a release object)", text(events))
+                }
+                (Some(true), Some(why), _) => format!(" ({})", text(why)),
+                (Some(false), Some(why), _) => format!(" (left in the cluster: {})", text(why)),
                 _ => String::new(),
             };
             lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
@@ -1170,8 +1239,8 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         let count = |c: &str| k.objects.iter().filter(|o| o.change == c).count();
         let open = format!(
             "<details><summary><b>{}</b> (<code>{}</code>): {} changed, {} added, {} removed</summary>\n\n",
-            k.name,
-            k.path,
+            text(&k.name),
+            text(&k.path),
             count("changed"),
             count("added"),
             count("removed")
@@ -1180,9 +1249,9 @@ pub fn markdown(r: &Report, limit: usize) -> String {
         for o in &k.objects {
             let plain = format!("Flux ({}, prune: true) deletes it from the cluster", k.name);
             let extra = match (o.pruned, &o.why) {
-                (Some(true), Some(why)) if *why != plain => format!(" ({why})"),
+                (Some(true), Some(why)) if *why != plain => format!(" ({})", text(why)),
                 (Some(true), _) => " (Flux prunes it)".to_string(),
-                (Some(false), Some(why)) => format!(" (left in the cluster: {why})"),
+                (Some(false), Some(why)) => format!(" (left in the cluster: {})", text(why)),
                 _ => String::new(),
             };
             lines.push(format!("- {} {}{extra}\n", o.change, code(&o.object)));
@@ -1282,6 +1351,8 @@ mod tests {
             })
             .collect();
         let r = Report {
+            head: "HEAD (1234)".into(),
+            warnings: Vec::new(),
             base: "main".into(),
             kustomizations: vec![KustomizationDiff {
                 name: "a".into(),
@@ -1297,6 +1368,7 @@ mod tests {
                 rendered: true,
                 note: None,
                 objects,
+                hooks: Default::default(),
             }],
             dangers: Vec::new(),
         };
@@ -1323,6 +1395,62 @@ mod tests {
     }
 
     #[test]
+    fn text_of_the_change_cannot_break_out_of_the_markdown() {
+        let hostile = "a|b <img src=x onerror=alert(1)> & @octocat";
+        let r = Report {
+            head: "HEAD (1234)".into(),
+            warnings: vec![format!("edits {hostile}")],
+            base: "main".into(),
+            kustomizations: vec![KustomizationDiff {
+                name: hostile.into(),
+                path: format!("out/{hostile}"),
+                prune: true,
+                objects: vec![ObjectDiff {
+                    object: "ConfigMap p/c".into(),
+                    change: "removed",
+                    pruned: Some(true),
+                    why: Some(hostile.into()),
+                    fields: Vec::new(),
+                }],
+            }],
+            images: vec![ImageChange {
+                kustomization: hostile.into(),
+                object: "Deployment p/|x".into(),
+                container: hostile.into(),
+                old: Some("i:1|2".into()),
+                new: None,
+            }],
+            charts: vec![ChartDiff {
+                kustomization: "a".into(),
+                helm_release: format!("HelmRelease p/{hostile}"),
+                chart: hostile.into(),
+                rendered: false,
+                note: Some(hostile.into()),
+                objects: Vec::new(),
+                hooks: Default::default(),
+            }],
+            dangers: vec![Danger {
+                kind: "helm",
+                object: "HelmRelease p/x".into(),
+                message: hostile.into(),
+            }],
+        };
+        let m = markdown(&r, COMMENT_LIMIT);
+        // Outside inline code (shown as typed: no tag, no mention), nothing of it is live.
+        let outside = regex::Regex::new("`[^`]*`").unwrap().replace_all(&m, "");
+        assert!(!outside.contains("<img"), "{m}");
+        assert!(!outside.contains("@octocat"), "{m}");
+        assert!(!outside.contains(" & "), "{m}");
+        assert!(
+            m.contains("@\u{200B}octocat") && m.contains("&lt;img"),
+            "{m}"
+        );
+        // Each image row keeps its five cells: every `|` of the change is escaped.
+        let row = m.lines().find(|l| l.contains("Deployment")).unwrap();
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 6, "{row}");
+    }
+
+    #[test]
     fn the_markdown_fits_the_comment_limit() {
         let objects = (0..4000)
             .map(|i| ObjectDiff {
@@ -1334,6 +1462,8 @@ mod tests {
             })
             .collect();
         let r = Report {
+            head: "HEAD (1234)".into(),
+            warnings: Vec::new(),
             base: "main".into(),
             kustomizations: vec![
                 KustomizationDiff {

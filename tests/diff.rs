@@ -1409,3 +1409,304 @@ fn diff_renders_a_changed_helm_release_with_helms_library() {
         "{md}"
     );
 }
+
+/// A chart cache holding the chart `probe 0.1.0`, made for the test: a ConfigMap whose value
+/// says how Helm rendered it (`.Release.IsUpgrade`, whether the cluster serves Longhorn's
+/// RecurringJob), a StatefulSet and a Job hook present while `.Values.hook`, a PVC hook of
+/// `.Values.size`.
+fn probe_chart_cache() -> tempfile::TempDir {
+    let cache = tempfile::tempdir().unwrap();
+    let chart = cache.path().join("probe-0.1.0");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: probe\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/objects.yaml"),
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: probe
+data:
+  value: {{ printf "%s %s recurringjob:%t" .Values.v (ternary "upgrade" "install" .Release.IsUpgrade) (.Capabilities.APIVersions.Has "longhorn.io/v1beta2/RecurringJob") | quote }}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: probe-hook
+  annotations:
+    helm.sh/hook: pre-upgrade
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: {{ .Values.size }}
+{{- if .Values.hook }}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: probe-migrate
+  annotations:
+    helm.sh/hook: pre-upgrade,pre-install
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: m
+          image: busybox
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: probe
+spec:
+  serviceName: probe
+  selector:
+    matchLabels: {app: probe}
+  template:
+    metadata:
+      labels: {app: probe}
+    spec:
+      containers:
+        - name: p
+          image: busybox
+{{- end }}
+"#,
+    )
+    .unwrap();
+    cache
+}
+
+/// A scratch repository whose Longhorn HelmRelease installs `probe 0.1.0` with `values`, then
+/// a commit with `next`; `render.py` of the head is edited too when `edit_renderer`.
+fn probe_change(
+    values: serde_json::Value,
+    next: serde_json::Value,
+    edit_renderer: bool,
+) -> (tempfile::TempDir, String) {
+    let dir = common::scratch_repo();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("tests/helm")).unwrap();
+    std::fs::copy(
+        common::root().join("tests/helm/render.py"),
+        root.join("tests/helm/render.py"),
+    )
+    .unwrap();
+    let file = root.join("out/infrastructure/controllers/longhorn/release.yaml");
+    let set = |values: &serde_json::Value| {
+        let mut docs = read_docs(&file);
+        let hr = docs
+            .iter_mut()
+            .find(|d| d["kind"] == "HelmRelease")
+            .unwrap();
+        hr["spec"]["chart"]["spec"]["chart"] = "probe".into();
+        hr["spec"]["chart"]["spec"]["version"] = "0.1.0".into();
+        hr["spec"]["values"] = values.clone();
+        let label = format!(
+            "HelmRelease {}/{}",
+            hr["metadata"]["namespace"].as_str().unwrap(),
+            hr["metadata"]["name"].as_str().unwrap()
+        );
+        write_docs(&file, &docs);
+        label
+    };
+    let hr = set(&values);
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    set(&next);
+    if edit_renderer {
+        let r = root.join("tests/helm/render.py");
+        let text = std::fs::read_to_string(&r).unwrap();
+        std::fs::write(&r, format!("{text}# edited by the change\n")).unwrap();
+    }
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "change"]);
+    (dir, hr)
+}
+
+/// `o4g diff HEAD~1 --charts CACHE` in `format`, with more arguments.
+fn diff_with_charts(root: &Path, cache: &Path, format: &str, more: &[&str]) -> String {
+    let mut args = vec![
+        "diff",
+        "HEAD~1",
+        "--format",
+        format,
+        "--charts",
+        cache.to_str().unwrap(),
+    ];
+    args.extend(more);
+    let out = common::o4g(root, &args);
+    assert!(out.status.success(), "{}", common::text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn diff_renders_a_release_as_an_upgrade_and_tells_hooks_from_release_objects() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    if let Err(why) = common::charts::available() {
+        skip_or_fail!("{why}");
+    }
+    let cache = probe_chart_cache();
+    let (dir, hr) = probe_change(
+        serde_json::json!({"v": "a", "hook": true, "size": "1Gi"}),
+        serde_json::json!({"v": "b", "hook": false, "size": "2Gi"}),
+        true,
+    );
+    let root = dir.path();
+    let renderer = common::root().join("tests/helm/render.py");
+    let more = ["--helm-renderer", renderer.to_str().unwrap()];
+    let r: serde_json::Value =
+        serde_json::from_str(&diff_with_charts(root, cache.path(), "json", &more)).unwrap();
+    let md = diff_with_charts(root, cache.path(), "markdown", &more);
+    let c = chart_diff(&r, &hr);
+    assert_eq!(c["rendered"], true, "{c:#}");
+    let ns = hr.split(['/', ' ']).nth(1).unwrap();
+    // Both sides render as helm-controller's upgrade, with the API versions out/ uses.
+    let f = chart_field(c, &format!("ConfigMap {ns}/probe"), "data.value");
+    assert_eq!(
+        (&f["old"], &f["new"]),
+        (
+            &"a upgrade recurringjob:true".into(),
+            &"b upgrade recurringjob:true".into()
+        ),
+        "{c:#}"
+    );
+    // The hooks are labelled; the removed one is not deleted by the upgrade and neither gets a
+    // danger note; the removed StatefulSet, a release object, does.
+    let (job, pvc, sts) = (
+        format!("Job {ns}/probe-migrate"),
+        format!("PersistentVolumeClaim {ns}/probe-hook"),
+        format!("StatefulSet {ns}/probe"),
+    );
+    assert_eq!(
+        c["hooks"],
+        serde_json::json!({&job: "pre-upgrade,pre-install", &pvc: "pre-upgrade"}),
+        "{c:#}"
+    );
+    let object = |o: &str| {
+        c["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["object"] == o)
+            .unwrap_or_else(|| panic!("{o} in {c:#}"))
+    };
+    assert_eq!(object(&job)["change"], "removed");
+    assert!(object(&job).get("pruned").is_none(), "{c:#}");
+    assert_eq!(
+        object(&job)["why"],
+        "a Helm hook (pre-upgrade,pre-install), not in the release's manifest: an upgrade does not delete it"
+    );
+    assert_eq!(object(&pvc)["change"], "changed");
+    assert_eq!(object(&sts)["pruned"], true);
+    for o in [&job, &pvc] {
+        assert!(
+            r["dangers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["object"] != *o),
+            "{o}: {:#}",
+            r["dangers"]
+        );
+    }
+    assert_eq!(
+        dangers(&r, "prune", &sts),
+        [format!("{hr}: Helm deletes it on upgrade").as_str()]
+    );
+    assert!(
+        md.contains(&format!(
+            "- removed `{job}` (a Helm hook (pre-upgrade,pre-install), not in the release's manifest: an upgrade does not delete it)\n"
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "- changed `{pvc}` (Helm hook: pre-upgrade, not a release object)\n"
+        )),
+        "{md}"
+    );
+    // The header names the commit reviewed; the change edits the renderer, so the report says
+    // it may be forged.
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert!(
+        md.starts_with(&format!(
+            "{}\n### o4g diff of `HEAD ({})` against `HEAD~1 (",
+            o4g_gitops::diff::MARKER,
+            head.trim()
+        )),
+        "{md}"
+    );
+    assert_eq!(
+        r["warnings"],
+        serde_json::json!([
+            "this change edits tests/helm/render.py, which makes this report: the report may not be what main's code says; read that file's diff"
+        ])
+    );
+    assert!(
+        md.contains("\n> ⚠️ this change edits tests/helm/render.py, which makes this report"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_renderer_past_its_deadline_is_killed_and_the_chart_says_it_timed_out() {
+    if !common::has_tool("git", "--version") {
+        skip_or_fail!("git is not installed");
+    }
+    let cache = probe_chart_cache();
+    let (dir, hr) = probe_change(
+        serde_json::json!({"v": "a", "hook": true, "size": "1Gi"}),
+        serde_json::json!({"v": "b", "hook": true, "size": "1Gi"}),
+        false,
+    );
+    let root = dir.path();
+    // A renderer that hangs, and writes its pid first so the test can see it was killed.
+    let hang = cache.path().join("hang.py");
+    let pid = cache.path().join("pid");
+    std::fs::write(
+        &hang,
+        format!(
+            "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n",
+            pid.display().to_string()
+        ),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let more = [
+        "--helm-renderer",
+        hang.to_str().unwrap(),
+        "--helm-timeout",
+        "2",
+    ];
+    let r: serde_json::Value =
+        serde_json::from_str(&diff_with_charts(root, cache.path(), "json", &more)).unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+    let c = chart_diff(&r, &hr);
+    assert_eq!(c["rendered"], false, "{c:#}");
+    assert_eq!(
+        c["note"],
+        format!(
+            "the Helm render timed out: python3 {} was killed after 2 s",
+            hang.display()
+        ),
+        "{c:#}"
+    );
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the renderer {pid} still runs"
+    );
+}

@@ -28,6 +28,15 @@ pub struct Args {
     /// The renderer, run as `python3 FILE` (default: `tests/helm/render.py` under the root).
     #[arg(long, value_name = "FILE", requires = "charts")]
     helm_renderer: Option<PathBuf>,
+    /// Seconds one run of the renderer may take; past it, it is killed and the chart's section
+    /// says it timed out.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600,
+        requires = "charts"
+    )]
+    helm_timeout: u64,
 }
 
 pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
@@ -41,6 +50,7 @@ pub fn run(global: &Global, args: &Args) -> Result<ExitCode, Error> {
                 .helm_renderer
                 .clone()
                 .unwrap_or_else(|| global.root.join("tests/helm/render.py")),
+            timeout: std::time::Duration::from_secs(args.helm_timeout),
         });
     match o4g_gitops::diff::run(
         &global.root,

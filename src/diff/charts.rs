@@ -17,11 +17,26 @@
 //! the chart's `crds/` an upgrade applies: `Create` creates new CRDs only, `CreateReplace`
 //! also replaces changed ones, and neither deletes a CRD. A `chartRef` names an OCIRepository:
 //! the chart is the last segment of its URL, the version its `ref.tag`.
+//!
+//! A HelmRelease on both sides is an upgrade: helm-controller runs Helm's upgrade action, which
+//! renders with `.Release.IsUpgrade` true, `IsInstall` false and the next revision
+//! (helm/helm@v4.2.3 pkg/action/upgrade.go:284-292), so both sides render that way. The
+//! renderer gets the API versions each side's `out/` uses (`.Capabilities.APIVersions`, as
+//! `helm template --api-versions`; Helm adds them to its defaults, pkg/action/install.go:336).
+//! An object with a `helm.sh/hook` annotation is a hook, not a release object: Helm sorts hooks
+//! out of the release's manifest (pkg/action/action.go:464, `SortManifests`) and an upgrade
+//! deletes only what the old manifest holds and the new one does not (pkg/action/upgrade.go:347
+//! and :358, `current` and `target` built from the two manifests), so a removed hook is never
+//! reported as deleted and a changed one gets no danger notes (its delete policy recreates it).
+//! The renderer runs under a deadline ([`ChartCache::timeout`]); past it, it is killed and the
+//! section says so.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -37,6 +52,16 @@ pub struct ChartCache {
     pub base: PathBuf,
     /// The renderer script, run as `python3 RENDERER`.
     pub renderer: PathBuf,
+    /// How long one run of the renderer may take before it is killed.
+    pub timeout: Duration,
+}
+
+/// The annotation that makes a rendered object a Helm hook.
+const HOOK: &str = "helm.sh/hook";
+
+/// The hook events of a Helm hook (`pre-upgrade,post-install`), or None for a release object.
+fn hook(o: &Value) -> Option<&str> {
+    o["metadata"]["annotations"][HOOK].as_str()
 }
 
 /// One HelmRelease's change as the objects its chart renders.
@@ -55,6 +80,9 @@ pub struct ChartDiff {
     pub note: Option<String>,
     /// The rendered objects that change.
     pub objects: Vec<ObjectDiff>,
+    /// The objects of `objects` that are Helm hooks (not release objects), with their events.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub hooks: BTreeMap<String, String>,
 }
 
 /// What helm-controller hands to Helm for one HelmRelease.
@@ -144,33 +172,96 @@ fn chart_dir(cache: &Path, i: &Inputs) -> Result<PathBuf, String> {
 /// One render: (template objects, CRDs), each by key.
 type Rendered = (BTreeMap<Key, Value>, BTreeMap<Key, Value>);
 
-/// Renders `releases` (inputs, chart folder) in one run of the renderer.
-fn render(renderer: &Path, releases: &[(&Inputs, &Path)]) -> Result<Vec<Rendered>, String> {
+/// The API versions a side's objects use (`group/version` and `group/version/Kind`, Helm's
+/// two forms), with the versions its CustomResourceDefinitions serve: what the cluster serves
+/// beyond Helm's built-in set, as far as `out/` tells.
+fn api_versions(objects: &BTreeMap<Key, Value>) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for o in objects.values() {
+        if let (Some(v), Some(k)) = (o["apiVersion"].as_str(), o["kind"].as_str()) {
+            out.insert(v.to_string());
+            out.insert(format!("{v}/{k}"));
+        }
+        if o["kind"] == "CustomResourceDefinition" {
+            let (group, kind) = (&o["spec"]["group"], &o["spec"]["names"]["kind"]);
+            for v in o["spec"]["versions"].as_array().into_iter().flatten() {
+                if let (Some(g), Some(k), Some(n)) =
+                    (group.as_str(), kind.as_str(), v["name"].as_str())
+                    && v["served"] != false
+                {
+                    out.insert(format!("{g}/{n}"));
+                    out.insert(format!("{g}/{n}/{k}"));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// One release to render: its inputs, its chart folder, the cluster's API versions.
+type Release<'a> = (&'a Inputs, &'a Path, &'a [String]);
+
+/// Renders `releases` in one run of the renderer, as upgrades, killed after `timeout`.
+fn render(
+    renderer: &Path,
+    timeout: Duration,
+    releases: &[Release],
+) -> Result<Vec<Rendered>, String> {
     let request = json!({
         "kube_version": format!("{}.0", crate::components::namespaces::ENFORCE_VERSION),
         "api_versions": [],
-        "releases": releases.iter().map(|(i, dir)| json!({
+        "releases": releases.iter().map(|(i, dir, apis)| json!({
             "name": i.name,
             "namespace": i.namespace,
             "chart_dir": dir,
             "values": i.values,
             "crds": true,
+            "upgrade": true,
+            "api_versions": apis,
         })).collect::<Vec<_>>(),
     });
+    let failed = |e: std::io::Error| format!("python3 {}: {e}", renderer.display());
     let mut child = Command::new("python3")
         .arg(renderer)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("python3 {}: {e}", renderer.display()))?;
+        .map_err(failed)?;
     let mut stdin = child.stdin.take().expect("piped");
     let body = request.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("python3 {}: {e}", renderer.display()))?;
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().expect("piped")));
+    let stderr = reader(Box::new(child.stderr.take().expect("piped")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(failed)? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "the Helm render timed out: python3 {} was killed after {} s",
+                renderer.display(),
+                timeout.as_secs_f32()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let _ = writer.join();
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err
@@ -186,7 +277,7 @@ fn render(renderer: &Path, releases: &[(&Inputs, &Path)]) -> Result<Vec<Rendered
     let answer: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("the Helm render's answer: {e}"))?;
     let mut rendered = Vec::new();
-    for (r, (i, _)) in answer["releases"]
+    for (r, (i, ..)) in answer["releases"]
         .as_array()
         .into_iter()
         .flatten()
@@ -262,6 +353,16 @@ fn object_changes(
                     fields: Vec::new(),
                 }),
                 (Some(_), None) if is_crd => {}
+                (Some(o), None) if hook(o).is_some() => out.push(ObjectDiff {
+                    object,
+                    change: "removed",
+                    pruned: None,
+                    why: Some(format!(
+                        "a Helm hook ({}), not in the release's manifest: an upgrade does not delete it",
+                        hook(o).unwrap_or_default()
+                    )),
+                    fields: Vec::new(),
+                }),
                 (Some(o), None) => {
                     let keep = o["metadata"]["annotations"][KEEP] == "keep";
                     out.push(ObjectDiff {
@@ -311,6 +412,7 @@ pub(super) fn add(
     kustomization_of: &BTreeMap<Key, String>,
     cache: Option<&ChartCache>,
 ) {
+    let (apis_old, apis_new) = (api_versions(old), api_versions(new));
     for (k, n) in new.iter().filter(|(k, _)| k.0 == "HelmRelease") {
         let Some(o) = old.get(k) else { continue };
         let ks = kustomization_of.get(k).cloned().unwrap_or_default();
@@ -328,13 +430,15 @@ pub(super) fn add(
             let (io, inew) = (io?, inew?);
             let cache = cache.ok_or("no chart cache was given: o4g diff --charts DIR")?;
             let (dir_o, dir_n) = (chart_dir(&cache.base, &io)?, chart_dir(&cache.head, &inew)?);
+            let (apis_o, apis_n) = (&apis_old, &apis_new);
             let r = render(
                 &cache.renderer,
+                cache.timeout,
                 &[
-                    (&io, &dir_o),
-                    (&io, &dir_o),
-                    (&inew, &dir_n),
-                    (&inew, &dir_n),
+                    (&io, &dir_o, apis_o),
+                    (&io, &dir_o, apis_o),
+                    (&inew, &dir_n, apis_n),
+                    (&inew, &dir_n, apis_n),
                 ],
             )?;
             let mut skip = unstable(&r[0].0, &r[1].0);
@@ -351,6 +455,7 @@ pub(super) fn add(
             rendered: false,
             note: None,
             objects: Vec::new(),
+            hooks: BTreeMap::new(),
         };
         let suffix = match result {
             Ok((objects, skipped, r)) => {
@@ -373,6 +478,10 @@ pub(super) fn add(
                             r[2].0.get(k).unwrap_or(&Value::Null),
                         );
                         super::image_changes(report, &ks, &object.object, before, after);
+                        if let Some(events) = hook(after).or(hook(before)) {
+                            diff.hooks.insert(object.object.clone(), events.to_string());
+                            continue;
+                        }
                         if object.change == "changed" {
                             super::dangers_of_change(report, &object.object, before, after);
                         }

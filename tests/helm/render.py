@@ -1,7 +1,10 @@
 """Renders Helm releases with Helm's own library (PyPI helm-python-sdk: the Helm v4 Go library).
 
 Input (stdin, JSON): {"kube_version": "v1.33.0", "api_versions": [...],
-  "releases": [{"name", "namespace", "chart_dir", "values", "crds"}]}
+  "releases": [{"name", "namespace", "chart_dir", "values", "crds"[, "upgrade", "api_versions"]}]}
+A release with "upgrade": true renders as Helm's upgrade action does (.Release.IsUpgrade true,
+IsInstall false, revision 2: helm/helm@v4.2.3 pkg/action/upgrade.go:284-292), else as an
+install; its "api_versions" (default: the request's) are added to Helm's built-in set.
 Output (stdout, JSON): {"releases": [{"name", "manifests": [yaml...], "crds": [yaml...]}]}
 
 The 0.2.2 wrapper's Chart.render does not pass kube_version/api_versions, so the C symbol
@@ -30,12 +33,15 @@ def main():
     out = []
     for r in req["releases"]:
         chart = helm_python.Chart.load(r["chart_dir"])
+        upgrade = bool(r.get("upgrade", False))
         opts = {
             "name": r["name"],
             "namespace": r["namespace"],
-            "is_install": True,
+            "is_install": not upgrade,
+            "is_upgrade": upgrade,
+            "revision": 2 if upgrade else 1,
             "kube_version": req["kube_version"],
-            "api_versions": req["api_versions"],
+            "api_versions": r.get("api_versions", req["api_versions"]),
         }
         rendered = json.loads(
             _native.call_string("helm_render", chart._raw(), json.dumps(r["values"]), json.dumps(opts))
