@@ -1194,6 +1194,20 @@ fn the_review_job_renders_a_changed_chart_where_it_runs() {
         runs.iter()
             .any(|r| r.contains("--charts \"$O4G_SHARED/charts\""))
     );
+    // Restore only: a charts-only cache saved under the full manifest's key would be the test
+    // job's cache.
+    assert!(
+        diff["steps"].as_array().unwrap().iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/cache/restore@"))),
+        "{diff:#}"
+    );
+    assert!(
+        !diff["steps"].as_array().unwrap().iter().any(|s| s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/cache@"))),
+        "{diff:#}"
+    );
     if !common::has_tool("git", "--version") {
         skip_or_fail!("git is not installed");
     }
@@ -1201,23 +1215,107 @@ fn the_review_job_renders_a_changed_chart_where_it_runs() {
         skip_or_fail!("{why}");
     }
     // The pull request keeps the manifest: one cache for both sides.
-    let env = run_review_job(diff, false);
-    assert!(env.contains("O4G_BASE_CHARTS=<O4G_SHARED>/charts"), "{env}");
-    // It changes the manifest: the base's charts come from the base's manifest, in a cache of
-    // their own (filled beforehand here, so that the fetch only checks it).
-    let env = run_review_job(diff, true);
+    let r = run_review_job(diff, Case::Same);
     assert!(
-        env.contains("O4G_BASE_CHARTS=<O4G_SHARED_BASE>/charts"),
-        "{env}"
+        r.env.contains("O4G_BASE_CHARTS=<O4G_SHARED>/charts"),
+        "{}",
+        r.env
     );
+    r.renders_longhorn();
+    // The job summary holds the comment (what a fork's pull request gets).
+    assert_eq!(r.summary, r.comment);
+    // It changes the manifest: the base's charts (only they) come from the base's manifest, in
+    // a cache of their own, linked from the head's cache where both pin the same files (no
+    // download here: the test has no network).
+    let r = run_review_job(diff, Case::NewManifest);
+    assert!(
+        r.env.contains("O4G_BASE_CHARTS=<O4G_SHARED_BASE>/charts"),
+        "{}",
+        r.env
+    );
+    r.renders_longhorn();
+    assert_eq!(r.base_cache, ["charts"], "{}", r.log);
+    assert!(r.log.contains("reused chart longhorn from"), "{}", r.log);
+    // The base has no manifest at all: the step goes on, Longhorn's section says why.
+    let r = run_review_job(diff, Case::NoBaseManifest);
+    assert!(
+        r.env.contains("O4G_BASE_CHARTS=<O4G_SHARED_BASE>/charts"),
+        "{}",
+        r.env
+    );
+    assert!(
+        r.comment.contains("is not in the chart cache"),
+        "{}",
+        r.comment
+    );
+    // A chart of the head's cache that fails its sha256 and cannot be fetched again: a warning,
+    // the folder removed (never rendered unchecked), the other charts still rendered.
+    let r = run_review_job(diff, Case::BrokenHeadChart);
+    assert!(
+        r.log
+            .contains("::warning::some chart sources of the pull request could not be fetched"),
+        "{}",
+        r.log
+    );
+    assert!(!r.broken_chart_left, "{}", r.log);
+    r.renders_longhorn();
+}
+
+/// How the pull request of [`run_review_job`] meets the chart caches.
+#[derive(PartialEq)]
+enum Case {
+    /// It keeps `.ci/upstream.toml`.
+    Same,
+    /// It edits `.ci/upstream.toml`.
+    NewManifest,
+    /// The base has no `.ci/upstream.toml`.
+    NoBaseManifest,
+    /// It keeps the manifest; one chart of the head's cache is tampered with and offline.
+    BrokenHeadChart,
+}
+
+/// What a run of the review job's steps left.
+struct Review {
+    /// What the steps wrote to `$GITHUB_ENV`, with the caches written as `<VARIABLE>`.
+    env: String,
+    /// `comment.md`.
+    comment: String,
+    /// `$GITHUB_STEP_SUMMARY`.
+    summary: String,
+    /// The steps' output.
+    log: String,
+    /// The top folders of the base's cache.
+    base_cache: Vec<String>,
+    /// The tampered chart's folder is still in the head's cache.
+    broken_chart_left: bool,
+    /// Longhorn's replica count before the change.
+    count: u32,
+}
+
+impl Review {
+    /// The comment shows the object Helm renders differently.
+    fn renders_longhorn(&self) {
+        let count = self.count;
+        assert!(
+            self.comment.contains(&format!(
+                "`data[\"storageclass.yaml\"]`: `numberOfReplicas: \"{count}\"` → `numberOfReplicas: \"{}\"`",
+                count + 1
+            )),
+            "{}",
+            self.comment
+        );
+        assert!(
+            self.comment.contains("rendered by Helm: 1 changed"),
+            "{}",
+            self.comment
+        );
+    }
 }
 
 /// Runs the `run:` steps of the review job, for real, in a checkout whose head changes
-/// Longhorn's values (and, with `new_manifest`, `.ci/upstream.toml`), and checks that the
-/// comment shows the object Helm renders differently. `cargo run --locked -q --` is the o4g
-/// binary built for this test; the caches are copies of the upstream data. Returns what the
-/// steps wrote to `$GITHUB_ENV`, with the folders written as `<VARIABLE>`.
-fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
+/// Longhorn's values (and the manifest as `case` says). `cargo run --locked -q --` is the o4g
+/// binary built for this test; the head's cache is a copy of the upstream data.
+fn run_review_job(diff: &serde_json::Value, case: Case) -> Review {
     let runs: Vec<&str> = diff["steps"]
         .as_array()
         .unwrap()
@@ -1245,6 +1343,9 @@ fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
     };
     git(&["init", "-q", "-b", "main"]);
     git(&["add", "-A"]);
+    if case == Case::NoBaseManifest {
+        git(&["rm", "-q", "--cached", ".ci/upstream.toml"]);
+    }
     git(&["commit", "-q", "-m", "base"]);
     let release = root.join("out/infrastructure/controllers/longhorn/release.yaml");
     let text = std::fs::read_to_string(&release).unwrap();
@@ -1262,29 +1363,45 @@ fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
         ),
     )
     .unwrap();
-    if new_manifest {
+    if case == Case::NewManifest {
         let manifest = root.join(".ci/upstream.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, format!("{text}# changed by the pull request\n")).unwrap();
     }
-    git(&["commit", "-q", "-am", "one more Longhorn replica"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "one more Longhorn replica"]);
     let work = tempfile::tempdir().unwrap();
     let shared = work.path().join("o4g-upstream");
     let shared_base = work.path().join("o4g-upstream-base");
     common::copy_dir(&common::shared().unwrap(), &shared);
-    if new_manifest {
-        common::copy_dir(&common::shared().unwrap(), &shared_base);
+    // A chart other than Longhorn, tampered with in the head's cache.
+    let manifest = std::fs::read_to_string(root.join(".ci/upstream.toml")).unwrap();
+    let broken = regex::Regex::new(r#"dest = "(charts/[^"]+)""#)
+        .unwrap()
+        .captures_iter(&manifest)
+        .map(|c| c[1].to_string())
+        .find(|d| !d.contains("longhorn"))
+        .unwrap();
+    if case == Case::BrokenHeadChart {
+        std::fs::write(shared.join(&broken).join("tampered.yaml"), "a: b\n").unwrap();
     }
     let runner_temp = work.path().join("runner-temp");
     std::fs::create_dir_all(&runner_temp).unwrap();
     let github_env = work.path().join("github-env");
     std::fs::write(&github_env, "").unwrap();
+    let summary = work.path().join("step-summary");
+    std::fs::write(&summary, "").unwrap();
     let mut env: Vec<(String, String)> = vec![
         ("O4G_SHARED".into(), shared.display().to_string()),
         ("O4G_SHARED_BASE".into(), shared_base.display().to_string()),
         ("RUNNER_TEMP".into(), runner_temp.display().to_string()),
         ("GITHUB_ENV".into(), github_env.display().to_string()),
+        ("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()),
         ("O4G_BIN".into(), env!("CARGO_BIN_EXE_o4g").into()),
+        // A download fails at once (nothing listens on port 9), one pause of no time.
+        ("https_proxy".into(), "http://127.0.0.1:9".into()),
+        ("HTTPS_PROXY".into(), "http://127.0.0.1:9".into()),
+        ("O4G_UPSTREAM_BACKOFF".into(), "0".into()),
     ];
     for (k, v) in diff["env"].as_object().unwrap() {
         if !v.as_str().unwrap().contains("${{") {
@@ -1293,6 +1410,7 @@ fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
     }
     let shim = "cargo() { [ \"$1 $2 $3 $4\" = \"run --locked -q --\" ] || return 99; shift 4; \"$O4G_BIN\" \"$@\"; }\n";
     let mut ran = 0;
+    let mut log = String::new();
     for run in &runs {
         // As GitHub runs a `run:` step of a bash job: `bash --noprofile --norc -eo pipefail`.
         let mut cmd = Command::new("bash");
@@ -1308,24 +1426,32 @@ fn run_review_job(diff: &serde_json::Value, new_manifest: bool) -> String {
         }
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{run}: {}", common::text(&out));
+        log.push_str(&common::text(&out));
         ran += 1;
     }
     assert_eq!(ran, runs.len());
     let comment = std::fs::read_to_string(runner_temp.join("diff/comment.md")).unwrap();
     assert!(comment.starts_with("<!-- o4g-diff -->"), "{comment}");
     assert!(comment.len() <= o4g_gitops::diff::COMMENT_LIMIT);
-    assert!(
-        comment.contains(&format!(
-            "`data[\"storageclass.yaml\"]`: `numberOfReplicas: \"{count}\"` → `numberOfReplicas: \"{}\"`",
-            count + 1
-        )),
-        "{comment}"
-    );
-    assert!(comment.contains("rendered by Helm: 1 changed"), "{comment}");
-    std::fs::read_to_string(&github_env)
-        .unwrap()
-        .replace(&shared_base.display().to_string(), "<O4G_SHARED_BASE>")
-        .replace(&shared.display().to_string(), "<O4G_SHARED>")
+    let mut base_cache: Vec<String> = std::fs::read_dir(&shared_base)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    base_cache.sort();
+    Review {
+        env: std::fs::read_to_string(&github_env)
+            .unwrap()
+            .replace(&shared_base.display().to_string(), "<O4G_SHARED_BASE>")
+            .replace(&shared.display().to_string(), "<O4G_SHARED>"),
+        comment,
+        summary: std::fs::read_to_string(&summary).unwrap(),
+        log,
+        base_cache,
+        broken_chart_left: shared.join(&broken).exists(),
+        count,
+    }
 }
 
 /// `.ci/upstream.py fetch` on hostile manifests and archives, flaky and wrong downloads, and
@@ -1401,4 +1527,130 @@ fn upstream_fetch_stays_in_its_folder_retries_and_leaves_no_unverified_folder() 
         "{c}"
     );
     assert_eq!(c["left"], serde_json::json!(["charts"]), "{c}");
+}
+
+#[test]
+fn every_job_has_a_deadline() {
+    for file in workflows() {
+        let w = workflow(&file);
+        for (job, spec) in w["jobs"].as_object().unwrap() {
+            let minutes = spec["timeout-minutes"].as_u64();
+            assert!(
+                minutes.is_some_and(|m| (1..=120).contains(&m)),
+                "{}: job {job} has timeout-minutes {:?} (GitHub's default is 360)",
+                file.display(),
+                spec["timeout-minutes"]
+            );
+        }
+    }
+}
+
+/// Runs the comment job's script with a stand-in `gh` that records its calls; returns the
+/// calls and the body it posted.
+fn run_comment_job(
+    script: &str,
+    result: &str,
+    report: Option<&str>,
+    existing: &str,
+) -> (String, String) {
+    let work = tempfile::tempdir().unwrap();
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\necho \"$*\" >> \"$GH_LOG\"\ncase \"$*\" in\n  *--paginate*) [ -z \"$GH_EXISTING\" ] || echo \"$GH_EXISTING\"; exit 0 ;;\nesac\nfor a; do case \"$a\" in body=@*) cp \"${a#body=@}\" \"$GH_BODY\" ;; esac; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let temp = work.path().join("runner-temp");
+    std::fs::create_dir_all(temp.join("diff")).unwrap();
+    if let Some(r) = report {
+        std::fs::write(temp.join("diff/comment.md"), r).unwrap();
+    }
+    let (log, body) = (work.path().join("gh.log"), work.path().join("body"));
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("RUNNER_TEMP", &temp)
+        .env("GH_LOG", &log)
+        .env("GH_BODY", &body)
+        .env("GH_EXISTING", existing)
+        .env("GH_TOKEN", "t")
+        .env("PR_NUMBER", "5")
+        .env("DIFF_RESULT", result)
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "42")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    (
+        std::fs::read_to_string(&log).unwrap(),
+        std::fs::read_to_string(&body).unwrap(),
+    )
+}
+
+#[test]
+fn a_failed_review_replaces_the_comment_with_a_failure_note() {
+    let w = workflow(&common::root().join(".github/workflows/ci.yml"));
+    let job = &w["jobs"]["comment"];
+    // Runs when the review failed, not when a newer push cancelled it, and never for a fork.
+    let cond = job["if"].as_str().unwrap();
+    for part in [
+        "always()",
+        "needs.diff.result != 'cancelled'",
+        "github.event.pull_request.head.repo.full_name == github.repository",
+    ] {
+        assert!(cond.contains(part), "{cond}");
+    }
+    let steps = job["steps"].as_array().unwrap();
+    let download = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+        })
+        .unwrap();
+    assert_eq!(download["continue-on-error"], true);
+    let script = steps.iter().find_map(|s| s["run"].as_str()).unwrap();
+    assert_eq!(
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|s| s["env"]["DIFF_RESULT"].as_str()),
+        Some("${{ needs.diff.result }}")
+    );
+    // The review: posted as it is, or in place of the old comment.
+    let report = "<!-- o4g-diff -->\n### o4g diff of `HEAD (0123)` against `HEAD^1 (abcd)`\n";
+    let (calls, body) = run_comment_job(script, "success", Some(report), "");
+    assert_eq!(body, report);
+    assert!(
+        calls.contains("-X POST repos/o/r/issues/5/comments"),
+        "{calls}"
+    );
+    let (calls, body) = run_comment_job(script, "success", Some(report), "77");
+    assert_eq!(body, report);
+    assert!(
+        calls.contains("-X PATCH repos/o/r/issues/comments/77"),
+        "{calls}"
+    );
+    // The review failed (no artifact, or a stale one): the old comment says so.
+    let failed = "<!-- o4g-diff -->\n### o4g diff failed for <code>0123456789abcdef0123456789abcdef01234567</code>, see https://github.com/o/r/actions/runs/42\n";
+    for stale in [None, Some(report)] {
+        let (calls, body) = run_comment_job(script, "failure", stale, "77");
+        assert_eq!(body, failed);
+        assert!(
+            calls.contains("-X PATCH repos/o/r/issues/comments/77"),
+            "{calls}"
+        );
+    }
+    let (_, body) = run_comment_job(script, "success", None, "");
+    assert_eq!(body, failed);
 }
