@@ -270,25 +270,28 @@ def fetch(root: Path, manifest: Path = MANIFEST, only: str = "", reuse: Path | N
     root.mkdir(parents=True, exist_ok=True)
     cache: dict = {}
     failed = []
-    for e in listed:
-        if check(root, e) is None:
-            continue
-        if reuse is not None and reuse_entry(root, reuse, e):
-            print(f"reused {e['name']} from {reuse}")
-            continue
-        print(f"fetching {e['name']} ({e['repo']}@{e['commit'][:10]} {e['path']})")
-        try:
-            fetch_entry(root, e, cache)
-        except Unsafe:
-            raise
-        except (SystemExit, Exception) as err:
-            # No folder that does not match stays behind: a reader takes an existing folder
-            # for the pinned one (src/diff/charts.rs).
+    try:
+        for e in listed:
+            if check(root, e) is None:
+                continue
+            if reuse is not None and reuse_entry(root, reuse, e):
+                print(f"reused {e['name']} from {reuse}")
+                continue
+            print(f"fetching {e['name']} ({e['repo']}@{e['commit'][:10]} {e['path']})")
+            try:
+                fetch_entry(root, e, cache)
+            except Unsafe:
+                raise
+            except (SystemExit, Exception) as err:
+                failed.append(e["name"])
+                print(f"::error::{e['name']}: {err}")
+    finally:
+        # No folder that does not match stays behind, whatever stopped the fetch: a reader
+        # takes an existing folder for the pinned one (src/diff/charts.rs).
+        for e in listed:
             dest = root / e["dest"]
             if dest.is_dir() and check(root, e) is not None:
                 shutil.rmtree(dest)
-            failed.append(e["name"])
-            print(f"::error::{e['name']}: {err}")
     bad = [m for e in listed if (m := check(root, e))]
     for m in bad:
         print(f"::error::{m}")

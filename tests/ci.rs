@@ -1483,7 +1483,8 @@ fn upstream_fetch_stays_in_its_folder_retries_and_leaves_no_unverified_folder() 
         assert_eq!(c["escaped"], false, "{name}: {c}");
         assert!(c["stdout"].as_str().unwrap().contains(field), "{c}");
     }
-    // An archive member that is absolute or climbs out: refused, nothing written.
+    // An archive member that is absolute or climbs out: refused, nothing written, and the
+    // stale folder of a later entry removed all the same.
     for name in ["archive member 0", "archive member 1"] {
         let c = case(name);
         assert_eq!(c["code"], 1, "{name}: {c}");

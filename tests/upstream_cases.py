@@ -127,10 +127,13 @@ for i, (field, e) in enumerate([
 # An archive whose members leave the folder: refused, nothing written outside.
 root = work / "hostile-archive" / "root"
 for i, name in enumerate(["r-c/chart/../../../../evil", "/r-c/chart/evil"]):
+    # A stale folder of a later entry: the aborted fetch does not leave it either.
+    (root / "charts/b").mkdir(parents=True, exist_ok=True)
+    (root / "charts/b/Chart.yaml").write_text("stale\n")
     answers[:] = [tgz({f"r-c/chart/{k}": v for k, v in good.items()} | {name: b"evil\n"})]
-    r = run("fetch", root, manifest(f"archive{i}", [entry("charts/a", good_sha)]))
+    r = run("fetch", root, manifest(f"archive{i}", [entry("charts/a", good_sha), entry("charts/b", good_sha)]))
     r["escaped"] = any(p.name == "evil" for p in work.rglob("*")) or Path("/r-c").exists()
-    r["dest"] = (root / "charts/a").exists()
+    r["dest"] = (root / "charts/a").exists() or (root / "charts/b").exists()
     result[f"archive member {i}"] = r
 
 # Two failed downloads, then the archive: fetched after pauses of 10 and 30 s.
