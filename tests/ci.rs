@@ -1248,8 +1248,9 @@ fn the_review_job_renders_a_changed_chart_where_it_runs() {
         "{}",
         r.comment
     );
-    // A chart of the head's cache that fails its sha256 and cannot be fetched again: a warning,
-    // the folder removed (never rendered unchecked), the other charts still rendered.
+    // Longhorn's chart in the head's cache fails its sha256 and cannot be fetched again: a
+    // warning, the folder removed (never rendered unchecked), the review still made, with
+    // Longhorn's section saying its chart is not in the cache.
     let r = run_review_job(diff, Case::BrokenHeadChart);
     assert!(
         r.log
@@ -1258,7 +1259,13 @@ fn the_review_job_renders_a_changed_chart_where_it_runs() {
         r.log
     );
     assert!(!r.broken_chart_left, "{}", r.log);
-    r.renders_longhorn();
+    assert!(
+        regex::Regex::new(r"chart longhorn \S+ is not in the chart cache")
+            .unwrap()
+            .is_match(&r.comment),
+        "{}",
+        r.comment
+    );
 }
 
 /// How the pull request of [`run_review_job`] meets the chart caches.
@@ -1270,7 +1277,7 @@ enum Case {
     NewManifest,
     /// The base has no `.ci/upstream.toml`.
     NoBaseManifest,
-    /// It keeps the manifest; one chart of the head's cache is tampered with and offline.
+    /// It keeps the manifest; Longhorn's chart in the head's cache is tampered with, offline.
     BrokenHeadChart,
 }
 
@@ -1374,14 +1381,13 @@ fn run_review_job(diff: &serde_json::Value, case: Case) -> Review {
     let shared = work.path().join("o4g-upstream");
     let shared_base = work.path().join("o4g-upstream-base");
     common::copy_dir(&common::shared().unwrap(), &shared);
-    // A chart other than Longhorn, tampered with in the head's cache.
+    // Longhorn's chart, tampered with in the head's cache.
     let manifest = std::fs::read_to_string(root.join(".ci/upstream.toml")).unwrap();
-    let broken = regex::Regex::new(r#"dest = "(charts/[^"]+)""#)
+    let broken = regex::Regex::new(r#"dest = "(charts/longhorn-[^"]+)""#)
         .unwrap()
-        .captures_iter(&manifest)
-        .map(|c| c[1].to_string())
-        .find(|d| !d.contains("longhorn"))
-        .unwrap();
+        .captures(&manifest)
+        .expect("Longhorn's chart in the manifest")[1]
+        .to_string();
     if case == Case::BrokenHeadChart {
         std::fs::write(shared.join(&broken).join("tampered.yaml"), "a: b\n").unwrap();
     }
