@@ -127,16 +127,11 @@ fn final_objects_from(
     env_objects: &[Object],
 ) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    for (name, bytes) in settings.secret_files_of(env.name()) {
-        let docs = crate::yaml_read::parse_documents(
-            std::path::Path::new(name),
-            &String::from_utf8_lossy(bytes),
-        )
-        .map_err(|e| Error::Build(e.to_string()))?;
-        for mut d in docs {
-            d["metadata"]["namespace"] = Value::String(env.name().to_string());
-            out.push(d);
-        }
+    // The Secrets as the settings read them (each file's one document).
+    for f in settings.secret_files_in(env.name()) {
+        let mut d = f.object.clone();
+        d["metadata"]["namespace"] = Value::String(env.name().to_string());
+        out.push(d);
     }
     for o in env_objects {
         let mut body = o.body().clone();
@@ -438,7 +433,11 @@ pub fn add_to_tree(
                 }
                 let patch = Value::Object(patch);
                 let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                tree.insert(format!("{dir}/{file}"), crate::tree::to_yaml(&[&patch])?)?;
+                tree.insert_with_objects(
+                    format!("{dir}/{file}"),
+                    crate::tree::to_yaml(&[&patch])?,
+                    vec![patch],
+                )?;
                 patches.push(Patch {
                     path: file,
                     target: target(b),
@@ -448,17 +447,23 @@ pub fn add_to_tree(
         let mut folder = Folder::new(&dir).resource("../../base");
         // Objects only this environment has (the restore test and its policy), as resources.
         if !extra.is_empty() {
-            tree.insert(
+            tree.insert_with_objects(
                 format!("{dir}/{ENV_ONLY_FILE}"),
                 crate::tree::to_yaml(&extra.iter().map(Object::body).collect::<Vec<_>>())?,
+                extra.into_iter().map(Object::into_body).collect(),
             )?;
             folder = folder.resource(ENV_ONLY_FILE);
         }
-        for (name, bytes) in settings.secret_files_of(env.name()) {
-            tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
+        for f in settings.secret_files_in(env.name()) {
+            let name = &f.file_name;
+            tree.insert_with_objects(
+                format!("{dir}/secrets/{name}"),
+                f.bytes.clone(),
+                vec![f.object.clone()],
+            )?;
             folder = folder.resource(format!("secrets/{name}"));
         }
-        let generated: Vec<Value> = env_objects.iter().map(|o| o.body().clone()).collect();
+        let generated: Vec<&Value> = env_objects.iter().map(Object::body).collect();
         folder = super::extra::add_env(tree, folder, &dir, settings, env, &generated)?;
         tree.add_folder(folder.kustomization(|k| {
             k.namespace = Some(env.name().to_string());
