@@ -117,15 +117,15 @@ pub fn final_objects_of(plan: &Plan<'_>, env: Environment) -> Result<Vec<Value>,
         .into_iter()
         .flat_map(|f| f.objects)
         .collect();
-    final_objects_from(plan.settings, env, &objects)
+    Ok(final_objects_from(plan.settings, env, objects))
 }
 
-/// [`final_objects`] from the environment's objects, built already.
+/// [`final_objects`] from the environment's objects, built already (moved, not copied).
 fn final_objects_from(
     settings: &Settings,
     env: Environment,
-    env_objects: &[Object],
-) -> Result<Vec<Value>, Error> {
+    env_objects: Vec<Object>,
+) -> Vec<Value> {
     let mut out = Vec::new();
     // The Secrets as the settings read them (each file's one document).
     for f in settings.secret_files_in(env.name()) {
@@ -134,8 +134,9 @@ fn final_objects_from(
         out.push(d);
     }
     for o in env_objects {
-        let mut body = o.body().clone();
-        if !o.is_cluster_scoped() {
+        let cluster_scoped = o.is_cluster_scoped();
+        let mut body = o.into_body();
+        if !cluster_scoped {
             body["metadata"]["namespace"] = Value::String(env.name().to_string());
         }
         out.push(body);
@@ -145,7 +146,7 @@ fn final_objects_from(
     for o in &mut out {
         o["metadata"]["labels"][ENVIRONMENT_LABEL] = Value::String(env.name().to_string());
     }
-    Ok(out)
+    out
 }
 
 /// The label every object of an overlay gets from its `labels:`: on the object's metadata
@@ -199,6 +200,13 @@ fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
                 match b.get(k) {
                     None => {
                         out.insert(k.clone(), ev.clone());
+                    }
+                    // Two mappings: their difference, `None` when equal (comparing them first
+                    // would walk every level again at each level below).
+                    Some(bv) if bv.is_object() && ev.is_object() => {
+                        if let Some(p) = strategic_patch(bv, ev, built_in) {
+                            out.insert(k.clone(), p);
+                        }
                     }
                     Some(bv) if bv == ev => {}
                     Some(bv) => {
@@ -381,7 +389,7 @@ pub fn add_to_tree(
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
     let mut built = Vec::new();
     for (env, _) in settings.envs() {
-        let env_objects: Vec<Object> = objects(plan.env(env))?
+        let mut env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
             .flat_map(|f| f.objects)
             .collect();
@@ -389,27 +397,33 @@ pub fn add_to_tree(
         let mut patches = Vec::new();
         let mut extra = Vec::new();
         for b in &base_objects {
-            if !env_objects.iter().any(|e| e.id() == b.id()) {
+            if !env_objects.iter().any(|e| e.same_id(b)) {
                 return Err(Error::Build(format!(
                     "{} is in the base but not in {env}: an overlay cannot delete it",
                     b.id()
                 )));
             }
         }
-        for e in &env_objects {
-            let Some(b) = base_objects.iter().find(|b| b.id() == e.id()) else {
+        for e in env_objects.iter_mut() {
+            let Some(b) = base_objects.iter().find(|b| b.same_id(e)) else {
                 extra.push(e.clone());
                 continue;
             };
             // The overlay's `labels:` adds the environment label to every object's metadata,
-            // so the patches leave it out there (pod templates keep theirs in the patch).
-            let mut body = e.body().clone();
+            // so the patches leave it out there (pod templates keep theirs in the patch): the
+            // label is taken out for the diff, and the labels put back as they were.
+            let mut labels_before = None;
             if b.body()["metadata"]["labels"][ENVIRONMENT_LABEL].is_null()
-                && let Some(labels) = body["metadata"]["labels"].as_object_mut()
+                && let Some(labels) = e.labels_mut()
             {
+                labels_before = Some(labels.clone());
                 labels.remove(ENVIRONMENT_LABEL);
             }
-            if let Some(diff) = strategic_patch(b.body(), &body, is_built_in(b)) {
+            let diff = strategic_patch(b.body(), e.body(), is_built_in(b));
+            if let (Some(before), Some(labels)) = (labels_before, e.labels_mut()) {
+                *labels = before;
+            }
+            if let Some(diff) = diff {
                 // Target first, as a reviewer reads it: apiVersion, kind, metadata.name.
                 let mut patch = serde_json::Map::new();
                 patch.insert("apiVersion".into(), b.api_version().into());
@@ -470,7 +484,7 @@ pub fn add_to_tree(
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
-        built.push((env, final_objects_from(settings, env, &env_objects)?));
+        built.push((env, final_objects_from(settings, env, env_objects)));
     }
     Ok(built)
 }
