@@ -101,6 +101,17 @@ impl Object {
     pub fn body(&self) -> &serde_json::Value {
         &self.body
     }
+    /// True when `other` is the same object (kind, namespace, name): [`Object::id`] without
+    /// building the strings.
+    pub fn same_id(&self, other: &Object) -> bool {
+        self.kind == other.kind && self.namespace == other.namespace && self.name == other.name
+    }
+    /// `metadata.labels`, to change in place (labels do not name the object), when it has any.
+    pub fn labels_mut(&mut self) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+        self.body["metadata"]
+            .get_mut("labels")
+            .and_then(serde_json::Value::as_object_mut)
+    }
     /// `kind/namespace/name` (or `kind/name`), for messages.
     pub fn id(&self) -> String {
         match &self.namespace {

@@ -169,13 +169,25 @@ pub fn check_file(
     text: &str,
     recipients: Option<&[String]>,
 ) -> Result<EncryptedSecret, SecretError> {
-    let docs = crate::yaml_read::parse_documents(file, text).map_err(|e| SecretError {
+    read_file(file, text, recipients).map(|(secret, _)| secret)
+}
+
+/// [`check_file`], with the Secret document as read.
+pub fn read_file(
+    file: &Path,
+    text: &str,
+    recipients: Option<&[String]>,
+) -> Result<(EncryptedSecret, Value), SecretError> {
+    let mut docs = crate::yaml_read::parse_documents(file, text).map_err(|e| SecretError {
         file: file.to_path_buf(),
         key: None,
         message: e.message,
     })?;
     match docs.as_slice() {
-        [doc] if is_secret(doc) => check_secret(file, doc, recipients),
+        [doc] if is_secret(doc) => {
+            let secret = check_secret(file, doc, recipients)?;
+            Ok((secret, docs.remove(0)))
+        }
         [_] => Err(SecretError {
             file: file.to_path_buf(),
             key: Some("kind".into()),

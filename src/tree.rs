@@ -112,6 +112,21 @@ impl Tree {
         self.insert(format!("{path}/kustomization.yaml"), to_yaml(&[&value])?)
     }
 
+    /// Adds one YAML file with the objects it holds (serialized into it, or read from it), kept
+    /// like those of [`Tree::add_folder`] so that no check parses the file again. `objects`
+    /// must be exactly what `bytes` holds.
+    pub fn insert_with_objects(
+        &mut self,
+        path: impl Into<String>,
+        bytes: Vec<u8>,
+        objects: Vec<serde_json::Value>,
+    ) -> Result<(), Error> {
+        let path = path.into();
+        self.insert(path.clone(), bytes)?;
+        self.objects.insert(path, objects);
+        Ok(())
+    }
+
     /// Moves every file of `other` into this tree; a path both hold is an error.
     pub fn merge(&mut self, other: Tree) -> Result<(), Error> {
         for (path, bytes) in other.files {
@@ -121,7 +136,8 @@ impl Tree {
         Ok(())
     }
 
-    /// The objects of a file built from typed objects (`None` for a file inserted as bytes).
+    /// The objects of a file built from typed objects or added with them (`None` for a file
+    /// inserted as bytes alone).
     pub fn objects_of(&self, path: &str) -> Option<&[serde_json::Value]> {
         self.objects.get(path).map(Vec::as_slice)
     }

@@ -117,30 +117,26 @@ pub fn final_objects_of(plan: &Plan<'_>, env: Environment) -> Result<Vec<Value>,
         .into_iter()
         .flat_map(|f| f.objects)
         .collect();
-    final_objects_from(plan.settings, env, &objects)
+    Ok(final_objects_from(plan.settings, env, objects))
 }
 
-/// [`final_objects`] from the environment's objects, built already.
+/// [`final_objects`] from the environment's objects, built already (moved, not copied).
 fn final_objects_from(
     settings: &Settings,
     env: Environment,
-    env_objects: &[Object],
-) -> Result<Vec<Value>, Error> {
+    env_objects: Vec<Object>,
+) -> Vec<Value> {
     let mut out = Vec::new();
-    for (name, bytes) in settings.secret_files_of(env.name()) {
-        let docs = crate::yaml_read::parse_documents(
-            std::path::Path::new(name),
-            &String::from_utf8_lossy(bytes),
-        )
-        .map_err(|e| Error::Build(e.to_string()))?;
-        for mut d in docs {
-            d["metadata"]["namespace"] = Value::String(env.name().to_string());
-            out.push(d);
-        }
+    // The Secrets as the settings read them (each file's one document).
+    for f in settings.secret_files_in(env.name()) {
+        let mut d = f.object.clone();
+        d["metadata"]["namespace"] = Value::String(env.name().to_string());
+        out.push(d);
     }
     for o in env_objects {
-        let mut body = o.body().clone();
-        if !o.is_cluster_scoped() {
+        let cluster_scoped = o.is_cluster_scoped();
+        let mut body = o.into_body();
+        if !cluster_scoped {
             body["metadata"]["namespace"] = Value::String(env.name().to_string());
         }
         out.push(body);
@@ -150,7 +146,7 @@ fn final_objects_from(
     for o in &mut out {
         o["metadata"]["labels"][ENVIRONMENT_LABEL] = Value::String(env.name().to_string());
     }
-    Ok(out)
+    out
 }
 
 /// The label every object of an overlay gets from its `labels:`: on the object's metadata
@@ -204,6 +200,13 @@ fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
                 match b.get(k) {
                     None => {
                         out.insert(k.clone(), ev.clone());
+                    }
+                    // Two mappings: their difference, `None` when equal (comparing them first
+                    // would walk every level again at each level below).
+                    Some(bv) if bv.is_object() && ev.is_object() => {
+                        if let Some(p) = strategic_patch(bv, ev, built_in) {
+                            out.insert(k.clone(), p);
+                        }
                     }
                     Some(bv) if bv == ev => {}
                     Some(bv) => {
@@ -386,7 +389,7 @@ pub fn add_to_tree(
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
     let mut built = Vec::new();
     for (env, _) in settings.envs() {
-        let env_objects: Vec<Object> = objects(plan.env(env))?
+        let mut env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
             .flat_map(|f| f.objects)
             .collect();
@@ -394,27 +397,33 @@ pub fn add_to_tree(
         let mut patches = Vec::new();
         let mut extra = Vec::new();
         for b in &base_objects {
-            if !env_objects.iter().any(|e| e.id() == b.id()) {
+            if !env_objects.iter().any(|e| e.same_id(b)) {
                 return Err(Error::Build(format!(
                     "{} is in the base but not in {env}: an overlay cannot delete it",
                     b.id()
                 )));
             }
         }
-        for e in &env_objects {
-            let Some(b) = base_objects.iter().find(|b| b.id() == e.id()) else {
+        for e in env_objects.iter_mut() {
+            let Some(b) = base_objects.iter().find(|b| b.same_id(e)) else {
                 extra.push(e.clone());
                 continue;
             };
             // The overlay's `labels:` adds the environment label to every object's metadata,
-            // so the patches leave it out there (pod templates keep theirs in the patch).
-            let mut body = e.body().clone();
+            // so the patches leave it out there (pod templates keep theirs in the patch): the
+            // label is taken out for the diff, and the labels put back as they were.
+            let mut labels_before = None;
             if b.body()["metadata"]["labels"][ENVIRONMENT_LABEL].is_null()
-                && let Some(labels) = body["metadata"]["labels"].as_object_mut()
+                && let Some(labels) = e.labels_mut()
             {
+                labels_before = Some(labels.clone());
                 labels.remove(ENVIRONMENT_LABEL);
             }
-            if let Some(diff) = strategic_patch(b.body(), &body, is_built_in(b)) {
+            let diff = strategic_patch(b.body(), e.body(), is_built_in(b));
+            if let (Some(before), Some(labels)) = (labels_before, e.labels_mut()) {
+                *labels = before;
+            }
+            if let Some(diff) = diff {
                 // Target first, as a reviewer reads it: apiVersion, kind, metadata.name.
                 let mut patch = serde_json::Map::new();
                 patch.insert("apiVersion".into(), b.api_version().into());
@@ -438,7 +447,11 @@ pub fn add_to_tree(
                 }
                 let patch = Value::Object(patch);
                 let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                tree.insert(format!("{dir}/{file}"), crate::tree::to_yaml(&[&patch])?)?;
+                tree.insert_with_objects(
+                    format!("{dir}/{file}"),
+                    crate::tree::to_yaml(&[&patch])?,
+                    vec![patch],
+                )?;
                 patches.push(Patch {
                     path: file,
                     target: target(b),
@@ -448,24 +461,30 @@ pub fn add_to_tree(
         let mut folder = Folder::new(&dir).resource("../../base");
         // Objects only this environment has (the restore test and its policy), as resources.
         if !extra.is_empty() {
-            tree.insert(
+            tree.insert_with_objects(
                 format!("{dir}/{ENV_ONLY_FILE}"),
                 crate::tree::to_yaml(&extra.iter().map(Object::body).collect::<Vec<_>>())?,
+                extra.into_iter().map(Object::into_body).collect(),
             )?;
             folder = folder.resource(ENV_ONLY_FILE);
         }
-        for (name, bytes) in settings.secret_files_of(env.name()) {
-            tree.insert(format!("{dir}/secrets/{name}"), bytes.to_vec())?;
+        for f in settings.secret_files_in(env.name()) {
+            let name = &f.file_name;
+            tree.insert_with_objects(
+                format!("{dir}/secrets/{name}"),
+                f.bytes.clone(),
+                vec![f.object.clone()],
+            )?;
             folder = folder.resource(format!("secrets/{name}"));
         }
-        let generated: Vec<Value> = env_objects.iter().map(|o| o.body().clone()).collect();
+        let generated: Vec<&Value> = env_objects.iter().map(Object::body).collect();
         folder = super::extra::add_env(tree, folder, &dir, settings, env, &generated)?;
         tree.add_folder(folder.kustomization(|k| {
             k.namespace = Some(env.name().to_string());
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
-        built.push((env, final_objects_from(settings, env, &env_objects)?));
+        built.push((env, final_objects_from(settings, env, env_objects)));
     }
     Ok(built)
 }

@@ -995,8 +995,12 @@ fn peak((size, peak): (u64, u64)) -> String {
 }
 
 /// `out/docs/runbooks/restore.md`, and the restore Job of each environment beside it
-/// (`out/docs/runbooks/restore-<env>.yaml`, applied by hand, never by Flux).
-pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>, Error> {
+/// (`out/docs/runbooks/restore-<env>.yaml`, applied by hand, never by Flux), as
+/// (path, bytes, the objects of a YAML file).
+#[allow(clippy::type_complexity)]
+pub fn runbook(
+    plan: &super::params::Plan<'_>,
+) -> Result<Vec<(String, Vec<u8>, Option<Vec<serde_json::Value>>)>, Error> {
     let settings = plan.settings;
     let s3 = &settings.cluster.s3;
     let minutes =
@@ -1040,11 +1044,13 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
         files.push((
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[&job])?,
+            Some(vec![job]),
         ));
         let job = Object::new(&files_restore_job(p, &[])?)?;
         files.push((
             format!("out/docs/runbooks/files-restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[job.body()])?,
+            Some(vec![job.into_body()]),
         ));
     }
     let doc = Runbook {
@@ -1087,7 +1093,14 @@ pub fn runbook(plan: &super::params::Plan<'_>) -> Result<Vec<(String, Vec<u8>)>,
     }
     .render()
     .map_err(|e| Error::Build(format!("restore runbook: {e}")))?;
-    files.insert(0, ("out/docs/runbooks/restore.md".into(), doc.into_bytes()));
+    files.insert(
+        0,
+        (
+            "out/docs/runbooks/restore.md".into(),
+            doc.into_bytes(),
+            None,
+        ),
+    );
     Ok(files)
 }
 
@@ -1245,8 +1258,11 @@ impl super::contribution::Component for Backup {
         plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, Error> {
         let mut tree = crate::tree::Tree::new();
-        for (path, bytes) in runbook(plan)? {
-            tree.insert(path, bytes)?;
+        for (path, bytes, objects) in runbook(plan)? {
+            match objects {
+                Some(objects) => tree.insert_with_objects(path, bytes, objects)?,
+                None => tree.insert(path, bytes)?,
+            }
         }
         Ok(super::contribution::Contribution {
             tree,

@@ -44,7 +44,7 @@ pub fn add_env(
     dir: &str,
     settings: &Settings,
     env: Environment,
-    generated: &[Value],
+    generated: &[&Value],
 ) -> Result<Folder, Error> {
     for file in settings.extra_files_of(env.name()) {
         for o in &file.objects {

@@ -218,10 +218,12 @@ fn build_parts(
     let settings = plan.settings;
     let mut tree = Tree::new();
     let mut environments = Vec::new();
-    // The files each part wrote itself, moved (not copied) into the tree.
-    for (_, c) in parts.iter_mut() {
+    // The files each part wrote itself, and its configs, moved (not copied) out of it.
+    let mut configs_of = Vec::new();
+    for (part, c) in parts.iter_mut() {
         tree.merge(std::mem::take(&mut c.tree))?;
         environments.append(&mut c.environments);
+        configs_of.push((*part, std::mem::take(&mut c.configs)));
     }
     let all_ns = namespaces_of(&parts);
     check_environment_names(settings, &all_ns)?;
@@ -293,10 +295,10 @@ fn build_parts(
                 any = true;
             }
         }
-        for (_, c) in &parts {
-            for (name, file, objects) in &c.configs {
+        for (_, configs) in configs_of.iter_mut() {
+            for (name, file, objects) in configs.iter_mut() {
                 if name == folder_name {
-                    folder = folder.file(file.clone(), objects.clone());
+                    folder = folder.file(std::mem::take(file), std::mem::take(objects));
                     any = true;
                 }
             }
@@ -306,8 +308,8 @@ fn build_parts(
             configs = configs.resource(*folder_name);
         }
     }
-    if let Some((part, (name, _, _))) = parts.iter().find_map(|(p, c)| {
-        c.configs
+    if let Some((part, (name, _, _))) = configs_of.iter().find_map(|(p, configs)| {
+        configs
             .iter()
             .find(|(n, _, _)| !layout::CONFIG_FOLDERS.contains(n))
             .map(|x| (p, x))
@@ -345,7 +347,11 @@ fn build_parts(
 
     for (file, objects) in flux::files(&kustomizations)? {
         let bytes = crate::tree::to_yaml(&objects.iter().map(|o| o.body()).collect::<Vec<_>>())?;
-        tree.insert(format!("{}/{file}", layout::CLUSTER), bytes)?;
+        tree.insert_with_objects(
+            format!("{}/{file}", layout::CLUSTER),
+            bytes,
+            objects.into_iter().map(|o| o.into_body()).collect(),
+        )?;
     }
 
     let (env_rows, secret_rows) = apps::doc_rows(&plan);
@@ -419,11 +425,19 @@ fn flux_layers(
                 if !path.ends_with(".yaml") {
                     continue;
                 }
-                let docs = crate::yaml_read::parse_documents(
-                    std::path::Path::new(path),
-                    &String::from_utf8_lossy(bytes),
-                )
-                .map_err(|err| Error::Build(err.to_string()))?;
+                // The objects the tree kept; only a file added as bytes alone is parsed.
+                let parsed;
+                let docs = match tree.objects_of(path) {
+                    Some(objects) => objects,
+                    None => {
+                        parsed = crate::yaml_read::parse_documents(
+                            std::path::Path::new(path),
+                            &String::from_utf8_lossy(bytes),
+                        )
+                        .map_err(|err| Error::Build(err.to_string()))?;
+                        &parsed
+                    }
+                };
                 for d in docs {
                     let is_flux = d["apiVersion"]
                         .as_str()

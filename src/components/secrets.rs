@@ -115,15 +115,19 @@ pub fn add_to_tree(tree: &mut Tree, settings: &Settings) -> Result<bool, Error> 
         ".sops.yaml",
         crate::tree::to_yaml(&[&crate::secrets::sops_config(&settings.recipients())])?,
     )?;
-    let platform = settings.secret_files_of(PLATFORM_SCOPE);
-    if platform.is_empty() {
+    let mut platform = settings.secret_files_in(PLATFORM_SCOPE).peekable();
+    if platform.peek().is_none() {
         return Ok(false);
     }
     let dir = format!("{}/{PLATFORM_SECRETS}", super::layout::CONTROLLERS);
     let mut folder = Folder::new(&dir);
-    for (name, bytes) in platform {
-        tree.insert(format!("{dir}/{name}"), bytes.to_vec())?;
-        folder = folder.resource(name);
+    for f in platform {
+        tree.insert_with_objects(
+            format!("{dir}/{}", f.file_name),
+            f.bytes.clone(),
+            vec![f.object.clone()],
+        )?;
+        folder = folder.resource(f.file_name.as_str());
     }
     tree.add_folder(folder)?;
     Ok(true)

@@ -228,13 +228,9 @@ impl Settings {
         out
     }
 
-    /// The encrypted files of `scope`, as (file name, bytes), in file name order.
-    pub fn secret_files_of(&self, scope: &str) -> Vec<(&str, &[u8])> {
-        self.secrets
-            .iter()
-            .filter(|f| f.scope == scope)
-            .map(|f| (f.file_name.as_str(), f.bytes.as_slice()))
-            .collect()
+    /// The encrypted Secret files of one scope, in file name order.
+    pub fn secret_files_in(&self, scope: &str) -> impl Iterator<Item = &SecretFile> {
+        self.secrets.iter().filter(move |f| f.scope == scope)
     }
 
     /// The checked hand-written manifests of `scope` (`overlays/<scope>/extra/`), in file
@@ -630,7 +626,7 @@ fn load_secrets(
                         "secret files are named *.sops.yaml, so that the creation rule of .sops.yaml applies to them",
                     ));
                 }
-                let secret = crate::secrets::check_file(&rel, &text, Some(expected))
+                let (secret, object) = crate::secrets::read_file(&rel, &text, Some(expected))
                     .map_err(SettingsError::secret)?;
                 if let Some(other) = out
                     .iter()
@@ -649,6 +645,7 @@ fn load_secrets(
                     scope,
                     file_name: name,
                     secret,
+                    object,
                     bytes: text.into_bytes(),
                 });
             }

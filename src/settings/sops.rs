@@ -32,6 +32,8 @@ pub struct SecretFile {
     pub file_name: String,
     /// What the check found.
     pub secret: crate::secrets::EncryptedSecret,
+    /// The Secret as read (the file's one document).
+    pub object: serde_json::Value,
     /// The file, copied unchanged into `out/`.
     pub bytes: Vec<u8>,
 }
