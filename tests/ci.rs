@@ -205,6 +205,17 @@ fn images_lists_every_pinned_image_once() {
     for image in o4g_gitops::images::ALL {
         assert!(lines.contains(&image.to_string().as_str()), "{image}");
     }
+    // Every chart image once pinned, and none still awaiting its digest.
+    for i in o4g_gitops::components::chart_images()
+        .into_iter()
+        .flat_map(|(_, images)| images)
+    {
+        assert_eq!(
+            lines.contains(&i.to_string().as_str()),
+            i.pinned().is_some(),
+            "{i}"
+        );
+    }
     for l in &lines {
         assert!(
             o4g_gitops::policy::images::has_digest(l) && o4g_gitops::policy::images::has_tag(l),
@@ -1583,6 +1594,11 @@ fn renovates_own_code_pins_each_awaiting_chart_image_in_place() {
         }
         syn::parse_file(content).unwrap_or_else(|e| panic!("{rel} after the pin: {e}"));
         pinned_total += awaiting.len();
+        if pinned_total > awaiting.len() {
+            // The bump and the failure without the template: once (each start of Renovate's
+            // code takes seconds).
+            continue;
+        }
 
         // The next chart bump on the pinned line: new tag and new digest together.
         let d = &awaiting[0];

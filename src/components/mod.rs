@@ -49,6 +49,14 @@ pub fn pinned_images(settings: Option<&Settings>) -> Vec<String> {
     let mut out: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
     out.extend(cert_manager::pinned_images());
     out.extend(traefik::images::ALL.iter().map(ToString::to_string));
+    // The chart images once Renovate has pinned them (chart_image! with its digest).
+    out.extend(
+        chart_images()
+            .into_iter()
+            .flat_map(|(_, images)| images)
+            .filter_map(|i| i.pinned())
+            .map(|i| i.to_string()),
+    );
     out.extend(settings.into_iter().flat_map(environment_images));
     out.sort();
     out.dedup();
