@@ -243,6 +243,11 @@ pub struct ChartImage {
     digest: Option<&'static str>,
 }
 
+/// How a chart's values builder takes its declared images: the identity for the tree; a test
+/// passes one that pins the awaiting ones, to render the chart as it will be after Renovate's
+/// pin PR.
+pub type Pin<'a> = &'a dyn Fn(ChartImage) -> ChartImage;
+
 /// Splits `registry/repository` at its first `/`.
 const fn split_name(name: &'static str) -> Result<(&'static str, &'static str), &'static str> {
     let b = name.as_bytes();
@@ -293,6 +298,15 @@ impl ChartImage {
         let (registry, repository) = split_name(name)?;
         check_name_and_tag(registry, repository, tag)?;
         digest.map_or(Ok(()), check_digest)
+    }
+
+    /// This image with `digest` (checked): what Renovate's pin makes of the declaration.
+    pub fn with_digest(self, digest: &'static str) -> Result<Self, &'static str> {
+        check_digest(digest)?;
+        Ok(Self {
+            digest: Some(digest),
+            ..self
+        })
     }
 
     /// A chart image already pinned as a [`PinnedImage`] (`src/images.rs`, cert-manager's).
@@ -444,6 +458,8 @@ mod tests {
         assert!(ChartImage::check("quay.io/a/b", "v1", Some("sha256:ab")).is_err());
         assert!(ChartImage::check("evil.example/a", "v1", None).is_err());
         assert!(ChartImage::check("quay.io/a/b", "latest", None).is_err());
+        assert_eq!(awaiting.with_digest(D), Ok(pinned));
+        assert!(awaiting.with_digest("sha256:ab").is_err());
         assert!(split_name("nothing").is_err());
     }
 

@@ -216,6 +216,97 @@ fn chart_images_are_the_ones_declared_beside_their_chart() {
 }
 
 #[test]
+fn once_renovate_pins_the_awaiting_images_each_chart_runs_them_by_digest() {
+    // The values builders of the charts with awaiting images, given every declaration pinned
+    // (what Renovate's pin PR makes of them, with made-up digests), rendered by Helm: each
+    // chart then runs exactly the pinned references and nothing unpinned, and the chart pods of
+    // a namespace held in Audit by pins alone (arc-systems) meet every rule, so its Deny is safe.
+    need_charts!();
+    use o4g_gitops::components::{longhorn, monitoring, namespaces, policy_engine, runner};
+    use o4g_gitops::image::ChartImage;
+    fn pin(i: ChartImage) -> ChartImage {
+        if i.digest().is_some() {
+            return i;
+        }
+        use sha2::Digest;
+        let hex: String = sha2::Sha256::digest(i.name().as_bytes())
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        i.with_digest(Box::leak(format!("sha256:{hex}").into_boxed_str()))
+            .unwrap()
+    }
+    let settings = Tree::Live.settings();
+    let pinned = [
+        longhorn::component_with(&settings, &pin).unwrap(),
+        monitoring::component_with(&settings, namespaces::observability(), &pin).unwrap(),
+        policy_engine::component_with(&pin).unwrap(),
+        runner::controller_with(&pin).unwrap(),
+    ];
+    let mut hrs = Vec::new();
+    for mut hr in charts::helm_releases_of(Tree::Live) {
+        let chart = charts::chart_of(&hr).0;
+        if let Some(c) = pinned.iter().find(|c| c.chart.name == chart) {
+            hr["spec"]["values"] = c.values.clone();
+            hrs.push(hr);
+        } else if chart == o4g_gitops::charts::ARC_RUNNER_SET.name {
+            // Its listener runs the controller's image.
+            hrs.push(hr);
+        }
+    }
+    assert_eq!(hrs.len(), pinned.len() + 1);
+    let releases = charts::render(&hrs);
+    let allowed = settings.allowed_registries();
+    let mut pinned_images = 0;
+    for (chart, declared) in o4g_gitops::components::chart_images() {
+        let Some(r) = releases
+            .iter()
+            .find(|r| charts::chart_of(&r.helm_release).0 == chart.name)
+        else {
+            continue;
+        };
+        let got = images_of(r);
+        for i in &declared {
+            let p = pin(*i).to_string();
+            assert!(
+                got.contains(&p),
+                "{}: {p} not rendered: {got:#?}",
+                chart.name
+            );
+            pinned_images += usize::from(i.digest().is_none());
+        }
+        let unpinned: Vec<_> = got.iter().filter(|i| !is_pinned(i, &allowed)).collect();
+        assert!(unpinned.is_empty(), "{}: {unpinned:#?}", chart.name);
+    }
+    assert!(pinned_images >= 27, "{pinned_images}");
+    // Where only pins held Kyverno in Audit, the pinned chart pods meet every rule.
+    let held = o4g_gitops::components::chart_namespaces(&settings).unwrap();
+    let levels = levels(Tree::Live);
+    let objects: Vec<Value> = releases.iter().flat_map(|r| r.objects.clone()).collect();
+    let mut checked = 0;
+    for (object, pod) in charts::pods(&objects) {
+        if !held
+            .iter()
+            .any(|h| h.namespace == pod.namespace && h.held_by.is_empty())
+        {
+            continue;
+        }
+        let cfg = AuditConfig {
+            level: levels[&pod.namespace],
+            version: PssVersion::Latest,
+            allowed_registries: allowed.clone(),
+        };
+        let v = o4g_gitops::policy::audit_object(&object, &cfg);
+        assert!(v.is_empty(), "{}: {v:#?}", pod.name);
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "the controller's and the listener's pods: {checked}"
+    );
+}
+
+#[test]
 fn kyverno_denies_where_chart_pods_meet_every_rule_and_each_audit_hold_is_real() {
     // The derivation of Deny and Audit (`ChartNamespace`), against the real chart pods: in a
     // namespace Kyverno denies, no chart pod breaks a rule; in a chart namespace held in Audit,

@@ -193,10 +193,10 @@ struct ImageValues {
     csi: BTreeMap<&'static str, RegistryRepositoryTag>,
 }
 
-fn image_values() -> ImageValues {
+fn image_values(pin: crate::image::Pin<'_>) -> ImageValues {
     use images::*;
     let map = |pairs: &[(&'static str, crate::image::ChartImage)]| {
-        pairs.iter().map(|(k, i)| (*k, (*i).into())).collect()
+        pairs.iter().map(|(k, i)| (*k, pin(*i).into())).collect()
     };
     ImageValues {
         longhorn: map(&[
@@ -250,8 +250,16 @@ struct Enabled {
 
 /// The HelmRelease of Longhorn.
 pub fn component(settings: &Settings) -> Result<HelmComponent, Error> {
+    component_with(settings, &|i| i)
+}
+
+/// The HelmRelease of Longhorn with its images passed through `pin`.
+pub fn component_with(
+    settings: &Settings,
+    pin: crate::image::Pin<'_>,
+) -> Result<HelmComponent, Error> {
     let values = Values {
-        image: image_values(),
+        image: image_values(pin),
         default_backup_store: DefaultBackupStore {
             backup_target: backup_target(settings),
             backup_target_credential_secret: BACKUP_SECRET,

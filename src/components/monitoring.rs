@@ -589,18 +589,28 @@ pub fn component(
     settings: &Settings,
     observability: PlatformNamespace,
 ) -> Result<HelmComponent, Error> {
+    component_with(settings, observability, &|i| i)
+}
+
+/// The kube-prometheus-stack HelmRelease with its declared images passed through `pin`.
+pub fn component_with(
+    settings: &Settings,
+    observability: PlatformNamespace,
+    pin: crate::image::Pin<'_>,
+) -> Result<HelmComponent, Error> {
     let m = &settings.cluster.monitoring;
+    let node_exporter = pin(images::NODE_EXPORTER);
     let values = Values {
         crds: Flag { enabled: true },
         prometheus_operator: PrometheusOperator {
-            image: KpsImage::declared(images::PROMETHEUS_OPERATOR),
+            image: KpsImage::declared(pin(images::PROMETHEUS_OPERATOR)),
             prometheus_config_reloader: ImageOnly {
-                image: KpsImage::declared(images::CONFIG_RELOADER),
+                image: KpsImage::declared(pin(images::CONFIG_RELOADER)),
             },
-            thanos_image: KpsImage::declared(images::THANOS),
+            thanos_image: KpsImage::declared(pin(images::THANOS)),
             admission_webhooks: AdmissionWebhooks {
                 patch: ImageOnly {
-                    image: KpsImage::declared(images::WEBHOOK_CERTGEN),
+                    image: KpsImage::declared(pin(images::WEBHOOK_CERTGEN)),
                 },
             },
         },
@@ -635,7 +645,7 @@ pub fn component(
                 password_key: "admin-password",
             },
             sidecar: GrafanaSidecar {
-                image: KpsImage::declared(images::K8S_SIDECAR),
+                image: KpsImage::declared(pin(images::K8S_SIDECAR)),
                 dashboards: Dashboards {
                     enabled: true,
                     label: DASHBOARD_LABEL.0,
@@ -659,11 +669,11 @@ pub fn component(
         node_exporter: NodeExporter {
             namespace_override: node_exporter_namespace().name,
             image: NodeExporterImage {
-                registry: images::NODE_EXPORTER.registry(),
-                repository: images::NODE_EXPORTER.repository(),
-                tag: images::NODE_EXPORTER.tag(),
+                registry: node_exporter.registry(),
+                repository: node_exporter.repository(),
+                tag: node_exporter.tag(),
                 distroless: false,
-                digest: images::NODE_EXPORTER.digest(),
+                digest: node_exporter.digest(),
             },
         },
         kube_state_metrics: KubeStateMetrics {

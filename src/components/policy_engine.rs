@@ -106,12 +106,19 @@ struct Crds {
 
 /// The Kyverno HelmRelease.
 pub fn component() -> Result<HelmComponent, Error> {
+    component_with(&|i| i)
+}
+
+/// The Kyverno HelmRelease with its images passed through `pin`.
+pub fn component_with(pin: crate::image::Pin<'_>) -> Result<HelmComponent, Error> {
     use images::*;
     let c = |i: crate::image::ChartImage| Controller {
         replicas: 1,
-        image: i.into(),
+        image: pin(i).into(),
     };
-    let image = |i: crate::image::ChartImage| ImageOnly { image: i.into() };
+    let image = |i: crate::image::ChartImage| ImageOnly {
+        image: pin(i).into(),
+    };
     let values = Values {
         admission_controller: AdmissionController {
             replicas: 1,

@@ -144,10 +144,16 @@ struct ControllerValues {
 
 /// The controller HelmRelease (ships the `actions.github.com` CRDs).
 pub fn controller() -> Result<HelmComponent, Error> {
+    controller_with(&|i| i)
+}
+
+/// The controller HelmRelease with its image passed through `pin`.
+pub fn controller_with(pin: crate::image::Pin<'_>) -> Result<HelmComponent, Error> {
+    let image = pin(images::CONTROLLER);
     let values = ControllerValues {
         image: RepositoryTag {
-            repository: images::CONTROLLER.name(),
-            tag: images::CONTROLLER.tag_with_digest(),
+            repository: image.name(),
+            tag: image.tag_with_digest(),
         },
         service_account: json!({"create": true, "name": CONTROLLER_SA}),
         // The controller image is distroless `nonroot` (uid 65532; `USER 65532:65532` in

@@ -137,10 +137,14 @@ pub fn releases_of(tree: super::Tree) -> &'static [Release] {
 }
 
 fn render_all(tree: super::Tree) -> Vec<Release> {
-    let hrs = helm_releases_of(tree);
+    render(&helm_releases_of(tree))
+}
+
+/// Renders the given HelmReleases (as generated, or with changed values) with Helm's library.
+pub fn render(hrs: &[Value]) -> Vec<Release> {
     let mut requests = Vec::new();
     let mut meta = Vec::new();
-    for hr in &hrs {
+    for hr in hrs {
         let spec = &hr["spec"];
         let target = spec["targetNamespace"].as_str();
         let name = spec["releaseName"]
