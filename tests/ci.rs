@@ -1510,6 +1510,18 @@ fn renovates_own_code_pins_each_awaiting_chart_image_in_place() {
     // runs at compile time; nothing else of the file changes. Then a version bump of a pinned
     // line writes the new tag and digest. Without the template, the same pin fails as
     // renovatebot/renovate#24942 describes (`update-failure`).
+    //
+    // How Renovate 44.121.2 does it (dist/): with `pinDigests` and no currentDigest, lookup adds
+    // a `pinDigest` update whose newValue is the currentValue (workers/repository/process/lookup/
+    // index.js:274-283); doAutoReplace compiles autoReplaceStringTemplate over the update
+    // (workers/repository/update/branch/auto-replace.js:175; handlebars with noEscape,
+    // util/template/index.js:231), puts it in place of the whole match (replaceString,
+    // auto-replace.js:294-301) and keeps it only if the file re-extracted has the new digest
+    // (confirmIfDepUpdated, :88-97). Without a template only an existing currentDigest is
+    // replaced (:195-206), so a line without one stays as it was and the update throws
+    // WORKER_FILE_UPDATE_FAILED (:314). `indentation` is a match field
+    // (modules/manager/custom/utils.js:4-15), kept when it is white space
+    // (custom/regex/utils.js:20-21).
     let Some(dist) = renovate_dist() else {
         skip_or_fail!("renovate is not installed (npm renovate; see .ci/run)");
     };
