@@ -162,60 +162,242 @@ fn images_of(r: &Release) -> BTreeSet<String> {
     out
 }
 
+/// Pinned: tag and digest, from an allowed registry.
+fn is_pinned(image: &str, allowed: &[String]) -> bool {
+    o4g_gitops::policy::images::has_digest(image)
+        && o4g_gitops::policy::images::has_tag(image)
+        && o4g_gitops::policy::images::tag_is_not_latest(image)
+        && o4g_gitops::policy::images::registry_allowed(image, allowed)
+}
+
 #[test]
-fn chart_images_are_pinned_or_listed_as_not_yet_pinned() {
-    // A ratchet: every chart image is pinned by tag and digest, or named in the list below
-    // (images whose digests could not be confirmed offline; see the issue note). A newly
-    // unpinned image fails, and so does a listed one that became pinned.
+fn chart_images_are_the_ones_declared_beside_their_chart() {
+    // The ratchet: every image a chart renders is declared in the code beside its chart
+    // (`components::chart_images`: pinned, or awaiting its digest) exactly as it renders, and
+    // every declared one renders. A chart bump that adds an image fails here until it is
+    // declared; only an image the chart pins itself (tag and digest) may stay undeclared.
     need_charts!();
-    let not_yet: BTreeSet<&str> = include_str!("charts/unpinned-images.txt")
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
     let settings = Settings::load(&common::root()).unwrap();
     let allowed = settings.allowed_registries();
-    let mut unpinned = BTreeSet::new();
-    let every: Vec<&Release> = Tree::ALL
-        .iter()
-        .flat_map(|t| charts::releases_of(*t))
-        .collect();
-    for r in every.iter().copied() {
-        for image in images_of(r) {
-            let pinned = o4g_gitops::policy::images::has_digest(&image)
-                && o4g_gitops::policy::images::has_tag(&image)
-                && o4g_gitops::policy::images::tag_is_not_latest(&image)
-                && o4g_gitops::policy::images::registry_allowed(&image, &allowed);
-            if !pinned {
-                unpinned.insert(image);
-            }
+    let mut rendered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in Tree::ALL.iter().flat_map(|t| charts::releases_of(*t)) {
+        let chart = charts::chart_of(&r.helm_release).0.to_string();
+        rendered.entry(chart).or_default().extend(images_of(r));
+    }
+    let declared = o4g_gitops::components::chart_images();
+    let mut awaiting = 0;
+    for (chart, images) in &declared {
+        let got = rendered.get(chart.name).cloned().unwrap_or_default();
+        let want: BTreeSet<String> = images.iter().map(ToString::to_string).collect();
+        let missing: Vec<_> = want.difference(&got).collect();
+        assert!(
+            missing.is_empty(),
+            "{}: declared but not what the chart renders: {missing:#?}\nrendered: {got:#?}",
+            chart.name
+        );
+        let undeclared: Vec<_> = got
+            .difference(&want)
+            .filter(|i| !is_pinned(i, &allowed))
+            .collect();
+        assert!(
+            undeclared.is_empty(),
+            "{}: renders images declared nowhere (declare them beside the chart, \
+             `chart_image!(name, tag)` until Renovate pins them): {undeclared:#?}",
+            chart.name
+        );
+        awaiting += images.iter().filter(|i| i.digest().is_none()).count();
+    }
+    assert_eq!(
+        declared.len(),
+        o4g_gitops::charts::ALL.len(),
+        "every chart declares its images"
+    );
+    eprintln!("{awaiting} chart images await their digest");
+}
+
+#[test]
+fn once_renovate_pins_the_awaiting_images_each_chart_runs_them_by_digest() {
+    // The values builders of the charts with awaiting images, given every declaration pinned
+    // (what Renovate's pin PR makes of them, with made-up digests), rendered by Helm: each
+    // chart then runs exactly the pinned references and nothing unpinned, and the chart pods of
+    // a namespace held in Audit by pins alone (arc-systems) meet every rule, so its Deny is safe.
+    need_charts!();
+    use o4g_gitops::components::{longhorn, monitoring, namespaces, policy_engine, runner};
+    use o4g_gitops::image::ChartImage;
+    fn pin(i: ChartImage) -> ChartImage {
+        if i.digest().is_some() {
+            return i;
+        }
+        use sha2::Digest;
+        let hex: String = sha2::Sha256::digest(i.name().as_bytes())
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        i.with_digest(Box::leak(format!("sha256:{hex}").into_boxed_str()))
+            .unwrap()
+    }
+    let settings = Tree::Live.settings();
+    let pinned = [
+        longhorn::component_with(&settings, &pin).unwrap(),
+        monitoring::component_with(&settings, namespaces::observability(), &pin).unwrap(),
+        policy_engine::component_with(&pin).unwrap(),
+        runner::controller_with(&pin).unwrap(),
+    ];
+    let mut hrs = Vec::new();
+    for mut hr in charts::helm_releases_of(Tree::Live) {
+        let chart = charts::chart_of(&hr).0;
+        if let Some(c) = pinned.iter().find(|c| c.chart.name == chart) {
+            hr["spec"]["values"] = c.values.clone();
+            hrs.push(hr);
+        } else if chart == o4g_gitops::charts::ARC_RUNNER_SET.name {
+            // Its listener runs the controller's image.
+            hrs.push(hr);
         }
     }
-    // Images we pin through chart values come out exactly as `src/images.rs` spells them (the
-    // charts differ in how they join tag and digest).
-    let all: BTreeSet<String> = every.iter().copied().flat_map(images_of).collect();
-    for pinned in [
-        o4g_gitops::components::traefik::images::TRAEFIK,
-        o4g_gitops::images::PROMETHEUS,
-        o4g_gitops::images::ALERTMANAGER,
-        o4g_gitops::images::GRAFANA,
-        o4g_gitops::images::KUBE_STATE_METRICS,
-        o4g_gitops::images::INGRESS_NGINX_CONTROLLER,
-    ] {
-        assert!(
-            all.contains(&pinned.to_string()),
-            "{pinned} is not what the chart renders"
-        );
+    assert_eq!(hrs.len(), pinned.len() + 1);
+    let releases = charts::render(&hrs);
+    let allowed = settings.allowed_registries();
+    let mut pinned_images = 0;
+    for (chart, declared) in o4g_gitops::components::chart_images() {
+        let Some(r) = releases
+            .iter()
+            .find(|r| charts::chart_of(&r.helm_release).0 == chart.name)
+        else {
+            continue;
+        };
+        let got = images_of(r);
+        for i in &declared {
+            let p = pin(*i).to_string();
+            assert!(
+                got.contains(&p),
+                "{}: {p} not rendered: {got:#?}",
+                chart.name
+            );
+            pinned_images += usize::from(i.digest().is_none());
+        }
+        let unpinned: Vec<_> = got.iter().filter(|i| !is_pinned(i, &allowed)).collect();
+        assert!(unpinned.is_empty(), "{}: {unpinned:#?}", chart.name);
     }
-    let unpinned_ref: BTreeSet<&str> = unpinned.iter().map(String::as_str).collect();
-    let new: Vec<_> = unpinned_ref.difference(&not_yet).collect();
-    let fixed: Vec<_> = not_yet.difference(&unpinned_ref).collect();
+    assert!(pinned_images >= 27, "{pinned_images}");
+    // Where only pins held Kyverno in Audit, the pinned chart pods meet every rule.
+    let held = o4g_gitops::components::chart_namespaces(&settings).unwrap();
+    let levels = levels(Tree::Live);
+    let objects: Vec<Value> = releases.iter().flat_map(|r| r.objects.clone()).collect();
+    let mut checked = 0;
+    for (object, pod) in charts::pods(&objects) {
+        if !held
+            .iter()
+            .any(|h| h.namespace == pod.namespace && h.held_by.is_empty())
+        {
+            continue;
+        }
+        let cfg = AuditConfig {
+            level: levels[&pod.namespace],
+            version: PssVersion::Latest,
+            allowed_registries: allowed.clone(),
+        };
+        let v = o4g_gitops::policy::audit_object(&object, &cfg);
+        assert!(v.is_empty(), "{}: {v:#?}", pod.name);
+        checked += 1;
+    }
     assert!(
-        new.is_empty(),
-        "images not pinned (tag + digest, allowed registry): {new:#?}"
+        checked >= 2,
+        "the controller's and the listener's pods: {checked}"
     );
+}
+
+#[test]
+fn kyverno_denies_where_chart_pods_meet_every_rule_and_each_audit_hold_is_real() {
+    // The derivation of Deny and Audit (`ChartNamespace`), against the real chart pods: in a
+    // namespace Kyverno denies, no chart pod breaks a rule; in a chart namespace held in Audit,
+    // every rule a pod breaks is a pin rule of an image awaiting its digest or a rule of
+    // `held_by`, each `held_by` rule is broken by some pod, and each awaiting image runs there.
+    // So the namespace may go to Deny by itself as soon as its last image is pinned.
+    need_charts!();
+    for tree in Tree::ALL {
+        admission(tree);
+    }
+}
+
+fn admission(tree: Tree) {
+    let settings = tree.settings();
+    let enforced = o4g_gitops::components::enforced_namespaces(&settings).unwrap();
+    let held = o4g_gitops::components::chart_namespaces(&settings).unwrap();
+    let levels = levels(tree);
+    let objects: Vec<Value> = chart_objects(tree).into_iter().cloned().collect();
+    let mut bad = Vec::new();
+    let mut broken: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut running: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut denied = 0;
+    for (object, pod) in charts::pods(&objects) {
+        let cfg = AuditConfig {
+            level: levels[&pod.namespace],
+            version: PssVersion::Latest,
+            allowed_registries: settings.allowed_registries(),
+        };
+        running
+            .entry(pod.namespace.clone())
+            .or_default()
+            .extend(images_of(&charts::Release {
+                helm_release: Value::Null,
+                name: String::new(),
+                namespace: String::new(),
+                objects: vec![object.clone()],
+                crds: vec![],
+            }));
+        let violations = o4g_gitops::policy::audit_object(&object, &cfg);
+        if enforced.contains(&pod.namespace.as_str()) {
+            denied += 1;
+            bad.extend(violations.iter().map(|v| format!("denied: {v}")));
+            continue;
+        }
+        let Some(h) = held.iter().find(|h| h.namespace == pod.namespace) else {
+            continue;
+        };
+        let awaiting: Vec<String> = h.awaiting().iter().map(ToString::to_string).collect();
+        for v in violations {
+            let pin_rule = v.rule.starts_with("image-");
+            if pin_rule
+                && awaiting
+                    .iter()
+                    .any(|i| v.message.contains(&format!("\"{i}\"")))
+            {
+                continue;
+            }
+            if h.held_by.iter().any(|(rule, _)| *rule == v.rule) {
+                broken
+                    .entry(h.namespace)
+                    .or_default()
+                    .insert(v.rule.clone());
+                continue;
+            }
+            bad.push(format!("held by nothing declared: {v}"));
+        }
+    }
+    for h in &held {
+        for (rule, _) in &h.held_by {
+            assert!(
+                broken.get(h.namespace).is_some_and(|b| b.contains(*rule)),
+                "{}: held in Audit by `{rule}`, which no chart pod there breaks any more: \
+                 remove it from `held_by`",
+                h.namespace
+            );
+        }
+        for i in h.awaiting() {
+            assert!(
+                running
+                    .get(h.namespace)
+                    .is_some_and(|r| r.contains(&i.to_string())),
+                "{}: {i} awaits its digest but runs in no pod there",
+                h.namespace
+            );
+        }
+    }
+    assert!(bad.is_empty(), "{}:\n{}", tree.label(), bad.join("\n"));
     assert!(
-        fixed.is_empty(),
-        "pinned now, remove from tests/charts/unpinned-images.txt: {fixed:#?}"
+        denied > 0,
+        "{}: some chart pods are in a denied namespace",
+        tree.label()
     );
 }
 

@@ -205,6 +205,17 @@ fn images_lists_every_pinned_image_once() {
     for image in o4g_gitops::images::ALL {
         assert!(lines.contains(&image.to_string().as_str()), "{image}");
     }
+    // Every chart image once pinned, and none still awaiting its digest.
+    for i in o4g_gitops::components::chart_images()
+        .into_iter()
+        .flat_map(|(_, images)| images)
+    {
+        assert_eq!(
+            lines.contains(&i.to_string().as_str()),
+            i.pinned().is_some(),
+            "{i}"
+        );
+    }
     for l in &lines {
         assert!(
             o4g_gitops::policy::images::has_digest(l) && o4g_gitops::policy::images::has_tag(l),
@@ -1660,4 +1671,382 @@ fn a_failed_review_replaces_the_comment_with_a_failure_note() {
     }
     let (_, body) = run_comment_job(script, "success", None, "");
     assert_eq!(body, failed);
+}
+
+/// The files of `src/components/` that declare chart images (`chart_image!`), as (path
+/// relative to the root, text).
+fn chart_image_files() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(common::root().join("src/components")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if declarations(&text) > 0 {
+            let rel = format!(
+                "src/components/{}",
+                p.file_name().unwrap().to_string_lossy()
+            );
+            out.push((rel, text));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// How many lines of `text` are a `chart_image!` declaration (the macro's call on its own
+/// line, as the manager reads it; unit tests' `crate::chart_image!` uses are not).
+fn declarations(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("chart_image!(\""))
+        .count()
+}
+
+/// The matches of the chart-image manager (the one with an `indentation` capture).
+fn chart_image_matches(file: &str, text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    matches_for(file, text)
+        .into_iter()
+        .filter(|c| c.contains_key("indentation"))
+        .collect()
+}
+
+#[test]
+fn renovate_reads_every_chart_image_with_or_without_its_digest() {
+    // Every image a chart runs (components::chart_images) is read by a manager with its tag,
+    // and its digest when it has one; every chart_image! line is read; the comment's depName is
+    // the macro's name, which the autoReplaceStringTemplate writes back from depName.
+    let files = chart_image_files();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut found = Vec::new();
+    let mut awaiting_lines = 0;
+    let pair = regex::Regex::new(
+        r#"// renovate: datasource=docker depName=(\S+)\n\s*chart_image!\("([^"]+)""#,
+    )
+    .unwrap();
+    for (rel, text) in &files {
+        let chart_lines = chart_image_matches(rel, text);
+        assert_eq!(
+            chart_lines.len(),
+            declarations(text),
+            "{rel}: every chart_image! line is read"
+        );
+        awaiting_lines += chart_lines
+            .iter()
+            .filter(|c| !c.contains_key("currentDigest"))
+            .count();
+        for c in pair.captures_iter(text) {
+            assert_eq!(&c[1], &c[2], "{rel}: the comment names the macro's image");
+        }
+    }
+    // The pinned ones may be pinned_image! lines (src/images.rs, cert-manager's, Traefik's).
+    for e in std::fs::read_dir(common::root().join("src/components")).unwrap() {
+        let p = e.unwrap().path();
+        let rel = format!(
+            "src/components/{}",
+            p.file_name().unwrap().to_string_lossy()
+        );
+        found.extend(matches_for(&rel, &std::fs::read_to_string(&p).unwrap()));
+    }
+    let images = std::fs::read_to_string(common::root().join("src/images.rs")).unwrap();
+    found.extend(matches_for("src/images.rs", &images));
+    let mut awaiting = 0;
+    for (chart, declared) in o4g_gitops::components::chart_images() {
+        for i in declared {
+            awaiting += usize::from(i.digest().is_none());
+            assert!(
+                found.iter().any(|c| {
+                    c["depName"] == i.name()
+                        && c["currentValue"] == i.tag()
+                        && c.get("currentDigest").map(String::as_str) == i.digest()
+                }),
+                "{} ({}): {i} is read by no manager",
+                chart.name,
+                i.name()
+            );
+        }
+    }
+    assert_eq!(awaiting, awaiting_lines, "each awaiting image is one line");
+    // A pinned line is read with its digest (the same regex, the optional group).
+    let (rel, text) = &files[0];
+    let pinned = regex::Regex::new(r#"(chart_image!\("[^"]+", "[^"]+")\)"#)
+        .unwrap()
+        .replace_all(text, format!("$1, \"sha256:{}\")", "cd".repeat(32)));
+    let after = chart_image_matches(rel, &pinned);
+    assert!(!after.is_empty());
+    assert!(
+        after
+            .iter()
+            .all(|c| c.get("currentDigest") == Some(&format!("sha256:{}", "cd".repeat(32)))),
+        "{after:#?}"
+    );
+}
+
+/// Renovate's dist folder (the package `.ci/run` installs, found through its validator).
+fn renovate_dist() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("renovate-config-validator"))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+}
+
+/// Runs `tests/renovate/autoreplace.mjs`: Renovate's extraction and `doAutoReplace` on `text`.
+fn renovate_autoreplace(
+    dist: &std::path::Path,
+    manager: &serde_json::Value,
+    file: &str,
+    text: &str,
+    updates: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    let mut child = Command::new("node")
+        .arg(common::root().join("tests/renovate/autoreplace.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .env("LOG_LEVEL", "fatal")
+        .spawn()
+        .unwrap();
+    let req = serde_json::json!({
+        "renovate": dist, "manager": manager, "packageFile": file, "content": text,
+        "updates": updates,
+    });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A made-up digest, distinct per image.
+fn fake_digest(seed: &str) -> String {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(seed.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+#[test]
+fn renovates_own_code_pins_each_awaiting_chart_image_in_place() {
+    // Renovate's own code (its regex extraction and the branch worker's doAutoReplace, from the
+    // package .ci/run installs) on each file of chart images: the pinDigest update of every image
+    // awaiting its digest turns its line into `chart_image!(name, tag, digest)` (the
+    // autoReplaceStringTemplate), which Renovate itself re-reads with the new digest
+    // (auto-replace.js `confirmIfDepUpdated`), which is valid Rust and passes the checks the macro
+    // runs at compile time; nothing else of the file changes. Then a version bump of a pinned
+    // line writes the new tag and digest. Without the template, the same pin fails as
+    // renovatebot/renovate#24942 describes (`update-failure`).
+    //
+    // How Renovate 44.121.2 does it (dist/): with `pinDigests` and no currentDigest, lookup adds
+    // a `pinDigest` update whose newValue is the currentValue (workers/repository/process/lookup/
+    // index.js:274-283); doAutoReplace compiles autoReplaceStringTemplate over the update
+    // (workers/repository/update/branch/auto-replace.js:175; handlebars with noEscape,
+    // util/template/index.js:231), puts it in place of the whole match (replaceString,
+    // auto-replace.js:294-301) and keeps it only if the file re-extracted has the new digest
+    // (confirmIfDepUpdated, :88-97). Without a template only an existing currentDigest is
+    // replaced (:195-206), so a line without one stays as it was and the update throws
+    // WORKER_FILE_UPDATE_FAILED (:314). `indentation` is a match field
+    // (modules/manager/custom/utils.js:4-15), kept when it is white space
+    // (custom/regex/utils.js:20-21).
+    let Some(dist) = renovate_dist() else {
+        skip_or_fail!("renovate is not installed (npm renovate; see .ci/run)");
+    };
+    if !common::has_tool("node", "--version") {
+        skip_or_fail!("node is not installed");
+    }
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let manager = cfg["customManagers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["matchStrings"][0]
+                .as_str()
+                .unwrap()
+                .contains("chart_image!")
+        })
+        .expect("a manager for chart_image! lines")
+        .clone();
+    let line =
+        regex::Regex::new(r#"chart_image!\("([^"]+)", "([^"]+)"(?:, "([^"]+)")?\)"#).unwrap();
+    let mut pinned_total = 0;
+    for (rel, text) in chart_image_files() {
+        let awaiting: Vec<String> = chart_image_matches(&rel, &text)
+            .into_iter()
+            .filter(|c| !c.contains_key("currentDigest"))
+            .map(|c| c["depName"].clone())
+            .collect();
+        if awaiting.is_empty() {
+            continue;
+        }
+        let updates: Vec<serde_json::Value> = awaiting
+            .iter()
+            .map(|d| serde_json::json!({"depName": d, "updateType": "pinDigest", "newDigest": fake_digest(d)}))
+            .collect();
+        let out = renovate_autoreplace(&dist, &manager, &rel, &text, updates.clone().into())
+            .unwrap_or_else(|e| panic!("{rel}: Renovate failed to pin: {e}"));
+        let content = out["content"].as_str().unwrap();
+        for d in &awaiting {
+            assert!(
+                out["after"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|dep| dep["depName"] == *d && dep["currentDigest"] == fake_digest(d)),
+                "{rel}: {d} not pinned: {}",
+                out["after"]
+            );
+        }
+        // Only the awaiting lines changed, each into a pinned line the macro accepts.
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (text.lines().collect(), content.lines().collect());
+        assert_eq!(old.len(), new.len(), "{rel}");
+        let changed: Vec<(&str, &str)> = old
+            .iter()
+            .zip(&new)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| (*a, *b))
+            .collect();
+        assert_eq!(changed.len(), awaiting.len(), "{rel}: {changed:#?}");
+        for (before, after) in &changed {
+            let b = line.captures(before).expect("an awaiting line changed");
+            let a = line
+                .captures(after)
+                .unwrap_or_else(|| panic!("{rel}: {after}"));
+            assert!(
+                b.get(3).is_none() && a[1] == b[1] && a[2] == b[2],
+                "{before} -> {after}"
+            );
+            assert_eq!(&a[3], fake_digest(&a[1]));
+            let name: &'static str = Box::leak(a[1].to_string().into_boxed_str());
+            o4g_gitops::image::ChartImage::check(name, &a[2], Some(&a[3]))
+                .unwrap_or_else(|e| panic!("{after}: {e}"));
+            assert_eq!(
+                after.len() - after.trim_start().len(),
+                before.len() - before.trim_start().len(),
+                "indentation kept"
+            );
+        }
+        syn::parse_file(content).unwrap_or_else(|e| panic!("{rel} after the pin: {e}"));
+        pinned_total += awaiting.len();
+        if pinned_total > awaiting.len() {
+            // The bump and the failure without the template: once (each start of Renovate's
+            // code takes seconds).
+            continue;
+        }
+
+        // The next chart bump on the pinned line: new tag and new digest together.
+        let d = &awaiting[0];
+        let bumped = renovate_autoreplace(
+            &dist,
+            &manager,
+            &rel,
+            content,
+            serde_json::json!([{"depName": d, "updateType": "minor", "newValue": "v99.0.0", "newDigest": fake_digest("next")}]),
+        )
+        .unwrap_or_else(|e| panic!("{rel}: Renovate failed to bump: {e}"));
+        assert!(
+            bumped["content"].as_str().unwrap().contains(&format!(
+                "chart_image!(\"{d}\", \"v99.0.0\", \"{}\")",
+                fake_digest("next")
+            )),
+            "{rel}: {d} not bumped"
+        );
+
+        // Without the template Renovate cannot write a digest the line does not have.
+        let mut plain = manager.clone();
+        plain
+            .as_object_mut()
+            .unwrap()
+            .remove("autoReplaceStringTemplate");
+        let err = renovate_autoreplace(&dist, &plain, &rel, &text, updates.into())
+            .expect_err("a pin without autoReplaceStringTemplate must fail");
+        assert!(err.contains("update-failure"), "{err}");
+    }
+    assert!(pinned_total >= 20, "{pinned_total}");
+}
+
+/// Whether a `matchDepNames` entry (a name, or a `/regex/`) takes `dep`.
+fn dep_matches(pattern: &str, dep: &str) -> bool {
+    if pattern.len() > 1 && pattern.starts_with('/') && pattern.ends_with('/') {
+        regex::Regex::new(&pattern[1..pattern.len() - 1])
+            .unwrap()
+            .is_match(dep)
+    } else {
+        pattern == dep
+    }
+}
+
+#[test]
+fn every_chart_image_moves_with_its_chart_and_gets_its_digest_pinned() {
+    // Each image declared with chart_image! is in one Renovate group with its chart (the pin and
+    // every bump come in the chart's PR), and pinDigests is on for its file.
+    let cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("renovate.json")).unwrap(),
+    )
+    .unwrap();
+    let rules = cfg["packageRules"].as_array().unwrap();
+    let charts_text = std::fs::read_to_string(common::root().join("src/charts.rs")).unwrap();
+    let chart_deps: Vec<String> = matches_for("src/charts.rs", &charts_text)
+        .into_iter()
+        .map(|c| c["depName"].clone())
+        .collect();
+    let mut declared: Vec<(String, String)> = Vec::new();
+    for (rel, text) in chart_image_files() {
+        assert!(
+            rules.iter().any(|r| r["pinDigests"] == true
+                && r["matchFileNames"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|f| f == "src/components/*.rs"))),
+            "{rel}: pinDigests is on for the chart-image files"
+        );
+        declared.extend(
+            chart_image_matches(&rel, &text)
+                .into_iter()
+                .map(|c| (rel.clone(), c["depName"].clone())),
+        );
+    }
+    let mut checked = 0;
+    for (chart, images) in o4g_gitops::components::chart_images() {
+        let chart_dep = chart_deps
+            .iter()
+            .find(|d| **d == chart.name || d.ends_with(&format!("/{}", chart.name)))
+            .unwrap_or_else(|| panic!("{}: no Renovate line in src/charts.rs", chart.name));
+        for i in images {
+            if !declared.iter().any(|(_, d)| *d == i.name()) {
+                continue;
+            }
+            let group = rules.iter().find(|r| {
+                r["groupName"].is_string()
+                    && r["matchDepNames"].as_array().is_some_and(|names| {
+                        let takes =
+                            |d: &str| names.iter().any(|p| dep_matches(p.as_str().unwrap(), d));
+                        takes(chart_dep) && takes(&i.name())
+                    })
+            });
+            assert!(
+                group.is_some(),
+                "{}: {} is in no group with {chart_dep}",
+                chart.name,
+                i.name()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked,
+        declared.len(),
+        "every chart_image! line belongs to a chart"
+    );
 }

@@ -271,9 +271,10 @@ fn chart_and_image_versions_live_in_one_place_each_with_a_renovate_comment() {
         }
         assert!(n >= 5, "{file}: {n}");
     }
-    // No version literal of a chart appears anywhere else in src/. An image pinned beside its
-    // chart (`pinned_image!` with its Renovate comment, cert-manager's) carries its own tag,
-    // which tests/ci.rs `chart_images_move_with_their_chart` ties to the chart version.
+    // No version literal of a chart appears anywhere else in src/. An image declared beside its
+    // chart (`pinned_image!` or `chart_image!` with its Renovate comment) carries its own tag,
+    // grouped with the chart in renovate.json (tests/ci.rs
+    // `every_chart_image_moves_with_its_chart_and_gets_its_digest_pinned`).
     for chart in o4g_gitops::charts::ALL {
         for entry in walkdir::WalkDir::new(common::root().join("src")) {
             let entry = entry.unwrap();
@@ -281,7 +282,10 @@ fn chart_and_image_versions_live_in_one_place_each_with_a_renovate_comment() {
                 let text: String = std::fs::read_to_string(entry.path())
                     .unwrap()
                     .lines()
-                    .filter(|l| !l.contains(": PinnedImage = pinned_image!("))
+                    .filter(|l| {
+                        !l.contains(": PinnedImage = pinned_image!(")
+                            && !l.trim_start().starts_with("chart_image!(\"")
+                    })
                     .collect::<Vec<_>>()
                     .join("\n");
                 assert!(
@@ -291,6 +295,71 @@ fn chart_and_image_versions_live_in_one_place_each_with_a_renovate_comment() {
                     chart.version
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn kyverno_deny_and_its_docs_come_from_the_chart_namespaces() {
+    // Where Kyverno denies is derived (components::enforced_namespaces: the parts' own
+    // namespaces and the chart namespaces nothing holds in Audit); the committed policies and
+    // both docs say it from the same data: each chart namespace held in Audit with its images
+    // awaiting their digest and its other rules, and the list of awaiting images.
+    let settings = o4g_gitops::settings::Settings::load(&common::root()).unwrap();
+    let enforced = o4g_gitops::components::enforced_namespaces(&settings).unwrap();
+    let held = o4g_gitops::components::chart_namespaces(&settings).unwrap();
+    for doc in docs_in("out/infrastructure/configs/policies/image-digest.yaml") {
+        let values: Vec<&str> =
+            doc["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"][0]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+        if doc["spec"]["validationActions"][0] == "Deny" {
+            assert_eq!(values, enforced);
+        } else {
+            assert!(enforced.iter().all(|ns| values.contains(ns)), "{values:?}");
+        }
+    }
+    let infra = std::fs::read_to_string(common::root().join("out/docs/infrastructure.md")).unwrap();
+    let deny_line = infra.lines().find(|l| l.starts_with("`Deny` in ")).unwrap();
+    for ns in &enforced {
+        assert!(deny_line.contains(&format!("`{ns}`")), "{deny_line}");
+    }
+    for h in &held {
+        let line = infra
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{}` is audited", h.namespace)));
+        if h.denies() {
+            assert!(line.is_none() && enforced.contains(&h.namespace));
+            continue;
+        }
+        let line = line.unwrap_or_else(|| panic!("{} is not said to be audited", h.namespace));
+        assert!(!deny_line.contains(&format!("`{}`", h.namespace)));
+        for i in h.awaiting() {
+            assert!(line.contains(&format!("`{i}`")), "{line}");
+        }
+        for (rule, why) in &h.held_by {
+            assert!(line.contains(&format!("`{rule}`: {why}")), "{line}");
+        }
+    }
+    let awaiting: Vec<String> = o4g_gitops::components::chart_images()
+        .into_iter()
+        .flat_map(|(_, images)| images)
+        .filter(|i| i.digest().is_none())
+        .map(|i| i.to_string())
+        .collect();
+    let ci = std::fs::read_to_string(common::root().join("out/docs/ci.md")).unwrap();
+    if awaiting.is_empty() {
+        assert!(ci.contains("Every chart image is pinned."));
+    } else {
+        let line = ci
+            .lines()
+            .find(|l| l.starts_with(&format!("Awaiting their digest ({}): ", awaiting.len())))
+            .expect("the awaiting images in docs/ci.md");
+        for i in &awaiting {
+            assert!(line.contains(&format!("`{i}`")), "{i}");
         }
     }
 }

@@ -5,6 +5,7 @@ use super::helm::HelmComponent;
 use super::namespaces::PlatformNamespace;
 use super::params::Plan;
 use crate::Error;
+use crate::image::ChartImage;
 use crate::object::Object;
 use crate::secrets::RequiredSecret;
 use crate::tree::Tree;
@@ -39,6 +40,10 @@ pub struct Contribution {
     pub configs: Vec<(&'static str, String, Vec<Object>)>,
     /// Namespaces where Kyverno denies what the rules refuse (every pod there is built by us).
     pub enforced_namespaces: Vec<&'static str>,
+    /// Namespaces of chart pods, with the images the charts run there and what else holds
+    /// them in Kyverno's Audit: each goes to Deny by itself once nothing holds it
+    /// ([`ChartNamespace::denies`]).
+    pub chart_namespaces: Vec<ChartNamespace>,
     /// Other files and folders it writes (the apps tree, runbooks, scripts).
     pub tree: Tree,
     /// The Secrets it reads.
@@ -57,5 +62,100 @@ impl Contribution {
             .chain(self.releases.iter().map(|(r, _)| r.namespace.clone()))
             .chain(self.other_namespaces.iter().cloned())
             .collect()
+    }
+}
+
+/// A namespace whose pods a chart renders, and what holds Kyverno in `Audit` there.
+/// `tests/charts.rs` renders the charts and checks the declaration against their pods: every
+/// rule a pod there breaks is a pin rule of an image awaiting its digest or a rule of
+/// `held_by`, and every `held_by` rule is broken by some pod (so a fixed one must go).
+#[derive(Debug, Clone)]
+pub struct ChartNamespace {
+    /// The namespace.
+    pub namespace: &'static str,
+    /// Every image the charts run there, as declared beside them.
+    pub images: Vec<ChartImage>,
+    /// Rules of `src/policy/` the chart's pods there break besides pins (rule name, why).
+    pub held_by: Vec<(&'static str, &'static str)>,
+}
+
+impl ChartNamespace {
+    /// The images still awaiting their digest.
+    pub fn awaiting(&self) -> Vec<ChartImage> {
+        self.images
+            .iter()
+            .filter(|i| i.digest().is_none())
+            .copied()
+            .collect()
+    }
+
+    /// Kyverno denies here: every image is pinned and no other rule holds it in Audit.
+    pub fn denies(&self) -> bool {
+        self.held_by.is_empty() && self.awaiting().is_empty()
+    }
+}
+
+/// Where Kyverno denies: the namespaces the parts put under Deny, then the chart namespaces
+/// that nothing holds in Audit any more.
+pub fn enforced_namespaces<'a>(
+    parts: impl IntoIterator<Item = &'a Contribution>,
+) -> Vec<&'static str> {
+    let mut declared = Vec::new();
+    let mut derived = Vec::new();
+    for c in parts {
+        declared.extend(c.enforced_namespaces.iter().copied());
+        derived.extend(
+            c.chart_namespaces
+                .iter()
+                .filter(|n| n.denies())
+                .map(|n| n.namespace),
+        );
+    }
+    declared.extend(derived);
+    declared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn part(images: Vec<ChartImage>, held_by: Vec<(&'static str, &'static str)>) -> Contribution {
+        Contribution {
+            enforced_namespaces: vec!["own"],
+            chart_namespaces: vec![ChartNamespace {
+                namespace: "charted",
+                images,
+                held_by,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_chart_namespace_goes_to_deny_when_its_last_image_is_pinned() {
+        let awaiting =
+            crate::chart_image!("ghcr.io/actions/gha-runner-scale-set-controller", "1.0.0");
+        let pinned = crate::chart_image!(
+            "ghcr.io/actions/gha-runner-scale-set-controller",
+            "1.0.0",
+            D
+        );
+        let other = crate::chart_image!("quay.io/thanos/thanos", "v0.42.4", D);
+        assert_eq!(
+            enforced_namespaces(&[part(vec![other, awaiting], vec![])]),
+            ["own"]
+        );
+        // Renovate's pin PR: the same declaration with its digest.
+        assert_eq!(
+            enforced_namespaces(&[part(vec![other, pinned], vec![])]),
+            ["own", "charted"]
+        );
+        // Another rule still holds it.
+        assert_eq!(
+            enforced_namespaces(&[part(vec![other, pinned], vec![("requests-limits", "why")])]),
+            ["own"]
+        );
     }
 }

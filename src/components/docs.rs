@@ -168,12 +168,24 @@ pub struct Infrastructure<'a> {
     pub enforce_version: &'a str,
     /// The namespaces Kyverno enforces in.
     pub enforced: Vec<&'a str>,
+    /// The chart namespaces Kyverno audits, with what holds each there.
+    pub held: Vec<HeldRow>,
     /// The namespaces Kyverno leaves alone, with why.
     pub excluded: Vec<(&'a str, &'a str)>,
     /// The staging and the production ClusterIssuer.
     pub issuers: (&'a str, &'a str),
     /// The Gateway API version (its CRDs come with Traefik).
     pub gateway_api: &'a str,
+}
+
+/// A namespace of chart pods Kyverno audits rather than denies, and why.
+pub struct HeldRow {
+    /// The namespace.
+    pub namespace: &'static str,
+    /// Its chart images still awaiting their digest.
+    pub awaiting: Vec<String>,
+    /// The other rules its chart pods break (rule, why).
+    pub rules: Vec<(&'static str, &'static str)>,
 }
 
 /// `out/docs/infrastructure.md`.
@@ -184,6 +196,7 @@ struct InfrastructureDoc<'a> {
     namespaces: &'a [NamespaceRow],
     enforce_version: &'a str,
     enforced: Vec<&'a str>,
+    held: Vec<HeldRow>,
     excluded: Vec<(&'a str, &'a str)>,
     staging: &'a str,
     prod: &'a str,
@@ -205,6 +218,7 @@ pub fn infrastructure(settings: &Settings, input: Infrastructure<'_>) -> Result<
         namespaces: input.namespaces,
         enforce_version: input.enforce_version,
         enforced: input.enforced,
+        held: input.held,
         excluded: input.excluded,
         staging: input.issuers.0,
         prod: input.issuers.1,
@@ -384,13 +398,16 @@ pub fn secrets(
 struct CiDoc<'a> {
     git_url: &'a str,
     branch: &'a str,
+    /// The chart images declared without a digest yet.
+    awaiting: Vec<String>,
 }
 
 /// Renders `out/docs/ci.md`: the workflows, Trivy, Renovate and the render App.
-pub fn ci(settings: &Settings) -> Result<String, Error> {
+pub fn ci(settings: &Settings, awaiting: Vec<String>) -> Result<String, Error> {
     CiDoc {
         git_url: settings.cluster.git.url.as_str(),
         branch: settings.cluster.git.branch.as_str(),
+        awaiting,
     }
     .render()
     .map_err(|e| Error::Build(format!("docs/ci.md: {e}")))

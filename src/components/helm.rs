@@ -17,6 +17,27 @@ const SOURCE_INTERVAL: Duration = Duration::hours(12);
 /// How often releases are reconciled (drift correction). Default: 30 min.
 const RELEASE_INTERVAL: Duration = Duration::minutes(30);
 
+/// An image in the `{registry, repository, tag}` shape of the charts whose templates print
+/// `registry/repository:tag` and have no digest field (Longhorn, Kyverno): the tag carries
+/// `@sha256:…` once the image is pinned, so the rendered reference is exactly the declared one
+/// (`tests/charts.rs` compares them).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryRepositoryTag {
+    registry: &'static str,
+    repository: &'static str,
+    tag: String,
+}
+
+impl From<crate::image::ChartImage> for RegistryRepositoryTag {
+    fn from(i: crate::image::ChartImage) -> Self {
+        Self {
+            registry: i.registry(),
+            repository: i.repository(),
+            tag: i.tag_with_digest(),
+        }
+    }
+}
+
 /// Requests and limits in the shape every chart uses (`{requests: {cpu, memory}, limits: …}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ChartResources {

@@ -6,7 +6,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::helm::{HelmComponent, Remediate};
+use super::helm::{HelmComponent, RegistryRepositoryTag, Remediate};
 use super::namespaces::{Level, PlatformNamespace, PodSecurity};
 use crate::Error;
 use crate::object::Object;
@@ -35,10 +35,83 @@ pub fn namespace() -> PlatformNamespace {
     }
 }
 
+/// The images Longhorn runs, declared beside its chart: the tag, and the digest once Renovate
+/// has pinned it (`renovate.json`, the chart-image manager; grouped with the chart). Passed to
+/// the chart through `image.*` (below), so what runs is exactly what is declared.
+/// Not verified here: that the manager accepts a `tag@digest` reference for the images it
+/// deploys itself (engine, instance and share managers, CSI sidecars, passed as arguments);
+/// the `longhorn` group's pin PR is not automerged, so it is tried on the cluster first.
+#[rustfmt::skip] // Renovate reads the comment and the line below it
+pub mod images {
+    use crate::chart_image;
+    use crate::image::ChartImage;
+
+    /// The manager (also the driver deployer, the upgrade and uninstall jobs).
+    pub const MANAGER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/longhorn-manager
+        chart_image!("docker.io/longhornio/longhorn-manager", "v1.12.1");
+    /// The engine.
+    pub const ENGINE: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/longhorn-engine
+        chart_image!("docker.io/longhornio/longhorn-engine", "v1.12.1");
+    /// The UI.
+    pub const UI: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/longhorn-ui
+        chart_image!("docker.io/longhornio/longhorn-ui", "v1.12.1");
+    /// The instance manager.
+    pub const INSTANCE_MANAGER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/longhorn-instance-manager
+        chart_image!("docker.io/longhornio/longhorn-instance-manager", "v1.12.1");
+    /// The share manager (RWX volumes).
+    pub const SHARE_MANAGER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/longhorn-share-manager
+        chart_image!("docker.io/longhornio/longhorn-share-manager", "v1.12.1");
+    /// The backing image manager.
+    pub const BACKING_IMAGE_MANAGER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/backing-image-manager
+        chart_image!("docker.io/longhornio/backing-image-manager", "v1.12.1");
+    /// The support bundle kit.
+    pub const SUPPORT_BUNDLE_KIT: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/support-bundle-kit
+        chart_image!("docker.io/longhornio/support-bundle-kit", "v0.0.92");
+    /// CSI attacher.
+    pub const CSI_ATTACHER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/csi-attacher
+        chart_image!("docker.io/longhornio/csi-attacher", "v4.12.0");
+    /// CSI provisioner.
+    pub const CSI_PROVISIONER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/csi-provisioner
+        chart_image!("docker.io/longhornio/csi-provisioner", "v5.3.0");
+    /// CSI node driver registrar.
+    pub const CSI_NODE_DRIVER_REGISTRAR: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/csi-node-driver-registrar
+        chart_image!("docker.io/longhornio/csi-node-driver-registrar", "v2.17.0");
+    /// CSI resizer.
+    pub const CSI_RESIZER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/csi-resizer
+        chart_image!("docker.io/longhornio/csi-resizer", "v2.2.1");
+    /// CSI snapshotter.
+    pub const CSI_SNAPSHOTTER: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/csi-snapshotter
+        chart_image!("docker.io/longhornio/csi-snapshotter", "v8.6.0");
+    /// CSI liveness probe.
+    pub const CSI_LIVENESS_PROBE: ChartImage =
+        // renovate: datasource=docker depName=docker.io/longhornio/livenessprobe
+        chart_image!("docker.io/longhornio/livenessprobe", "v2.19.0");
+
+    /// Every one.
+    pub const ALL: [ChartImage; 13] = [
+        MANAGER, ENGINE, UI, INSTANCE_MANAGER, SHARE_MANAGER, BACKING_IMAGE_MANAGER,
+        SUPPORT_BUNDLE_KIT, CSI_ATTACHER, CSI_PROVISIONER, CSI_NODE_DRIVER_REGISTRAR, CSI_RESIZER,
+        CSI_SNAPSHOTTER, CSI_LIVENESS_PROBE,
+    ];
+}
+
 /// The chart values we set (everything else is the chart's default).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Values {
+    image: ImageValues,
     persistence: Persistence,
     default_settings: DefaultSettings,
     default_backup_store: DefaultBackupStore,
@@ -111,6 +184,41 @@ pub fn recurring_backup(settings: &Settings) -> crate::crd::longhorn::RecurringJ
     }
 }
 
+/// `image.longhorn.*` and `image.csi.*`: each printed `registry/repository:tag` (longhorn
+/// v1.12.1 `chart/templates/daemonset-sa.yaml:23,35-45`, `deployment-driver.yaml:19-79`,
+/// `deployment-ui.yaml:87`), so a pinned image passes `tag@digest`.
+#[derive(Debug, Serialize)]
+struct ImageValues {
+    longhorn: BTreeMap<&'static str, RegistryRepositoryTag>,
+    csi: BTreeMap<&'static str, RegistryRepositoryTag>,
+}
+
+fn image_values(pin: crate::image::Pin<'_>) -> ImageValues {
+    use images::*;
+    let map = |pairs: &[(&'static str, crate::image::ChartImage)]| {
+        pairs.iter().map(|(k, i)| (*k, pin(*i).into())).collect()
+    };
+    ImageValues {
+        longhorn: map(&[
+            ("engine", ENGINE),
+            ("manager", MANAGER),
+            ("ui", UI),
+            ("instanceManager", INSTANCE_MANAGER),
+            ("shareManager", SHARE_MANAGER),
+            ("backingImageManager", BACKING_IMAGE_MANAGER),
+            ("supportBundleKit", SUPPORT_BUNDLE_KIT),
+        ]),
+        csi: map(&[
+            ("attacher", CSI_ATTACHER),
+            ("provisioner", CSI_PROVISIONER),
+            ("nodeDriverRegistrar", CSI_NODE_DRIVER_REGISTRAR),
+            ("resizer", CSI_RESIZER),
+            ("snapshotter", CSI_SNAPSHOTTER),
+            ("livenessProbe", CSI_LIVENESS_PROBE),
+        ]),
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Persistence {
@@ -142,7 +250,16 @@ struct Enabled {
 
 /// The HelmRelease of Longhorn.
 pub fn component(settings: &Settings) -> Result<HelmComponent, Error> {
+    component_with(settings, &|i| i)
+}
+
+/// The HelmRelease of Longhorn with its images passed through `pin`.
+pub fn component_with(
+    settings: &Settings,
+    pin: crate::image::Pin<'_>,
+) -> Result<HelmComponent, Error> {
     let values = Values {
+        image: image_values(pin),
         default_backup_store: DefaultBackupStore {
             backup_target: backup_target(settings),
             backup_target_credential_secret: BACKUP_SECRET,
@@ -235,6 +352,20 @@ impl super::contribution::Component for Longhorn {
         keys.sort();
         Ok(super::contribution::Contribution {
             releases: vec![(component(plan.settings)?, vec![])],
+            chart_namespaces: vec![super::contribution::ChartNamespace {
+                namespace: namespace().name,
+                images: images::ALL.to_vec(),
+                held_by: vec![
+                    (
+                        "run-as-non-root",
+                        "the manager, the driver deployer, the UI and the upgrade and uninstall jobs run as root (the manager is privileged to attach block devices)",
+                    ),
+                    (
+                        "requests-limits",
+                        "the chart sets no requests or limits on its pods",
+                    ),
+                ],
+            }],
             configs: vec![(
                 "backups",
                 "recurringjobs.yaml".into(),

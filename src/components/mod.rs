@@ -49,6 +49,14 @@ pub fn pinned_images(settings: Option<&Settings>) -> Vec<String> {
     let mut out: Vec<String> = crate::images::ALL.iter().map(ToString::to_string).collect();
     out.extend(cert_manager::pinned_images());
     out.extend(traefik::images::ALL.iter().map(ToString::to_string));
+    // The chart images once Renovate has pinned them (chart_image! with its digest).
+    out.extend(
+        chart_images()
+            .into_iter()
+            .flat_map(|(_, images)| images)
+            .filter_map(|i| i.pinned())
+            .map(|i| i.to_string()),
+    );
     out.extend(settings.into_iter().flat_map(environment_images));
     out.sort();
     out.dedup();
@@ -166,6 +174,61 @@ pub fn missing_secrets(
     Ok(Parts::new(settings)?.missing_secrets())
 }
 
+/// The namespaces of chart pods with what holds Kyverno in Audit there, in the order of [`all`].
+pub fn chart_namespaces(settings: &Settings) -> Result<Vec<contribution::ChartNamespace>, Error> {
+    Ok(contributions(&Plan::new(settings))?
+        .into_iter()
+        .flat_map(|(_, c)| c.chart_namespaces)
+        .collect())
+}
+
+/// The namespaces where Kyverno denies (what `components::build` writes into the policies).
+pub fn enforced_namespaces(settings: &Settings) -> Result<Vec<&'static str>, Error> {
+    let parts = contributions(&Plan::new(settings))?;
+    Ok(contribution::enforced_namespaces(
+        parts.iter().map(|(_, c)| c),
+    ))
+}
+
+/// Every image each chart runs, as declared beside it (pinned, or awaiting its digest); the
+/// ratchet of `tests/charts.rs` compares them with what Helm renders. Images a chart pins
+/// itself (ingress-nginx's webhook job) move with the chart and are not declared.
+pub fn chart_images() -> Vec<(crate::charts::Chart, Vec<crate::image::ChartImage>)> {
+    use crate::image::ChartImage;
+    vec![
+        (crate::charts::LONGHORN, longhorn::images::ALL.to_vec()),
+        (
+            crate::charts::INGRESS_NGINX,
+            vec![ChartImage::from_pinned(
+                crate::images::INGRESS_NGINX_CONTROLLER,
+            )],
+        ),
+        (
+            crate::charts::TRAEFIK,
+            traefik::images::ALL.map(ChartImage::from_pinned).to_vec(),
+        ),
+        (
+            crate::charts::CERT_MANAGER,
+            cert_manager::images::ALL
+                .map(ChartImage::from_pinned)
+                .to_vec(),
+        ),
+        (crate::charts::KYVERNO, policy_engine::images::ALL.to_vec()),
+        (
+            crate::charts::KUBE_PROMETHEUS_STACK,
+            monitoring::images::ALL.to_vec(),
+        ),
+        (
+            crate::charts::ARC_CONTROLLER,
+            vec![runner::images::CONTROLLER],
+        ),
+        (
+            crate::charts::ARC_RUNNER_SET,
+            vec![ChartImage::from_pinned(crate::images::ACTIONS_RUNNER)],
+        ),
+    ]
+}
+
 /// Every namespace the platform creates, in the order of [`all`].
 pub fn all_namespaces(settings: &Settings) -> Result<Vec<namespaces::PlatformNamespace>, Error> {
     Ok(Parts::new(settings)?.namespaces())
@@ -273,11 +336,9 @@ fn build_parts(
     )?;
 
     // Configs: objects that need the controllers' CRDs, one folder per kind of config.
-    // Kyverno Deny where every pod is pinned (the namespaces the parts put under it).
-    let enforced: Vec<&str> = parts
-        .iter()
-        .flat_map(|(_, c)| c.enforced_namespaces.iter().copied())
-        .collect();
+    // Kyverno Deny where every pod is pinned: the namespaces the parts put under it, and the
+    // chart namespaces nothing holds in Audit any more (no image awaiting its digest, no rule).
+    let enforced: Vec<&str> = contribution::enforced_namespaces(parts.iter().map(|(_, c)| c));
     let mut configs = Folder::new(layout::CONFIGS);
     for folder_name in layout::CONFIG_FOLDERS {
         let mut folder = Folder::new(format!("{}/{folder_name}", layout::CONFIGS));
@@ -333,6 +394,16 @@ fn build_parts(
         namespaces: &namespace_rows,
         enforce_version: namespaces::ENFORCE_VERSION,
         enforced: enforced.clone(),
+        held: parts
+            .iter()
+            .flat_map(|(_, c)| &c.chart_namespaces)
+            .filter(|n| !n.denies())
+            .map(|n| docs::HeldRow {
+                namespace: n.namespace,
+                awaiting: n.awaiting().iter().map(ToString::to_string).collect(),
+                rules: n.held_by.clone(),
+            })
+            .collect(),
         excluded: policies::EXCLUDED_NAMESPACES.to_vec(),
         issuers: (
             cert_manager::LETSENCRYPT_STAGING,
@@ -361,7 +432,13 @@ fn build_parts(
     )?;
     let secrets_doc = docs::secrets(settings, secrets::doc_rows(settings), required.clone())?;
     tree.insert("out/docs/secrets.md", secrets_doc.into_bytes())?;
-    tree.insert("out/docs/ci.md", docs::ci(settings)?.into_bytes())?;
+    let awaiting: Vec<String> = chart_images()
+        .iter()
+        .flat_map(|(_, images)| images)
+        .filter(|i| i.digest().is_none())
+        .map(ToString::to_string)
+        .collect();
+    tree.insert("out/docs/ci.md", docs::ci(settings, awaiting)?.into_bytes())?;
     tree.insert(
         "out/docs/runbooks/ingress.md",
         docs::ingress_runbook(

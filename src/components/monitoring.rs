@@ -125,6 +125,7 @@ pub fn node_exporter_namespace() -> PlatformNamespace {
 #[serde(rename_all = "camelCase")]
 pub struct Values {
     crds: Flag,
+    prometheus_operator: PrometheusOperator,
     prometheus: Prometheus,
     alertmanager: Alertmanager,
     grafana: Grafana,
@@ -148,7 +149,7 @@ pub struct Values {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct KubeStateMetrics {
-    image: ChartImage,
+    image: KpsImage,
     metric_labels_allowlist: Vec<String>,
     /// Collectors left out of the chart's list (kube-state-metrics 8.4.0 `values.yaml:471`
     /// `collectorsExclude`): without the `secrets` collector its ClusterRole no longer lists
@@ -298,7 +299,7 @@ struct PrometheusSpec {
     retention: String,
     retention_size: String,
     port_name: &'static str,
-    image: ChartImage,
+    image: KpsImage,
     storage_spec: StorageSpec,
 }
 
@@ -342,7 +343,7 @@ struct Alertmanager {
 #[serde(rename_all = "camelCase")]
 struct AlertmanagerSpec {
     port_name: &'static str,
-    image: ChartImage,
+    image: KpsImage,
     storage: StorageSpec,
     /// Secrets mounted at `/etc/alertmanager/secrets/<name>/`.
     secrets: Vec<&'static str>,
@@ -350,7 +351,7 @@ struct AlertmanagerSpec {
 
 #[derive(Debug, Serialize)]
 struct Grafana {
-    image: ChartImage,
+    image: KpsImage,
     admin: GrafanaAdmin,
     sidecar: GrafanaSidecar,
     rbac: GrafanaRbac,
@@ -407,6 +408,7 @@ struct GrafanaAdmin {
 
 #[derive(Debug, Serialize)]
 struct GrafanaSidecar {
+    image: KpsImage,
     dashboards: Dashboards,
     datasources: SidecarResource,
 }
@@ -434,35 +436,127 @@ struct SidecarResource {
 #[serde(rename_all = "camelCase")]
 struct NodeExporter {
     namespace_override: &'static str,
+    image: NodeExporterImage,
 }
 
 /// An image in the `{registry, repository, tag, sha}` shape of these charts. The charts differ
 /// in what `sha` holds: kube-prometheus-stack's own templates and Grafana's print
-/// `@sha256:{sha}` (bare hex), kube-state-metrics prints `@{sha}` (the whole digest); the
-/// chart test compares the rendered strings with [`crate::images`].
+/// `@sha256:{sha}` (bare hex), kube-state-metrics prints `@{sha}` (the whole digest); without
+/// `sha` they print `registry/repository:tag` (kube-prometheus-stack 88.5.3
+/// `templates/prometheus-operator/deployment.yaml:53-57,96-100,123-127`,
+/// `admission-webhooks/job-patch/job-createSecret.yaml:39-43`, `job-patchWebhook.yaml:47-51`;
+/// grafana 12.11.1 `templates/_pod.tpl:120-124`). The chart test compares the rendered strings
+/// with the declarations.
 #[derive(Debug, Serialize)]
-struct ChartImage {
+struct KpsImage {
     registry: &'static str,
     repository: &'static str,
     tag: &'static str,
-    sha: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha: Option<&'static str>,
 }
 
-impl ChartImage {
+impl KpsImage {
     fn hex(i: crate::image::PinnedImage) -> Self {
+        Self::declared(crate::image::ChartImage::from_pinned(i))
+    }
+    fn full(i: crate::image::PinnedImage) -> Self {
+        Self {
+            sha: Some(i.digest()),
+            ..Self::hex(i)
+        }
+    }
+    /// A declared chart image: `sha` (hex) once pinned.
+    fn declared(i: crate::image::ChartImage) -> Self {
         Self {
             registry: i.registry(),
             repository: i.repository(),
             tag: i.tag(),
-            sha: i.digest().trim_start_matches("sha256:"),
+            sha: i.digest_hex(),
         }
     }
-    fn full(i: crate::image::PinnedImage) -> Self {
-        Self {
-            sha: i.digest(),
-            ..Self::hex(i)
-        }
-    }
+}
+
+/// node-exporter's `image`: the chart appends `-distroless` when `distroless` is set and prints
+/// `@{digest}` (the whole digest) when `digest` is (prometheus-node-exporter 4.56.1
+/// `templates/_helpers.tpl:77-93`); the declared tag names the variant itself.
+#[derive(Debug, Serialize)]
+struct NodeExporterImage {
+    registry: &'static str,
+    repository: &'static str,
+    tag: &'static str,
+    distroless: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<&'static str>,
+}
+
+/// `prometheusOperator`: its image and the images it passes on (config reloader, Thanos) or runs
+/// in the admission webhook's jobs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrometheusOperator {
+    image: KpsImage,
+    prometheus_config_reloader: ImageOnly,
+    thanos_image: KpsImage,
+    admission_webhooks: AdmissionWebhooks,
+}
+
+#[derive(Debug, Serialize)]
+struct ImageOnly {
+    image: KpsImage,
+}
+
+#[derive(Debug, Serialize)]
+struct AdmissionWebhooks {
+    patch: ImageOnly,
+}
+
+/// The images kube-prometheus-stack runs that `src/images.rs` does not pin, declared beside the
+/// chart: the tag, and the digest once Renovate has pinned it (`renovate.json`, the
+/// chart-image manager; grouped with the chart). Passed through the values below.
+#[rustfmt::skip] // Renovate reads the comment and the line below it
+pub mod images {
+    use crate::chart_image;
+    use crate::image::ChartImage;
+
+    /// prometheus-operator.
+    pub const PROMETHEUS_OPERATOR: ChartImage =
+        // renovate: datasource=docker depName=quay.io/prometheus-operator/prometheus-operator
+        chart_image!("quay.io/prometheus-operator/prometheus-operator", "v0.93.1");
+    /// The config reloader the operator adds to Prometheus and Alertmanager pods.
+    pub const CONFIG_RELOADER: ChartImage =
+        // renovate: datasource=docker depName=quay.io/prometheus-operator/prometheus-config-reloader
+        chart_image!("quay.io/prometheus-operator/prometheus-config-reloader", "v0.93.1");
+    /// Thanos (the operator's default sidecar image; no Thanos sidecar is configured).
+    pub const THANOS: ChartImage =
+        // renovate: datasource=docker depName=quay.io/thanos/thanos
+        chart_image!("quay.io/thanos/thanos", "v0.42.4");
+    /// The admission webhook's certificate jobs.
+    pub const WEBHOOK_CERTGEN: ChartImage =
+        // renovate: datasource=docker depName=ghcr.io/jkroepke/kube-webhook-certgen
+        chart_image!("ghcr.io/jkroepke/kube-webhook-certgen", "1.8.7");
+    /// Grafana's dashboard and datasource sidecars.
+    pub const K8S_SIDECAR: ChartImage =
+        // renovate: datasource=docker depName=quay.io/kiwigrid/k8s-sidecar
+        chart_image!("quay.io/kiwigrid/k8s-sidecar", "2.10.1");
+    /// node-exporter (its distroless variant).
+    pub const NODE_EXPORTER: ChartImage =
+        // renovate: datasource=docker depName=quay.io/prometheus/node-exporter
+        chart_image!("quay.io/prometheus/node-exporter", "v1.12.1-distroless");
+
+    /// The chart's images in `observability`: these and the pinned ones of `src/images.rs`.
+    pub const OBSERVABILITY: [ChartImage; 9] = [
+        PROMETHEUS_OPERATOR, CONFIG_RELOADER, THANOS, WEBHOOK_CERTGEN, K8S_SIDECAR,
+        ChartImage::from_pinned(crate::images::PROMETHEUS),
+        ChartImage::from_pinned(crate::images::ALERTMANAGER),
+        ChartImage::from_pinned(crate::images::GRAFANA),
+        ChartImage::from_pinned(crate::images::KUBE_STATE_METRICS),
+    ];
+    /// Every image the chart runs.
+    pub const ALL: [ChartImage; 10] = [
+        OBSERVABILITY[0], OBSERVABILITY[1], OBSERVABILITY[2], OBSERVABILITY[3], OBSERVABILITY[4],
+        OBSERVABILITY[5], OBSERVABILITY[6], OBSERVABILITY[7], OBSERVABILITY[8], NODE_EXPORTER,
+    ];
 }
 
 fn storage(size: Bytes) -> StorageSpec {
@@ -495,9 +589,31 @@ pub fn component(
     settings: &Settings,
     observability: PlatformNamespace,
 ) -> Result<HelmComponent, Error> {
+    component_with(settings, observability, &|i| i)
+}
+
+/// The kube-prometheus-stack HelmRelease with its declared images passed through `pin`.
+pub fn component_with(
+    settings: &Settings,
+    observability: PlatformNamespace,
+    pin: crate::image::Pin<'_>,
+) -> Result<HelmComponent, Error> {
     let m = &settings.cluster.monitoring;
+    let node_exporter = pin(images::NODE_EXPORTER);
     let values = Values {
         crds: Flag { enabled: true },
+        prometheus_operator: PrometheusOperator {
+            image: KpsImage::declared(pin(images::PROMETHEUS_OPERATOR)),
+            prometheus_config_reloader: ImageOnly {
+                image: KpsImage::declared(pin(images::CONFIG_RELOADER)),
+            },
+            thanos_image: KpsImage::declared(pin(images::THANOS)),
+            admission_webhooks: AdmissionWebhooks {
+                patch: ImageOnly {
+                    image: KpsImage::declared(pin(images::WEBHOOK_CERTGEN)),
+                },
+            },
+        },
         prometheus: Prometheus {
             prometheus_spec: PrometheusSpec {
                 service_monitor_selector_nil_uses_helm_values: false,
@@ -508,27 +624,28 @@ pub fn component(
                 retention: m.retention.to_string(),
                 retention_size: retention_size(m.prometheus_storage),
                 port_name: PROMETHEUS_WEB.name,
-                image: ChartImage::hex(crate::images::PROMETHEUS),
+                image: KpsImage::hex(crate::images::PROMETHEUS),
                 storage_spec: storage(m.prometheus_storage),
             },
         },
         alertmanager: Alertmanager {
             alertmanager_spec: AlertmanagerSpec {
                 port_name: ALERTMANAGER_WEB.name,
-                image: ChartImage::hex(crate::images::ALERTMANAGER),
+                image: KpsImage::hex(crate::images::ALERTMANAGER),
                 storage: storage(m.alertmanager_storage),
                 secrets: vec![ALERTMANAGER_SMTP_SECRET, ALERTMANAGER_HEARTBEAT_SECRET],
             },
             config: alertmanager_config(&m.alerting),
         },
         grafana: Grafana {
-            image: ChartImage::hex(crate::images::GRAFANA),
+            image: KpsImage::hex(crate::images::GRAFANA),
             admin: GrafanaAdmin {
                 existing_secret: GRAFANA_ADMIN_SECRET,
                 user_key: "admin-user",
                 password_key: "admin-password",
             },
             sidecar: GrafanaSidecar {
+                image: KpsImage::declared(pin(images::K8S_SIDECAR)),
                 dashboards: Dashboards {
                     enabled: true,
                     label: DASHBOARD_LABEL.0,
@@ -551,9 +668,16 @@ pub fn component(
         kube_proxy: Flag { enabled: false },
         node_exporter: NodeExporter {
             namespace_override: node_exporter_namespace().name,
+            image: NodeExporterImage {
+                registry: node_exporter.registry(),
+                repository: node_exporter.repository(),
+                tag: node_exporter.tag(),
+                distroless: false,
+                digest: node_exporter.digest(),
+            },
         },
         kube_state_metrics: KubeStateMetrics {
-            image: ChartImage::full(crate::images::KUBE_STATE_METRICS),
+            image: KpsImage::full(crate::images::KUBE_STATE_METRICS),
             metric_labels_allowlist: KSM_LABELS_ALLOWLIST.map(String::from).to_vec(),
             collectors_exclude: vec!["secrets"],
             custom_resource_state: CustomResourceState {
@@ -623,6 +747,24 @@ impl super::contribution::Component for Monitoring {
                 vec![namespace_file],
             )],
             other_namespaces: vec![node_exporter],
+            chart_namespaces: vec![
+                super::contribution::ChartNamespace {
+                    namespace: NAMESPACE,
+                    images: images::OBSERVABILITY.to_vec(),
+                    held_by: vec![(
+                        "requests-limits",
+                        "the chart sets no requests or limits for the operator, Grafana and its sidecars, kube-state-metrics and the webhook jobs",
+                    )],
+                },
+                super::contribution::ChartNamespace {
+                    namespace: node_exporter_namespace().name,
+                    images: vec![images::NODE_EXPORTER],
+                    held_by: vec![(
+                        "requests-limits",
+                        "the chart sets no requests or limits on the node-exporter DaemonSet",
+                    )],
+                },
+            ],
             configs: vec![("monitoring", "servicemonitors.yaml".into(), monitors)],
             secrets: vec![
                 crate::secrets::RequiredSecret {

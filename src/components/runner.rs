@@ -105,10 +105,35 @@ fn restricted_container() -> serde_json::Value {
     })
 }
 
+/// The controller image, declared beside its chart: the tag, and the digest once Renovate has
+/// pinned it (`renovate.json`, the chart-image manager; grouped with the chart). The chart
+/// prints `repository:tag` (gha-runner-scale-set-controller 0.14.2
+/// `templates/deployment.yaml:48`) and hands the same string to the controller as
+/// `CONTROLLER_MANAGER_CONTAINER_IMAGE` (`:134-135`), the listener pods' image; a pinned one
+/// passes `tag@digest`.
+#[rustfmt::skip] // Renovate reads the comment and the line below it
+pub mod images {
+    use crate::chart_image;
+    use crate::image::ChartImage;
+
+    /// The controller (and the listener).
+    pub const CONTROLLER: ChartImage =
+        // renovate: datasource=docker depName=ghcr.io/actions/gha-runner-scale-set-controller
+        chart_image!("ghcr.io/actions/gha-runner-scale-set-controller", "0.14.2");
+}
+
+/// The controller chart's `image`.
+#[derive(Debug, Serialize)]
+struct RepositoryTag {
+    repository: String,
+    tag: String,
+}
+
 /// The controller's values.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ControllerValues {
+    image: RepositoryTag,
     service_account: serde_json::Value,
     pod_security_context: serde_json::Value,
     security_context: serde_json::Value,
@@ -119,7 +144,17 @@ struct ControllerValues {
 
 /// The controller HelmRelease (ships the `actions.github.com` CRDs).
 pub fn controller() -> Result<HelmComponent, Error> {
+    controller_with(&|i| i)
+}
+
+/// The controller HelmRelease with its image passed through `pin`.
+pub fn controller_with(pin: crate::image::Pin<'_>) -> Result<HelmComponent, Error> {
+    let image = pin(images::CONTROLLER);
     let values = ControllerValues {
+        image: RepositoryTag {
+            repository: image.name(),
+            tag: image.tag_with_digest(),
+        },
         service_account: json!({"create": true, "name": CONTROLLER_SA}),
         // The controller image is distroless `nonroot` (uid 65532; `USER 65532:65532` in
         // actions/actions-runner-controller@2ee6b3b8e8 (gha-runner-scale-set-0.14.2)
@@ -241,6 +276,13 @@ impl super::contribution::Component for Runner {
                 (runner_set(plan.settings)?, vec![]),
             ],
             enforced_namespaces: vec![RUNNER_NAMESPACE],
+            // The controller and the listeners: their pods meet every rule once the image is
+            // pinned (tests/charts.rs), so Deny follows the pin.
+            chart_namespaces: vec![super::contribution::ChartNamespace {
+                namespace: CONTROLLER_NAMESPACE,
+                images: vec![images::CONTROLLER],
+                held_by: vec![],
+            }],
             configs: vec![(
                 "monitoring",
                 "podmonitors.yaml".into(),

@@ -137,10 +137,14 @@ pub fn releases_of(tree: super::Tree) -> &'static [Release] {
 }
 
 fn render_all(tree: super::Tree) -> Vec<Release> {
-    let hrs = helm_releases_of(tree);
+    render(&helm_releases_of(tree))
+}
+
+/// Renders the given HelmReleases (as generated, or with changed values) with Helm's library.
+pub fn render(hrs: &[Value]) -> Vec<Release> {
     let mut requests = Vec::new();
     let mut meta = Vec::new();
-    for hr in &hrs {
+    for hr in hrs {
         let spec = &hr["spec"];
         let target = spec["targetNamespace"].as_str();
         let name = spec["releaseName"]
@@ -258,6 +262,23 @@ fn is_namespaced(o: &Value) -> bool {
 /// `app.kubernetes.io/name: prometheus|alertmanager`, `app.kubernetes.io/instance: <name>`,
 /// `operator.prometheus.io/name: <name>`, `prometheus: <name>` / `alertmanager: <name>`; the
 /// config-reloader sidecar listens on `reloader-web` 8080.
+/// The ARC controller's image as it hands it to the listeners
+/// (`CONTROLLER_MANAGER_CONTAINER_IMAGE` of its Deployment), if the controller is rendered.
+fn controller_image(objects: &[Value]) -> Option<String> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .flat_map(|o| {
+            o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .flat_map(|c| c["env"].as_array().into_iter().flatten())
+        .find(|e| e["name"] == "CONTROLLER_MANAGER_CONTAINER_IMAGE")
+        .and_then(|e| e["value"].as_str().map(String::from))
+}
+
 pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
     let mut out = Vec::new();
     for o in objects {
@@ -321,6 +342,21 @@ pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
                 } else {
                     &default
                 };
+                // The listener's image is the controller's own: the controller chart passes
+                // its image as `CONTROLLER_MANAGER_CONTAINER_IMAGE`
+                // (gha-runner-scale-set-controller 0.14.2 `templates/deployment.yaml:134-135`),
+                // which the controller makes `DefaultRunnerScaleSetListenerImage`
+                // (actions/actions-runner-controller `main.go`). Filled in when the controller
+                // is among `objects`.
+                let mut listener = listener.clone();
+                if let Some(image) = controller_image(objects)
+                    && let Some(c) = listener["spec"]["containers"]
+                        .as_array_mut()
+                        .and_then(|cs| cs.iter_mut().find(|c| c["name"] == "listener"))
+                    && c.get("image").is_none_or(|i| i.as_str() == Some(""))
+                {
+                    c["image"] = Value::String(image);
+                }
                 {
                     let controller_ns = o["metadata"]["annotations"]
                         ["actions.github.com/controller-service-account-namespace"]
