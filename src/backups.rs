@@ -14,7 +14,7 @@ use std::process::{Command, ExitCode, Stdio};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
-use crate::components::backup::{CRYPT_SECRET, S3_SECRET};
+use crate::components::backup::{CRYPT_SECRET, DUMP_EXTS, S3_SECRET};
 use crate::settings::Settings;
 
 /// `o4g backups` sub-commands.
@@ -36,7 +36,7 @@ pub enum BackupsCommand {
 /// One object of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// `mysql/<stamp>.sql.gz` or `xar/<stamp>.xar`.
+    /// `mysql/<stamp>.sql.zst` (or `.sql.gz`) or `xar/<stamp>.xar`.
     pub name: String,
     /// Plaintext size in bytes (the crypt remote reports it).
     pub size: u64,
@@ -46,10 +46,11 @@ pub struct Entry {
     pub committed: bool,
 }
 
-/// The folders and extensions the jobs write (`templates/scripts/*.sh`).
-const KINDS: [(&str, &str); 2] = [("mysql", ".sql.gz"), ("xar", ".xar")];
+/// The folders and extensions the jobs write (`templates/scripts/*.sh`): both formats of the
+/// dumps, in one listing sorted by time.
+const KINDS: [(&str, &[&str]); 2] = [("mysql", &DUMP_EXTS), ("xar", &["xar"])];
 
-/// The time in a name like `20261201T021500Z.sql.gz`.
+/// The time in a name like `20261201T021500Z.sql.zst`.
 pub fn stamp(name: &str) -> Option<Timestamp> {
     let base = name.rsplit('/').next()?;
     let s = base.get(..16)?;
@@ -71,8 +72,9 @@ pub fn stamp(name: &str) -> Option<Timestamp> {
     .ok()
 }
 
-/// The entries of one folder from `rclone lsjson` output (names relative to the folder).
-pub fn entries(folder: &str, ext: &str, lsjson: &str) -> Result<Vec<Entry>, String> {
+/// The entries of one folder from `rclone lsjson` output (names relative to the folder) whose
+/// name ends in `.` and one of `exts`.
+pub fn entries(folder: &str, exts: &[&str], lsjson: &str) -> Result<Vec<Entry>, String> {
     let items: Vec<Value> =
         serde_json::from_str(lsjson).map_err(|e| format!("rclone lsjson output: {e}"))?;
     let names: BTreeSet<&str> = items.iter().filter_map(|i| i["Name"].as_str()).collect();
@@ -80,7 +82,10 @@ pub fn entries(folder: &str, ext: &str, lsjson: &str) -> Result<Vec<Entry>, Stri
         .iter()
         .filter_map(|i| {
             let name = i["Name"].as_str()?;
-            name.ends_with(ext).then(|| Entry {
+            let ours = exts
+                .iter()
+                .any(|ext| name.strip_suffix(ext).is_some_and(|n| n.ends_with('.')));
+            ours.then(|| Entry {
                 name: format!("{folder}/{name}"),
                 size: i["Size"].as_u64().unwrap_or(0),
                 taken: stamp(name),
@@ -259,13 +264,13 @@ pub fn run(root: &Path, command: &BackupsCommand) -> Result<ExitCode, crate::Err
     };
     let bucket = settings.cluster.s3.bucket.as_str();
     println!("backups of {env} in s3://{bucket}/{env}/ (age at {now})");
-    for (folder, ext) in KINDS {
+    for (folder, exts) in KINDS {
         let listing = rclone(
             &["lsjson", "--files-only", &format!("vault:{folder}/")],
             &vars,
             None,
         )
-        .and_then(|out| entries(folder, ext, &out));
+        .and_then(|out| entries(folder, exts, &out));
         match listing {
             Ok(list) if list.is_empty() => println!("{folder}/: none"),
             Ok(list) => {
@@ -288,10 +293,10 @@ mod tests {
 
     #[test]
     fn lists_newest_first_with_the_marker_and_the_age_from_the_name() {
-        let out = r#"[{"Name":"20261201T021500Z.sql.gz","Size":1572864},{"Name":"20261201T021500Z.sql.gz.sha256","Size":90},{"Name":"20261202T021500Z.sql.gz","Size":10}]"#;
-        let list = entries("mysql", ".sql.gz", out).unwrap();
-        assert_eq!(list.len(), 2);
-        assert_eq!(list[0].name, "mysql/20261202T021500Z.sql.gz");
+        let out = r#"[{"Name":"20261201T021500Z.sql.gz","Size":1572864},{"Name":"20261201T021500Z.sql.gz.sha256","Size":90},{"Name":"20261202T021500Z.sql.zst","Size":10},{"Name":"20261203T021500Z.sqlxzst","Size":10}]"#;
+        let list = entries("mysql", &DUMP_EXTS, out).unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        assert_eq!(list[0].name, "mysql/20261202T021500Z.sql.zst");
         assert!(!list[0].committed && list[1].committed);
         let now: Timestamp = "2026-12-02T05:30:00Z".parse().unwrap();
         assert!(

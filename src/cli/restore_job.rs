@@ -15,8 +15,9 @@ pub struct Args {
     /// The environment (its namespace).
     #[arg(long)]
     env: String,
-    /// The dump: `s3://<bucket>/<env>/mysql/<UTC timestamp>.sql.gz`, or
-    /// `mysql/<UTC timestamp>.sql.gz`. Default: the newest committed dump.
+    /// The dump: `s3://<bucket>/<env>/mysql/<UTC timestamp>.sql.zst`, or
+    /// `mysql/<UTC timestamp>.sql.zst` (`.sql.gz`: a dump made with gzip). Default: the newest
+    /// committed dump.
     #[arg(long)]
     from: Option<String>,
     /// Print a Job that only verifies the dump (download, decrypt, checksum) and does not

@@ -2,10 +2,12 @@
 //! encrypted client-side and pruned by the jobs; the monthly restore test (in the environment
 //! whose settings ask for it); and Longhorn's recurring backup of every volume.
 //!
-//! Pod layout of the dump: one container of the MySQL image (it has `mysqldump`, `gzip`,
-//! `sha256sum` and bash: docker-library/mysql@6b2fc013 `8.0/Dockerfile.oracle` lines 34-44
-//! install gzip on oraclelinux:9-slim) runs the whole pipeline
-//! `mysqldump | gzip | tee (sha256) | rclone rcat`, with `pipefail`, so a failure anywhere
+//! Pod layout of the dump: one container of the MySQL image (it has `mysqldump`, `zstd`,
+//! `gzip`, `sha256sum` and bash: docker-library/mysql@7cf11d53, the 8.0.46 update,
+//! `8.0/Dockerfile.oracle:34-44` installs `bzip2 gzip openssl xz zstd findutils` on
+//! oraclelinux:9-slim; the 8.4 image the same, docker-library/mysql@99f090f8
+//! `8.4/Dockerfile.oracle:34-44`, 8.4.10, the newest 8.4 of the snapshot read) runs the whole pipeline
+//! `mysqldump | zstd | tee (sha256) | rclone rcat`, with `pipefail`, so a failure anywhere
 //! fails the job and nothing is staged on disk. rclone comes from its own pinned image: an
 //! init container copies the static binary (rclone/rclone v1.75.0 `Dockerfile`: built with
 //! `CGO_ENABLED=0`, installed at `/usr/local/bin/rclone`) into an emptyDir. Two containers
@@ -90,10 +92,10 @@ const SMALL: Resources = Resources::new(
     Compute::new(Cpu::millis(50), Bytes::mebi(32)),
     Compute::new(Cpu::millis(200), Bytes::mebi(64)),
 );
-/// mysqldump, gzip and rclone's parts in flight (`DUMP_PEAK_BOUND_MIB` for the largest
-/// process). CPU: the drill measured the pipeline at up to 1.8 cores when nothing slows it
-/// (its CPU time over that of gzip, single-threaded and the busiest stage), so a limit of one
-/// core would throttle it; two do not.
+/// mysqldump, zstd and rclone's parts in flight (`DUMP_PEAK_BOUND_MIB` for the largest
+/// process). CPU: with zstd the pipeline could use more than two cores on an idle node
+/// (`MEASURED_DUMP_MAX_CORES`), and two keep a 50 GiB dump's CPU well within its deadline
+/// (the drill checks it).
 const DUMP_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(200), Bytes::mebi(256)),
     Compute::new(Cpu::cores(2), Bytes::mebi(512)),
@@ -130,9 +132,18 @@ pub const RCLONE_GO_MEM_LIMIT_MIB: u64 = 64;
 /// (parts in flight, read-ahead and heap).
 /// tests/backup_drill.rs checks it at two sizes of data.
 pub const DUMP_PEAK_BOUND_MIB: u64 = 128;
-/// gzip's level in the dump: `-1` costs a third of `-6`'s CPU for dumps 3 to 5 % larger
-/// (measured on the drill's data), and gzip is the pipeline's largest CPU user.
+/// gzip's level, for a dump where zstd is missing (a legacy host): `-1` costs a third of
+/// `-6`'s CPU for dumps 3 to 5 % larger (measured on the drill's data).
 pub const GZIP_LEVEL: u8 = 1;
+/// zstd's level in the dump (single-threaded, zstd's default). The drill measured zstd -1 at
+/// a sixth of gzip -1's CPU for a smaller dump, and its decompression at a quarter of
+/// gunzip's: gzip had been the backup's slowest stage.
+pub const ZSTD_LEVEL: u8 = 1;
+/// The dumps' extensions, newest format first: `.sql.zst` (zstd), `.sql.gz` (gzip: dumps made
+/// before zstd, kept until the retention removes them, and a legacy host's without zstd). The
+/// restore picks the codec by name; the newest dump, the prune and `o4g backups list` take
+/// both as one series.
+pub const DUMP_EXTS: [&str; 2] = ["sql.zst", "sql.gz"];
 
 #[derive(Template)]
 #[template(path = "scripts/backup-lib.sh", escape = "none")]
@@ -164,12 +175,15 @@ struct DumpScript<'a> {
     scripts_dir: &'a str,
     dump_flags: &'a str,
     gzip_level: u8,
+    zstd_level: u8,
+    dump_exts: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "scripts/mysql-restore.sh", escape = "none")]
 struct RestoreScript<'a> {
     scripts_dir: &'a str,
+    dump_exts: &'a str,
 }
 
 #[derive(Template)]
@@ -225,6 +239,7 @@ struct ExportScript<'a> {
 
 /// The scripts, by file name (the keys of the `backup-scripts` ConfigMap).
 pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
+    let dump_exts = DUMP_EXTS.join(" ");
     let render = |t: &dyn askama::DynTemplate| {
         t.dyn_render()
             .map_err(|e| Error::Build(format!("backup script: {e}")))
@@ -238,12 +253,15 @@ pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
                 scripts_dir: SCRIPTS_DIR,
                 dump_flags: DUMP_FLAGS,
                 gzip_level: GZIP_LEVEL,
+                zstd_level: ZSTD_LEVEL,
+                dump_exts: &dump_exts,
             })?,
         ),
         (
             "mysql-restore.sh".to_string(),
             render(&RestoreScript {
                 scripts_dir: SCRIPTS_DIR,
+                dump_exts: &dump_exts,
             })?,
         ),
         (
@@ -901,37 +919,62 @@ pub fn restore_steps(ns: &str, kustomization: &str, create: &str) -> Vec<String>
     lines
 }
 
-/// What the drill measured on the 2-core CI machine (2026-12-07, gzip -1, 122 MiB of tables,
-/// `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline` in
-/// `tests/backup_drill.rs`), for the runbook: MiB/s of table data for the backup job end to
-/// end (dump + gzip + sha256 + encrypt + upload, commit, prune) and for the restore Job end to
-/// end (verify pass, drop, download + decrypt + import pass). Both include each job's start-up
-/// (rclone set-up, listings: about 2 s at that size), so a 50 GiB extrapolation is on the
-/// safe side. Alone, gzip -1 ran at 59 MiB/s (the backup's slowest stage) and the import at
-/// 37 MiB/s (the restore's).
-pub const MEASURED_DUMP_MIB_S: f64 = 26.9;
+/// What the drill measured on the 2-core CI machine, shared with other builds (2026-12-07,
+/// zstd -1, 122 MiB of tables, `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline`
+/// in `tests/backup_drill.rs`, one run), for the runbook: MiB/s of table data for the backup
+/// job end to end (dump + zstd + sha256 + encrypt + upload, commit, prune) and for the restore
+/// Job end to end (verify pass, drop, download + decrypt + import pass). Both include each
+/// job's start-up (rclone set-up, listings: about a second), so a 50 GiB extrapolation is on
+/// the safe side.
+pub const MEASURED_DUMP_MIB_S: f64 = 35.8;
 /// See [`MEASURED_DUMP_MIB_S`].
-pub const MEASURED_RESTORE_MIB_S: f64 = 20.8;
+pub const MEASURED_RESTORE_MIB_S: f64 = 15.9;
 /// The stock pipeline in the same run, same data, servers and rclone: `mysqldump
 /// --single-transaction | gzip -6 | rclone rcat` to a plain S3 remote, and `rclone cat |
 /// gunzip | mysql` back (MiB/s of table data).
-pub const MEASURED_STOCK_MIB_S: (f64, f64) = (34.9, 25.9);
+pub const MEASURED_STOCK_MIB_S: (f64, f64) = (27.2, 17.6);
+/// Each stage alone in the same run (MiB/s of table data), the runbook's table.
+pub const MEASURED_STAGES_MIB_S: [(&str, f64); 10] = [
+    ("mysqldump (the job's flags) to /dev/null", 208.5),
+    ("zstd -1 of the dump", 299.6),
+    ("sha256sum of the .zst", 330.7),
+    ("rclone rcat through crypt (encrypt + upload)", 97.7),
+    ("rclone cat through crypt (download + decrypt)", 294.4),
+    ("zstd -d", 760.6),
+    ("import: `mysql` < the dump (one client)", 18.0),
+    ("gzip -1 of the dump (the codec before zstd)", 49.9),
+    ("gzip -6 of the dump (the stock pipeline's)", 19.4),
+    ("gunzip of the gzip -1 dump", 122.7),
+];
 /// The restore's first pass (download, decrypt, checksum) is at most this share of the two
 /// passes' time in the drill, which checks it.
 pub const VERIFY_PASS_MAX_SHARE: f64 = 0.3;
 /// The share the drill measured.
-pub const MEASURED_VERIFY_SHARE: f64 = 0.16;
+pub const MEASURED_VERIFY_SHARE: f64 = 0.14;
 /// Peak resident memory of the dump's largest process (MiB) at two sizes of tables (MiB),
 /// measured by `the_dump_stays_within_its_memory_bound_…` of the drill.
-pub const MEASURED_DUMP_PEAKS: [(u64, u64); 2] = [(96, 102), (401, 108)];
-/// CPU seconds of the whole dump job per GiB of tables (same test, 401 MiB).
-pub const MEASURED_DUMP_CPU_S_PER_GIB: f64 = 46.5;
-/// CPU seconds of gzip alone per GiB of tables (same run).
-pub const MEASURED_GZIP_CPU_S_PER_GIB: f64 = 29.4;
-/// The most cores the dump job can use: its CPU time over gzip's (single-threaded).
-pub const MEASURED_DUMP_MAX_CORES: f64 = 1.8;
+pub const MEASURED_DUMP_PEAKS: [(u64, u64); 2] = [(96, 105), (1010, 106)];
+/// The same for the restore Job's largest process, same test.
+pub const MEASURED_RESTORE_PEAKS: [(u64, u64); 2] = [(96, 99), (1010, 99)];
+/// The restore Job's rate in that test at the larger size (MiB/s of tables).
+pub const MEASURED_RESTORE_LARGE_MIB_S: f64 = 10.6;
+/// CPU seconds of the whole dump job per GiB of tables (same test, the larger size).
+pub const MEASURED_DUMP_CPU_S_PER_GIB: f64 = 21.6;
+/// CPU seconds of zstd alone per GiB of tables (same run).
+pub const MEASURED_ZSTD_CPU_S_PER_GIB: f64 = 6.6;
+/// The most cores the dump job could use on an idle node: its CPU time over zstd's (the
+/// busiest single-threaded stage).
+pub const MEASURED_DUMP_MAX_CORES: f64 = 3.3;
 /// Days after which the bucket's lifecycle rule aborts an incomplete multipart upload.
 pub const ABORT_INCOMPLETE_UPLOADS_DAYS: u32 = 1;
+
+/// Minutes a restore of `bytes` of tables takes at the slower of the drill's two restore
+/// figures (the end-to-end test at 122 MiB, the memory test at 1 GiB): the runbooks'
+/// durations stay on the safe side.
+pub fn restore_minutes(bytes: u64) -> u64 {
+    let rate = MEASURED_RESTORE_MIB_S.min(MEASURED_RESTORE_LARGE_MIB_S);
+    (bytes as f64 / 1_048_576.0 / rate / 60.0).ceil() as u64
+}
 
 /// One environment's section of the restore runbook.
 struct RunbookEnv {
@@ -979,11 +1022,17 @@ struct Runbook {
     go_mem_limit_mib: u64,
     dump_memory: String,
     dump_cpu: String,
+    zstd_level: u8,
     gzip_level: u8,
     cpu_s_per_gib: f64,
     max_cores: f64,
     backup_minutes_50g: u64,
-    gzip_minutes_50g: u64,
+    zstd_minutes_50g: u64,
+    cpu_limit_minutes_50g: u64,
+    stages: String,
+    restore_peak_small: String,
+    restore_peak_large: String,
+    restore_large_mib_s: f64,
     verify_share: String,
     verify_max_share: String,
     max_allowed_packet: &'static str,
@@ -1003,8 +1052,7 @@ pub fn runbook(
 ) -> Result<Vec<(String, Vec<u8>, Option<Vec<serde_json::Value>>)>, Error> {
     let settings = plan.settings;
     let s3 = &settings.cluster.s3;
-    let minutes =
-        |bytes: u64| (bytes as f64 / 1_048_576.0 / MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64;
+    let minutes = restore_minutes;
     let mut envs = Vec::new();
     let mut files = Vec::new();
     for (env, p) in plan.environments() {
@@ -1025,13 +1073,13 @@ pub fn runbook(
                 env.name(),
                 &super::flux::apps_name(env),
                 &format!(
-                    "job=$(kubectl create -f out/docs/runbooks/restore-{}.yaml -o name)    # or: job=$(cargo run -q -- restore-job --env {0} --from mysql/<timestamp>.sql.gz | kubectl create -f - -o name)",
+                    "job=$(kubectl create -f out/docs/runbooks/restore-{}.yaml -o name)    # or: job=$(cargo run -q -- restore-job --env {0} --from mysql/<timestamp>.sql.zst | kubectl create -f - -o name)",
                     env.name()
                 ),
             )
             .join("\n"),
             verify_steps: std::iter::once(format!(
-                "job=$(cargo run -q -- restore-job --env {} --from mysql/<timestamp>.sql.gz --verify-only | kubectl create -f - -o name)",
+                "job=$(cargo run -q -- restore-job --env {} --from mysql/<timestamp>.sql.zst --verify-only | kubectl create -f - -o name)",
                 env.name()
             ))
             .chain(wait_lines(env.name(), "restore", RESTORE_FAILED))
@@ -1082,11 +1130,24 @@ pub fn runbook(
         go_mem_limit_mib: RCLONE_GO_MEM_LIMIT_MIB,
         dump_memory: DUMP_RESOURCES.limits.memory.to_string(),
         dump_cpu: DUMP_RESOURCES.limits.cpu.to_string(),
+        zstd_level: ZSTD_LEVEL,
         gzip_level: GZIP_LEVEL,
         cpu_s_per_gib: MEASURED_DUMP_CPU_S_PER_GIB,
         max_cores: MEASURED_DUMP_MAX_CORES,
         backup_minutes_50g: (50.0 * 1024.0 / MEASURED_DUMP_MIB_S / 60.0).ceil() as u64,
-        gzip_minutes_50g: (50.0 * MEASURED_GZIP_CPU_S_PER_GIB / 60.0).ceil() as u64,
+        zstd_minutes_50g: (50.0 * MEASURED_ZSTD_CPU_S_PER_GIB / 60.0).ceil() as u64,
+        cpu_limit_minutes_50g: (50.0 * MEASURED_DUMP_CPU_S_PER_GIB
+            / (f64::from(DUMP_RESOURCES.limits.cpu.as_millis()) / 1000.0)
+            / 60.0)
+            .ceil() as u64,
+        stages: MEASURED_STAGES_MIB_S
+            .iter()
+            .map(|(stage, rate)| format!("| {stage} | {rate:.0} |"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        restore_peak_small: peak(MEASURED_RESTORE_PEAKS[0]),
+        restore_peak_large: peak(MEASURED_RESTORE_PEAKS[1]),
+        restore_large_mib_s: MEASURED_RESTORE_LARGE_MIB_S,
         verify_share: format!("{:.0} %", MEASURED_VERIFY_SHARE * 100.0),
         verify_max_share: format!("{:.0} %", VERIFY_PASS_MAX_SHARE * 100.0),
         max_allowed_packet: super::mysql::MAX_ALLOWED_PACKET,
@@ -1113,9 +1174,13 @@ pub enum RestoreJobError {
     Build(Error),
 }
 
-/// `<UTC timestamp>.sql.gz` as the dump job names it (`20261201T021500Z.sql.gz`).
+/// `<UTC timestamp>.<ext>` as the dump job names it (`20261201T021500Z.sql.zst`), for one of
+/// [`DUMP_EXTS`].
 fn is_dump_name(name: &str) -> bool {
-    let Some(stamp) = name.strip_suffix(".sql.gz") else {
+    let Some(stamp) = DUMP_EXTS
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext)?.strip_suffix('.'))
+    else {
         return false;
     };
     let b = stamp.as_bytes();
@@ -1154,7 +1219,7 @@ pub fn restore_job_yaml(
             let name = rest.strip_prefix("mysql/").unwrap_or("");
             if !is_dump_name(name) {
                 return Err(RestoreJobError::Input(format!(
-                    "--from `{f}`: expected s3://{bucket}/{env}/mysql/<YYYYMMDDThhmmssZ>.sql.gz or mysql/<YYYYMMDDThhmmssZ>.sql.gz"
+                    "--from `{f}`: expected s3://{bucket}/{env}/mysql/<YYYYMMDDThhmmssZ>.sql.zst or mysql/<YYYYMMDDThhmmssZ>.sql.zst (or .sql.gz, an older dump)"
                 )));
             }
             Some(format!("mysql/{name}"))
@@ -1208,6 +1273,7 @@ pub fn restore_job_yaml(
 /// The backup scripts for the legacy host's final export (cutover), by file name: the same
 /// templates as the CronJobs', reading the library from their own folder.
 pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
+    let dump_exts = DUMP_EXTS.join(" ");
     let dir = "$(dirname \"$0\")";
     let render = |t: &dyn askama::DynTemplate| {
         t.dyn_render()
@@ -1222,6 +1288,8 @@ pub fn legacy_scripts() -> Result<BTreeMap<String, String>, Error> {
                 scripts_dir: dir,
                 dump_flags: DUMP_FLAGS,
                 gzip_level: GZIP_LEVEL,
+                zstd_level: ZSTD_LEVEL,
+                dump_exts: &dump_exts,
             })?,
         ),
         (

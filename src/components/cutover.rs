@@ -139,7 +139,7 @@ fn runbook(settings: &Settings, env: Environment) -> Result<String, Error> {
         retention: *e.backup.retention_days.get_ref(),
         keep: *e.backup.keep_copies.get_ref(),
         old_ttl_h: c.current_ttl_seconds.div_ceil(3600),
-        minutes_50g: (50.0 * 1024.0 / super::backup::MEASURED_RESTORE_MIB_S / 60.0).ceil() as u64,
+        minutes_50g: super::backup::restore_minutes(50 << 30),
         issuer: e.xwiki.cluster_issuer.name(),
         rehearsal_host: settings
             .env(settings.rehearsal())
@@ -186,7 +186,7 @@ fn import_lines(ns: &str, bucket: &str) -> String {
         "stop here, fix the cause from the log and run these lines again",
     ));
     lines.push(format!(
-        "job=$(cargo run -q -- restore-job --env {ns} --from s3://{bucket}/{ns}/mysql/<timestamp>.sql.gz | kubectl create -f - -o name)"
+        "job=$(cargo run -q -- restore-job --env {ns} --from s3://{bucket}/{ns}/mysql/<timestamp>.sql.zst | kubectl create -f - -o name)"
     ));
     lines.join("\n")
 }

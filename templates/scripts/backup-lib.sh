@@ -182,16 +182,29 @@ o4g_discard() {
   esac
 }
 
-# o4g_prune DIR EXT DAYS KEEP: deletes DIR/*.EXT older than DAYS days (by the timestamp in
-# their names) except the newest KEEP committed ones, with their .sha256.
+# o4g_ext_pattern EXTS: an extended regular expression matching a name that ends in one of
+# the space-separated EXTS (`sql.zst sql.gz` -> `\.(sql\.zst|sql\.gz)`), dots escaped.
+o4g_ext_pattern() {
+  alt=
+  for e in $1; do
+    alt="${alt:+$alt|}$(printf '%s' "$e" | sed 's/\./\\./g')"
+  done
+  printf '\\.(%s)' "$alt"
+}
+
+# o4g_prune DIR EXTS DAYS KEEP: deletes DIR/*.EXT, for each of the space-separated EXTS, older
+# than DAYS days (by the timestamp in their names) except the newest KEEP committed ones,
+# with their .sha256. The extensions count as one series: a format change (the dumps' gzip to
+# zstd) keeps the newest KEEP of both together, and the older format goes with the retention.
 o4g_prune() {
   dir=$1 ext=$2 days=$3 keep=$4
+  pattern="$(o4g_ext_pattern "$ext")"
   cutoff="$(date -u -d "@$(($(date +%s) - days * 86400))" +%Y%m%dT%H%M%SZ)"
   list="$WORK/prune.list"
   o4g_rclone lsf --files-only "vault:$dir/" >"$list" || o4g_fail "cannot list $dir/ for pruning"
-  grep "\.$ext\$" "$list" | sort >"$list.objects" || true
+  grep -E "${pattern}\$" "$list" | sort >"$list.objects" || true
   # Committed: the object and its marker are both listed (a marker alone is no backup).
-  grep "\.$ext\.sha256\$" "$list" | sed 's/\.sha256$//' | sort >"$list.markers" || true
+  grep -E "${pattern}\.sha256\$" "$list" | sed 's/\.sha256$//' | sort >"$list.markers" || true
   comm -12 "$list.objects" "$list.markers" >"$list.committed"
   committed="$(wc -l <"$list.committed" | tr -d ' ')"
   tail -n "$keep" "$list.committed" >"$list.keep"
@@ -227,16 +240,15 @@ o4g_list() {
     o4g_fail "cannot list $BACKUP_PREFIX/$1/ on the store (see above): is it reachable, are the keys right?"
 }
 
-# o4g_latest DIR EXT: the newest committed DIR/*.EXT (prints DIR/NAME), or fails. Committed
-# means the object and its .sha256 are both listed.
+# o4g_latest DIR EXTS: the newest committed DIR/*.EXT, of any of the space-separated EXTS
+# (prints DIR/NAME), or fails. Committed means the object and its .sha256 are both listed.
+# Names start with their UTC timestamp, so sorting them sorts every format by time.
 o4g_latest() {
   o4g_list "$1" "$WORK/latest.list"
-  sort "$WORK/latest.list" >"$WORK/latest.sorted"
+  grep -E "$(o4g_ext_pattern "$2")\.sha256\$" "$WORK/latest.list" | sort >"$WORK/latest.sorted" || true
   latest=""
   while IFS= read -r name; do
-    case "$name" in
-      *".$2.sha256") grep -qxF "${name%.sha256}" "$WORK/latest.list" && latest="${name%.sha256}" ;;
-    esac
+    grep -qxF "${name%.sha256}" "$WORK/latest.list" && latest="${name%.sha256}"
   done <"$WORK/latest.sorted"
   [ -n "$latest" ] || o4g_fail "no committed backup in $BACKUP_PREFIX/$1/ (the store answered; it holds no $2 with its .sha256)"
   printf '%s/%s\n' "$1" "$latest"
@@ -250,15 +262,30 @@ o4g_expected() {
   printf '%s\n' "$expected"
 }
 
-# o4g_verify NAME: downloads and decrypts NAME once and compares its sha256 with the one
-# recorded beside it; fails (and so refuses the restore) on any difference.
+# o4g_verify NAME [HEAD]: downloads and decrypts NAME once and compares its sha256 with the
+# one recorded beside it; fails (and so refuses the restore) on any difference. Leaves that
+# checksum in $expected, and with HEAD the object's first MiB in the file HEAD (read from the
+# same download: no second request for it).
 o4g_verify() {
   verify_start=$(date +%s)
   found="$(o4g_rclone lsf "vault:$1")" || o4g_fail "cannot look $1 up on the store (see above)"
   [ -n "$found" ] || o4g_fail "$1 does not exist"
   expected="$(o4g_expected "$1")"
-  actual="$(o4g_rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
-    o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
+  if [ -n "${2:-}" ]; then
+    head_fifo="$WORK/verify-head.fifo"
+    rm -f "$head_fifo" "$2"
+    mkfifo "$head_fifo"
+    # Reads the whole stream (tee stops when a reader goes), keeps the first MiB.
+    { head -c 1048576 >"$2" && cat >/dev/null; } <"$head_fifo" &
+    head_pid=$!
+    actual="$(o4g_rclone cat "vault:$1" | tee "$head_fifo" | sha256sum | cut -d ' ' -f 1)" ||
+      o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
+    wait "$head_pid" || o4g_fail "could not keep the first MiB of $1"
+    rm -f "$head_fifo"
+  else
+    actual="$(o4g_rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
+      o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
+  fi
   [ "$actual" = "$expected" ] ||
     o4g_fail "checksum mismatch for $1: expected $expected, got $actual: refusing it"
   o4g_log "verified $1 (sha256 $actual) in $(($(date +%s) - verify_start)) s"
