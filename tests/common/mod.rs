@@ -171,13 +171,14 @@ pub fn live_scratch_repo() -> tempfile::TempDir {
     dir
 }
 
-/// Copies a folder recursively.
+/// Copies a folder recursively. `from` itself may be a link to a folder (the scratch copy of
+/// `tests/routine.rs` reaches `../shared` through one); links inside it are not followed.
 pub fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.expect("walk");
         let rel = entry.path().strip_prefix(from).unwrap();
         let target = to.join(rel);
-        if entry.file_type().is_dir() {
+        if entry.file_type().is_dir() || (entry.depth() == 0 && entry.path().is_dir()) {
             std::fs::create_dir_all(&target).unwrap();
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
