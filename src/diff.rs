@@ -24,7 +24,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod charts;
+mod model;
 pub use charts::{ChartCache, ChartDiff};
+pub use model::{Danger, FieldChange, ImageChange, ObjectDiff};
+use model::{Key, fields, key, label, leaves, short};
 
 /// GitHub's limit on the body of an issue comment (characters).
 pub const COMMENT_LIMIT: usize = 65536;
@@ -81,60 +84,6 @@ pub struct KustomizationDiff {
     pub prune: bool,
     /// Changed objects.
     pub objects: Vec<ObjectDiff>,
-}
-
-/// One object's change.
-#[derive(Debug, Serialize)]
-pub struct ObjectDiff {
-    /// `Kind namespace/name` (or `Kind name`).
-    pub object: String,
-    /// `added`, `removed` or `changed`.
-    pub change: &'static str,
-    /// For a removed object: Flux deletes it from the cluster (or may: see `why`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pruned: Option<bool>,
-    /// For a removed object: why Flux deletes it or leaves it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-    /// Changed fields (for a Secret: key names only).
-    pub fields: Vec<FieldChange>,
-}
-
-/// One changed field.
-#[derive(Debug, Serialize)]
-pub struct FieldChange {
-    /// `spec.template.spec.containers[0].image`.
-    pub path: String,
-    /// Old value (absent: the field is new; never set for a Secret's data).
-    pub old: Option<String>,
-    /// New value (absent: the field is gone; never set for a Secret's data).
-    pub new: Option<String>,
-}
-
-/// An image that changes.
-#[derive(Debug, Serialize)]
-pub struct ImageChange {
-    /// The Flux Kustomization (environment for `apps-<env>`).
-    pub kustomization: String,
-    /// The workload.
-    pub object: String,
-    /// The container.
-    pub container: String,
-    /// Before (absent: new container).
-    pub old: Option<String>,
-    /// After (absent: container gone).
-    pub new: Option<String>,
-}
-
-/// A change a reviewer must look at twice.
-#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Danger {
-    /// `immutable`, `prune`, `storage`, `reachability`, `pod-security`, `kyverno`, `helm`.
-    pub kind: &'static str,
-    /// The object (or the flow).
-    pub object: String,
-    /// What happens.
-    pub message: String,
 }
 
 fn err(msg: impl Into<String>) -> DiffError {
@@ -309,142 +258,12 @@ fn flux_kustomizations(files: &Files) -> BTreeMap<String, FluxKs> {
     out
 }
 
-type Key = (String, String, String);
-
-fn key(o: &Value) -> Key {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    (
-        s(&o["kind"]),
-        s(&o["metadata"]["namespace"]),
-        s(&o["metadata"]["name"]),
-    )
-}
-
-fn label((kind, ns, name): &Key) -> String {
-    if ns.is_empty() {
-        format!("{kind} {name}")
-    } else {
-        format!("{kind} {ns}/{name}")
-    }
-}
-
 fn build(files: &Files, path: &str) -> BTreeMap<Key, Value> {
     let read = |p: &str, _| files.get(p).map(|b| crate::immutable::parse(p, b));
     crate::immutable::build(&read, path, false)
         .into_iter()
         .map(|o| (key(&o), o))
         .collect()
-}
-
-/// Leaves of a JSON value by path (`a.b[0].c`).
-fn leaves(v: &Value, prefix: String, out: &mut BTreeMap<String, Value>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else if k
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
-                    format!("{prefix}.{k}")
-                } else {
-                    format!("{prefix}[{k:?}]")
-                };
-                leaves(x, p, out);
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            for (i, x) in a.iter().enumerate() {
-                leaves(x, format!("{prefix}[{i}]"), out);
-            }
-        }
-        _ => {
-            out.insert(prefix, v.clone());
-        }
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 120 {
-        format!("{}…", s.chars().take(120).collect::<String>())
-    } else {
-        s
-    }
-}
-
-/// Field changes of one object; a Secret's `data`/`stringData` by key name only, its SOPS
-/// metadata left out.
-fn fields(old: &Value, new: &Value) -> Vec<FieldChange> {
-    let secret = old["kind"] == "Secret" || new["kind"] == "Secret";
-    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    leaves(old, String::new(), &mut a);
-    leaves(new, String::new(), &mut b);
-    let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let mut out = Vec::new();
-    for p in names {
-        let (x, y) = (a.get(p), b.get(p));
-        if x == y {
-            continue;
-        }
-        if secret && (p == "sops" || p.starts_with("sops.") || p.starts_with("sops[")) {
-            continue;
-        }
-        if secret && (p.starts_with("data") || p.starts_with("stringData")) {
-            // Key name only: the value is never printed.
-            out.push(FieldChange {
-                path: p.clone(),
-                old: x.map(|_| "(value not shown)".to_string()),
-                new: y.map(|_| "(value not shown)".to_string()),
-            });
-            continue;
-        }
-        if let (Some(Value::String(a)), Some(Value::String(b))) = (x, y)
-            && (a.contains('\n') || b.contains('\n'))
-        {
-            // A text (a config file in a ConfigMap): the lines that change, not its first
-            // 120 characters.
-            let (gone, came) = changed_lines(a, b);
-            out.push(FieldChange {
-                path: p.clone(),
-                old: Some(gone),
-                new: Some(came),
-            });
-            continue;
-        }
-        out.push(FieldChange {
-            path: p.clone(),
-            old: x.map(short),
-            new: y.map(short),
-        });
-    }
-    out
-}
-
-/// The lines of `a` that `b` drops and the lines `b` adds, each joined with ` ⏎ `.
-fn changed_lines(a: &str, b: &str) -> (String, String) {
-    let (mut gone, mut came) = (Vec::new(), Vec::new());
-    for c in similar::TextDiff::from_lines(a, b).iter_all_changes() {
-        let line = c.value().trim_end_matches('\n').trim().to_string();
-        match c.tag() {
-            similar::ChangeTag::Delete => gone.push(line),
-            similar::ChangeTag::Insert => came.push(line),
-            similar::ChangeTag::Equal => {}
-        }
-    }
-    let join = |v: Vec<String>| {
-        let s = v.join(" ⏎ ");
-        short(&Value::String(if s.is_empty() {
-            "(no line)".into()
-        } else {
-            s
-        }))
-    };
-    (join(gone), join(came))
 }
 
 /// The pod spec of a workload object, with the pod template's metadata.
@@ -797,7 +616,7 @@ pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>
                         why: None,
                         fields: Vec::new(),
                     });
-                    image_changes(&mut report, name, &object, &Value::Null, n);
+                    image_changes(&mut report.images, name, &object, &Value::Null, n);
                 }
                 (Some(o), None) => {
                     let (pruned, why) = flux_deletes(name, po, pn, o);
@@ -820,12 +639,12 @@ pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>
                         why: Some(why),
                         fields: Vec::new(),
                     });
-                    image_changes(&mut report, name, &object, o, &Value::Null);
+                    image_changes(&mut report.images, name, &object, o, &Value::Null);
                 }
                 (Some(o), Some(n)) if o != n => {
                     let f = fields(o, n);
-                    dangers_of_change(&mut report, &object, o, n);
-                    image_changes(&mut report, name, &object, o, n);
+                    dangers_of_change(&mut report.dangers, &object, o, n);
+                    image_changes(&mut report.images, name, &object, o, n);
                     objects.push(ObjectDiff {
                         object,
                         change: "changed",
@@ -896,7 +715,23 @@ pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>
             });
         }
     }
-    charts::add(&mut report, &all_old, &all_new, &kustomization_of, charts);
+    let checks = charts::Checks {
+        images: image_changes,
+        dangers: dangers_of_change,
+    };
+    for found in charts::add(&all_old, &all_new, &kustomization_of, charts, &checks) {
+        report.images.extend(found.images);
+        report.dangers.extend(found.dangers);
+        // The HelmRelease's values note, completed with what its chart renders.
+        if let Some(d) = report.dangers.iter_mut().find(|d| {
+            d.kind == "helm"
+                && d.object == found.chart.helm_release
+                && d.message.starts_with("values change (")
+        }) {
+            d.message.push_str(&found.values_note);
+        }
+        report.charts.push(found.chart);
+    }
     // Reachability among the pods that run on both sides (same namespace and workload), each
     // side's pods (their labels and ports) under that side's policies: a pod that is added or
     // removed gains or loses no flow, its workload is listed as added or removed.
@@ -929,12 +764,12 @@ pub fn compare(base: &str, old: &Files, new: &Files, charts: Option<&ChartCache>
     report
 }
 
-fn image_changes(report: &mut Report, ks: &str, object: &str, old: &Value, new: &Value) {
+fn image_changes(out: &mut Vec<ImageChange>, ks: &str, object: &str, old: &Value, new: &Value) {
     let (a, b) = (images(old), images(new));
     let names: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for c in names {
         if a.get(c) != b.get(c) {
-            report.images.push(ImageChange {
+            out.push(ImageChange {
                 kustomization: ks.to_string(),
                 object: object.to_string(),
                 container: c.clone(),
@@ -945,9 +780,9 @@ fn image_changes(report: &mut Report, ks: &str, object: &str, old: &Value, new: 
     }
 }
 
-fn dangers_of_change(report: &mut Report, object: &str, o: &Value, n: &Value) {
+fn dangers_of_change(out: &mut Vec<Danger>, object: &str, o: &Value, n: &Value) {
     let mut push = |kind, message: String| {
-        report.dangers.push(Danger {
+        out.push(Danger {
             kind,
             object: object.to_string(),
             message,
@@ -1020,7 +855,7 @@ fn dangers_of_change(report: &mut Report, object: &str, o: &Value, n: &Value) {
                 .into_iter()
                 .map(|f| f.path)
                 .collect();
-            // Completed by `charts::add` with what the chart renders, or why it was not rendered.
+            // Completed in `compare` with what the chart renders, or why it was not rendered.
             push("helm", format!("values change ({})", changed.join(", ")));
         }
     }

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Key, ObjectDiff, Report, fields, key, label};
+use super::model::{Danger, ImageChange, Key, ObjectDiff, fields, key, label};
 
 /// Where the charts come from and what renders them.
 #[derive(Debug, Clone)]
@@ -403,15 +403,37 @@ fn object_changes(
     out
 }
 
-/// Adds a [`ChartDiff`] for each HelmRelease whose inputs differ, completes its `helm` values
-/// note, and lists the image changes and danger notes of the rendered objects.
+/// The report's checks of one object's change, which the rendered objects get too.
+pub(super) struct Checks {
+    /// Pushes the image changes of `object` (under the Kustomization `ks`): `(out, ks, object,
+    /// old, new)`.
+    pub images: fn(&mut Vec<ImageChange>, &str, &str, &Value, &Value),
+    /// Pushes the danger notes of a changed `object`: `(out, object, old, new)`.
+    pub dangers: fn(&mut Vec<Danger>, &str, &Value, &Value),
+}
+
+/// What one changed HelmRelease gives the report.
+pub(super) struct Found {
+    /// The chart's section.
+    pub chart: ChartDiff,
+    /// The image changes of its rendered objects.
+    pub images: Vec<ImageChange>,
+    /// The danger notes of its rendered objects.
+    pub dangers: Vec<Danger>,
+    /// What completes the HelmRelease's `helm` values note: what the chart renders, or why it
+    /// was not rendered.
+    pub values_note: String,
+}
+
+/// A [`Found`] for each HelmRelease whose inputs differ, in key order.
 pub(super) fn add(
-    report: &mut Report,
     old: &BTreeMap<Key, Value>,
     new: &BTreeMap<Key, Value>,
     kustomization_of: &BTreeMap<Key, String>,
     cache: Option<&ChartCache>,
-) {
+    checks: &Checks,
+) -> Vec<Found> {
+    let mut found = Vec::new();
     let (apis_old, apis_new) = (api_versions(old), api_versions(new));
     for (k, n) in new.iter().filter(|(k, _)| k.0 == "HelmRelease") {
         let Some(o) = old.get(k) else { continue };
@@ -457,6 +479,7 @@ pub(super) fn add(
             objects: Vec::new(),
             hooks: BTreeMap::new(),
         };
+        let (mut images, mut dangers) = (Vec::new(), Vec::new());
         let suffix = match result {
             Ok((objects, skipped, r)) => {
                 let count = |c: &str| objects.iter().filter(|o| o.change == c).count();
@@ -477,13 +500,13 @@ pub(super) fn add(
                             r[0].0.get(k).unwrap_or(&Value::Null),
                             r[2].0.get(k).unwrap_or(&Value::Null),
                         );
-                        super::image_changes(report, &ks, &object.object, before, after);
+                        (checks.images)(&mut images, &ks, &object.object, before, after);
                         if let Some(events) = hook(after).or(hook(before)) {
                             diff.hooks.insert(object.object.clone(), events.to_string());
                             continue;
                         }
                         if object.change == "changed" {
-                            super::dangers_of_change(report, &object.object, before, after);
+                            (checks.dangers)(&mut dangers, &object.object, before, after);
                         }
                         if object.pruned == Some(true)
                             && matches!(
@@ -491,7 +514,7 @@ pub(super) fn add(
                                 "PersistentVolumeClaim" | "StatefulSet" | "Namespace"
                             )
                         {
-                            report.dangers.push(super::Danger {
+                            dangers.push(Danger {
                                 kind: "prune",
                                 object: object.object.clone(),
                                 message: format!("{helm_release}: Helm deletes it on upgrade"),
@@ -516,13 +539,14 @@ pub(super) fn add(
                 suffix
             }
         };
-        if let Some(d) = report.dangers.iter_mut().find(|d| {
-            d.kind == "helm" && d.object == helm_release && d.message.starts_with("values change (")
-        }) {
-            d.message.push_str(&suffix);
-        }
-        report.charts.push(diff);
+        found.push(Found {
+            chart: diff,
+            images,
+            dangers,
+            values_note: suffix,
+        });
     }
+    found
 }
 
 #[cfg(test)]
