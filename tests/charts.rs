@@ -368,6 +368,17 @@ fn admission(tree: Tree) {
             continue;
         }
         let Some(h) = held.iter().find(|h| h.namespace == pod.namespace) else {
+            // Only the namespaces no policy looks at may hold chart pods undeclared: any other
+            // would stay in Audit with nothing saying why.
+            if !o4g_gitops::components::policies::EXCLUDED_NAMESPACES
+                .iter()
+                .any(|(ns, _)| *ns == pod.namespace)
+            {
+                bad.push(format!(
+                    "{} runs in {}, which no `ChartNamespace` declares",
+                    pod.name, pod.namespace
+                ));
+            }
             continue;
         };
         let awaiting: Vec<String> = h.awaiting().iter().map(ToString::to_string).collect();
@@ -1643,9 +1654,9 @@ fn chart_objects_of_a_kind_with_a_schema_validate() {
 
 #[test]
 fn traefiks_pods_pass_every_rule_kyverno_audits_in_its_namespace() {
-    // Kyverno audits the `traefik` namespace with the platform's rule set (the same as
-    // `o4g lint`): Traefik's pod, as the chart renders it with our values, gives it nothing to
-    // report (images pinned by tag and digest from an allowed registry, non-root, requests and
+    // Kyverno checks the `traefik` namespace with the platform's rule set (the same as
+    // `o4g lint`; Deny there, as nothing holds it in Audit): Traefik's pod, as the chart
+    // renders it with our values, gives it nothing to report (images pinned by tag and digest from an allowed registry, non-root, requests and
     // limits; Pod Security at the namespace's level).
     need_charts!();
     let settings = Tree::Traefik.settings();
