@@ -556,7 +556,8 @@ pub mod sizes {
     pub const OPERATOR: Resources = resources(100, 100, 200, 200);
     /// The admission webhook's certificate Jobs (kube-webhook-certgen, a one-shot Go binary
     /// that writes one Secret or patches two webhook configurations); the chart gives no
-    /// example (`values.yaml:3135`).
+    /// example (`values.yaml:3135`), ingress-nginx's for the same tool is 10m/20Mi
+    /// (ingress-nginx 4.15.1 `values.yaml:804-810`).
     pub const WEBHOOK_CERTGEN: Resources = resources(10, 32, 100, 64);
     /// Grafana: its documented minimum is 512 MB of memory and one core (grafana.com
     /// docs/grafana/v13.2/setup-grafana/installation, "Hardware recommendations"), the limit;
