@@ -279,18 +279,33 @@ fn once_renovate_pins_the_awaiting_images_each_chart_runs_them_by_digest() {
         assert!(unpinned.is_empty(), "{}: {unpinned:#?}", chart.name);
     }
     assert!(pinned_images >= 27, "{pinned_images}");
-    // Where only pins held Kyverno in Audit, the pinned chart pods meet every rule.
+    // Where only pins held Kyverno in Audit, the pinned chart pods meet every rule, and the
+    // namespace goes to Deny by itself once its images carry these digests.
     let held = o4g_gitops::components::chart_namespaces(&settings).unwrap();
+    let denied_once_pinned: BTreeSet<&str> = held
+        .iter()
+        .filter(|h| {
+            o4g_gitops::components::contribution::ChartNamespace {
+                images: h.images.iter().map(|i| pin(*i)).collect(),
+                ..(*h).clone()
+            }
+            .denies()
+        })
+        .map(|h| h.namespace)
+        .collect();
+    for ns in ["arc-systems", monitoring::NAMESPACE, "node-exporter"] {
+        assert!(
+            denied_once_pinned.contains(ns),
+            "{ns} stays in Audit once pinned: {held:#?}"
+        );
+    }
     let levels = levels(Tree::Live);
     let objects: Vec<Value> = releases.iter().flat_map(|r| r.objects.clone()).collect();
-    let mut checked = 0;
+    let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for (object, pod) in charts::pods(&objects) {
-        if !held
-            .iter()
-            .any(|h| h.namespace == pod.namespace && h.held_by.is_empty())
-        {
+        let Some(ns) = denied_once_pinned.iter().find(|ns| **ns == pod.namespace) else {
             continue;
-        }
+        };
         let cfg = AuditConfig {
             level: levels[&pod.namespace],
             version: PssVersion::Latest,
@@ -298,12 +313,13 @@ fn once_renovate_pins_the_awaiting_images_each_chart_runs_them_by_digest() {
         };
         let v = o4g_gitops::policy::audit_object(&object, &cfg);
         assert!(v.is_empty(), "{}: {v:#?}", pod.name);
-        checked += 1;
+        *checked.entry(ns).or_default() += 1;
     }
-    assert!(
-        checked >= 2,
-        "the controller's and the listener's pods: {checked}"
-    );
+    // arc-systems: the controller and the listener; observability: the operator, Grafana,
+    // kube-state-metrics and the two webhook Jobs; node-exporter: its DaemonSet.
+    assert!(checked["arc-systems"] >= 2, "{checked:?}");
+    assert!(checked[monitoring::NAMESPACE] >= 5, "{checked:?}");
+    assert!(checked["node-exporter"] >= 1, "{checked:?}");
 }
 
 #[test]
@@ -352,6 +368,17 @@ fn admission(tree: Tree) {
             continue;
         }
         let Some(h) = held.iter().find(|h| h.namespace == pod.namespace) else {
+            // Only the namespaces no policy looks at may hold chart pods undeclared: any other
+            // would stay in Audit with nothing saying why.
+            if !o4g_gitops::components::policies::EXCLUDED_NAMESPACES
+                .iter()
+                .any(|(ns, _)| *ns == pod.namespace)
+            {
+                bad.push(format!(
+                    "{} runs in {}, which no `ChartNamespace` declares",
+                    pod.name, pod.namespace
+                ));
+            }
             continue;
         };
         let awaiting: Vec<String> = h.awaiting().iter().map(ToString::to_string).collect();
@@ -1627,9 +1654,9 @@ fn chart_objects_of_a_kind_with_a_schema_validate() {
 
 #[test]
 fn traefiks_pods_pass_every_rule_kyverno_audits_in_its_namespace() {
-    // Kyverno audits the `traefik` namespace with the platform's rule set (the same as
-    // `o4g lint`): Traefik's pod, as the chart renders it with our values, gives it nothing to
-    // report (images pinned by tag and digest from an allowed registry, non-root, requests and
+    // Kyverno checks the `traefik` namespace with the platform's rule set (the same as
+    // `o4g lint`; Deny there, as nothing holds it in Audit): Traefik's pod, as the chart
+    // renders it with our values, gives it nothing to report (images pinned by tag and digest from an allowed registry, non-root, requests and
     // limits; Pod Security at the namespace's level).
     need_charts!();
     let settings = Tree::Traefik.settings();
@@ -1676,4 +1703,58 @@ fn tree_objects<'a>(
             o4g_gitops::lint::parse_documents(std::path::Path::new(p), &String::from_utf8_lossy(b))
                 .unwrap()
         })
+}
+
+#[test]
+fn the_pods_the_operator_makes_get_requests_and_limits() {
+    // The Prometheus and Alertmanager pods are not chart pods: prometheus-operator builds their
+    // StatefulSets from the `Prometheus` and `Alertmanager` resources the chart renders (their
+    // `resources`) and adds the config reloader with the resources of its flags. So Deny in
+    // `observability` also needs these, and the render shows them.
+    need_charts!();
+    let objects = chart_objects(Tree::Live);
+    let complete = |r: &Value| {
+        ["requests", "limits"].iter().all(|k| {
+            ["cpu", "memory"]
+                .iter()
+                .all(|q| r[k][q].as_str().is_some_and(|v| !v.is_empty() && v != "0"))
+        })
+    };
+    for kind in ["Prometheus", "Alertmanager"] {
+        let o = objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} rendered"));
+        assert!(complete(&o["spec"]["resources"]), "{kind}: {}", o["spec"]);
+    }
+    let operator = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Deployment"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-operator"))
+        })
+        .expect("the operator's Deployment");
+    let args: Vec<&str> = operator["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut reloader = serde_json::json!({});
+    for (k, q) in [
+        ("requests", "cpu"),
+        ("limits", "cpu"),
+        ("requests", "memory"),
+        ("limits", "memory"),
+    ] {
+        let flag = format!("--config-reloader-{q}-{}=", k.trim_end_matches('s'));
+        let v = args
+            .iter()
+            .find_map(|a| a.strip_prefix(flag.as_str()))
+            .unwrap_or_else(|| panic!("{flag} not passed: {args:?}"));
+        reloader[k][q] = v.into();
+    }
+    assert!(complete(&reloader), "config reloader: {reloader}");
 }

@@ -363,3 +363,18 @@ fn kyverno_deny_and_its_docs_come_from_the_chart_namespaces() {
         }
     }
 }
+
+#[test]
+fn the_docs_list_the_requests_and_limits_of_every_monitoring_container() {
+    // The table in out/docs/infrastructure.md comes from `monitoring::sizes`, the values the
+    // release passes (tests/charts.rs checks the rendered containers carry them).
+    use o4g_gitops::components::monitoring::sizes;
+    let infra = std::fs::read_to_string(common::root().join("out/docs/infrastructure.md")).unwrap();
+    for (which, r) in sizes::ALL {
+        let row = format!(
+            "| {which} | {} CPU, {} | {} CPU, {} |",
+            r.requests.cpu, r.requests.memory, r.limits.cpu, r.limits.memory
+        );
+        assert!(infra.lines().any(|l| l == row), "{row} not in the docs");
+    }
+}

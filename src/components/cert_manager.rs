@@ -76,6 +76,7 @@ pub struct Values {
     crds: Crds,
     prometheus: Prometheus,
     image: Image,
+    resources: super::helm::ChartResources,
     webhook: Sub,
     cainjector: Sub,
     acmesolver: Sub,
@@ -134,6 +135,30 @@ impl From<crate::image::PinnedImage> for Image {
 #[derive(Debug, Serialize)]
 struct Sub {
     image: Image,
+    /// Its pod's requests and limits (none for `acmesolver`: the solver's come from
+    /// `extra_args`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<super::helm::ChartResources>,
+}
+
+/// Requests and limits of the chart's pods, which it leaves unset (so Kyverno's
+/// `requests-limits` rule holds in `cert-manager`). The requests are the chart's examples,
+/// 10m/32Mi for each (cert-manager v1.21.1 `values.yaml:411-419`, webhook `:930-938`,
+/// cainjector `:1343-1351`, startupapicheck `:1602-1609`), raised to 64Mi for the controller
+/// and the cainjector, which cache the cluster's Certificates, Secrets and webhook
+/// configurations; the limits leave room above them.
+pub mod sizes {
+    use super::super::helm::resources;
+    use crate::workload::Resources;
+
+    /// The controller.
+    pub const CONTROLLER: Resources = resources(10, 64, 200, 256);
+    /// The webhook.
+    pub const WEBHOOK: Resources = resources(10, 32, 100, 128);
+    /// The cainjector.
+    pub const CAINJECTOR: Resources = resources(10, 64, 100, 256);
+    /// The post-install `startupapicheck` Job.
+    pub const STARTUPAPICHECK: Resources = resources(10, 32, 100, 64);
 }
 
 /// The cert-manager HelmRelease. With Traefik, Gateway API support is on
@@ -144,8 +169,9 @@ struct Sub {
 /// (`pkg/controller/context.go`), so the Gateway API CRDs are applied before the controllers
 /// (`components::flux`).
 pub fn component(ingress: IngressController) -> Result<HelmComponent, Error> {
-    let sub = |image: crate::image::PinnedImage| Sub {
+    let sub = |image: crate::image::PinnedImage, r: Option<crate::workload::Resources>| Sub {
         image: image.into(),
+        resources: r.map(Into::into),
     };
     let values = Values {
         crds: Crds {
@@ -160,10 +186,11 @@ pub fn component(ingress: IngressController) -> Result<HelmComponent, Error> {
             servicemonitor: Flag { enabled: false },
         },
         image: images::CONTROLLER.into(),
-        webhook: sub(images::WEBHOOK),
-        cainjector: sub(images::CAINJECTOR),
-        acmesolver: sub(images::ACMESOLVER),
-        startupapicheck: sub(images::STARTUPAPICHECK),
+        resources: sizes::CONTROLLER.into(),
+        webhook: sub(images::WEBHOOK, Some(sizes::WEBHOOK)),
+        cainjector: sub(images::CAINJECTOR, Some(sizes::CAINJECTOR)),
+        acmesolver: sub(images::ACMESOLVER, None),
+        startupapicheck: sub(images::STARTUPAPICHECK, Some(sizes::STARTUPAPICHECK)),
         // Solver pods run in the app namespaces, where requests and limits are required.
         extra_args: vec![
             "--acme-http01-solver-resource-request-cpu=10m".into(),
@@ -316,6 +343,14 @@ impl super::contribution::Component for CertManager {
                 "clusterissuers.yaml".into(),
                 config_objects(plan.settings)?,
             )],
+            // Every image pinned and every pod with requests and limits: Deny.
+            chart_namespaces: vec![super::contribution::ChartNamespace {
+                namespace: namespace().name,
+                images: images::ALL
+                    .map(crate::image::ChartImage::from_pinned)
+                    .to_vec(),
+                held_by: vec![],
+            }],
             ..Default::default()
         })
     }

@@ -204,6 +204,8 @@ struct InfrastructureDoc<'a> {
     retention: String,
     prometheus_storage: String,
     alertmanager_storage: String,
+    /// kube-prometheus-stack's containers: (which, requests, limits).
+    monitoring_sizes: Vec<(&'static str, String, String)>,
     controller: &'static str,
     traefik: bool,
     traefik_chart: &'static str,
@@ -226,6 +228,13 @@ pub fn infrastructure(settings: &Settings, input: Infrastructure<'_>) -> Result<
         retention: m.retention.to_string(),
         prometheus_storage: m.prometheus_storage.to_string(),
         alertmanager_storage: m.alertmanager_storage.to_string(),
+        monitoring_sizes: super::monitoring::sizes::ALL
+            .iter()
+            .map(|(which, r)| {
+                let c = |x: crate::workload::Compute| format!("{} CPU, {}", x.cpu, x.memory);
+                (*which, c(r.requests), c(r.limits))
+            })
+            .collect(),
         controller: settings.cluster.ingress.controller.name(),
         traefik: settings.cluster.ingress.controller == IngressController::Traefik,
         traefik_chart: crate::charts::TRAEFIK.version,

@@ -229,7 +229,26 @@ struct Controller {
     image: ControllerImage,
     metrics: ControllerMetrics,
     resources: super::helm::ChartResources,
+    admission_webhooks: AdmissionWebhooks,
 }
+
+/// The admission webhook's certificate Jobs (kube-webhook-certgen), which the chart leaves
+/// without requests or limits: the chart's example, 10m/20Mi requested (ingress-nginx 4.15.1
+/// `values.yaml:804-810`, the same for `patchWebhookJob`, `:837`), with a 64Mi limit of margin.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmissionWebhooks {
+    create_secret_job: JobResources,
+    patch_webhook_job: JobResources,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JobResources {
+    resources: super::helm::ChartResources,
+}
+
+/// [`AdmissionWebhooks`]' Jobs.
+pub const CERTGEN_RESOURCES: crate::workload::Resources = super::helm::resources(10, 20, 100, 64);
 
 #[derive(Debug, serde::Serialize)]
 struct EnabledFlag {
@@ -305,6 +324,14 @@ pub fn component() -> Result<super::helm::HelmComponent, crate::Error> {
                 service_monitor: EnabledFlag { enabled: false },
             },
             resources: super::helm::resources(100, 128, 1000, 512).into(),
+            admission_webhooks: AdmissionWebhooks {
+                create_secret_job: JobResources {
+                    resources: CERTGEN_RESOURCES.into(),
+                },
+                patch_webhook_job: JobResources {
+                    resources: CERTGEN_RESOURCES.into(),
+                },
+            },
         },
     };
     let mut c = super::helm::HelmComponent::new(
@@ -376,12 +403,30 @@ impl super::contribution::Component for Ingress {
         &self,
         plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, crate::Error> {
-        let release = match plan.settings.cluster.ingress.controller {
-            IngressController::IngressNginx => component()?,
-            IngressController::Traefik => super::traefik::component()?,
+        let controller = plan.settings.cluster.ingress.controller;
+        let (release, images) = match controller {
+            IngressController::IngressNginx => (
+                component()?,
+                vec![crate::image::ChartImage::from_pinned(
+                    crate::images::INGRESS_NGINX_CONTROLLER,
+                )],
+            ),
+            IngressController::Traefik => (
+                super::traefik::component()?,
+                super::traefik::images::ALL
+                    .map(crate::image::ChartImage::from_pinned)
+                    .to_vec(),
+            ),
         };
         Ok(super::contribution::Contribution {
             releases: vec![(release, vec![])],
+            // Every image pinned (the admission Jobs' certgen by the chart itself) and every
+            // pod with requests and limits: Deny.
+            chart_namespaces: vec![super::contribution::ChartNamespace {
+                namespace: namespace_of(controller).name,
+                images,
+                held_by: vec![],
+            }],
             ..Default::default()
         })
     }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::helm::{HelmComponent, Remediate};
+use super::helm::{ChartResources, HelmComponent, Remediate};
 use super::namespaces::{Level, PlatformNamespace, PodSecurity};
 use crate::Error;
 use crate::quantity::{Bytes, Duration};
@@ -150,6 +150,7 @@ pub struct Values {
 #[serde(rename_all = "camelCase")]
 struct KubeStateMetrics {
     image: KpsImage,
+    resources: ChartResources,
     metric_labels_allowlist: Vec<String>,
     /// Collectors left out of the chart's list (kube-state-metrics 8.4.0 `values.yaml:471`
     /// `collectorsExclude`): without the `secrets` collector its ClusterRole no longer lists
@@ -301,6 +302,7 @@ struct PrometheusSpec {
     port_name: &'static str,
     image: KpsImage,
     storage_spec: StorageSpec,
+    resources: ChartResources,
 }
 
 #[derive(Debug, Serialize)]
@@ -347,11 +349,13 @@ struct AlertmanagerSpec {
     storage: StorageSpec,
     /// Secrets mounted at `/etc/alertmanager/secrets/<name>/`.
     secrets: Vec<&'static str>,
+    resources: ChartResources,
 }
 
 #[derive(Debug, Serialize)]
 struct Grafana {
     image: KpsImage,
+    resources: ChartResources,
     admin: GrafanaAdmin,
     sidecar: GrafanaSidecar,
     rbac: GrafanaRbac,
@@ -409,6 +413,8 @@ struct GrafanaAdmin {
 #[derive(Debug, Serialize)]
 struct GrafanaSidecar {
     image: KpsImage,
+    /// Every sidecar of the pod (grafana 12.11.1 `templates/_pod.tpl`, each `sidecar.resources`).
+    resources: ChartResources,
     dashboards: Dashboards,
     datasources: SidecarResource,
 }
@@ -437,6 +443,7 @@ struct SidecarResource {
 struct NodeExporter {
     namespace_override: &'static str,
     image: NodeExporterImage,
+    resources: ChartResources,
 }
 
 /// An image in the `{registry, repository, tag, sha}` shape of these charts. The charts differ
@@ -496,19 +503,95 @@ struct NodeExporterImage {
 #[serde(rename_all = "camelCase")]
 struct PrometheusOperator {
     image: KpsImage,
-    prometheus_config_reloader: ImageOnly,
+    resources: ChartResources,
+    prometheus_config_reloader: ImageAndResources,
     thanos_image: KpsImage,
     admission_webhooks: AdmissionWebhooks,
 }
 
 #[derive(Debug, Serialize)]
-struct ImageOnly {
+struct ImageAndResources {
     image: KpsImage,
+    resources: ChartResources,
 }
 
+/// The webhook's certificate Jobs: `patch.resources` serves both the create and the patch Job
+/// (kube-prometheus-stack 88.5.3 `templates/prometheus-operator/admission-webhooks/job-patch/`
+/// `job-createSecret.yaml:54-55`, `job-patchWebhook.yaml:63-64`).
 #[derive(Debug, Serialize)]
 struct AdmissionWebhooks {
-    patch: ImageOnly,
+    patch: ImageAndResources,
+}
+
+/// Requests and limits of every container of the release, so that no pod of `observability`
+/// or `node-exporter` lacks them (the `requests-limits` rule; the chart sets none). Sizes for a
+/// single node: the upstream values' commented examples where they exist (cited), raised where
+/// the workload here needs more. Prometheus's memory is the one to watch: it grows with the
+/// number of series (its dashboard "Prometheus / Overview").
+pub mod sizes {
+    use super::super::helm::resources;
+    use crate::workload::Resources;
+
+    /// Prometheus: the chart's example requests 400Mi (kube-prometheus-stack 88.5.3
+    /// `values.yaml:4668-4670`); 1Gi requested and 2Gi limit leave room for the head block of
+    /// one node's series and for compaction. The CPU limit is above the request so compaction
+    /// and rule evaluation are not throttled at their peaks.
+    pub const PROMETHEUS: Resources = resources(200, 1024, 1000, 2048);
+    /// Alertmanager: the chart's example requests 400Mi (`values.yaml:1165-1167`), sized for a
+    /// cluster of many receivers; here it holds one small cluster's alerts and silences.
+    pub const ALERTMANAGER: Resources = resources(20, 64, 200, 256);
+    /// The config reloader the operator adds to the Prometheus and Alertmanager pods (and
+    /// their `init-config-reloader`): the chart's example, 200m/50Mi limits
+    /// (`values.yaml:3561-3567`), requesting less CPU since it idles between reloads. Passed to
+    /// the operator as `--config-reloader-{cpu,memory}-{request,limit}`
+    /// (`templates/prometheus-operator/deployment.yaml:101-104`; without them `0`, which the
+    /// operator's flag help says "disables it and causes no request to be configured").
+    /// prometheus-operator gives the same `ReloaderConfig` to the `config-reloader` sidecar and
+    /// the `init-config-reloader` (`pkg/prometheus/server/statefulset.go`,
+    /// `CreateConfigReloader("init-config-reloader", …)`); `tests/charts.rs`
+    /// `the_pods_the_operator_makes_get_requests_and_limits` checks the flags passed.
+    pub const CONFIG_RELOADER: Resources = resources(10, 50, 200, 50);
+    /// prometheus-operator: the chart's example (`values.yaml:3412-3419`): 100m/100Mi
+    /// requested, 200m/200Mi limit.
+    pub const OPERATOR: Resources = resources(100, 100, 200, 200);
+    /// The admission webhook's certificate Jobs (kube-webhook-certgen, a one-shot Go binary
+    /// that writes one Secret or patches two webhook configurations); the chart gives no
+    /// example (`values.yaml:3135`), ingress-nginx's for the same tool is 10m/20Mi
+    /// (ingress-nginx 4.15.1 `values.yaml:804-810`).
+    pub const WEBHOOK_CERTGEN: Resources = resources(10, 32, 100, 64);
+    /// Grafana: its documented minimum is 512 MB of memory and one core (grafana.com
+    /// docs/grafana/v13.2/setup-grafana/installation, "Hardware recommendations"), the limit;
+    /// half of it is requested (no image renderer runs beside it).
+    pub const GRAFANA: Resources = resources(100, 256, 1000, 512);
+    /// Grafana's dashboard and datasource sidecars (k8s-sidecar): the grafana chart's example
+    /// (grafana 12.11.1 `values.yaml:1048-1054`): 50m/50Mi requested, 100m/100Mi limit.
+    pub const GRAFANA_SIDECAR: Resources = resources(50, 50, 100, 100);
+    /// kube-state-metrics: the chart's example is 10m/32Mi requested, 100m/64Mi limit
+    /// (kube-state-metrics 8.4.0 `values.yaml:515-525`); the memory is doubled for the Flux
+    /// custom resource state it also watches (six kinds, [`super::FLUX_METRIC`]).
+    pub const KUBE_STATE_METRICS: Resources = resources(10, 64, 100, 128);
+    /// node-exporter: the chart's example (prometheus-node-exporter 4.56.1
+    /// `values.yaml:334-344`): 100m/30Mi requested, 200m/50Mi limit.
+    pub const NODE_EXPORTER: Resources = resources(100, 30, 200, 50);
+
+    /// Each size with the containers it applies to (for the docs).
+    pub const ALL: [(&str, Resources); 9] = [
+        ("Prometheus", PROMETHEUS),
+        ("Alertmanager", ALERTMANAGER),
+        (
+            "config reloader (Prometheus and Alertmanager pods, init included)",
+            CONFIG_RELOADER,
+        ),
+        ("prometheus-operator", OPERATOR),
+        ("admission webhook Jobs (create, patch)", WEBHOOK_CERTGEN),
+        ("Grafana", GRAFANA),
+        (
+            "Grafana's sidecars (dashboards, datasources)",
+            GRAFANA_SIDECAR,
+        ),
+        ("kube-state-metrics", KUBE_STATE_METRICS),
+        ("node-exporter", NODE_EXPORTER),
+    ];
 }
 
 /// The images kube-prometheus-stack runs that `src/images.rs` does not pin, declared beside the
@@ -604,13 +687,16 @@ pub fn component_with(
         crds: Flag { enabled: true },
         prometheus_operator: PrometheusOperator {
             image: KpsImage::declared(pin(images::PROMETHEUS_OPERATOR)),
-            prometheus_config_reloader: ImageOnly {
+            resources: sizes::OPERATOR.into(),
+            prometheus_config_reloader: ImageAndResources {
                 image: KpsImage::declared(pin(images::CONFIG_RELOADER)),
+                resources: sizes::CONFIG_RELOADER.into(),
             },
             thanos_image: KpsImage::declared(pin(images::THANOS)),
             admission_webhooks: AdmissionWebhooks {
-                patch: ImageOnly {
+                patch: ImageAndResources {
                     image: KpsImage::declared(pin(images::WEBHOOK_CERTGEN)),
+                    resources: sizes::WEBHOOK_CERTGEN.into(),
                 },
             },
         },
@@ -626,6 +712,7 @@ pub fn component_with(
                 port_name: PROMETHEUS_WEB.name,
                 image: KpsImage::hex(crate::images::PROMETHEUS),
                 storage_spec: storage(m.prometheus_storage),
+                resources: sizes::PROMETHEUS.into(),
             },
         },
         alertmanager: Alertmanager {
@@ -634,11 +721,13 @@ pub fn component_with(
                 image: KpsImage::hex(crate::images::ALERTMANAGER),
                 storage: storage(m.alertmanager_storage),
                 secrets: vec![ALERTMANAGER_SMTP_SECRET, ALERTMANAGER_HEARTBEAT_SECRET],
+                resources: sizes::ALERTMANAGER.into(),
             },
             config: alertmanager_config(&m.alerting),
         },
         grafana: Grafana {
             image: KpsImage::hex(crate::images::GRAFANA),
+            resources: sizes::GRAFANA.into(),
             admin: GrafanaAdmin {
                 existing_secret: GRAFANA_ADMIN_SECRET,
                 user_key: "admin-user",
@@ -646,6 +735,7 @@ pub fn component_with(
             },
             sidecar: GrafanaSidecar {
                 image: KpsImage::declared(pin(images::K8S_SIDECAR)),
+                resources: sizes::GRAFANA_SIDECAR.into(),
                 dashboards: Dashboards {
                     enabled: true,
                     label: DASHBOARD_LABEL.0,
@@ -675,9 +765,11 @@ pub fn component_with(
                 distroless: false,
                 digest: node_exporter.digest(),
             },
+            resources: sizes::NODE_EXPORTER.into(),
         },
         kube_state_metrics: KubeStateMetrics {
             image: KpsImage::full(crate::images::KUBE_STATE_METRICS),
+            resources: sizes::KUBE_STATE_METRICS.into(),
             metric_labels_allowlist: KSM_LABELS_ALLOWLIST.map(String::from).to_vec(),
             collectors_exclude: vec!["secrets"],
             custom_resource_state: CustomResourceState {
@@ -751,18 +843,12 @@ impl super::contribution::Component for Monitoring {
                 super::contribution::ChartNamespace {
                     namespace: NAMESPACE,
                     images: images::OBSERVABILITY.to_vec(),
-                    held_by: vec![(
-                        "requests-limits",
-                        "the chart sets no requests or limits for the operator, Grafana and its sidecars, kube-state-metrics and the webhook jobs",
-                    )],
+                    held_by: vec![],
                 },
                 super::contribution::ChartNamespace {
                     namespace: node_exporter_namespace().name,
                     images: vec![images::NODE_EXPORTER],
-                    held_by: vec![(
-                        "requests-limits",
-                        "the chart sets no requests or limits on the node-exporter DaemonSet",
-                    )],
+                    held_by: vec![],
                 },
             ],
             configs: vec![("monitoring", "servicemonitors.yaml".into(), monitors)],
