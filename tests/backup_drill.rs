@@ -2383,3 +2383,63 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         "a 50 GiB backup would miss its deadline"
     );
 }
+
+/// The checksum beside a dump is taken of the compressed stream, so a committed object that
+/// does not decompress (cut, or written wrong before it was hashed) matches it. The verify
+/// pass also decompresses the stream (`zstd -t`, `gzip -t`): such a dump is refused by
+/// `--verify-only` and before the restore drops anything, not halfway through the import.
+#[test]
+fn a_committed_dump_that_does_not_decompress_is_refused_before_anything_is_dropped() {
+    use sha2::Digest as _;
+    need_tools!();
+    let drill = Drill::new(300, 2);
+    assert!(drill.backup().ok());
+    let bucket = settings().cluster.s3.bucket.as_str().to_string();
+    let marker = drill.committed().pop().unwrap();
+    let name = marker
+        .strip_prefix(&format!("{bucket}/live/"))
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let whole = vault_bytes(drill.net(), &drill.s3, "live", &format!("vault:{name}"));
+    let cut = &whole[..whole.len() / 2];
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{name}")],
+        cut,
+    );
+    let hex: String = sha2::Sha256::digest(cut)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let sum = format!("{hex}  -\n");
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{name}.sha256")],
+        sum.as_bytes(),
+    );
+    for extra in [&["--verify-only"][..], &[][..]] {
+        let job = printed_restore_job(extra);
+        let (target, run) = run_restore_job_on(&drill, &job, |t| {
+            t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
+        });
+        assert!(
+            !run.ok(),
+            "{extra:?}: a dump that does not decompress was accepted"
+        );
+        assert!(
+            run.text().contains("does not decompress"),
+            "{extra:?}: {}",
+            run.text()
+        );
+        let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema = 'xwiki'");
+        assert_eq!(
+            left.trim(),
+            "xwiki.kept",
+            "{extra:?}: the target was touched"
+        );
+    }
+}

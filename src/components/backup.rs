@@ -6,7 +6,8 @@
 //! `gzip`, `sha256sum` and bash: docker-library/mysql@7cf11d53, the 8.0.46 update,
 //! `8.0/Dockerfile.oracle:34-44` installs `bzip2 gzip openssl xz zstd findutils` on
 //! oraclelinux:9-slim; the 8.4 image the same, docker-library/mysql@99f090f8
-//! `8.4/Dockerfile.oracle:34-44`, 8.4.10, the newest 8.4 of the snapshot read) runs the whole pipeline
+//! `8.4/Dockerfile.oracle:34-44`, and the pinned 8.4.11's package list, docker-library/repo-info@13ca4008
+//! `repos/mysql/local/8.4.11.md`: zstd 1.5.5, gzip 1.12, gawk, coreutils-single) runs the whole pipeline
 //! `mysqldump | zstd | tee (sha256) | rclone rcat`, with `pipefail`, so a failure anywhere
 //! fails the job and nothing is staged on disk. rclone comes from its own pinned image: an
 //! init container copies the static binary (rclone/rclone v1.75.0 `Dockerfile`: built with

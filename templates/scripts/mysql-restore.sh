@@ -13,9 +13,10 @@
 # this a table or a sub-wiki schema that only the target had would survive beside the
 # restored ones.
 #
-# Two passes over the object, nothing staged on disk: the first downloads, decrypts and
-# checks the sha256 recorded beside it (a corrupted, truncated or uncommitted object is
-# refused before the database is touched); the second streams it into the server and
+# Two passes over the object, nothing staged on disk but its first MiB: the first downloads,
+# decrypts, test-decompresses and checks the sha256 recorded beside it (a corrupted,
+# truncated or uncommitted object, or one that does not decompress, is refused before the
+# database is touched); the second streams it into the server and
 # checks the sha256 again. One pass would import before the checksum is known, and the
 # dump's DROP TABLE statements come first; staging the object instead needs a volume as
 # large as the dump. The first pass costs one more download: the restore runbook gives the
@@ -77,6 +78,7 @@ mysql --defaults-extra-file="$cnf" --batch --skip-column-names -e 'SELECT 1' >/d
   o4g_fail "cannot log in to MySQL as $MYSQL_USER, or cannot turn off its binary log for this session (see above): nothing was restored"
 # The verify pass also keeps the object's first MiB for the check below; it leaves the
 # checksum in $expected.
+trap 'rm -f "$WORK/restore.head"' EXIT
 o4g_verify "$object" "$WORK/restore.head"
 if [ -n "$verify_only" ]; then
   o4g_log "verified $object: not imported (--verify-only)"

@@ -263,30 +263,58 @@ o4g_expected() {
 }
 
 # o4g_verify NAME [HEAD]: downloads and decrypts NAME once and compares its sha256 with the
-# one recorded beside it; fails (and so refuses the restore) on any difference. Leaves that
-# checksum in $expected, and with HEAD the object's first MiB in the file HEAD (read from the
-# same download: no second request for it).
+# one recorded beside it; fails (and so refuses the restore) on any difference. A dump
+# (`.sql.zst`, `.sql.gz`) is also decompressed on the way (`zstd -t`, `gzip -t`): its checksum
+# is of the compressed stream, so a stream that does not decode would match it and fail only
+# halfway through the import. Leaves that checksum in $expected, and with HEAD the object's
+# first MiB in the file HEAD (read from the same download: no second request for it). Each
+# reader of the stream drains it to the end whatever happens to it, so the download never
+# dies of a closed pipe and each failure is reported as what it is.
 o4g_verify() {
   verify_start=$(date +%s)
   found="$(o4g_rclone lsf "vault:$1")" || o4g_fail "cannot look $1 up on the store (see above)"
   [ -n "$found" ] || o4g_fail "$1 does not exist"
   expected="$(o4g_expected "$1")"
+  case "$1" in
+    *.sql.zst) verify_codec=zstd ;;
+    *.sql.gz) verify_codec=gzip ;;
+    *) verify_codec="" ;;
+  esac
+  verify_outs=""
+  head_pid=""
+  test_pid=""
   if [ -n "${2:-}" ]; then
     head_fifo="$WORK/verify-head.fifo"
     rm -f "$head_fifo" "$2"
     mkfifo "$head_fifo"
-    # Reads the whole stream (tee stops when a reader goes), keeps the first MiB.
-    { head -c 1048576 >"$2" && cat >/dev/null; } <"$head_fifo" &
+    { head -c 1048576 >"$2"; r=$?; cat >/dev/null; exit "$r"; } <"$head_fifo" &
     head_pid=$!
-    actual="$(o4g_rclone cat "vault:$1" | tee "$head_fifo" | sha256sum | cut -d ' ' -f 1)" ||
-      o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
-    wait "$head_pid" || o4g_fail "could not keep the first MiB of $1"
-    rm -f "$head_fifo"
-  else
-    actual="$(o4g_rclone cat "vault:$1" | sha256sum | cut -d ' ' -f 1)" ||
-      o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
+    verify_outs="$head_fifo"
   fi
+  if [ -n "$verify_codec" ]; then
+    command -v "$verify_codec" >/dev/null || o4g_fail "$verify_codec is not installed here: it is needed to check $1"
+    test_fifo="$WORK/verify-test.fifo"
+    rm -f "$test_fifo"
+    mkfifo "$test_fifo"
+    { "$verify_codec" -q -t 2>"$WORK/verify-test.err"; r=$?; cat >/dev/null; exit "$r"; } <"$test_fifo" &
+    test_pid=$!
+    verify_outs="$verify_outs $test_fifo"
+  fi
+  verify_ok=1
+  # shellcheck disable=SC2086 # the fifos' paths, split on purpose ($WORK has no space)
+  actual="$(o4g_rclone cat "vault:$1" | tee $verify_outs | sha256sum | cut -d ' ' -f 1)" || verify_ok=0
+  head_ok=1
+  [ -z "$head_pid" ] || wait "$head_pid" || head_ok=0
+  test_ok=1
+  [ -z "$test_pid" ] || wait "$test_pid" || test_ok=0
+  rm -f "${head_fifo:-}" "${test_fifo:-}"
+  [ "$verify_ok" = 1 ] ||
+    o4g_fail "$1 cannot be downloaded or decrypted (corrupted object or wrong key): refusing it"
   [ "$actual" = "$expected" ] ||
     o4g_fail "checksum mismatch for $1: expected $expected, got $actual: refusing it"
-  o4g_log "verified $1 (sha256 $actual) in $(($(date +%s) - verify_start)) s"
+  [ "$test_ok" = 1 ] ||
+    o4g_fail "$1 matches its checksum but does not decompress ($verify_codec: $(head -c 300 "$WORK/verify-test.err" 2>/dev/null)): the dump was written wrong; refusing it, choose an older one (o4g backups list)"
+  [ "$head_ok" = 1 ] || o4g_fail "could not keep the first MiB of $1 in $WORK (is it full?)"
+  rm -f "$WORK/verify-test.err"
+  o4g_log "verified $1 (sha256 $actual${verify_codec:+, decompresses}) in $(($(date +%s) - verify_start)) s"
 }

@@ -78,7 +78,7 @@ o4g_mysql_compatible() {
 # o4g_compress: stdin to stdout, compressed with the codec of $ext.
 if command -v zstd >/dev/null 2>&1; then
   ext=sql.zst
-  o4g_compress() { zstd -q -1 -c; }
+  o4g_compress() { zstd -q -T1 -1 -c; }
 else
   ext=sql.gz
   o4g_compress() { gzip -1 -c; }
