@@ -2443,3 +2443,33 @@ fn a_committed_dump_that_does_not_decompress_is_refused_before_anything_is_dropp
         );
     }
 }
+
+/// A legacy MariaDB of the 11.x line defaults to the uca1400 collations, which MySQL 8.0 does
+/// not know (ERROR 1273 at import): the dump refuses them before anything is uploaded, naming
+/// the column and what to convert (issue 24, item 6). MariaDB 10.11 here has the collation.
+#[test]
+fn a_column_in_a_collation_mysql_8_0_does_not_know_stops_the_dump_before_any_upload() {
+    need_tools!();
+    let drill = Drill::new(20, 0);
+    drill.source.sql(
+        "CREATE TABLE xwiki.o4g_foreign (label VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_ai_ci)",
+    );
+    let run = drill.backup();
+    assert!(!run.ok(), "a uca1400 column was dumped:\n{}", run.text());
+    assert!(
+        run.text().contains("collation MySQL 8.0 does not know")
+            && run
+                .text()
+                .contains("xwiki.o4g_foreign.label utf8mb4_uca1400_ai_ci"),
+        "{}",
+        run.text()
+    );
+    assert!(drill.committed().is_empty(), "something was committed");
+    // Converted, the same database dumps.
+    drill
+        .source
+        .sql("ALTER TABLE xwiki.o4g_foreign CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    let run = drill.backup();
+    assert!(run.ok(), "{}", run.text());
+    assert_eq!(drill.committed().len(), 1);
+}
