@@ -352,7 +352,8 @@ pub fn value_is_built_in(v: &Value) -> bool {
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
 /// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns each
-/// environment's objects as kustomize builds them ([`final_objects`]).
+/// environment's objects as kustomize builds them ([`final_objects`]) that the audit has
+/// rules for ([`crate::policy::audited`]).
 pub fn add_to_tree(
     tree: &mut Tree,
     plan: &Plan<'_>,
@@ -484,7 +485,12 @@ pub fn add_to_tree(
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
-        built.push((env, final_objects_from(settings, env, env_objects)));
+        // Kept for the audit: only what it has rules for (the rest is freed now, not at the end).
+        let audited = final_objects_from(settings, env, env_objects)
+            .into_iter()
+            .filter(crate::policy::audited)
+            .collect();
+        built.push((env, audited));
     }
     Ok(built)
 }

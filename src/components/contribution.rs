@@ -49,7 +49,7 @@ pub struct Contribution {
     /// The Secrets it reads.
     pub secrets: Vec<RequiredSecret>,
     /// Each environment's objects as kustomize builds them from what it wrote (the apps'
-    /// overlays), for the audit.
+    /// overlays) that the audit has rules for ([`crate::policy::audited`]).
     pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
 }
 

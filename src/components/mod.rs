@@ -157,7 +157,8 @@ pub struct Built {
     /// created by their releases (`install.createNamespace`), not by a file of the tree.
     pub namespaces: Vec<namespaces::PlatformNamespace>,
     /// Each environment's objects as kustomize builds them (its overlay over the base), in
-    /// listing order: what [`apps::final_objects`] returns, kept from the build.
+    /// listing order: of what [`apps::final_objects`] returns, the objects the audit has rules
+    /// for ([`crate::policy::audited`]), kept from the build.
     pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
 }
 

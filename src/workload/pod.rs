@@ -179,13 +179,15 @@ impl<K: PodKind> PodTemplate<K> {
             }
         }
         let volumes: Vec<core::Volume> = volumes.iter().filter_map(|v| v.to_k8s()).collect();
+        // The containers are moved into the spec, not copied.
+        let init_containers: Vec<core::Container> =
+            self.init.into_iter().map(|t| t.container).collect();
         let spec = core::PodSpec {
             // Workloads do not call the Kubernetes API; a token would only be a target.
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
-            init_containers: (!self.init.is_empty())
-                .then(|| self.init.iter().map(|t| t.container.clone()).collect()),
-            containers: self.containers.iter().map(|(c, _)| c.clone()).collect(),
+            init_containers: (!init_containers.is_empty()).then_some(init_containers),
+            containers: self.containers.into_iter().map(|(c, _)| c).collect(),
             security_context: Some(core::PodSecurityContext {
                 run_as_non_root: Some(true),
                 run_as_user: Some(i64::from(self.run_as.uid)),
