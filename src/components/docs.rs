@@ -176,6 +176,8 @@ pub struct Infrastructure<'a> {
     pub issuers: (&'a str, &'a str),
     /// The Gateway API version (its CRDs come with Traefik).
     pub gateway_api: &'a str,
+    /// kube-prometheus-stack's containers: (which, requests, limits).
+    pub monitoring_sizes: Vec<(&'static str, String, String)>,
 }
 
 /// A namespace of chart pods Kyverno audits rather than denies, and why.
@@ -228,13 +230,7 @@ pub fn infrastructure(settings: &Settings, input: Infrastructure<'_>) -> Result<
         retention: m.retention.to_string(),
         prometheus_storage: m.prometheus_storage.to_string(),
         alertmanager_storage: m.alertmanager_storage.to_string(),
-        monitoring_sizes: super::monitoring::sizes::ALL
-            .iter()
-            .map(|(which, r)| {
-                let c = |x: crate::workload::Compute| format!("{} CPU, {}", x.cpu, x.memory);
-                (*which, c(r.requests), c(r.limits))
-            })
-            .collect(),
+        monitoring_sizes: input.monitoring_sizes,
         controller: settings.cluster.ingress.controller.name(),
         traefik: settings.cluster.ingress.controller == IngressController::Traefik,
         traefik_chart: crate::charts::TRAEFIK.version,

@@ -411,6 +411,13 @@ fn build_parts(
             cert_manager::LETSENCRYPT_PROD,
         ),
         gateway_api: traefik::GATEWAY_API_VERSION,
+        monitoring_sizes: monitoring::sizes::ALL
+            .iter()
+            .map(|(which, r)| {
+                let c = |x: crate::workload::Compute| format!("{} CPU, {}", x.cpu, x.memory);
+                (*which, c(r.requests), c(r.limits))
+            })
+            .collect(),
     };
     tree.insert(
         "out/docs/infrastructure.md",
