@@ -1010,6 +1010,102 @@ fn a_restore_leaves_the_target_with_exactly_the_dumps_schemas_and_tables() {
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }
 
+/// Issue 24, "Speed": the import runs several sessions at once (`o4g_import`); when one of
+/// them fails, the restore fails and says which table's rows failed, after every session has
+/// ended. The dump here is a real one with one statement of `xwikidoc`'s rows repeated, so the
+/// session that gets the copy stops on a duplicate key while the others succeed.
+#[test]
+fn a_failing_import_session_fails_the_restore_and_names_the_table() {
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    assert!(drill.backup().ok());
+    let name = drill.committed()[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let zst = vault_bytes(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &format!("vault:mysql/{name}"),
+    );
+    let zstd = |args: &[&str], input: &[u8]| {
+        let mut c = Command::new("zstd")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+        let out = c.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let sql = String::from_utf8(zstd(&["-q", "-d", "-c"], &zst)).unwrap();
+    // The first statement of xwikidoc's rows (one line, or MariaDB's one line per row up to
+    // the one ending in `;`), written twice.
+    let lines: Vec<&str> = sql.split_inclusive('\n').collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("INSERT INTO `xwikidoc`"))
+        .expect("rows of xwikidoc");
+    let last = first
+        + lines[first..]
+            .iter()
+            .position(|l| l.trim_end().ends_with(';'))
+            .unwrap();
+    let statement: String = lines[first..=last].concat();
+    let mut broken: String = lines[..=last].concat();
+    broken.push_str(&statement);
+    broken.push_str(&lines[last + 1..].concat());
+    let object = "mysql/20990101T000000Z.sql.zst";
+    let packed = zstd(&["-q", "-1", "-c"], broken.as_bytes());
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{object}")],
+        &packed,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let packed_file = tmp.path().join("broken.sql.zst");
+    std::fs::write(&packed_file, &packed).unwrap();
+    let sum = String::from_utf8(
+        Command::new("sha256sum")
+            .arg(&packed_file)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let sum = sum.split(' ').next().unwrap();
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{object}.sha256")],
+        format!("{sum}  20990101T000000Z.sql.zst\n").as_bytes(),
+    );
+    let job = printed_restore_job(&["--from", object]);
+    let (target, run) = run_restore_job_on(&drill, &job, |_| {});
+    assert!(!run.ok(), "the restore succeeded:\n{}", run.text());
+    let text = run.text();
+    assert!(text.contains("Duplicate entry"), "{text}");
+    assert!(
+        text.contains("a session failed on the rows of `xwikidoc`"),
+        "{text}"
+    );
+    assert!(text.contains("PARTLY restored"), "{text}");
+    assert!(!text.contains(&format!("restored {object}")), "{text}");
+    // Every session ended before the script did: none is left importing.
+    let left = target.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE command = 'Query' AND info LIKE 'INSERT%'");
+    assert_eq!(left.trim(), "0");
+}
+
 /// `restore-job --verify-only`: the Job checks the newest dump against its .sha256 and leaves
 /// the database as it was.
 #[test]
@@ -2268,8 +2364,44 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         &target_env,
     );
 
+    // The restore's import alone (o4g_import of backup-lib.sh) at one session and at the
+    // restore Job's count; each leaves every table equal.
+    let lib = work.path().join("backup-lib.sh");
+    std::fs::write(&lib, &backup::scripts().unwrap()["backup-lib.sh"]).unwrap();
+    let cnf = work.path().join("import.cnf");
+    std::fs::write(
+        &cnf,
+        "[client]\nhost=127.0.0.1\nport=3307\nprotocol=tcp\nuser=root\n[mysql]\nmax-allowed-packet=1G\ninit-command=\"SET sql_log_bin=0\"\n",
+    )
+    .unwrap();
+    let mut import_env = target_env.clone();
+    import_env.extend(
+        [
+            ("LIB", lib.display().to_string()),
+            ("CNF", cnf.display().to_string()),
+            ("WORK", work.path().display().to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let import_at = |n: u32| {
+        drop_schemas();
+        let t = stage(
+            &format!(". \"$LIB\"; o4g_import {n} \"$CNF\" <\"$DUMP\""),
+            &import_env,
+        );
+        assert_eq!(fingerprint(&target), before, "o4g_import with {n} sessions");
+        t
+    };
+    let import_1_s = import_at(1);
+    let import_n_s = import_at(backup::IMPORT_SESSIONS);
+
     let mib = |p: &Path| std::fs::metadata(p).unwrap().len() as f64 / 1_048_576.0;
     let rate = |t: &Timed| size / t.wall_s;
+
+    let import_n_label = format!(
+        "stage:   o4g_import < dump file, {} sessions (the Job's)",
+        backup::IMPORT_SESSIONS
+    );
     let rows: Vec<(&str, Timed)> = vec![
         (
             "project: backup job (dump|zstd|sha256|crypt upload, prune)",
@@ -2294,6 +2426,8 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         ("stage:   rclone cat, crypt, to /dev/null", download_s),
         ("stage:   zstd -d to /dev/null", unzstd_s),
         ("stage:   mysql < dump file (sql_log_bin=0)", import_s),
+        ("stage:   o4g_import < dump file, 1 session", import_1_s),
+        (import_n_label.as_str(), import_n_s),
         ("other:   gzip -1 of the dump (no zstd)", gzip_s),
         ("other:   gzip -6 of the dump (stock)", gzip6_s),
         ("other:   gunzip of the gzip -1 dump", gunzip_s),
@@ -2351,7 +2485,7 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         ("download + decrypt", download_s),
         ("sha256sum", sha_s),
         ("zstd -d", unzstd_s),
-        ("import", import_s),
+        ("import (o4g_import)", import_n_s),
     ];
     table += &format!(
         "backup limited by {} (all its stages' CPU on 2 cores: at most {:.1} MiB/s)\n",

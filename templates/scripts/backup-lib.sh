@@ -318,3 +318,112 @@ o4g_verify() {
   rm -f "$WORK/verify-test.err"
   o4g_log "verified $1 (sha256 $actual${verify_codec:+, decompresses}) in $(($(date +%s) - verify_start)) s"
 }
+
+# o4g_import SESSIONS CNF: imports the mysqldump on stdin through SESSIONS client sessions
+# (`mysql --defaults-extra-file=CNF`) at once; fails, after every session has ended, if any
+# failed. One `mysql` stream has one statement in flight, so client and server take turns;
+# several sessions overlap them. Everything but a table's rows goes, in the dump's order,
+# through one session; the rows of a table (its `INSERT INTO` lines) are dealt round-robin
+# to SESSIONS sessions, each started with the dump's header settings (character set,
+# unique_checks, foreign_key_checks, sql_mode, time_zone) and the current `USE`. Barriers keep
+# the dump's order between tables: the session before a table's rows ends (its DROP, CREATE,
+# `LOCK TABLES … WRITE`, lock released as it ends, and `DISABLE KEYS` done) before any row
+# goes out, and every row session ends before the next line after the rows (`ENABLE KEYS`,
+# the table's triggers, the next table) goes out; a trigger never sees the rows.
+# Lines carry the statements: mysqldump writes each INSERT on one line (MariaDB's 10.11 puts
+# each row on a line of its own, the last one ending in `;`: a statement runs to the first
+# line that ends in `;`), strings escaped (`mysql_real_escape_string_quote`: a line break in a
+# value is written `\n`) and binary columns as hex with --hex-blob (DUMP_FLAGS), so no value
+# breaks a line; its multi-line statements (trigger, routine,
+# event bodies) come between `DELIMITER ;;` and `DELIMITER ;`, which stay in the one session
+# (mysql/mysql-server@0430413c, 8.0, client/mysqldump.cc: get_table_structure builds
+# "INSERT INTO `t` VALUES ", dump_table writes `LOCK TABLES`, `DISABLE KEYS` and the rows,
+# dump_trigger the DELIMITER blocks, dump_all_tables_in_db each table's triggers after its
+# data and events and routines at the end of its schema, dump_databases the views last).
+# A failed session stops reading (mysql stops at the first error), marks $WORK/import.failed
+# and drains its input; o4g_import notices within 64 lines or at the barrier, waits for the
+# others and fails naming the table.
+o4g_import() {
+  rm -f "$WORK/import.failed"
+  O4G_SESSION="mysql --defaults-extra-file='$2' --batch || { echo failed >'$WORK/import.failed'; cat >/dev/null; exit 1; }" \
+    O4G_FAILED="$WORK/import.failed" LC_ALL=C awk -v sessions="$1" '
+    function failed(   line, r) {
+      r = (getline line < ENVIRON["O4G_FAILED"])
+      close(ENVIRON["O4G_FAILED"])
+      return r > 0
+    }
+    function start(cmd) {
+      printf "%s", header | cmd
+      if (use != "") print use | cmd
+    }
+    function end_schema(what) {
+      if (schema_open && close(schema) != 0) bad = what
+      schema_open = 0
+    }
+    function end_rows(   i) {
+      for (i = 1; i <= rows_open; i++)
+        if (close(session[i]) != 0) bad = "the rows of " table
+      rows_open = 0
+      if (bad == "" && failed()) bad = "the rows of " table
+    }
+    function stop() {
+      end_rows()
+      end_schema("the statements after the rows of " table)
+      printf "o4g: ERROR: a session failed on %s (see above)\n", bad > "/dev/stderr"
+      quit = 1
+      exit 1
+    }
+    BEGIN {
+      schema = ENVIRON["O4G_SESSION"] " # schema"
+      for (i = 1; i <= sessions; i++) session[i] = ENVIRON["O4G_SESSION"] " # rows " i
+      in_header = 1
+    }
+    in_rows {
+      print | session[n % sessions + 1]
+      if ($0 ~ /;$/) in_rows = 0
+      next
+    }
+    !in_block && /^INSERT INTO `/ {
+      if (rows_open == 0) {
+        end_schema("the statements before the rows of " $3)
+        if (bad != "") stop()
+        table = $3
+        for (i = 1; i <= sessions; i++) start(session[i])
+        rows_open = sessions
+        n = 0
+      }
+      if (++n % 64 == 0 && failed()) { bad = "the rows of " table; stop() }
+      print | session[n % sessions + 1]
+      if ($0 !~ /;$/) in_rows = 1
+      next
+    }
+    {
+      if (rows_open > 0) {
+        end_rows()
+        if (bad != "") stop()
+      }
+      if (in_header) {
+        if ($0 ~ /^\/\*M?![0-9]+ SET / || $0 ~ /^SET @/) {
+          if ($0 !~ /GLOBAL/) header = header $0 "\n"
+        } else if ($0 != "" && $0 !~ /^--/ && $0 !~ /^\/\*/) in_header = 0
+      }
+      if ($0 ~ /^DELIMITER ;;/) in_block = 1
+      else if ($0 ~ /^DELIMITER ;[ \t\r]*$/) in_block = 0
+      else if (!in_block && $0 ~ /^USE `/) use = $0
+      if (!schema_open) {
+        start(schema)
+        schema_open = 1
+      }
+      print | schema
+    }
+    END {
+      if (quit) exit 1
+      if (rows_open > 0) end_rows()
+      end_schema("the statements after the rows of the last table")
+      if (bad != "" || failed()) {
+        if (bad == "") bad = "the statements after the rows of the last table"
+        printf "o4g: ERROR: a session failed on %s (see above)\n", bad > "/dev/stderr"
+        exit 1
+      }
+    }'
+}
