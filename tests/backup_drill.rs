@@ -1106,6 +1106,145 @@ fn a_failing_import_session_fails_the_restore_and_names_the_table() {
     assert_eq!(left.trim(), "0");
 }
 
+/// Issue 24, "Speed": `o4g_import` on MySQL 8.0's mysqldump layout (each INSERT on one line;
+/// the drill's MariaDB 10.11 mysqldump writes a row per line instead), as
+/// mysql/mysql-server@0430413c client/mysqldump.cc writes it: the header's settings reach
+/// every session (rows with forward foreign keys need `FOREIGN_KEY_CHECKS=0`, an id 0 needs
+/// `NO_AUTO_VALUE_ON_ZERO`, `SET NAMES` keeps utf8mb4), escaped line breaks and hex BLOBs
+/// stay in their line, the table's trigger comes after its rows (it logs nothing), and a
+/// trigger or routine body with a line starting `INSERT INTO` stays in its DELIMITER block.
+#[test]
+fn the_parallel_import_keeps_mysqldump_s_order_settings_and_delimiter_blocks() {
+    need_tools!();
+    let server = MariaDb::start(ROOT_PW);
+    let mut dump = String::from(
+        "-- MySQL dump 10.13  Distrib 8.0.46, for Linux (x86_64)\n--\n-- Host: mysql    Database: \n-- ------------------------------------------------------\n-- Server version\t8.0.46\n\n\
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n\
+/*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;\n\
+/*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;\n\
+/*!50503 SET NAMES utf8mb4 */;\n\
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;\n\
+/*!40103 SET TIME_ZONE='+00:00' */;\n\
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n\
+/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n\
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\
+/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;\n\n\
+--\n-- Current Database: `w`\n--\n\n\
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `w` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;\n\nUSE `w`;\n\n\
+DROP TABLE IF EXISTS `log`;\n\
+CREATE TABLE `log` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  `doc` int DEFAULT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\
+DROP TABLE IF EXISTS `doc`;\n\
+/*!40101 SET @saved_cs_client     = @@character_set_client */;\n\
+/*!50503 SET character_set_client = utf8mb4 */;\n\
+CREATE TABLE `doc` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  `parent` int DEFAULT NULL,\n  `title` varchar(200) NOT NULL,\n  `body` longblob,\n  PRIMARY KEY (`id`),\n  KEY `parent` (`parent`),\n  CONSTRAINT `fk` FOREIGN KEY (`parent`) REFERENCES `doc` (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\
+/*!40101 SET character_set_client = @saved_cs_client */;\n\n\
+--\n-- Dumping data for table `doc`\n--\n\n\
+LOCK TABLES `doc` WRITE;\n\
+/*!40000 ALTER TABLE `doc` DISABLE KEYS */;\n",
+    );
+    // Each row's parent comes in a later statement: a session without the header's
+    // FOREIGN_KEY_CHECKS=0 fails on it.
+    for i in 1..=300 {
+        dump.push_str(&format!(
+            "INSERT INTO `doc` VALUES ({i},{},'titre \\n{i} ü 😀',0x{i:04X}0A0D00FF);\n",
+            if i < 300 {
+                (i + 1).to_string()
+            } else {
+                "NULL".into()
+            }
+        ));
+    }
+    dump.push_str("INSERT INTO `doc` VALUES (0,NULL,'zéro',NULL);\n");
+    dump.push_str(
+        "/*!40000 ALTER TABLE `doc` ENABLE KEYS */;\nUNLOCK TABLES;\n\
+/*!50003 SET @saved_cs_client      = @@character_set_client */ ;\n\
+/*!50003 SET @saved_cs_results     = @@character_set_results */ ;\n\
+/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n\
+/*!50003 SET character_set_client  = utf8mb4 */ ;\n\
+/*!50003 SET character_set_results = utf8mb4 */ ;\n\
+/*!50003 SET collation_connection  = utf8mb4_general_ci */ ;\n\
+/*!50003 SET @saved_sql_mode       = @@sql_mode */ ;\n\
+/*!50003 SET sql_mode              = '' */ ;\n\
+DELIMITER ;;\n\
+/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `doc_log` AFTER INSERT ON `doc` FOR EACH ROW BEGIN\n\
+INSERT INTO `log` VALUES (NULL, NEW.id);\n\
+END */;;\n\
+DELIMITER ;\n\
+/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n\
+/*!50003 SET character_set_client  = @saved_cs_client */ ;\n\
+/*!50003 SET character_set_results = @saved_cs_results */ ;\n\
+/*!50003 SET collation_connection  = @saved_col_connection */ ;\n\n\
+--\n-- Dumping routines for database 'w'\n--\n\
+DELIMITER ;;\n\
+CREATE DEFINER=`root`@`localhost` PROCEDURE `note`(d int)\n\
+BEGIN\n\
+INSERT INTO `log` VALUES (NULL, d);\n\
+END ;;\n\
+DELIMITER ;\n\
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n\n\
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\
+/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n\
+/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;\n\
+/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n\
+/*!40101 SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS */;\n\
+/*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;\n\
+/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n\n-- Dump completed\n",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("dump.sql");
+    std::fs::write(&file, &dump).unwrap();
+    let lib = work.path().join("backup-lib.sh");
+    std::fs::write(&lib, &backup::scripts().unwrap()["backup-lib.sh"]).unwrap();
+    let cnf = work.path().join("import.cnf");
+    std::fs::write(
+        &cnf,
+        "[client]\nhost=127.0.0.1\nport=3306\nprotocol=tcp\nuser=root\n[mysql]\nmax-allowed-packet=1G\n",
+    )
+    .unwrap();
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", server.pid()))
+        .args([
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            ". \"$LIB\"; o4g_import 3 \"$CNF\" <\"$DUMP\"",
+        ])
+        .env("LIB", &lib)
+        .env("CNF", &cnf)
+        .env("DUMP", &file)
+        .env("WORK", work.path())
+        .env("MYSQL_PWD", ROOT_PW)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let q = |sql: &str| server.sql(sql).trim().to_string();
+    assert_eq!(q("SELECT COUNT(*) FROM w.doc"), "301");
+    assert_eq!(
+        q("SELECT COUNT(*) FROM w.doc WHERE id = 0 AND title = 'zéro'"),
+        "1",
+        "id 0 kept (NO_AUTO_VALUE_ON_ZERO) and utf8mb4 text"
+    );
+    assert_eq!(
+        q("SELECT HEX(title), HEX(body) FROM w.doc WHERE id = 42"),
+        format!(
+            "{}\t002A0A0D00FF",
+            "titre \n42 ü 😀"
+                .bytes()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        )
+    );
+    assert_eq!(q("SELECT COUNT(*) FROM w.doc WHERE parent = id + 1"), "299");
+    assert_eq!(q("SELECT COUNT(*) FROM w.log"), "0", "the trigger saw rows");
+    assert_eq!(
+        q("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = 'w'"),
+        "1"
+    );
+    server.sql("CALL w.note(7)");
+    assert_eq!(q("SELECT doc FROM w.log"), "7");
+}
+
 /// `restore-job --verify-only`: the Job checks the newest dump against its .sha256 and leaves
 /// the database as it was.
 #[test]
