@@ -1011,13 +1011,15 @@ fn a_restore_leaves_the_target_with_exactly_the_dumps_schemas_and_tables() {
 }
 
 /// Issue 24, "Speed": the import runs several sessions at once (`o4g_import`); when one of
-/// them fails, the restore fails and says which table's rows failed, after every session has
-/// ended. The dump here is a real one with one statement of `xwikidoc`'s rows repeated, so the
-/// session that gets the copy stops on a duplicate key while the others succeed.
+/// them fails, the restore fails and says which table's rows failed, in which schema (every
+/// sub-wiki has the same tables) and at which line of the dump, after every session has ended;
+/// the other sessions stop within a statement or two instead of importing the rest of the
+/// table. The dump here is a real one with the first statement of `xwikiattachment_content`
+/// (40 rows of 1 MiB, a statement each) repeated, so one session stops on a duplicate key.
 #[test]
-fn a_failing_import_session_fails_the_restore_and_names_the_table() {
+fn a_failing_import_session_fails_the_restore_names_table_schema_and_line_and_stops_the_others() {
     need_tools!();
-    let drill = Drill::new(300, 1);
+    let drill = Drill::new(300, 40);
     assert!(drill.backup().ok());
     let name = drill.committed()[0]
         .rsplit('/')
@@ -1046,13 +1048,13 @@ fn a_failing_import_session_fails_the_restore_and_names_the_table() {
         out.stdout
     };
     let sql = String::from_utf8(zstd(&["-q", "-d", "-c"], &zst)).unwrap();
-    // The first statement of xwikidoc's rows (one line, or MariaDB's one line per row up to
-    // the one ending in `;`), written twice.
+    // The first statement of the attachments' rows (one line, or MariaDB's one line per row
+    // up to the one ending in `;`), written twice.
     let lines: Vec<&str> = sql.split_inclusive('\n').collect();
     let first = lines
         .iter()
-        .position(|l| l.starts_with("INSERT INTO `xwikidoc`"))
-        .expect("rows of xwikidoc");
+        .position(|l| l.starts_with("INSERT INTO `xwikiattachment_content`"))
+        .expect("rows of xwikiattachment_content");
     let last = first
         + lines[first..]
             .iter()
@@ -1095,9 +1097,23 @@ fn a_failing_import_session_fails_the_restore_and_names_the_table() {
     assert!(!run.ok(), "the restore succeeded:\n{}", run.text());
     let text = run.text();
     assert!(text.contains("Duplicate entry"), "{text}");
+    // The copy's line in the dump, or the original's if the copy's session went first.
+    let at = |line: usize| {
+        format!(
+            "a session failed on the rows of `xwikiattachment_content` (schema `xwiki`, dump line {line}): ERROR 1062"
+        )
+    };
     assert!(
-        text.contains("a session failed on the rows of `xwikidoc`"),
+        text.contains(&at(last + 2)) || text.contains(&at(first + 1)),
         "{text}"
+    );
+    // The other sessions stopped: a few statements at most went in after the failure, not the
+    // rest of the table's 40.
+    let rows = target.sql("SELECT COUNT(*) FROM xwiki.xwikiattachment_content");
+    let rows: u32 = rows.trim().parse().unwrap();
+    assert!(
+        rows <= 3 * backup::IMPORT_SESSIONS,
+        "{rows} of 40 rows imported after a session failed"
     );
     assert!(text.contains("PARTLY restored"), "{text}");
     assert!(!text.contains(&format!("restored {object}")), "{text}");
@@ -1732,6 +1748,17 @@ fn the_dump_stays_within_its_memory_bound_and_cpu_limit_at_two_sizes_and_only_rc
 /// The restore Job `job` run against a fresh [`prod_like_target`] (port 3307), every process
 /// of it watched as [`Drill::backup_watched`] does.
 fn restore_watched(drill: &Drill, job: &Value) -> (Run, Vec<procs::Seen>) {
+    let (run, seen, _) = restore_watched_with(drill, job, &[]);
+    (run, seen)
+}
+
+/// [`restore_watched`] with some environment variables set, and the highest memory its
+/// processes held at once ([`procs::Watch::stop_total`], KiB).
+fn restore_watched_with(
+    drill: &Drill,
+    job: &Value,
+    env: &[(&str, &str)],
+) -> (Run, Vec<procs::Seen>, u64) {
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -1741,11 +1768,99 @@ fn restore_watched(drill: &Drill, job: &Value) -> (Run, Vec<procs::Seen>) {
     let objs = vec![job.clone(), scripts];
     let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
     set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
+    for (k, v) in env {
+        set_env(&mut j.sandbox, k, v);
+    }
     let marker = procs::marker(&format!("restore-{}", drill.net()));
     set_env(&mut j.sandbox, &marker.0, &marker.1);
     let watch = procs::watch(&marker);
     let run = j.run(None);
-    (run, watch.stop())
+    let (seen, total) = watch.stop_total();
+    (run, seen, total)
+}
+
+/// Review of issue 24, defect 1 and 2: mysqldump never splits a row, so a row of tens of MiB
+/// is one `INSERT` line (twice its size in hex), held by awk and by the `mysql` client it goes
+/// to. A statement longer than 4 MiB is a barrier in `o4g_import`: it goes alone through one
+/// session, so one big statement is in flight at a time. Four rows of `BIG_ROW_MIB` here: the
+/// restore Job's processes together (the highest sum of their peaks alive at once) stay under
+/// the container's memory limit read from the rendered Job, at the default sessions and at
+/// `IMPORT_SESSIONS=1`, which runs the plain `mysql` client on the stream (no awk).
+#[test]
+fn big_rows_go_alone_through_one_import_session_and_the_restore_job_fits_its_memory_limit() {
+    const BIG_ROW_MIB: u32 = 30;
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    drill
+        .source
+        .sql("SET GLOBAL max_allowed_packet = 268435456");
+    drill.source.sql(&format!(
+        "INSERT INTO xwiki.xwikiattachment_content SELECT 1000 + n, REPEAT(UNHEX(SHA2(n, 256)), {}) FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) AS s",
+        BIG_ROW_MIB * 32768
+    ));
+    let big = drill.source.sql(
+        "SELECT COUNT(*) FROM xwiki.xwikiattachment_content WHERE LENGTH(XWA_CONTENT) = 31457280",
+    );
+    assert_eq!(big.trim(), "4", "the big rows");
+    assert!(drill.backup().ok());
+    let job = printed_restore_job(&[]);
+    let limit_mib =
+        quantity(&sandbox::pod_spec(&job)["containers"][0]["resources"]["limits"]["memory"]);
+    let mut figures = Vec::new();
+    for sessions in [backup::IMPORT_SESSIONS.to_string(), "1".to_string()] {
+        let target = prod_like_target(&drill);
+        let (run, seen, total_kib) =
+            restore_watched_with(&drill, &job, &[("IMPORT_SESSIONS", &sessions)]);
+        assert!(
+            run.ok(),
+            "restore at {sessions} sessions failed:\n{}",
+            run.text()
+        );
+        assert_eq!(
+            fingerprint(&target),
+            fingerprint(&drill.source),
+            "{sessions} sessions"
+        );
+        let stages: Vec<String> = [
+            "bash",
+            "rclone",
+            "tee",
+            "sha256sum",
+            "zstd",
+            "gawk",
+            "mawk",
+            "awk",
+            "mysql",
+        ]
+        .iter()
+        .map(|c| {
+            let (peak, _) = procs::of(&seen, c);
+            format!(
+                "{c} {} MiB ({}x)",
+                peak / 1024,
+                seen.iter().filter(|s| s.comm == *c).count()
+            )
+        })
+        .collect();
+        println!(
+            "restore with {BIG_ROW_MIB} MiB rows, {sessions} sessions: processes at once {} MiB (limit {limit_mib} MiB); by stage: {}",
+            total_kib / 1024,
+            stages.join(", ")
+        );
+        let awk = seen.iter().filter(|s| s.comm.ends_with("awk")).count();
+        if sessions == "1" {
+            assert_eq!(awk, 0, "IMPORT_SESSIONS=1 runs awk");
+        } else {
+            assert!(awk > 0, "the import ran no awk");
+        }
+        assert!(
+            ((total_kib / 1024) as f64) < limit_mib,
+            "at {sessions} sessions the restore's processes held {} MiB at once (limit {limit_mib} MiB)",
+            total_kib / 1024
+        );
+        figures.push((sessions, total_kib / 1024));
+    }
+    println!("big rows: sessions, MiB at once: {figures:?}");
 }
 
 /// Every file under `dir` (hidden ones included) with its size.

@@ -107,7 +107,12 @@ const DUMP_RESOURCES: Resources = Resources::new(
 /// in `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline` (2 cores) the import
 /// alone went from 12.2 s at one session to 9.8 s at 2, 7.0 s at 4 and 6.6 s at 6; past 4,
 /// little more for one more statement of up to `net_buffer_length` (1 MiB) per session in
-/// memory. `IMPORT_SESSIONS` in the pod's environment overrides it.
+/// memory. A statement of more than 4 MiB (one big row) goes alone through one session, held
+/// by awk and that client (about 4.3 times the row each): with four 30 MiB rows the Job's
+/// processes held 271 MiB at once (665 MiB before that barrier), so `DUMP_RESOURCES`' 512 MiB
+/// takes rows up to about 45 MiB
+/// (`big_rows_go_alone_through_one_import_session_and_the_restore_job_fits_its_memory_limit`).
+/// `IMPORT_SESSIONS` in the pod's environment overrides it; 1 is the plain `mysql` client.
 pub const IMPORT_SESSIONS: u32 = 2 * DUMP_RESOURCES.limits.cpu.as_millis().div_ceil(1000);
 const EXPORT_RESOURCES: Resources = Resources::new(
     Compute::new(Cpu::millis(100), Bytes::mebi(128)),

@@ -24,7 +24,8 @@
 #
 # The import runs several client sessions at once (o4g_import in backup-lib.sh: a table's
 # rows spread over IMPORT_SESSIONS sessions, default {{ import_sessions }}, everything else in
-# the dump's order through one); it fails if any session fails.
+# the dump's order through one); it fails if any session fails. IMPORT_SESSIONS=1 pipes the
+# stream into one plain `mysql`, the import before o4g_import.
 set -euo pipefail
 umask 077
 # shellcheck source=backup-lib.sh
