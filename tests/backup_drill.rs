@@ -1010,6 +1010,257 @@ fn a_restore_leaves_the_target_with_exactly_the_dumps_schemas_and_tables() {
     assert_eq!(fingerprint(&target), fingerprint(&drill.source));
 }
 
+/// Issue 24, "Speed": the import runs several sessions at once (`o4g_import`); when one of
+/// them fails, the restore fails and says which table's rows failed, in which schema (every
+/// sub-wiki has the same tables) and at which line of the dump, after every session has ended;
+/// the other sessions stop within a statement or two instead of importing the rest of the
+/// table. The dump here is a real one with the first statement of `xwikiattachment_content`
+/// (40 rows of 1 MiB, a statement each) repeated, so one session stops on a duplicate key.
+#[test]
+fn a_failing_import_session_fails_the_restore_names_table_schema_and_line_and_stops_the_others() {
+    need_tools!();
+    let drill = Drill::new(300, 40);
+    assert!(drill.backup().ok());
+    let name = drill.committed()[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .replace(".sha256.bin", "");
+    let zst = vault_bytes(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &format!("vault:mysql/{name}"),
+    );
+    let zstd = |args: &[&str], input: &[u8]| {
+        let mut c = Command::new("zstd")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+        let out = c.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let sql = String::from_utf8(zstd(&["-q", "-d", "-c"], &zst)).unwrap();
+    // The first statement of the attachments' rows (one line, or MariaDB's one line per row
+    // up to the one ending in `;`), written twice.
+    let lines: Vec<&str> = sql.split_inclusive('\n').collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("INSERT INTO `xwikiattachment_content`"))
+        .expect("rows of xwikiattachment_content");
+    let last = first
+        + lines[first..]
+            .iter()
+            .position(|l| l.trim_end().ends_with(';'))
+            .unwrap();
+    let statement: String = lines[first..=last].concat();
+    let mut broken: String = lines[..=last].concat();
+    broken.push_str(&statement);
+    broken.push_str(&lines[last + 1..].concat());
+    let object = "mysql/20990101T000000Z.sql.zst";
+    let packed = zstd(&["-q", "-1", "-c"], broken.as_bytes());
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{object}")],
+        &packed,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let packed_file = tmp.path().join("broken.sql.zst");
+    std::fs::write(&packed_file, &packed).unwrap();
+    let sum = String::from_utf8(
+        Command::new("sha256sum")
+            .arg(&packed_file)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let sum = sum.split(' ').next().unwrap();
+    vault(
+        drill.net(),
+        &drill.s3,
+        "live",
+        &["rcat", &format!("vault:{object}.sha256")],
+        format!("{sum}  20990101T000000Z.sql.zst\n").as_bytes(),
+    );
+    let job = printed_restore_job(&["--from", object]);
+    let (target, run) = run_restore_job_on(&drill, &job, |_| {});
+    assert!(!run.ok(), "the restore succeeded:\n{}", run.text());
+    let text = run.text();
+    assert!(text.contains("Duplicate entry"), "{text}");
+    // The copy's line in the dump, or the original's if the copy's session went first.
+    let at = |line: usize| {
+        format!(
+            "a session failed on the rows of `xwikiattachment_content` (schema `xwiki`, dump line {line}): ERROR 1062"
+        )
+    };
+    assert!(
+        text.contains(&at(last + 2)) || text.contains(&at(first + 1)),
+        "{text}"
+    );
+    // The other sessions stopped: a few statements at most went in after the failure, not the
+    // rest of the table's 40.
+    let rows = target.sql("SELECT COUNT(*) FROM xwiki.xwikiattachment_content");
+    let rows: u32 = rows.trim().parse().unwrap();
+    assert!(
+        rows <= 3 * backup::IMPORT_SESSIONS,
+        "{rows} of 40 rows imported after a session failed"
+    );
+    assert!(text.contains("PARTLY restored"), "{text}");
+    assert!(!text.contains(&format!("restored {object}")), "{text}");
+    // Every session ended before the script did: none is left importing.
+    let left = target.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE command = 'Query' AND info LIKE 'INSERT%'");
+    assert_eq!(left.trim(), "0");
+}
+
+/// Issue 24, "Speed": `o4g_import` on MySQL 8.0's mysqldump layout (each INSERT on one line;
+/// the drill's MariaDB 10.11 mysqldump writes a row per line instead), as
+/// mysql/mysql-server@0430413c client/mysqldump.cc writes it: the header's settings reach
+/// every session (rows with forward foreign keys need `FOREIGN_KEY_CHECKS=0`, an id 0 needs
+/// `NO_AUTO_VALUE_ON_ZERO`, `SET NAMES` keeps utf8mb4), escaped line breaks and hex BLOBs
+/// stay in their line, the table's trigger comes after its rows (it logs nothing), and a
+/// trigger or routine body with a line starting `INSERT INTO` stays in its DELIMITER block.
+#[test]
+fn the_parallel_import_keeps_mysqldump_s_order_settings_and_delimiter_blocks() {
+    need_tools!();
+    let server = MariaDb::start(ROOT_PW);
+    let mut dump = String::from(
+        "-- MySQL dump 10.13  Distrib 8.0.46, for Linux (x86_64)\n--\n-- Host: mysql    Database: \n-- ------------------------------------------------------\n-- Server version\t8.0.46\n\n\
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n\
+/*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;\n\
+/*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;\n\
+/*!50503 SET NAMES utf8mb4 */;\n\
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;\n\
+/*!40103 SET TIME_ZONE='+00:00' */;\n\
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n\
+/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n\
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\
+/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;\n\n\
+--\n-- Current Database: `w`\n--\n\n\
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `w` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;\n\nUSE `w`;\n\n\
+DROP TABLE IF EXISTS `log`;\n\
+CREATE TABLE `log` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  `doc` int DEFAULT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\
+DROP TABLE IF EXISTS `doc`;\n\
+/*!40101 SET @saved_cs_client     = @@character_set_client */;\n\
+/*!50503 SET character_set_client = utf8mb4 */;\n\
+CREATE TABLE `doc` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  `parent` int DEFAULT NULL,\n  `title` varchar(200) NOT NULL,\n  `body` longblob,\n  PRIMARY KEY (`id`),\n  KEY `parent` (`parent`),\n  CONSTRAINT `fk` FOREIGN KEY (`parent`) REFERENCES `doc` (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\
+/*!40101 SET character_set_client = @saved_cs_client */;\n\n\
+--\n-- Dumping data for table `doc`\n--\n\n\
+LOCK TABLES `doc` WRITE;\n\
+/*!40000 ALTER TABLE `doc` DISABLE KEYS */;\n",
+    );
+    // Each row's parent comes in a later statement: a session without the header's
+    // FOREIGN_KEY_CHECKS=0 fails on it.
+    for i in 1..=300 {
+        dump.push_str(&format!(
+            "INSERT INTO `doc` VALUES ({i},{},'titre \\n{i} ü 😀',0x{i:04X}0A0D00FF);\n",
+            if i < 300 {
+                (i + 1).to_string()
+            } else {
+                "NULL".into()
+            }
+        ));
+    }
+    dump.push_str("INSERT INTO `doc` VALUES (0,NULL,'zéro',NULL);\n");
+    dump.push_str(
+        "/*!40000 ALTER TABLE `doc` ENABLE KEYS */;\nUNLOCK TABLES;\n\
+/*!50003 SET @saved_cs_client      = @@character_set_client */ ;\n\
+/*!50003 SET @saved_cs_results     = @@character_set_results */ ;\n\
+/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n\
+/*!50003 SET character_set_client  = utf8mb4 */ ;\n\
+/*!50003 SET character_set_results = utf8mb4 */ ;\n\
+/*!50003 SET collation_connection  = utf8mb4_general_ci */ ;\n\
+/*!50003 SET @saved_sql_mode       = @@sql_mode */ ;\n\
+/*!50003 SET sql_mode              = '' */ ;\n\
+DELIMITER ;;\n\
+/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `doc_log` AFTER INSERT ON `doc` FOR EACH ROW BEGIN\n\
+INSERT INTO `log` VALUES (NULL, NEW.id);\n\
+END */;;\n\
+DELIMITER ;\n\
+/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n\
+/*!50003 SET character_set_client  = @saved_cs_client */ ;\n\
+/*!50003 SET character_set_results = @saved_cs_results */ ;\n\
+/*!50003 SET collation_connection  = @saved_col_connection */ ;\n\n\
+--\n-- Dumping routines for database 'w'\n--\n\
+DELIMITER ;;\n\
+CREATE DEFINER=`root`@`localhost` PROCEDURE `note`(d int)\n\
+BEGIN\n\
+INSERT INTO `log` VALUES (NULL, d);\n\
+END ;;\n\
+DELIMITER ;\n\
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n\n\
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\
+/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n\
+/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;\n\
+/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n\
+/*!40101 SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS */;\n\
+/*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;\n\
+/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;\n\n-- Dump completed\n",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("dump.sql");
+    std::fs::write(&file, &dump).unwrap();
+    let lib = work.path().join("backup-lib.sh");
+    std::fs::write(&lib, &backup::scripts().unwrap()["backup-lib.sh"]).unwrap();
+    let cnf = work.path().join("import.cnf");
+    std::fs::write(
+        &cnf,
+        "[client]\nhost=127.0.0.1\nport=3306\nprotocol=tcp\nuser=root\n[mysql]\nmax-allowed-packet=1G\n",
+    )
+    .unwrap();
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", server.pid()))
+        .args([
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            ". \"$LIB\"; o4g_import 3 \"$CNF\" <\"$DUMP\"",
+        ])
+        .env("LIB", &lib)
+        .env("CNF", &cnf)
+        .env("DUMP", &file)
+        .env("WORK", work.path())
+        .env("MYSQL_PWD", ROOT_PW)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let q = |sql: &str| server.sql(sql).trim().to_string();
+    assert_eq!(q("SELECT COUNT(*) FROM w.doc"), "301");
+    assert_eq!(
+        q("SELECT COUNT(*) FROM w.doc WHERE id = 0 AND title = 'zéro'"),
+        "1",
+        "id 0 kept (NO_AUTO_VALUE_ON_ZERO) and utf8mb4 text"
+    );
+    assert_eq!(
+        q("SELECT HEX(title), HEX(body) FROM w.doc WHERE id = 42"),
+        format!(
+            "{}\t002A0A0D00FF",
+            "titre \n42 ü 😀"
+                .bytes()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        )
+    );
+    assert_eq!(q("SELECT COUNT(*) FROM w.doc WHERE parent = id + 1"), "299");
+    assert_eq!(q("SELECT COUNT(*) FROM w.log"), "0", "the trigger saw rows");
+    assert_eq!(
+        q("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = 'w'"),
+        "1"
+    );
+    server.sql("CALL w.note(7)");
+    assert_eq!(q("SELECT doc FROM w.log"), "7");
+}
+
 /// `restore-job --verify-only`: the Job checks the newest dump against its .sha256 and leaves
 /// the database as it was.
 #[test]
@@ -1497,6 +1748,17 @@ fn the_dump_stays_within_its_memory_bound_and_cpu_limit_at_two_sizes_and_only_rc
 /// The restore Job `job` run against a fresh [`prod_like_target`] (port 3307), every process
 /// of it watched as [`Drill::backup_watched`] does.
 fn restore_watched(drill: &Drill, job: &Value) -> (Run, Vec<procs::Seen>) {
+    let (run, seen, _) = restore_watched_with(drill, job, &[]);
+    (run, seen)
+}
+
+/// [`restore_watched`] with some environment variables set, and the highest memory its
+/// processes held at once ([`procs::Watch::stop_total`], KiB).
+fn restore_watched_with(
+    drill: &Drill,
+    job: &Value,
+    env: &[(&str, &str)],
+) -> (Run, Vec<procs::Seen>, u64) {
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -1506,11 +1768,99 @@ fn restore_watched(drill: &Drill, job: &Value) -> (Run, Vec<procs::Seen>) {
     let objs = vec![job.clone(), scripts];
     let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
     set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
+    for (k, v) in env {
+        set_env(&mut j.sandbox, k, v);
+    }
     let marker = procs::marker(&format!("restore-{}", drill.net()));
     set_env(&mut j.sandbox, &marker.0, &marker.1);
     let watch = procs::watch(&marker);
     let run = j.run(None);
-    (run, watch.stop())
+    let (seen, total) = watch.stop_total();
+    (run, seen, total)
+}
+
+/// Review of issue 24, defect 1 and 2: mysqldump never splits a row, so a row of tens of MiB
+/// is one `INSERT` line (twice its size in hex), held by awk and by the `mysql` client it goes
+/// to. A statement longer than 4 MiB is a barrier in `o4g_import`: it goes alone through one
+/// session, so one big statement is in flight at a time. Four rows of `BIG_ROW_MIB` here: the
+/// restore Job's processes together (the highest sum of their peaks alive at once) stay under
+/// the container's memory limit read from the rendered Job, at the default sessions and at
+/// `IMPORT_SESSIONS=1`, which runs the plain `mysql` client on the stream (no awk).
+#[test]
+fn big_rows_go_alone_through_one_import_session_and_the_restore_job_fits_its_memory_limit() {
+    const BIG_ROW_MIB: u32 = 30;
+    need_tools!();
+    let drill = Drill::new(300, 1);
+    drill
+        .source
+        .sql("SET GLOBAL max_allowed_packet = 268435456");
+    drill.source.sql(&format!(
+        "INSERT INTO xwiki.xwikiattachment_content SELECT 1000 + n, REPEAT(UNHEX(SHA2(n, 256)), {}) FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4) AS s",
+        BIG_ROW_MIB * 32768
+    ));
+    let big = drill.source.sql(
+        "SELECT COUNT(*) FROM xwiki.xwikiattachment_content WHERE LENGTH(XWA_CONTENT) = 31457280",
+    );
+    assert_eq!(big.trim(), "4", "the big rows");
+    assert!(drill.backup().ok());
+    let job = printed_restore_job(&[]);
+    let limit_mib =
+        quantity(&sandbox::pod_spec(&job)["containers"][0]["resources"]["limits"]["memory"]);
+    let mut figures = Vec::new();
+    for sessions in [backup::IMPORT_SESSIONS.to_string(), "1".to_string()] {
+        let target = prod_like_target(&drill);
+        let (run, seen, total_kib) =
+            restore_watched_with(&drill, &job, &[("IMPORT_SESSIONS", &sessions)]);
+        assert!(
+            run.ok(),
+            "restore at {sessions} sessions failed:\n{}",
+            run.text()
+        );
+        assert_eq!(
+            fingerprint(&target),
+            fingerprint(&drill.source),
+            "{sessions} sessions"
+        );
+        let stages: Vec<String> = [
+            "bash",
+            "rclone",
+            "tee",
+            "sha256sum",
+            "zstd",
+            "gawk",
+            "mawk",
+            "awk",
+            "mysql",
+        ]
+        .iter()
+        .map(|c| {
+            let (peak, _) = procs::of(&seen, c);
+            format!(
+                "{c} {} MiB ({}x)",
+                peak / 1024,
+                seen.iter().filter(|s| s.comm == *c).count()
+            )
+        })
+        .collect();
+        println!(
+            "restore with {BIG_ROW_MIB} MiB rows, {sessions} sessions: processes at once {} MiB (limit {limit_mib} MiB); by stage: {}",
+            total_kib / 1024,
+            stages.join(", ")
+        );
+        let awk = seen.iter().filter(|s| s.comm.ends_with("awk")).count();
+        if sessions == "1" {
+            assert_eq!(awk, 0, "IMPORT_SESSIONS=1 runs awk");
+        } else {
+            assert!(awk > 0, "the import ran no awk");
+        }
+        assert!(
+            ((total_kib / 1024) as f64) < limit_mib,
+            "at {sessions} sessions the restore's processes held {} MiB at once (limit {limit_mib} MiB)",
+            total_kib / 1024
+        );
+        figures.push((sessions, total_kib / 1024));
+    }
+    println!("big rows: sessions, MiB at once: {figures:?}");
 }
 
 /// Every file under `dir` (hidden ones included) with its size.
@@ -2268,8 +2618,44 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         &target_env,
     );
 
+    // The restore's import alone (o4g_import of backup-lib.sh) at one session and at the
+    // restore Job's count; each leaves every table equal.
+    let lib = work.path().join("backup-lib.sh");
+    std::fs::write(&lib, &backup::scripts().unwrap()["backup-lib.sh"]).unwrap();
+    let cnf = work.path().join("import.cnf");
+    std::fs::write(
+        &cnf,
+        "[client]\nhost=127.0.0.1\nport=3307\nprotocol=tcp\nuser=root\n[mysql]\nmax-allowed-packet=1G\ninit-command=\"SET sql_log_bin=0\"\n",
+    )
+    .unwrap();
+    let mut import_env = target_env.clone();
+    import_env.extend(
+        [
+            ("LIB", lib.display().to_string()),
+            ("CNF", cnf.display().to_string()),
+            ("WORK", work.path().display().to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let import_at = |n: u32| {
+        drop_schemas();
+        let t = stage(
+            &format!(". \"$LIB\"; o4g_import {n} \"$CNF\" <\"$DUMP\""),
+            &import_env,
+        );
+        assert_eq!(fingerprint(&target), before, "o4g_import with {n} sessions");
+        t
+    };
+    let import_1_s = import_at(1);
+    let import_n_s = import_at(backup::IMPORT_SESSIONS);
+
     let mib = |p: &Path| std::fs::metadata(p).unwrap().len() as f64 / 1_048_576.0;
     let rate = |t: &Timed| size / t.wall_s;
+
+    let import_n_label = format!(
+        "stage:   o4g_import < dump file, {} sessions (the Job's)",
+        backup::IMPORT_SESSIONS
+    );
     let rows: Vec<(&str, Timed)> = vec![
         (
             "project: backup job (dump|zstd|sha256|crypt upload, prune)",
@@ -2294,6 +2680,8 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         ("stage:   rclone cat, crypt, to /dev/null", download_s),
         ("stage:   zstd -d to /dev/null", unzstd_s),
         ("stage:   mysql < dump file (sql_log_bin=0)", import_s),
+        ("stage:   o4g_import < dump file, 1 session", import_1_s),
+        (import_n_label.as_str(), import_n_s),
         ("other:   gzip -1 of the dump (no zstd)", gzip_s),
         ("other:   gzip -6 of the dump (stock)", gzip6_s),
         ("other:   gunzip of the gzip -1 dump", gunzip_s),
@@ -2351,7 +2739,7 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
         ("download + decrypt", download_s),
         ("sha256sum", sha_s),
         ("zstd -d", unzstd_s),
-        ("import", import_s),
+        ("import (o4g_import)", import_n_s),
     ];
     table += &format!(
         "backup limited by {} (all its stages' CPU on 2 cores: at most {:.1} MiB/s)\n",

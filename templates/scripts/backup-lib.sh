@@ -318,3 +318,159 @@ o4g_verify() {
   rm -f "$WORK/verify-test.err"
   o4g_log "verified $1 (sha256 $actual${verify_codec:+, decompresses}) in $(($(date +%s) - verify_start)) s"
 }
+
+# o4g_import SESSIONS CNF: imports the mysqldump on stdin through SESSIONS client sessions
+# (`mysql --defaults-extra-file=CNF`) at once; fails, after every session has ended, if any
+# failed. At one session it is the plain client on the stream, no awk (the fallback). One `mysql` stream has one statement in flight, so client and server take turns;
+# several sessions overlap them. Everything but a table's rows goes, in the dump's order,
+# through one session; the rows of a table (its `INSERT INTO` lines) are dealt round-robin
+# to SESSIONS sessions, each started with the dump's header settings (character set,
+# unique_checks, foreign_key_checks, sql_mode, time_zone) and the current `USE`. Barriers keep
+# the dump's order between tables: the session before a table's rows ends (its DROP, CREATE,
+# `LOCK TABLES … WRITE`, lock released as it ends, and `DISABLE KEYS` done) before any row
+# goes out, and every row session ends before the next line after the rows (`ENABLE KEYS`,
+# the table's triggers, the next table) goes out; a trigger never sees the rows.
+# Lines carry the statements: mysqldump writes each INSERT on one line (MariaDB's 10.11 puts
+# each row on a line of its own, the last one ending in `;`: a statement runs to the first
+# line that ends in `;`), strings escaped (`mysql_real_escape_string_quote`: a line break in a
+# value is written `\n`) and binary columns as hex with --hex-blob (DUMP_FLAGS), so no value
+# breaks a line; its multi-line statements (trigger, routine,
+# event bodies) come between `DELIMITER ;;` and `DELIMITER ;`, which stay in the one session
+# (mysql/mysql-server@0430413c, 8.0, client/mysqldump.cc: get_table_structure builds
+# "INSERT INTO `t` VALUES ", dump_table writes `LOCK TABLES`, `DISABLE KEYS` and the rows,
+# dump_trigger the DELIMITER blocks, dump_all_tables_in_db each table's triggers after its
+# data and events and routines at the end of its schema, dump_databases the views last).
+# A row statement longer than 4 MiB (a row of a few MiB, mysqldump never splits one) is a
+# barrier too: it goes alone through one session, and every session ends after it, so one
+# big statement at most is in flight (awk and its client each hold about twice its length).
+# A failed session stops reading (mysql stops at the first error), keeps its error in
+# $WORK/import.err.NAME, appends NAME to $WORK/import.failed and drains its input; o4g_import
+# looks at that marker before every statement, stops feeding the others (each ends after the
+# statement or two it holds), and fails naming the table, its schema (the last `USE`) and the
+# dump's line of the failing statement (mysql's "at line N" of the session, mapped back).
+o4g_import() {
+  if [ "$1" = 1 ]; then
+    mysql --defaults-extra-file="$2" --batch
+    return
+  fi
+  rm -f "$WORK"/import.failed "$WORK"/import.err.*
+  O4G_CNF="$2" O4G_WORK="$WORK" LC_ALL=C awk -v sessions="$1" -v big=4194304 '
+    function failed(   line, r) {
+      r = (getline line < marker)
+      close(marker)
+      return r > 0 ? line : ""
+    }
+    function send(s) {
+      if (!(s in open)) {
+        open[s] = 1
+        printf "%s", header | cmd[s]
+        sl[s] = header_lines
+        if (use != "") { print use | cmd[s]; sl[s]++ }
+        segs[s] = 0
+        last[s] = -1
+        if (s != "schema") rows_open++
+      }
+      sl[s]++
+      if (NR != last[s] + 1) {
+        segs[s]++
+        seg_sl[s, segs[s]] = sl[s]
+        seg_nr[s, segs[s]] = NR
+      }
+      last[s] = NR
+      print | cmd[s]
+    }
+    function end(s) {
+      if (!(s in open)) return
+      delete open[s]
+      if (close(cmd[s]) != 0 && bad == "") bad = s
+    }
+    function end_rows(   i) {
+      for (i = 1; i <= sessions; i++) end("rows " i)
+      rows_open = 0
+      if (bad == "") bad = failed()
+      if (bad != "") stop()
+    }
+    function stop(   i, line, l, j, at, schema, err, what) {
+      for (i = 1; i <= sessions; i++) end("rows " i)
+      end("schema")
+      if ((line = failed()) != "") bad = line
+      err = ""
+      while ((getline line < (work "/import.err." bad)) > 0) {
+        if (line !~ /^ERROR /) continue
+        err = err (err == "" ? "" : " ") substr(line, 1, 1000)
+        if (at == "" && match(line, / at line [0-9]+/)) at = substr(line, RSTART + 9, RLENGTH - 9) + 0
+      }
+      close(work "/import.err." bad)
+      l = ""
+      if (at != "") {
+        for (j = segs[bad]; j >= 1; j--)
+          if (seg_sl[bad, j] <= at) { l = seg_nr[bad, j] + at - seg_sl[bad, j]; break }
+      }
+      schema = ""
+      for (j = 1; j <= uses; j++) if (l == "" || use_nr[j] <= l) schema = use_name[j]
+      what = bad == "schema" ? "a statement outside the rows" (table == "" ? "" : " (last rows: " table ")") : "the rows of " table
+      printf "o4g: ERROR: a session failed on %s (schema %s, dump line %s): %s\n", what, \
+        schema == "" ? "unknown" : schema, l == "" ? "unknown" : l, err > "/dev/stderr"
+      quit = 1
+      exit 1
+    }
+    BEGIN {
+      work = ENVIRON["O4G_WORK"]
+      marker = work "/import.failed"
+      cmd["schema"] = "mysql --defaults-extra-file=\"$O4G_CNF\" --batch 2>\"$O4G_WORK/import.err.schema\" || { echo schema >>\"$O4G_WORK/import.failed\"; cat >/dev/null; exit 1; }"
+      for (i = 1; i <= sessions; i++)
+        cmd["rows " i] = "mysql --defaults-extra-file=\"$O4G_CNF\" --batch 2>\"$O4G_WORK/import.err.rows " i "\" || { echo rows " i " >>\"$O4G_WORK/import.failed\"; cat >/dev/null; exit 1; }"
+      in_header = 1
+    }
+    in_rows {
+      send(cur)
+      size += length($0) + 1
+      if ($0 ~ /;$/) {
+        in_rows = 0
+        if (size > big) end_rows()
+      }
+      next
+    }
+    !in_block && /^INSERT INTO `/ {
+      if ((bad = failed()) != "") stop()
+      if (rows_open == 0) {
+        end("schema")
+        if (bad == "") bad = failed()
+        if (bad != "") stop()
+        table = $3
+        n = 0
+      } else if (length($0) > big) end_rows()
+      cur = "rows " (n++ % sessions + 1)
+      size = length($0) + 1
+      send(cur)
+      if ($0 !~ /;$/) in_rows = 1
+      else if (size > big) end_rows()
+      next
+    }
+    {
+      if (rows_open > 0) end_rows()
+      else if ((bad = failed()) != "") stop()
+      if (in_header) {
+        if ($0 ~ /^\/\*M?![0-9]+ SET / || $0 ~ /^SET @/) {
+          if ($0 !~ /GLOBAL/) { header = header $0 "\n"; header_lines++ }
+        } else if ($0 != "" && $0 !~ /^--/ && $0 !~ /^\/\*/) in_header = 0
+      }
+      if ($0 ~ /^DELIMITER ;;/) in_block = 1
+      else if ($0 ~ /^DELIMITER ;[ \t\r]*$/) in_block = 0
+      else if (!in_block && $0 ~ /^USE `/) {
+        use = $0
+        uses++
+        use_nr[uses] = NR
+        use_name[uses] = $2
+        sub(/;[ \t\r]*$/, "", use_name[uses])
+      }
+      send("schema")
+    }
+    END {
+      if (quit) exit 1
+      if (rows_open > 0) end_rows()
+      end("schema")
+      if (bad == "") bad = failed()
+      if (bad != "") stop()
+    }'
+}

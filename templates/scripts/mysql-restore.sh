@@ -21,6 +21,11 @@
 # dump's DROP TABLE statements come first; staging the object instead needs a volume as
 # large as the dump. The first pass costs one more download: the restore runbook gives the
 # drill's figures.
+#
+# The import runs several client sessions at once (o4g_import in backup-lib.sh: a table's
+# rows spread over IMPORT_SESSIONS sessions, default {{ import_sessions }}, everything else in
+# the dump's order through one); it fails if any session fails. IMPORT_SESSIONS=1 pipes the
+# stream into one plain `mysql`, the import before o4g_import.
 set -euo pipefail
 umask 077
 # shellcheck source=backup-lib.sh
@@ -106,14 +111,18 @@ if [ -n "$listing" ]; then
   mysql --defaults-extra-file="$cnf" --batch --execute "$drops" ||
     o4g_fail "cannot drop the target's schemas (see above)"
 fi
-o4g_log "importing $BACKUP_PREFIX/$object"
+sessions="${IMPORT_SESSIONS:-{{ import_sessions }}}"
+case "$sessions" in
+  '' | *[!0-9]* | 0*) o4g_fail "IMPORT_SESSIONS must be a whole number from 1 (it is '$sessions')" ;;
+esac
+o4g_log "importing $BACKUP_PREFIX/$object through $sessions sessions"
 import_start=$(date +%s)
 fifo="$WORK/restore.fifo"
 rm -f "$fifo"
 mkfifo "$fifo"
 sha256sum <"$fifo" >"$WORK/restore.sha256" &
 sum_pid=$!
-o4g_rclone cat "vault:$object" | tee "$fifo" | "${decompress[@]}" | mysql --defaults-extra-file="$cnf" --batch ||
+o4g_rclone cat "vault:$object" | tee "$fifo" | "${decompress[@]}" | o4g_import "$sessions" "$cnf" ||
   o4g_fail "the import of $object failed (see above): the database is now PARTLY restored (its schemas were dropped first, so it holds the dump's tables up to the failure and nothing else); fix the cause and run the restore again with the same object before letting XWiki use it"
 wait "$sum_pid"
 actual="$(cut -d ' ' -f 1 <"$WORK/restore.sha256")"

@@ -39,7 +39,7 @@ impl Seen {
 /// A running watch; [`Watch::stop`] returns what it saw.
 pub struct Watch {
     stop: Arc<AtomicBool>,
-    handle: JoinHandle<Vec<Seen>>,
+    handle: JoinHandle<(Vec<Seen>, u64)>,
 }
 
 /// The marker `KEY=VALUE` unique to this test process and `tag`.
@@ -57,15 +57,16 @@ pub fn watch(marker: &(String, String)) -> Watch {
     let flag = stop.clone();
     let handle = std::thread::spawn(move || {
         let mut seen: BTreeMap<(u32, String), Seen> = BTreeMap::new();
+        let mut total = 0;
         loop {
             let last = flag.load(Ordering::SeqCst);
-            sample(&entry, &mut seen);
+            total = total.max(sample(&entry, &mut seen));
             if last {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        seen.into_values().collect()
+        (seen.into_values().collect(), total)
     });
     Watch { stop, handle }
 }
@@ -73,14 +74,23 @@ pub fn watch(marker: &(String, String)) -> Watch {
 impl Watch {
     /// Stops sampling; every process image seen.
     pub fn stop(self) -> Vec<Seen> {
+        self.stop_total().0
+    }
+
+    /// Stops sampling; every process image seen, and the highest sum, over one sample, of
+    /// the `VmHWM` of the processes alive in it (in KiB): an upper bound of the memory the
+    /// run held at once (each process counted at its peak so far, shared pages once each).
+    pub fn stop_total(self) -> (Vec<Seen>, u64) {
         self.stop.store(true, Ordering::SeqCst);
         self.handle.join().expect("the watch thread")
     }
 }
 
-fn sample(entry: &str, seen: &mut BTreeMap<(u32, String), Seen>) {
+/// One sample; returns the sum of the `VmHWM` of the processes it saw.
+fn sample(entry: &str, seen: &mut BTreeMap<(u32, String), Seen>) -> u64 {
+    let mut total = 0;
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return;
+        return 0;
     };
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -133,7 +143,9 @@ fn sample(entry: &str, seen: &mut BTreeMap<(u32, String), Seen>) {
         });
         s.peak_kib = s.peak_kib.max(peak_kib);
         s.cpu_ticks = s.cpu_ticks.max(cpu_ticks);
+        total += peak_kib;
     }
+    total
 }
 
 /// The largest `peak_kib` and the summed CPU seconds of the processes named `comm`.
