@@ -664,8 +664,10 @@ fn drill_dump_encrypt_upload_download_verify_decrypt_restore_keeps_every_table_e
         "drill: the verify pass took {verify_s} s, the import {import_s} s ({:.0} % of the two)",
         100.0 * verify_s / (verify_s + import_s)
     );
+    // The log counts whole seconds (`date +%s`): a pass of 2 s may have lasted 1.01 s, so the
+    // share is checked with one second taken off the verify pass.
     assert!(
-        verify_s <= backup::VERIFY_PASS_MAX_SHARE * (verify_s + import_s),
+        (verify_s - 1.0).max(0.0) <= backup::VERIFY_PASS_MAX_SHARE * (verify_s + import_s),
         "the verify pass took {verify_s} s of {} s",
         verify_s + import_s
     );
