@@ -255,13 +255,6 @@ fn is_namespaced(o: &Value) -> bool {
     )
 }
 
-/// The pods a chart's objects lead to: pod templates of its workloads, plus the pods the
-/// prometheus-operator creates from `Prometheus` and `Alertmanager` resources. Their labels
-/// and ports follow prometheus-operator v0.93.1: container port name = `spec.portName`
-/// (`pkg/prometheus/common.go`, `pkg/alertmanager/statefulset.go`), labels
-/// `app.kubernetes.io/name: prometheus|alertmanager`, `app.kubernetes.io/instance: <name>`,
-/// `operator.prometheus.io/name: <name>`, `prometheus: <name>` / `alertmanager: <name>`; the
-/// config-reloader sidecar listens on `reloader-web` 8080.
 /// The ARC controller's image as it hands it to the listeners
 /// (`CONTROLLER_MANAGER_CONTAINER_IMAGE` of its Deployment), if the controller is rendered.
 fn controller_image(objects: &[Value]) -> Option<String> {
@@ -279,6 +272,13 @@ fn controller_image(objects: &[Value]) -> Option<String> {
         .and_then(|e| e["value"].as_str().map(String::from))
 }
 
+/// The pods a chart's objects lead to: pod templates of its workloads, plus the pods the
+/// prometheus-operator creates from `Prometheus` and `Alertmanager` resources. Their labels
+/// and ports follow prometheus-operator v0.93.1: container port name = `spec.portName`
+/// (`pkg/prometheus/common.go`, `pkg/alertmanager/statefulset.go`), labels
+/// `app.kubernetes.io/name: prometheus|alertmanager`, `app.kubernetes.io/instance: <name>`,
+/// `operator.prometheus.io/name: <name>`, `prometheus: <name>` / `alertmanager: <name>`; the
+/// config-reloader sidecar listens on `reloader-web` 8080.
 pub fn pods(objects: &[Value]) -> Vec<(Value, o4g_gitops::netpol::eval::Pod)> {
     let mut out = Vec::new();
     for o in objects {
