@@ -2791,47 +2791,75 @@ fn a_committed_dump_that_does_not_decompress_is_refused_before_anything_is_dropp
         .unwrap()
         .replace(".sha256.bin", "");
     let whole = vault_bytes(drill.net(), &drill.s3, "live", &format!("vault:{name}"));
-    let cut = &whole[..whole.len() / 2];
-    vault(
-        drill.net(),
-        &drill.s3,
-        "live",
-        &["rcat", &format!("vault:{name}")],
-        cut,
-    );
-    let hex: String = sha2::Sha256::digest(cut)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let sum = format!("{hex}  -\n");
-    vault(
-        drill.net(),
-        &drill.s3,
-        "live",
-        &["rcat", &format!("vault:{name}.sha256")],
-        sum.as_bytes(),
-    );
-    for extra in [&["--verify-only"][..], &[][..]] {
-        let job = printed_restore_job(extra);
-        let (target, run) = run_restore_job_on(&drill, &job, |t| {
-            t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
-        });
-        assert!(
-            !run.ok(),
-            "{extra:?}: a dump that does not decompress was accepted"
+    // A stream cut in half (zstd finds out at its end) and one that is no zstd at all (found
+    // at its first bytes, while the download still runs): each is named for what it is.
+    let not_zstd = b"-- MySQL dump, stored uncompressed under a .sql.zst name\n".repeat(50_000);
+    for bad in [&whole[..whole.len() / 2], &not_zstd[..]] {
+        vault(
+            drill.net(),
+            &drill.s3,
+            "live",
+            &["rcat", &format!("vault:{name}")],
+            bad,
         );
-        assert!(
-            run.text().contains("does not decompress"),
-            "{extra:?}: {}",
-            run.text()
+        let hex: String = sha2::Sha256::digest(bad)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let sum = format!("{hex}  -\n");
+        vault(
+            drill.net(),
+            &drill.s3,
+            "live",
+            &["rcat", &format!("vault:{name}.sha256")],
+            sum.as_bytes(),
         );
-        let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema = 'xwiki'");
-        assert_eq!(
-            left.trim(),
-            "xwiki.kept",
-            "{extra:?}: the target was touched"
-        );
+        for extra in [&["--verify-only"][..], &[][..]] {
+            let job = printed_restore_job(extra);
+            let (target, run) = run_restore_job_on(&drill, &job, |t| {
+                t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
+            });
+            assert!(
+                !run.ok(),
+                "{extra:?}: a dump that does not decompress was accepted"
+            );
+            assert!(
+                run.text().contains("does not decompress"),
+                "{extra:?}: {}",
+                run.text()
+            );
+            let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema = 'xwiki'");
+            assert_eq!(
+                left.trim(),
+                "xwiki.kept",
+                "{extra:?}: the target was touched"
+            );
+        }
     }
+}
+
+/// A bad `IMPORT_SESSIONS` is refused before the restore drops the target's schemas.
+#[test]
+fn a_bad_import_sessions_value_is_refused_before_anything_is_dropped() {
+    need_tools!();
+    let drill = Drill::new(20, 0);
+    assert!(drill.backup().ok());
+    let mut job = printed_restore_job(&[]);
+    job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "IMPORT_SESSIONS", "value": "two"}));
+    let (target, run) = run_restore_job_on(&drill, &job, |t| {
+        t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
+    });
+    assert!(!run.ok(), "{}", run.text());
+    assert!(
+        run.text().contains("IMPORT_SESSIONS must be"),
+        "{}",
+        run.text()
+    );
+    let left = target.sql("SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema = 'xwiki'");
+    assert_eq!(left.trim(), "xwiki.kept", "the target was touched");
 }
 
 /// A legacy MariaDB of the 11.x line defaults to the uca1400 collations, which MySQL 8.0 does

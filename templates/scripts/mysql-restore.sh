@@ -75,6 +75,11 @@ case "$object" in
   *.sql.gz) decompress=(gunzip -c) ;;
   *) o4g_fail "$object is not a dump (expected mysql/<timestamp>.sql.zst or .sql.gz)" ;;
 esac
+# Checked before anything is read or dropped.
+sessions="${IMPORT_SESSIONS:-{{ import_sessions }}}"
+case "$sessions" in
+  '' | *[!0-9]* | 0*) o4g_fail "IMPORT_SESSIONS must be a whole number from 1 (it is '$sessions')" ;;
+esac
 command -v "${decompress[0]}" >/dev/null || o4g_fail "${decompress[0]} is not installed here: it is needed to read $object"
 start=$(date +%s)
 # The server and its account first: a wrong password or an unreachable server fails now, not
@@ -111,10 +116,6 @@ if [ -n "$listing" ]; then
   mysql --defaults-extra-file="$cnf" --batch --execute "$drops" ||
     o4g_fail "cannot drop the target's schemas (see above)"
 fi
-sessions="${IMPORT_SESSIONS:-{{ import_sessions }}}"
-case "$sessions" in
-  '' | *[!0-9]* | 0*) o4g_fail "IMPORT_SESSIONS must be a whole number from 1 (it is '$sessions')" ;;
-esac
 o4g_log "importing $BACKUP_PREFIX/$object through $sessions sessions"
 import_start=$(date +%s)
 fifo="$WORK/restore.fifo"

@@ -280,6 +280,8 @@ o4g_verify() {
     *.sql.gz) verify_codec=gzip ;;
     *) verify_codec="" ;;
   esac
+  [ -z "$verify_codec" ] || command -v "$verify_codec" >/dev/null ||
+    o4g_fail "$verify_codec is not installed here: it is needed to check $1"
   verify_outs=""
   head_pid=""
   test_pid=""
@@ -287,16 +289,15 @@ o4g_verify() {
     head_fifo="$WORK/verify-head.fifo"
     rm -f "$head_fifo" "$2"
     mkfifo "$head_fifo"
-    { head -c 1048576 >"$2"; r=$?; cat >/dev/null; exit "$r"; } <"$head_fifo" &
+    { r=0; head -c 1048576 >"$2" || r=$?; cat >/dev/null; exit "$r"; } <"$head_fifo" &
     head_pid=$!
     verify_outs="$head_fifo"
   fi
   if [ -n "$verify_codec" ]; then
-    command -v "$verify_codec" >/dev/null || o4g_fail "$verify_codec is not installed here: it is needed to check $1"
     test_fifo="$WORK/verify-test.fifo"
     rm -f "$test_fifo"
     mkfifo "$test_fifo"
-    { "$verify_codec" -q -t 2>"$WORK/verify-test.err"; r=$?; cat >/dev/null; exit "$r"; } <"$test_fifo" &
+    { r=0; "$verify_codec" -q -t 2>"$WORK/verify-test.err" || r=$?; cat >/dev/null; exit "$r"; } <"$test_fifo" &
     test_pid=$!
     verify_outs="$verify_outs $test_fifo"
   fi
