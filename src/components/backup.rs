@@ -106,8 +106,9 @@ const DUMP_RESOURCES: Resources = Resources::new(
 /// its time waiting for the server (the commit included), so more sessions than cores overlap:
 /// in `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline` (2 cores) the import
 /// alone went from 12.2 s at one session to 9.8 s at 2, 7.0 s at 4 and 6.6 s at 6; past 4,
-/// little more for one more statement of up to `net_buffer_length` (1 MiB) per session in
-/// memory. A statement of more than 4 MiB (one big row) goes alone through one session, held
+/// little more, for one more statement in memory per session: up to 4 MiB (mysqldump packs
+/// rows into statements of `net_buffer_length`, 1 MiB, but a single row makes a statement of
+/// its own size). A statement of more than 4 MiB (one big row) goes alone through one session, held
 /// by awk and that client (about 4.3 times the row each): with four 30 MiB rows the Job's
 /// processes held 271 MiB at once (665 MiB before that barrier), so `DUMP_RESOURCES`' 512 MiB
 /// takes rows up to about 45 MiB
