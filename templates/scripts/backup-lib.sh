@@ -122,6 +122,38 @@ o4g_quoted() {
   printf '"%s"' "$out"
 }
 
+# o4g_client_cnf FILE TCP_NEEDS_PASSWORD: writes a `[client]` option file for MYSQL_USER,
+# through MYSQL_SOCKET or else MYSQL_HOST:MYSQL_PORT over TCP, with the password read from
+# MYSQL_PASSWORD_FILE when it is set: the password never goes through arguments. With
+# TCP_NEEDS_PASSWORD=1 a TCP login without MYSQL_PASSWORD_FILE fails (the backup account has
+# one; the restore test's scratch root has none). The caller appends its own sections.
+o4g_client_cnf() {
+  # Read first: a failed read in a printf argument would not stop the script.
+  cnf_password=""
+  if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
+    cnf_password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
+    cnf_password="$(o4g_quoted "$cnf_password")"
+  fi
+  : "${MYSQL_USER:?MYSQL_USER is not set}"
+  {
+    printf '[client]\nuser=%s\n' "$MYSQL_USER"
+    if [ -n "${MYSQL_SOCKET:-}" ]; then
+      # The legacy host's root often logs in through the socket only (unix_socket/auth_socket).
+      printf 'socket=%s\n' "$MYSQL_SOCKET"
+    else
+      : "${MYSQL_HOST:?MYSQL_HOST or MYSQL_SOCKET must be set}" "${MYSQL_PORT:?MYSQL_PORT is not set}"
+      if [ "$2" = 1 ]; then
+        : "${MYSQL_PASSWORD_FILE:?MYSQL_PASSWORD_FILE is not set}"
+      fi
+      printf 'host=%s\nport=%s\nprotocol=tcp\n' "$MYSQL_HOST" "$MYSQL_PORT"
+    fi
+    if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
+      printf 'password=%s\n' "$cnf_password"
+    fi
+  } >"$1"
+  cnf_password=""
+}
+
 # o4g_is_sha256 VALUE: true when VALUE is 64 lowercase hex digits.
 o4g_is_sha256() { [ "$(expr "x$1" : 'x[0-9a-f]*$')" = 65 ]; }
 

@@ -39,32 +39,14 @@ if [ "${1:-}" = --verify-only ]; then
 fi
 
 cnf="$WORK/restore.cnf"
-# Read first: a failed read in a printf argument would not stop the script.
-password=""
-if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
-  password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
-  password="$(o4g_quoted "$password")"
-fi
-{
-  printf '[client]\nuser=%s\n' "$MYSQL_USER"
-  if [ -n "${MYSQL_SOCKET:-}" ]; then
-    printf 'socket=%s\n' "$MYSQL_SOCKET"
-  else
-    : "${MYSQL_HOST:?MYSQL_HOST or MYSQL_SOCKET must be set}" "${MYSQL_PORT:?MYSQL_PORT is not set}"
-    printf 'host=%s\nport=%s\nprotocol=tcp\n' "$MYSQL_HOST" "$MYSQL_PORT"
-  fi
-  # No MYSQL_PASSWORD_FILE: a server whose root has no password (the restore test's scratch).
-  if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
-    printf 'password=%s\n' "$password"
-  fi
-  # Rows as large as the server allows (XWiki attachments live in BLOBs). No binary log for
-  # the import: a full restore would write the whole dump again into binlogs on the same
-  # volume (MySQL 8.0 logs by default and keeps 30 days: binlog_expire_logs_seconds), and a
-  # replica or a point-in-time recovery does not start from a restore. The session variable
-  # needs SYSTEM_VARIABLES_ADMIN or SUPER, which root has (MySQL 8.0 Reference Manual,
-  # "sql_log_bin"; MariaDB: SUPER or BINLOG ADMIN).
-  printf '[mysql]\nmax-allowed-packet=1G\ninit-command="SET sql_log_bin=0"\n'
-} >"$cnf"
+o4g_client_cnf "$cnf" 0
+# Rows as large as the server allows (XWiki attachments live in BLOBs). No binary log for
+# the import: a full restore would write the whole dump again into binlogs on the same
+# volume (MySQL 8.0 logs by default and keeps 30 days: binlog_expire_logs_seconds), and a
+# replica or a point-in-time recovery does not start from a restore. The session variable
+# needs SYSTEM_VARIABLES_ADMIN or SUPER, which root has (MySQL 8.0 Reference Manual,
+# "sql_log_bin"; MariaDB: SUPER or BINLOG ADMIN).
+printf '[mysql]\nmax-allowed-packet=1G\ninit-command="SET sql_log_bin=0"\n' >>"$cnf"
 
 object="${1:-}"
 if [ -z "$object" ]; then

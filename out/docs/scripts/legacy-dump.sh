@@ -14,29 +14,9 @@ umask 077
 : "${RETENTION_DAYS:?RETENTION_DAYS is not set}" "${KEEP_COPIES:?KEEP_COPIES is not set}"
 o4g_remotes
 
-# The password goes to the client through an option file, never through arguments.
 cnf="$WORK/client.cnf"
-# Read first: a failed read in a printf argument would not stop the script.
-password=""
-if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
-  password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
-  password="$(o4g_quoted "$password")"
-fi
-{
-  printf '[client]\nuser=%s\n' "$MYSQL_USER"
-  if [ -n "${MYSQL_SOCKET:-}" ]; then
-    # The legacy host's root often logs in through the socket only (unix_socket/auth_socket).
-    printf 'socket=%s\n' "$MYSQL_SOCKET"
-  else
-    : "${MYSQL_HOST:?MYSQL_HOST or MYSQL_SOCKET must be set}" "${MYSQL_PORT:?MYSQL_PORT is not set}"
-    : "${MYSQL_PASSWORD_FILE:?MYSQL_PASSWORD_FILE is not set}"
-    printf 'host=%s\nport=%s\nprotocol=tcp\n' "$MYSQL_HOST" "$MYSQL_PORT"
-  fi
-  if [ -n "$password" ]; then
-    printf 'password=%s\n' "$password"
-  fi
-  printf '[mysqldump]\nmax-allowed-packet=1G\n'
-} >"$cnf"
+o4g_client_cnf "$cnf" 1
+printf '[mysqldump]\nmax-allowed-packet=1G\n' >>"$cnf"
 where="${MYSQL_SOCKET:-${MYSQL_HOST:-}:${MYSQL_PORT:-}}"
 
 # Every schema but the server's own: XWiki keeps each sub-wiki in a schema of its own. On the
