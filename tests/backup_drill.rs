@@ -587,6 +587,22 @@ impl Drill {
             })
             .collect()
     }
+    /// The newest committed dump as the restore names it under `live`: `mysql/<stamp>.<ext>`.
+    fn newest_dump(&self) -> String {
+        let bucket = settings().cluster.s3.bucket.as_str().to_string();
+        let marker = self.committed().pop().expect("a dump is committed");
+        marker
+            .strip_prefix(&format!("{bucket}/live/"))
+            .expect("a marker under live/")
+            .strip_suffix(".sha256.bin")
+            .expect("a marker's name")
+            .to_string()
+    }
+    /// [`Drill::newest_dump`]'s file name: `<stamp>.<ext>`.
+    fn newest_dump_file(&self) -> String {
+        let object = self.newest_dump();
+        object.rsplit('/').next().unwrap().to_string()
+    }
 }
 
 #[test]
@@ -1418,12 +1434,7 @@ fn the_legacy_dump_script_makes_a_dump_the_restore_job_imports() {
     );
     // MariaDB's mysqldump (10.11.8 on) starts with a line the MySQL 8.0 client rejects; the
     // dump the cluster imports does not have it (issue 24, item 6).
-    let marker = drill.committed().pop().unwrap();
-    let name = marker
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .replace(".sha256.bin", "");
+    let name = drill.newest_dump_file();
     assert!(name.ends_with(".sql.gz"), "{name}");
     let gz = vault_bytes(
         drill.net(),
@@ -1539,12 +1550,7 @@ fn the_scratch_mysql_probes_answer_on_the_pod_socket() {
 /// <from(bucket, name)>`, runs it against a fresh MariaDB, and checks that it logged the
 /// import and that every table equals the source's. Returns the printed Job.
 fn restores_newest_dump(drill: &Drill, from: impl Fn(&str, &str) -> String) -> Value {
-    let marker = drill.committed().pop().expect("a dump is committed");
-    let name = marker
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .replace(".sha256.bin", "");
+    let name = drill.newest_dump_file();
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     let out = common::o4g(
         common::fixture_repo(),
@@ -2225,12 +2231,7 @@ fn backups_list_shows_each_dump_with_age_size_and_marker_from_the_sops_keys() {
     }
     let drill = Drill::new(50, 0);
     assert!(drill.backup().ok());
-    let marker = drill.committed().pop().expect("a committed dump");
-    let name = marker
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .replace(".sha256.bin", "");
+    let name = drill.newest_dump_file();
     let bucket = settings().cluster.s3.bucket.as_str().to_string();
     // A copy under an older name, without its marker: an incomplete upload. Through the
     // server (its directory cache would not see a file written beside it).
@@ -2796,12 +2797,7 @@ fn a_committed_dump_that_does_not_decompress_is_refused_before_anything_is_dropp
     need_tools!();
     let drill = Drill::new(300, 2);
     assert!(drill.backup().ok());
-    let bucket = settings().cluster.s3.bucket.as_str().to_string();
-    let marker = drill.committed().pop().unwrap();
-    let name = marker
-        .strip_prefix(&format!("{bucket}/live/"))
-        .unwrap()
-        .replace(".sha256.bin", "");
+    let name = drill.newest_dump();
     let whole = vault_bytes(drill.net(), &drill.s3, "live", &format!("vault:{name}"));
     // A stream cut in half (zstd finds out at its end) and one that is no zstd at all (found
     // at its first bytes, while the download still runs): each is named for what it is.
