@@ -776,3 +776,80 @@ fn the_xar_check_reads_document_names_as_the_wiki_returns_them() {
         common::text(&out)
     );
 }
+
+/// `o4g_client_cnf` (backup-lib.sh) keeps the password file private by itself (the legacy
+/// host's work directory persists, so an option file left there readable would stay so), and
+/// each failure inside it stops the script even when a caller tests it in a condition, where
+/// bash's `set -e` no longer applies (cold review of 50ea0bc).
+#[test]
+fn the_client_option_file_is_private_and_its_failures_stop_the_script_in_any_context() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("backup-lib.sh");
+    std::fs::write(&lib, &backup::scripts().unwrap()["backup-lib.sh"]).unwrap();
+    let cnf = dir.path().join("client.cnf");
+    let good = dir.path().join("good");
+    let broken = dir.path().join("broken");
+    std::fs::write(&good, "s3cr\"e\\t #x").unwrap();
+    std::fs::write(&broken, "two\nlines").unwrap();
+    let run = |script: &str, password: &std::path::Path| {
+        Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "set -euo pipefail; umask 022; . '{}'; {script}",
+                    lib.display()
+                ),
+            ])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("MYSQL_USER", "backup")
+            .env("MYSQL_HOST", "127.0.0.1")
+            .env("MYSQL_PORT", "3306")
+            .env("MYSQL_PASSWORD_FILE", password)
+            .output()
+            .unwrap()
+    };
+    // A readable leftover of an earlier run, under a caller's permissive umask.
+    std::fs::write(&cnf, "[client]\nuser=old\n").unwrap();
+    std::fs::set_permissions(&cnf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&format!("o4g_client_cnf '{}' 1", cnf.display()), &good);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let mode = std::fs::metadata(&cnf).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "the option file holding the password is {mode:o}"
+    );
+    let text = std::fs::read_to_string(&cnf).unwrap();
+    assert!(text.contains("password=\"s3cr\\\"e\\\\t #x\"\n"), "{text}");
+    assert!(!text.contains("user=old"), "{text}");
+    // Failures inside, called in a condition: the script stops all the same.
+    for (script, password) in [
+        (
+            format!(
+                "o4g_client_cnf '{}' 1 || true; echo CONTINUED",
+                cnf.display()
+            ),
+            &broken,
+        ),
+        (
+            format!(
+                "if o4g_client_cnf '{}/missing/x.cnf' 1; then echo CONTINUED; fi",
+                dir.path().display()
+            ),
+            &good,
+        ),
+    ] {
+        let out = run(&script, password);
+        assert!(
+            !out.status.success() && !common::text(&out).contains("CONTINUED"),
+            "{script}: {}",
+            common::text(&out)
+        );
+        assert!(
+            common::text(&out).contains("o4g: ERROR:"),
+            "{}",
+            common::text(&out)
+        );
+    }
+}

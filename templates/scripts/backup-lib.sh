@@ -126,15 +126,21 @@ o4g_quoted() {
 # through MYSQL_SOCKET or else MYSQL_HOST:MYSQL_PORT over TCP, with the password read from
 # MYSQL_PASSWORD_FILE when it is set: the password never goes through arguments. With
 # TCP_NEEDS_PASSWORD=1 a TCP login without MYSQL_PASSWORD_FILE fails (the backup account has
-# one; the restore test's scratch root has none). The caller appends its own sections.
+# one; only a hand-made restore Job would reach a server over TCP without one). The file is
+# made anew, readable by its owner only whatever the caller's umask (the legacy host's work
+# directory persists between runs). Each failure stops the script, even when a caller tests
+# the function in a condition (where bash ignores set -e). The caller appends its sections.
 o4g_client_cnf() {
   # Read first: a failed read in a printf argument would not stop the script.
   cnf_password=""
   if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
     cnf_password="$(cat "$MYSQL_PASSWORD_FILE")" || o4g_fail "cannot read $MYSQL_PASSWORD_FILE"
-    cnf_password="$(o4g_quoted "$cnf_password")"
+    cnf_password="$(o4g_quoted "$cnf_password")" ||
+      o4g_fail "cannot write the password of $MYSQL_PASSWORD_FILE into an option file (see above)"
   fi
   : "${MYSQL_USER:?MYSQL_USER is not set}"
+  rm -f "$1" || o4g_fail "cannot replace $1"
+  (umask 077 && : >"$1") || o4g_fail "cannot create $1"
   {
     printf '[client]\nuser=%s\n' "$MYSQL_USER"
     if [ -n "${MYSQL_SOCKET:-}" ]; then
@@ -150,7 +156,7 @@ o4g_client_cnf() {
     if [ -n "${MYSQL_PASSWORD_FILE:-}" ]; then
       printf 'password=%s\n' "$cnf_password"
     fi
-  } >"$1"
+  } >>"$1" || o4g_fail "cannot write $1"
   cnf_password=""
 }
 
