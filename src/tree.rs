@@ -204,7 +204,7 @@ pub fn to_yaml(values: &[&serde_json::Value]) -> Result<Vec<u8>, Error> {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&crate::yaml::to_document(v));
+        crate::yaml::push_document(&mut out, v);
     }
     Ok(out.into_bytes())
 }
