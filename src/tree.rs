@@ -109,7 +109,8 @@ impl Tree {
         kustomization.resources.extend(subfolders);
         let value = serde_json::to_value(&kustomization)
             .map_err(|e| Error::Build(format!("{path}/kustomization.yaml: {e}")))?;
-        self.insert(format!("{path}/kustomization.yaml"), to_yaml(&[&value])?)
+        let bytes = to_yaml(&[&value])?;
+        self.insert_with_objects(format!("{path}/kustomization.yaml"), bytes, vec![value])
     }
 
     /// Adds one YAML file with the objects it holds (serialized into it, or read from it), kept
