@@ -393,14 +393,18 @@ pub fn value_is_built_in(v: &Value) -> bool {
 /// The overlay file of the objects only one environment has.
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
-/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns each
-/// environment's objects as kustomize builds them ([`final_objects`]) that the audit has
-/// rules for ([`crate::policy::audited`]).
+/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns what the audit
+/// finds in each environment's objects as kustomize builds them ([`final_objects`]), at the
+/// Pod Security level of its namespace, each object named with its overlay folder.
 pub fn add_to_tree(
     tree: &mut Tree,
     plan: &Plan<'_>,
-) -> Result<Vec<(Environment, Vec<Value>)>, Error> {
+) -> Result<Vec<crate::error::Violation>, Error> {
     let settings = plan.settings;
+    // The environments' namespaces as the environments part declares them (first in
+    // `components::all`, so the level `components::audit` gives every other object there).
+    let namespaces = super::namespaces::applications(settings.environments());
+    let allowed_registries = settings.allowed_registries();
     let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
     let mut by_component: Vec<(&str, Folder)> = Vec::new();
@@ -430,7 +434,7 @@ pub fn add_to_tree(
     tree.add_folder(base_folder)?;
 
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
-    let mut built = Vec::new();
+    let mut violations = Vec::new();
     for (env, _) in settings.envs() {
         let mut env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
@@ -527,14 +531,27 @@ pub fn add_to_tree(
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
-        // Kept for the audit: only what it has rules for (the rest is freed now, not at the end).
-        let audited = final_objects_from(settings, env, env_objects)
-            .into_iter()
-            .filter(crate::policy::audited)
-            .collect();
-        built.push((env, audited));
+        // Audited now and freed: only the findings are kept.
+        let cfg = crate::policy::AuditConfig {
+            level: namespaces
+                .iter()
+                .find(|ns| ns.name == env.name())
+                .map_or(crate::policy::Level::Restricted, |ns| {
+                    ns.pod_security.level()
+                }),
+            version: crate::policy::PssVersion::Latest,
+            allowed_registries: allowed_registries.clone(),
+        };
+        for object in final_objects_from(settings, env, env_objects) {
+            violations.extend(crate::policy::audit_object(&object, &cfg).into_iter().map(
+                |mut v| {
+                    v.object = format!("{dir}: {}", v.object);
+                    v
+                },
+            ));
+        }
     }
-    Ok(built)
+    Ok(violations)
 }
 
 /// The applications: the base, one overlay per environment, and the Secrets each reads.
@@ -546,10 +563,10 @@ impl super::contribution::Component for Apps {
     }
     fn contribute(&self, plan: &Plan<'_>) -> Result<super::contribution::Contribution, Error> {
         let mut tree = Tree::new();
-        let environments = add_to_tree(&mut tree, plan)?;
+        let environment_violations = add_to_tree(&mut tree, plan)?;
         Ok(super::contribution::Contribution {
             tree,
-            environments,
+            environment_violations,
             secrets: required_secrets(plan),
             ..Default::default()
         })
