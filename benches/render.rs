@@ -6,6 +6,10 @@ use std::path::Path;
 
 use o4g_gitops::{components, render, settings::Settings};
 
+/// The `o4g` binary's allocator (src/main.rs), so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -62,6 +62,9 @@ pub struct Drift {
     pub kept: BTreeMap<String, String>,
     /// Symlinks (or other non-files) where a file or folder of ours belongs: never followed.
     pub unsafe_paths: BTreeMap<String, String>,
+    /// Files an interrupted render staged under `out/` (`.o4g-tmp-*`): not drift, `write`
+    /// removes them.
+    pub leftovers: BTreeSet<String>,
 }
 
 impl Drift {
@@ -175,9 +178,18 @@ fn is_internal(name: &str) -> bool {
     name.starts_with(TMP_PREFIX)
 }
 
-/// Every symlink (or special file) under `out/` and at the root files, by relative path.
-fn unsafe_entries(root: &Path) -> Result<BTreeMap<String, String>, Error> {
-    let mut bad = BTreeMap::new();
+/// What one walk of `out/` (never following a symlink) finds: every symlink or special file
+/// under it and at the root files, with why, and every regular file, by relative path.
+#[derive(Default)]
+struct Scan {
+    unsafe_paths: BTreeMap<String, String>,
+    files: BTreeSet<String>,
+}
+
+/// Walks `out/` once (see [`Scan`]).
+fn scan(root: &Path) -> Result<Scan, Error> {
+    let mut scan = Scan::default();
+    let bad = &mut scan.unsafe_paths;
     let out = root.join(crate::OUT_DIR);
     for rel in ROOT_FILES.iter().copied().chain([crate::OUT_DIR]) {
         if let Ok(meta) = fs::symlink_metadata(root.join(rel))
@@ -187,7 +199,7 @@ fn unsafe_entries(root: &Path) -> Result<BTreeMap<String, String>, Error> {
         }
     }
     if bad.contains_key(crate::OUT_DIR) || !out.is_dir() {
-        return Ok(bad);
+        return Ok(scan);
     }
     for entry in walkdir::WalkDir::new(&out).follow_links(false) {
         let entry = entry.map_err(|e| {
@@ -205,12 +217,14 @@ fn unsafe_entries(root: &Path) -> Result<BTreeMap<String, String>, Error> {
             .to_string_lossy()
             .into_owned();
         if kind.is_symlink() {
-            bad.insert(rel, "a symlink".into());
-        } else if !kind.is_file() && !kind.is_dir() {
-            bad.insert(rel, "not a regular file".into());
+            scan.unsafe_paths.insert(rel, "a symlink".into());
+        } else if kind.is_file() {
+            scan.files.insert(rel);
+        } else if !kind.is_dir() {
+            scan.unsafe_paths.insert(rel, "not a regular file".into());
         }
     }
-    Ok(bad)
+    Ok(scan)
 }
 
 /// Reads a regular file without following a symlink; `None` when it does not exist.
@@ -303,10 +317,22 @@ fn diff(path: &str, old: &[u8], new: &[u8]) -> String {
 
 /// Compares disk under `root` with the tree; writes nothing, follows no symlink.
 pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
+    let Scan {
+        unsafe_paths,
+        files: on_disk,
+    } = scan(root)?;
     let mut drift = Drift {
-        unsafe_paths: unsafe_entries(root)?,
+        unsafe_paths,
         ..Default::default()
     };
+    drift.leftovers = on_disk
+        .iter()
+        .filter(|rel| {
+            rel.rsplit_once('/')
+                .is_some_and(|(_, name)| is_internal(name))
+        })
+        .cloned()
+        .collect();
     let blocked = |rel: &str, drift: &Drift| {
         drift
             .unsafe_paths
@@ -381,26 +407,16 @@ pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
         .filter(|p| p.starts_with(&out_prefix))
         .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
         .collect();
-    for dir in dirs {
-        if blocked(dir, &drift) {
+    // The regular files the walk found directly in those folders.
+    for rel in &on_disk {
+        let Some((dir, name)) = rel.rsplit_once('/') else {
+            continue;
+        };
+        if !dirs.contains(dir) || blocked(dir, &drift) || is_internal(name) {
             continue;
         }
-        let entries = match fs::read_dir(root.join(dir)) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(root.join(dir), e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(root.join(dir), e))?;
-            let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !kind.is_file() || is_internal(&name) {
-                continue;
-            }
-            let rel = format!("{dir}/{name}");
-            if !files.contains_key(&rel) && !listed.contains(&rel) {
-                drift.strays.insert(rel);
-            }
+        if !files.contains_key(rel) && !listed.contains(rel) {
+            drift.strays.insert(rel.clone());
         }
     }
     Ok(drift)
@@ -541,18 +557,12 @@ fn file_size_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Removes `.o4g-tmp-*` leftovers of an interrupted render (regular files only).
-fn remove_leftovers(root: &Path) -> Result<(), Error> {
-    let out = root.join(crate::OUT_DIR);
-    if !out.is_dir() {
-        return Ok(());
-    }
-    for entry in walkdir::WalkDir::new(&out).follow_links(false) {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_file() && name.starts_with(TMP_PREFIX) {
-            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-        }
+/// Removes `.o4g-tmp-*` leftovers of an interrupted render: those the check's walk of `out/`
+/// found (regular files only), and those beside the root files.
+fn remove_leftovers(root: &Path, leftovers: &BTreeSet<String>) -> Result<(), Error> {
+    for rel in leftovers {
+        let path = root.join(rel);
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }
     for rel in ROOT_FILES {
         let dir = root.join(rel);
@@ -587,7 +597,7 @@ fn write_locked(
     if let Some((path, why)) = drift.unsafe_paths.iter().next() {
         return Err(unsafe_error(path, why));
     }
-    remove_leftovers(root)?;
+    remove_leftovers(root, &drift.leftovers)?;
     let mut report = Written::default();
     let to_write: Vec<&String> = tree
         .files()

@@ -109,7 +109,8 @@ impl Tree {
         kustomization.resources.extend(subfolders);
         let value = serde_json::to_value(&kustomization)
             .map_err(|e| Error::Build(format!("{path}/kustomization.yaml: {e}")))?;
-        self.insert(format!("{path}/kustomization.yaml"), to_yaml(&[&value])?)
+        let bytes = to_yaml(&[&value])?;
+        self.insert_with_objects(format!("{path}/kustomization.yaml"), bytes, vec![value])
     }
 
     /// Adds one YAML file with the objects it holds (serialized into it, or read from it), kept
@@ -204,7 +205,7 @@ pub fn to_yaml(values: &[&serde_json::Value]) -> Result<Vec<u8>, Error> {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&crate::yaml::to_document(v));
+        crate::yaml::push_document(&mut out, v);
     }
     Ok(out.into_bytes())
 }

@@ -27,7 +27,7 @@ fn plain_is_safe(s: &str) -> bool {
     if !charset_ok || s.ends_with(' ') || s.contains("  ") {
         return false;
     }
-    if YAML11_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if s.len() <= 5 && YAML11_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return false;
     }
     match first {
@@ -55,50 +55,57 @@ fn needs_escape(c: char) -> bool {
     )
 }
 
-fn scalar(s: &str) -> String {
+/// Appends `s` as a scalar: plain when that is safe, double-quoted otherwise.
+fn push_scalar(out: &mut String, s: &str) {
     if plain_is_safe(s) {
-        s.to_string()
-    } else {
-        // A JSON string is a valid YAML double-quoted scalar, once the characters above
-        // (which JSON leaves raw) are escaped.
-        let json = serde_json::to_string(s).unwrap_or_default();
-        json.chars()
-            .map(|c| {
-                if needs_escape(c) {
-                    format!("\\u{:04X}", c as u32)
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
+        out.push_str(s);
+        return;
+    }
+    // A JSON string is a valid YAML double-quoted scalar, once the characters above (which
+    // JSON leaves raw) are escaped.
+    let json = serde_json::to_string(s).unwrap_or_default();
+    if !json.chars().any(needs_escape) {
+        out.push_str(&json);
+        return;
+    }
+    for c in json.chars() {
+        if needs_escape(c) {
+            out.push_str(&format!("\\u{:04X}", c as u32));
+        } else {
+            out.push(c);
+        }
     }
 }
 
-/// A literal block for a multi-line string, or `None` when the string needs quoting instead.
-fn literal_block(s: &str, indent: usize) -> Option<String> {
+fn push_indent(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// Appends a literal block for a multi-line string and returns true, or returns false (and
+/// appends nothing) when the string needs quoting instead.
+fn push_literal_block(out: &mut String, s: &str, indent: usize) -> bool {
     if !s.contains('\n') || s.starts_with([' ', '\t', '\n']) || s.ends_with("\n\n") {
-        return None;
+        return false;
     }
     if s.chars()
         .any(|c| (c.is_control() && c != '\n' && c != '\t') || needs_escape(c))
     {
-        return None;
+        return false;
     }
     let (body, chomp) = match s.strip_suffix('\n') {
         Some(b) => (b, "|"),
         None => (s, "|-"),
     };
-    let pad = " ".repeat(indent);
-    let mut out = String::from(chomp);
+    out.push_str(chomp);
     out.push('\n');
     for line in body.split('\n') {
         if !line.is_empty() {
-            out.push_str(&pad);
+            push_indent(out, indent);
             out.push_str(line);
         }
         out.push('\n');
     }
-    Some(out)
+    true
 }
 
 /// Writes a value after `key:` or `- `; `indent` is the indentation of nested content.
@@ -106,47 +113,55 @@ fn inline_or_nested(out: &mut String, v: &Value, indent: usize, seq_under_key: b
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            write_map(out, m, indent);
+            write_map(out, m, indent, false);
         }
         Value::Array(a) if !a.is_empty() => {
             out.push('\n');
             // kubectl style: a sequence under a key is not indented further.
             write_seq(out, a, if seq_under_key { indent - 2 } else { indent });
         }
-        Value::String(s) => match literal_block(s, indent) {
-            Some(block) => {
-                out.push(' ');
-                out.push_str(&block);
-            }
-            None => {
-                out.push(' ');
-                out.push_str(&scalar(s));
+        Value::String(s) => {
+            out.push(' ');
+            if !push_literal_block(out, s, indent) {
+                push_scalar(out, s);
                 out.push('\n');
             }
-        },
+        }
         other => {
             out.push(' ');
-            out.push_str(&atom(other));
+            push_atom(out, other);
             out.push('\n');
         }
     }
 }
 
-fn atom(v: &Value) -> String {
+fn push_atom(out: &mut String, v: &Value) {
     match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => scalar(s),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => push_scalar(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
     }
 }
 
-fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, indent: usize) {
-    for (k, v) in m {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&scalar(k));
+/// Writes the entries of `m`, each key at `indent`; with `first_inline` the first key follows
+/// what is already on the line (a sequence item's `- `).
+fn write_map(
+    out: &mut String,
+    m: &serde_json::Map<String, Value>,
+    indent: usize,
+    first_inline: bool,
+) {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 || !first_inline {
+            push_indent(out, indent);
+        }
+        push_scalar(out, k);
         out.push(':');
         inline_or_nested(out, v, indent + 2, true);
     }
@@ -154,15 +169,13 @@ fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, indent: usize
 
 fn write_seq(out: &mut String, a: &[Value], indent: usize) {
     for item in a {
-        out.push_str(&" ".repeat(indent));
+        push_indent(out, indent);
         out.push('-');
         match item {
             Value::Object(m) if !m.is_empty() => {
                 // First key on the dash line, the others aligned under it.
-                let mut first = String::new();
-                write_map(&mut first, m, indent + 2);
                 out.push(' ');
-                out.push_str(&first[indent + 2..]);
+                write_map(out, m, indent + 2, true);
             }
             _ => inline_or_nested(out, item, indent + 2, false),
         }
@@ -172,15 +185,20 @@ fn write_seq(out: &mut String, a: &[Value], indent: usize) {
 /// One YAML document (without `---`) for a value; a non-container value is written alone.
 pub fn to_document(v: &Value) -> String {
     let mut out = String::new();
+    push_document(&mut out, v);
+    out
+}
+
+/// Appends one YAML document (without `---`) for a value to `out`.
+pub fn push_document(out: &mut String, v: &Value) {
     match v {
-        Value::Object(m) if !m.is_empty() => write_map(&mut out, m, 0),
-        Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0),
+        Value::Object(m) if !m.is_empty() => write_map(out, m, 0, false),
+        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
         other => {
-            out.push_str(&atom(other));
+            push_atom(out, other);
             out.push('\n');
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -119,7 +119,8 @@ fn a_privileged_or_unpinned_pod_is_refused_like_a_generated_one() {
         "overlays/live/extra/reindex.yaml",
         &privileged,
         1,
-        &["Job/live/reindex", "pss:privileged"],
+        // As kustomize builds the overlay (in its namespace), named with the overlay.
+        &["out/apps/overlays/live: Job/live/reindex", "pss:privileged"],
     );
     refused(
         "overlays/live/extra/reindex.yaml",

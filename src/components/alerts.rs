@@ -178,6 +178,28 @@ pub const LONGHORN_BACKUP_GRACE: Duration = Duration::hours(3);
 /// The longest time between two runs of `schedule` (its runs over two years from a fixed
 /// date, so the result does not depend on the clock), or `None` if it never runs.
 pub fn longest_gap(schedule: &crate::settings::values::CronSchedule) -> Option<Duration> {
+    // Walking two years of runs costs as much as the rest of the alerts, and a render asks
+    // twice (the rules, the runbook): the answer depends on the schedule alone, so it is
+    // kept for the process.
+    static KNOWN: std::sync::Mutex<Vec<(String, Option<Duration>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let known = |k: &[(String, Option<Duration>)]| {
+        k.iter()
+            .find(|(s, _)| s == schedule.as_str())
+            .map(|(_, gap)| *gap)
+    };
+    if let Some(gap) = KNOWN.lock().ok().and_then(|k| known(&k)) {
+        return gap;
+    }
+    let gap = walk_longest_gap(schedule);
+    if let Ok(mut k) = KNOWN.lock() {
+        k.push((schedule.as_str().to_string(), gap));
+    }
+    gap
+}
+
+/// [`longest_gap`], computed.
+fn walk_longest_gap(schedule: &crate::settings::values::CronSchedule) -> Option<Duration> {
     let cron = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
         .year(croner::parser::Year::Disallowed)

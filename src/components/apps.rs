@@ -196,8 +196,21 @@ fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
     match (base, env) {
         (Value::Object(b), Value::Object(e)) => {
             let mut out = serde_json::Map::new();
+            // Both sides come from the same serializer, so their keys mostly line up: each
+            // key is first looked for where the base's next one is, then by hash.
+            let mut in_step = b.iter().peekable();
+            let mut matched = 0;
             for (k, ev) in e {
-                match b.get(k) {
+                let found = match in_step.peek() {
+                    Some((bk, bv)) if *bk == k => {
+                        let bv = *bv;
+                        in_step.next();
+                        matched += 1;
+                        Some(bv)
+                    }
+                    _ => b.get(k),
+                };
+                match found {
                     None => {
                         out.insert(k.clone(), ev.clone());
                     }
@@ -208,7 +221,7 @@ fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
                             out.insert(k.clone(), p);
                         }
                     }
-                    Some(bv) if bv == ev => {}
+                    Some(bv) if same(bv, ev) => {}
                     Some(bv) => {
                         let merged = if built_in && MERGE_BY_NAME.contains(&k.as_str()) {
                             merge_named(bv, ev)
@@ -228,13 +241,42 @@ fn strategic_patch(base: &Value, env: &Value, built_in: bool) -> Option<Value> {
                     }
                 }
             }
-            for k in b.keys().filter(|k| !e.contains_key(*k)) {
-                out.insert(k.clone(), Value::Null);
+            // Every key of the base met in step is in the environment's: none was dropped.
+            if matched < b.len() {
+                for k in b.keys().filter(|k| !e.contains_key(*k)) {
+                    out.insert(k.clone(), Value::Null);
+                }
             }
             (!out.is_empty()).then_some(Value::Object(out))
         }
-        _ if base == env => None,
+        _ if same(base, env) => None,
         _ => Some(env.clone()),
+    }
+}
+
+/// `a == b`, comparing mappings key by key in order first (values from the same serializer
+/// list their keys alike), by hash only where the orders differ.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() {
+                return false;
+            }
+            for ((xk, xv), (yk, yv)) in x.iter().zip(y) {
+                if xk != yk {
+                    return x == y;
+                }
+                // Keys are unique: the same key with another value is another mapping.
+                if !same(xv, yv) {
+                    return false;
+                }
+            }
+            true
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        _ => a == b,
     }
 }
 
@@ -351,14 +393,18 @@ pub fn value_is_built_in(v: &Value) -> bool {
 /// The overlay file of the objects only one environment has.
 pub const ENV_ONLY_FILE: &str = "env-only.yaml";
 
-/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns each
-/// environment's objects as kustomize builds them ([`final_objects`]) that the audit has
-/// rules for ([`crate::policy::audited`]).
+/// Adds `out/apps/base/` and `out/apps/overlays/<env>/` to the tree; returns what the audit
+/// finds in each environment's objects as kustomize builds them ([`final_objects`]), at the
+/// Pod Security level of its namespace, each object named with its overlay folder.
 pub fn add_to_tree(
     tree: &mut Tree,
     plan: &Plan<'_>,
-) -> Result<Vec<(Environment, Vec<Value>)>, Error> {
+) -> Result<Vec<crate::error::Violation>, Error> {
     let settings = plan.settings;
+    // The environments' namespaces as the environments part declares them (first in
+    // `components::all`, so the level `components::audit` gives every other object there).
+    let namespaces = super::namespaces::applications(settings.environments());
+    let allowed_registries = settings.allowed_registries();
     let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
     let mut by_component: Vec<(&str, Folder)> = Vec::new();
@@ -388,7 +434,7 @@ pub fn add_to_tree(
     tree.add_folder(base_folder)?;
 
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
-    let mut built = Vec::new();
+    let mut violations = Vec::new();
     for (env, _) in settings.envs() {
         let mut env_objects: Vec<Object> = objects(plan.env(env))?
             .into_iter()
@@ -485,14 +531,27 @@ pub fn add_to_tree(
             k.labels = vec![environment_label(env)];
             k.patches = patches;
         }))?;
-        // Kept for the audit: only what it has rules for (the rest is freed now, not at the end).
-        let audited = final_objects_from(settings, env, env_objects)
-            .into_iter()
-            .filter(crate::policy::audited)
-            .collect();
-        built.push((env, audited));
+        // Audited now and freed: only the findings are kept.
+        let cfg = crate::policy::AuditConfig {
+            level: namespaces
+                .iter()
+                .find(|ns| ns.name == env.name())
+                .map_or(crate::policy::Level::Restricted, |ns| {
+                    ns.pod_security.level()
+                }),
+            version: crate::policy::PssVersion::Latest,
+            allowed_registries: allowed_registries.clone(),
+        };
+        for object in final_objects_from(settings, env, env_objects) {
+            violations.extend(crate::policy::audit_object(&object, &cfg).into_iter().map(
+                |mut v| {
+                    v.object = format!("{dir}: {}", v.object);
+                    v
+                },
+            ));
+        }
     }
-    Ok(built)
+    Ok(violations)
 }
 
 /// The applications: the base, one overlay per environment, and the Secrets each reads.
@@ -504,10 +563,10 @@ impl super::contribution::Component for Apps {
     }
     fn contribute(&self, plan: &Plan<'_>) -> Result<super::contribution::Contribution, Error> {
         let mut tree = Tree::new();
-        let environments = add_to_tree(&mut tree, plan)?;
+        let environment_violations = add_to_tree(&mut tree, plan)?;
         Ok(super::contribution::Contribution {
             tree,
-            environments,
+            environment_violations,
             secrets: required_secrets(plan),
             ..Default::default()
         })
@@ -543,4 +602,34 @@ fn required_secrets(plan: &Plan<'_>) -> Vec<crate::secrets::RequiredSecret> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn same_is_equality_whatever_the_key_order() {
+        let a = json!({"a": 1, "b": {"c": [1, {"d": 2, "e": 3}]}});
+        let reordered = json!({"b": {"c": [1, {"e": 3, "d": 2}]}, "a": 1});
+        let other_value = json!({"a": 1, "b": {"c": [1, {"d": 2, "e": 4}]}});
+        let other_key = json!({"a": 1, "b": {"c": [1, {"d": 2, "f": 3}]}});
+        for (x, y) in [(&a, &reordered), (&a, &other_value), (&a, &other_key)] {
+            assert_eq!(same(x, y), x == y, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn the_patch_does_not_depend_on_key_order() {
+        let base = json!({"a": 1, "b": 2, "c": {"x": 1, "y": 2}, "gone": true});
+        let env = json!({"new": 0, "c": {"y": 3, "x": 1}, "b": 2, "a": 1});
+        assert_eq!(
+            strategic_patch(&base, &env, false),
+            Some(json!({"new": 0, "c": {"y": 3}, "gone": null}))
+        );
+        assert_eq!(strategic_patch(&base, &base, false), None);
+        let reordered = json!({"gone": true, "c": {"y": 2, "x": 1}, "b": 2, "a": 1});
+        assert_eq!(strategic_patch(&base, &reordered, false), None);
+    }
 }

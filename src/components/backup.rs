@@ -255,6 +255,18 @@ struct ExportScript<'a> {
 
 /// The scripts, by file name (the keys of the `backup-scripts` ConfigMap).
 pub fn scripts() -> Result<BTreeMap<String, String>, Error> {
+    // The same text for every environment (only constants go in): rendered once a process,
+    // not once per environment.
+    static RENDERED: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+    if let Some(done) = RENDERED.get() {
+        return Ok(done.clone());
+    }
+    let rendered = render_scripts()?;
+    Ok(RENDERED.get_or_init(|| rendered).clone())
+}
+
+/// [`scripts`], rendered.
+fn render_scripts() -> Result<BTreeMap<String, String>, Error> {
     let dump_exts = DUMP_EXTS.join(" ");
     let render = |t: &dyn askama::DynTemplate| {
         t.dyn_render()

@@ -48,9 +48,10 @@ pub struct Contribution {
     pub tree: Tree,
     /// The Secrets it reads.
     pub secrets: Vec<RequiredSecret>,
-    /// Each environment's objects as kustomize builds them from what it wrote (the apps'
-    /// overlays) that the audit has rules for ([`crate::policy::audited`]).
-    pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
+    /// What the audit finds in each environment's objects as kustomize builds them from what
+    /// it wrote (the apps' overlays), each object named with its overlay folder: they are
+    /// audited as they are built, not kept until the audit.
+    pub environment_violations: Vec<crate::error::Violation>,
 }
 
 impl Contribution {

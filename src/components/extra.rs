@@ -31,7 +31,11 @@ pub fn env_objects(settings: &Settings, env: Environment) -> Vec<Value> {
 /// Writes `file` as `dir/relative` (its objects re-serialized; comments are not kept).
 fn write(tree: &mut Tree, dir: &str, relative: String, file: &ExtraFile) -> Result<String, Error> {
     let objects: Vec<&Value> = file.objects.iter().collect();
-    tree.insert(format!("{dir}/{relative}"), crate::tree::to_yaml(&objects)?)?;
+    tree.insert_with_objects(
+        format!("{dir}/{relative}"),
+        crate::tree::to_yaml(&objects)?,
+        file.objects.clone(),
+    )?;
     Ok(relative)
 }
 

@@ -156,10 +156,11 @@ pub struct Built {
     /// contributions, not from the tree's Namespace objects: the charts' namespaces are
     /// created by their releases (`install.createNamespace`), not by a file of the tree.
     pub namespaces: Vec<namespaces::PlatformNamespace>,
-    /// Each environment's objects as kustomize builds them (its overlay over the base), in
-    /// listing order: of what [`apps::final_objects`] returns, the objects the audit has rules
-    /// for ([`crate::policy::audited`]), kept from the build.
-    pub environments: Vec<(crate::settings::Environment, Vec<serde_json::Value>)>,
+    /// What the audit finds in each environment's objects as kustomize builds them (its
+    /// overlay over the base, [`apps::final_objects`]), in listing order: they are audited
+    /// while the build makes them, at their namespace's level, and not kept (at 100
+    /// environments they were a third of the memory a render touches).
+    pub environment_violations: Vec<crate::error::Violation>,
 }
 
 /// Every Secret the platform reads: what the parts of [`all`] declare, scope by scope (the
@@ -281,12 +282,12 @@ fn build_parts(
 ) -> Result<Built, Error> {
     let settings = plan.settings;
     let mut tree = Tree::new();
-    let mut environments = Vec::new();
+    let mut environment_violations = Vec::new();
     // The files each part wrote itself, and its configs, moved (not copied) out of it.
     let mut configs_of = Vec::new();
     for (part, c) in parts.iter_mut() {
         tree.merge(std::mem::take(&mut c.tree))?;
-        environments.append(&mut c.environments);
+        environment_violations.append(&mut c.environment_violations);
         configs_of.push((*part, std::mem::take(&mut c.configs)));
     }
     let all_ns = namespaces_of(&parts);
@@ -482,7 +483,7 @@ fn build_parts(
         tree: tree.seal()?,
         required_secrets: required,
         namespaces: all_ns,
-        environments,
+        environment_violations,
     })
 }
 
@@ -552,8 +553,9 @@ fn flux_layers(
 
 /// Audits every object of the built tree with the platform's rules: objects in a namespace the
 /// platform declares get that namespace's Pod Security level; everything else (the
-/// environment-agnostic app base included) gets `restricted`. Each environment's objects are
-/// also audited as kustomize builds them (base plus its overlay's patches), at its level.
+/// environment-agnostic app base included) gets `restricted`. Each environment's objects were
+/// also audited as kustomize builds them (base plus its overlay's patches), at its level, by
+/// the build ([`Built::environment_violations`]); their findings are reported here.
 pub fn audit(built: &Built, settings: &Settings) -> Result<(), Error> {
     let levels: Vec<(&str, crate::policy::Level)> = built
         .namespaces
@@ -568,21 +570,7 @@ pub fn audit(built: &Built, settings: &Settings) -> Result<(), Error> {
     };
     let allowed_registries = settings.allowed_registries();
     let mut violations = crate::policy::audit_tree(&built.tree, &allowed_registries, level_of)?;
-    for (env, objects) in &built.environments {
-        let cfg = crate::policy::AuditConfig {
-            level: level_of(Some(env.name())),
-            version: crate::policy::PssVersion::Latest,
-            allowed_registries: allowed_registries.clone(),
-        };
-        for object in objects {
-            violations.extend(crate::policy::audit_object(object, &cfg).into_iter().map(
-                |mut v| {
-                    v.object = format!("{}: {}", layout::app_overlay(*env), v.object);
-                    v
-                },
-            ));
-        }
-    }
+    violations.extend(built.environment_violations.iter().cloned());
     if violations.is_empty() {
         Ok(())
     } else {

@@ -46,12 +46,6 @@ impl AuditConfig {
     }
 }
 
-/// True for the objects [`audit_object`] has rules for (Secrets, pods and pod controllers);
-/// it finds nothing in any other.
-pub fn audited(object: &Value) -> bool {
-    crate::secrets::is_secret(object) || PodView::of(object).is_some()
-}
-
 /// Audits one object (any kind; only pods and pod controllers have rules).
 pub fn audit_object(object: &Value, cfg: &AuditConfig) -> Vec<Violation> {
     if crate::secrets::is_secret(object) {
