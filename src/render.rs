@@ -227,6 +227,31 @@ fn scan(root: &Path) -> Result<Scan, Error> {
     Ok(scan)
 }
 
+/// Reads a regular file without following a symlink into `buf` (its contents replaced,
+/// `expected` bytes reserved so that a file of that size takes one read and no size query);
+/// false when it does not exist. One buffer for every file of a check: no fresh memory per
+/// file.
+fn read_regular_into(path: &Path, expected: usize, buf: &mut Vec<u8>) -> Result<bool, Error> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW)
+        .open(path);
+    match file {
+        Ok(f) => {
+            buf.clear();
+            buf.reserve(expected + 1);
+            // Through `Take`, `read_to_end` reads into the reserved room without the size
+            // query `File::read_to_end` makes first.
+            f.take(u64::MAX)
+                .read_to_end(buf)
+                .map_err(|e| Error::io(path, e))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// Reads a regular file without following a symlink; `None` when it does not exist.
 fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     let file = fs::OpenOptions::new()
@@ -340,6 +365,7 @@ pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
             .any(|u| rel == u || rel.starts_with(&format!("{u}/")))
     };
     let out_prefix = format!("{}/", crate::OUT_DIR);
+    let mut on_disk_bytes = Vec::new();
     for (path, bytes) in tree.files() {
         if !is_plain(path)
             || !(path.starts_with(&out_prefix) || ROOT_FILES.contains(&path.as_str()))
@@ -351,14 +377,12 @@ pub fn check(root: &Path, tree: &Tree) -> Result<Drift, Error> {
         if blocked(path, &drift) {
             continue;
         }
-        match read_regular(&root.join(path))? {
-            None => {
-                drift.missing.insert(path.clone());
-            }
-            Some(old) if old != *bytes => {
-                drift.changed.insert(path.clone(), diff(path, &old, bytes));
-            }
-            Some(_) => {}
+        if !read_regular_into(&root.join(path), bytes.len(), &mut on_disk_bytes)? {
+            drift.missing.insert(path.clone());
+        } else if on_disk_bytes != *bytes {
+            drift
+                .changed
+                .insert(path.clone(), diff(path, &on_disk_bytes, bytes));
         }
     }
     if drift.unsafe_paths.contains_key(crate::OUT_DIR) {

@@ -193,8 +193,10 @@ impl BackupParams {
         }
     }
 
-    /// One environment's values.
+    /// One environment's values (the store's from the cluster settings, as in [`Self::base`],
+    /// whose schedule is not parsed again for each environment).
     pub fn for_env(settings: &Settings, env: Environment) -> Self {
+        let s3 = &settings.cluster.s3;
         let b = &settings.env(env).backup;
         let restore_test = b.restore_test.as_ref().map(|t| {
             let source = settings
@@ -211,8 +213,10 @@ impl BackupParams {
             schedule: b.schedule.clone(),
             retention_days: *b.retention_days.get_ref(),
             keep_copies: *b.keep_copies.get_ref(),
+            endpoint: s3.endpoint.as_str().into(),
+            bucket: s3.bucket.as_str().into(),
+            region: s3.region.clone(),
             restore_test,
-            ..Self::base(settings)
         }
     }
 }
