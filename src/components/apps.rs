@@ -404,6 +404,7 @@ pub fn add_to_tree(
     // The environments' namespaces as the environments part declares them (first in
     // `components::all`, so the level `components::audit` gives every other object there).
     let namespaces = super::namespaces::applications(settings.environments());
+    let level = super::namespaces::level_of(&namespaces);
     let allowed_registries = settings.allowed_registries();
     let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
@@ -517,10 +518,13 @@ pub fn add_to_tree(
         }
         for f in settings.secret_files_in(env.name()) {
             let name = &f.file_name;
-            tree.insert_with_objects(
+            tree.insert_audited(
                 format!("{dir}/secrets/{name}"),
                 f.bytes.clone(),
-                vec![f.object.clone()],
+                std::slice::from_ref(&f.object),
+                |path, objects| {
+                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+                },
             )?;
             folder = folder.resource(format!("secrets/{name}"));
         }
@@ -533,12 +537,7 @@ pub fn add_to_tree(
         }))?;
         // Audited now and freed: only the findings are kept.
         let cfg = crate::policy::AuditConfig {
-            level: namespaces
-                .iter()
-                .find(|ns| ns.name == env.name())
-                .map_or(crate::policy::Level::Restricted, |ns| {
-                    ns.pod_security.level()
-                }),
+            level: level(Some(env.name())),
             version: crate::policy::PssVersion::Latest,
             allowed_registries: allowed_registries.clone(),
         };
