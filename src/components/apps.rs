@@ -495,10 +495,12 @@ pub fn add_to_tree(
                 }
                 let patch = Value::Object(patch);
                 let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                tree.insert_with_objects(
+                // Audited once applied (below), so nothing but the findings of that is kept.
+                tree.insert_audited(
                     format!("{dir}/{file}"),
                     crate::tree::to_yaml(&[&patch])?,
-                    vec![patch],
+                    &[patch],
+                    |_, _| Vec::new(),
                 )?;
                 patches.push(Patch {
                     path: file,
@@ -509,10 +511,14 @@ pub fn add_to_tree(
         let mut folder = Folder::new(&dir).resource("../../base");
         // Objects only this environment has (the restore test and its policy), as resources.
         if !extra.is_empty() {
-            tree.insert_with_objects(
+            let extra: Vec<Value> = extra.into_iter().map(Object::into_body).collect();
+            tree.insert_audited(
                 format!("{dir}/{ENV_ONLY_FILE}"),
-                crate::tree::to_yaml(&extra.iter().map(Object::body).collect::<Vec<_>>())?,
-                extra.into_iter().map(Object::into_body).collect(),
+                crate::tree::to_yaml(&extra.iter().collect::<Vec<_>>())?,
+                &extra,
+                |path, objects| {
+                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+                },
             )?;
             folder = folder.resource(ENV_ONLY_FILE);
         }
