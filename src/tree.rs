@@ -66,6 +66,9 @@ pub struct Tree {
     /// The objects of the files built from typed objects ([`Tree::add_folder`]), kept so that
     /// the audit reads them without parsing the YAML this tree just wrote.
     objects: BTreeMap<String, Vec<serde_json::Value>>,
+    /// What the audit found in the files whose objects were audited when added and not kept
+    /// ([`Tree::insert_audited`]), each finding named with its file.
+    audited: BTreeMap<String, Vec<crate::error::Violation>>,
 }
 
 impl Tree {
@@ -128,12 +131,35 @@ impl Tree {
         Ok(())
     }
 
+    /// Adds one YAML file (`bytes`, holding exactly `objects`) whose objects are audited now by
+    /// `audit` (given the path and the objects; [`crate::policy::audit_objects`], as
+    /// [`crate::policy::audit_tree`] would audit them), and not kept: only the findings are.
+    /// For the files nothing else reads (Secrets, the runbooks' Jobs); a file holding a Flux
+    /// object keeps its objects (the Flux layers read them).
+    pub fn insert_audited(
+        &mut self,
+        path: impl Into<String>,
+        bytes: Vec<u8>,
+        objects: &[serde_json::Value],
+        audit: impl FnOnce(&str, &[serde_json::Value]) -> Vec<crate::error::Violation>,
+    ) -> Result<(), Error> {
+        let path = path.into();
+        if objects.iter().any(is_flux_object) {
+            return self.insert_with_objects(path, bytes, objects.to_vec());
+        }
+        let violations = audit(&path, objects);
+        self.insert(path.clone(), bytes)?;
+        self.audited.insert(path, violations);
+        Ok(())
+    }
+
     /// Moves every file of `other` into this tree; a path both hold is an error.
     pub fn merge(&mut self, other: Tree) -> Result<(), Error> {
         for (path, bytes) in other.files {
             self.insert(path, bytes)?;
         }
         self.objects.extend(other.objects);
+        self.audited.extend(other.audited);
         Ok(())
     }
 
@@ -141,6 +167,12 @@ impl Tree {
     /// inserted as bytes alone).
     pub fn objects_of(&self, path: &str) -> Option<&[serde_json::Value]> {
         self.objects.get(path).map(Vec::as_slice)
+    }
+
+    /// What the audit found in a file added with [`Tree::insert_audited`] (`None` for any
+    /// other file).
+    pub fn audited(&self, path: &str) -> Option<&[crate::error::Violation]> {
+        self.audited.get(path).map(Vec::as_slice)
     }
 
     /// The files, sorted by path.
@@ -160,6 +192,13 @@ impl Tree {
         self.insert(MANIFEST_PATH, text.into_bytes())?;
         Ok(self)
     }
+}
+
+/// Whether an object value is of a Flux kind (`*.toolkit.fluxcd.io`).
+pub fn is_flux_object(v: &serde_json::Value) -> bool {
+    v["apiVersion"]
+        .as_str()
+        .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"))
 }
 
 /// The manifest text for a set of files.

@@ -404,6 +404,7 @@ pub fn add_to_tree(
     // The environments' namespaces as the environments part declares them (first in
     // `components::all`, so the level `components::audit` gives every other object there).
     let namespaces = super::namespaces::applications(settings.environments());
+    let level = super::namespaces::level_of(&namespaces);
     let allowed_registries = settings.allowed_registries();
     let base = objects(&plan.base)?;
     let mut base_folder = Folder::new(layout::APPS_BASE);
@@ -494,10 +495,12 @@ pub fn add_to_tree(
                 }
                 let patch = Value::Object(patch);
                 let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                tree.insert_with_objects(
+                // Audited once applied (below), so nothing but the findings of that is kept.
+                tree.insert_audited(
                     format!("{dir}/{file}"),
                     crate::tree::to_yaml(&[&patch])?,
-                    vec![patch],
+                    &[patch],
+                    |_, _| Vec::new(),
                 )?;
                 patches.push(Patch {
                     path: file,
@@ -508,19 +511,26 @@ pub fn add_to_tree(
         let mut folder = Folder::new(&dir).resource("../../base");
         // Objects only this environment has (the restore test and its policy), as resources.
         if !extra.is_empty() {
-            tree.insert_with_objects(
+            let extra: Vec<Value> = extra.into_iter().map(Object::into_body).collect();
+            tree.insert_audited(
                 format!("{dir}/{ENV_ONLY_FILE}"),
-                crate::tree::to_yaml(&extra.iter().map(Object::body).collect::<Vec<_>>())?,
-                extra.into_iter().map(Object::into_body).collect(),
+                crate::tree::to_yaml(&extra.iter().collect::<Vec<_>>())?,
+                &extra,
+                |path, objects| {
+                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+                },
             )?;
             folder = folder.resource(ENV_ONLY_FILE);
         }
         for f in settings.secret_files_in(env.name()) {
             let name = &f.file_name;
-            tree.insert_with_objects(
+            tree.insert_audited(
                 format!("{dir}/secrets/{name}"),
                 f.bytes.clone(),
-                vec![f.object.clone()],
+                std::slice::from_ref(&f.object),
+                |path, objects| {
+                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+                },
             )?;
             folder = folder.resource(format!("secrets/{name}"));
         }
@@ -533,12 +543,7 @@ pub fn add_to_tree(
         }))?;
         // Audited now and freed: only the findings are kept.
         let cfg = crate::policy::AuditConfig {
-            level: namespaces
-                .iter()
-                .find(|ns| ns.name == env.name())
-                .map_or(crate::policy::Level::Restricted, |ns| {
-                    ns.pod_security.level()
-                }),
+            level: level(Some(env.name())),
             version: crate::policy::PssVersion::Latest,
             allowed_registries: allowed_registries.clone(),
         };

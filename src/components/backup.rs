@@ -1077,18 +1077,18 @@ fn peak((size, peak): (u64, u64)) -> String {
     format!("{peak} MiB with {size} MiB of tables")
 }
 
-/// `out/docs/runbooks/restore.md`, and the restore Job of each environment beside it
-/// (`out/docs/runbooks/restore-<env>.yaml`, applied by hand, never by Flux), as
-/// (path, bytes, the objects of a YAML file).
-#[allow(clippy::type_complexity)]
-pub fn runbook(
-    plan: &super::params::Plan<'_>,
-) -> Result<Vec<(String, Vec<u8>, Option<Vec<serde_json::Value>>)>, Error> {
+/// `out/docs/runbooks/restore.md`, and the restore Jobs of each environment beside it
+/// (`out/docs/runbooks/restore-<env>.yaml`, `files-restore-<env>.yaml`, applied by hand,
+/// never by Flux), added to `tree`. Nothing but the audit reads the Jobs: each is audited as
+/// it is added, at its namespace's level, and only the findings are kept.
+pub fn runbook(plan: &super::params::Plan<'_>, tree: &mut crate::tree::Tree) -> Result<(), Error> {
     let settings = plan.settings;
     let s3 = &settings.cluster.s3;
     let minutes = restore_minutes;
+    let namespaces = super::namespaces::applications(settings.environments());
+    let level = super::namespaces::level_of(&namespaces);
+    let allowed_registries = settings.allowed_registries();
     let mut envs = Vec::new();
-    let mut files = Vec::new();
     for (env, p) in plan.environments() {
         let s = settings.env(env);
         envs.push(RunbookEnv {
@@ -1123,17 +1123,23 @@ pub fn runbook(
         // No metadata.name (generateName), so not an `Object`: `kubectl create` names it.
         let job = serde_json::to_value(restore_job(p, &[], false)?)
             .map_err(|e| Error::Build(format!("restore Job: {e}")))?;
-        files.push((
+        tree.insert_audited(
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[&job])?,
-            Some(vec![job]),
-        ));
-        let job = Object::new(&files_restore_job(p, &[])?)?;
-        files.push((
+            &[job],
+            |path, objects| {
+                crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+            },
+        )?;
+        let job = Object::new(&files_restore_job(p, &[])?)?.into_body();
+        tree.insert_audited(
             format!("out/docs/runbooks/files-restore-{}.yaml", env.name()),
-            crate::tree::to_yaml(&[job.body()])?,
-            Some(vec![job.into_body()]),
-        ));
+            crate::tree::to_yaml(&[&job])?,
+            &[job],
+            |path, objects| {
+                crate::policy::audit_objects(path, objects, &level, &allowed_registries)
+            },
+        )?;
     }
     let doc = Runbook {
         bucket: s3.bucket.as_str().into(),
@@ -1188,15 +1194,7 @@ pub fn runbook(
     }
     .render()
     .map_err(|e| Error::Build(format!("restore runbook: {e}")))?;
-    files.insert(
-        0,
-        (
-            "out/docs/runbooks/restore.md".into(),
-            doc.into_bytes(),
-            None,
-        ),
-    );
-    Ok(files)
+    tree.insert("out/docs/runbooks/restore.md", doc.into_bytes())
 }
 
 /// Why `o4g restore-job` printed nothing.
@@ -1360,12 +1358,7 @@ impl super::contribution::Component for Backup {
         plan: &super::params::Plan<'_>,
     ) -> Result<super::contribution::Contribution, Error> {
         let mut tree = crate::tree::Tree::new();
-        for (path, bytes, objects) in runbook(plan)? {
-            match objects {
-                Some(objects) => tree.insert_with_objects(path, bytes, objects)?,
-                None => tree.insert(path, bytes)?,
-            }
-        }
+        runbook(plan, &mut tree)?;
         Ok(super::contribution::Contribution {
             tree,
             ..Default::default()

@@ -511,6 +511,10 @@ fn flux_layers(
                 if !path.ends_with(".yaml") {
                     continue;
                 }
+                // A file audited when added holds no Flux object (`Tree::insert_audited`).
+                if tree.audited(path).is_some() {
+                    continue;
+                }
                 // The objects the tree kept; only a file added as bytes alone is parsed.
                 let parsed;
                 let docs = match tree.objects_of(path) {
@@ -525,11 +529,8 @@ fn flux_layers(
                     }
                 };
                 for d in docs {
-                    let is_flux = d["apiVersion"]
-                        .as_str()
-                        .is_some_and(|v| v.contains(".toolkit.fluxcd.io/"));
                     if let (true, Some(kind), Some(ns), Some(n)) = (
-                        is_flux,
+                        crate::tree::is_flux_object(d),
                         d["kind"].as_str(),
                         d["metadata"]["namespace"].as_str(),
                         d["metadata"]["name"].as_str(),

@@ -97,6 +97,19 @@ pub fn applications(envs: impl IntoIterator<Item = Environment>) -> Vec<Platform
         .collect()
 }
 
+/// The Pod Security level of a namespace of `namespaces` (`restricted` for any other), as
+/// `components::audit` gives it.
+pub fn level_of(
+    namespaces: &[PlatformNamespace],
+) -> impl Fn(Option<&str>) -> crate::policy::Level + '_ {
+    move |ns| {
+        namespaces
+            .iter()
+            .find(|n| Some(n.name) == ns)
+            .map_or(crate::policy::Level::Restricted, |n| n.pod_security.level())
+    }
+}
+
 /// `observability`: `restricted`, because node-exporter (which needs the host) lives in a
 /// namespace of its own.
 pub fn observability() -> PlatformNamespace {

@@ -108,6 +108,11 @@ pub fn audit_tree(
         if !path.ends_with(".yaml") || path.contains("/patches/") {
             continue;
         }
+        // Files audited when added: their findings.
+        if let Some(found) = tree.audited(path) {
+            out.extend_from_slice(found);
+            continue;
+        }
         // Files built from typed objects are audited on those objects, not re-parsed.
         let parsed;
         let objects = match tree.objects_of(path) {
@@ -119,18 +124,90 @@ pub fn audit_tree(
                 &parsed
             }
         };
-        for object in objects {
-            let cfg = AuditConfig {
-                level: level_of(object["metadata"]["namespace"].as_str()),
-                version: PssVersion::Latest,
-                allowed_registries: allowed_registries.to_vec(),
-            };
-            out.extend(audit_object(object, &cfg).into_iter().map(|mut v| {
-                v.object = format!("{path}: {}", v.object);
-                v
-            }));
-        }
+        out.extend(audit_objects(path, objects, &level_of, allowed_registries));
     }
     out.sort();
     Ok(out)
+}
+
+/// Audits the objects of the file at `path`, each at the level `level_of` gives its namespace;
+/// each finding is named with the file.
+pub fn audit_objects(
+    path: &str,
+    objects: &[Value],
+    level_of: impl Fn(Option<&str>) -> Level,
+    allowed_registries: &[String],
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for object in objects {
+        let cfg = AuditConfig {
+            level: level_of(object["metadata"]["namespace"].as_str()),
+            version: PssVersion::Latest,
+            allowed_registries: allowed_registries.to_vec(),
+        };
+        out.extend(audit_object(object, &cfg).into_iter().map(|mut v| {
+            v.object = format!("{path}: {}", v.object);
+            v
+        }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A file audited when added reports what `audit_tree` finds in the same file kept with
+    /// its objects; a Flux object is kept.
+    #[test]
+    fn a_file_audited_when_added_has_the_findings_of_a_kept_one() {
+        let plain_secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "a"}, "stringData": {"k": "plain"}});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "a"},
+            "spec": {"containers": [{"name": "c", "image": "nginx:latest"}]}});
+        let objects = vec![plain_secret, pod];
+        let level_of = |ns: Option<&str>| {
+            if ns == Some("a") {
+                Level::Privileged
+            } else {
+                Level::Restricted
+            }
+        };
+        let registries = vec!["docker.io".to_string()];
+        let mut kept = crate::tree::Tree::new();
+        kept.insert_with_objects("out/x.yaml", b"x".to_vec(), objects.clone())
+            .unwrap();
+        let mut audited = crate::tree::Tree::new();
+        audited
+            .insert_audited("out/x.yaml", b"x".to_vec(), &objects, |p, o| {
+                audit_objects(p, o, level_of, &registries)
+            })
+            .unwrap();
+        assert!(audited.objects_of("out/x.yaml").is_none());
+        let expected = audit_tree(&kept, &registries, level_of).unwrap();
+        assert!(expected.iter().any(|v| v.rule == "sops-encrypted"));
+        assert!(
+            expected
+                .iter()
+                .any(|v| v.object.starts_with("out/x.yaml: Pod/a/p"))
+        );
+        assert_eq!(
+            audit_tree(&audited, &registries, level_of).unwrap(),
+            expected
+        );
+
+        let flux = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization", "metadata": {"name": "k", "namespace": "flux-system"}});
+        let mut t = crate::tree::Tree::new();
+        t.insert_audited(
+            "out/f.yaml",
+            b"f".to_vec(),
+            std::slice::from_ref(&flux),
+            |_, _| Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(t.objects_of("out/f.yaml"), Some(&[flux][..]));
+    }
 }
