@@ -13,14 +13,19 @@
 # this a table or a sub-wiki schema that only the target had would survive beside the
 # restored ones.
 #
-# Two passes over the object, nothing staged on disk but its first MiB: the first downloads,
-# decrypts, test-decompresses and checks the sha256 recorded beside it (a corrupted,
-# truncated or uncommitted object, or one that does not decompress, is refused before the
-# database is touched); the second streams it into the server and
-# checks the sha256 again. One pass would import before the checksum is known, and the
-# dump's DROP TABLE statements come first; staging the object instead needs a volume as
-# large as the dump. The first pass costs one more download: the restore runbook gives the
-# drill's figures.
+# Nothing is staged on disk but the object's first MiB. Into a server that holds tables (a
+# table, view, routine or event outside the server's own schemas), two passes: the first
+# downloads, decrypts, test-decompresses and checks the sha256 recorded beside it (a
+# corrupted, truncated or uncommitted object, or one that does not decompress, is refused
+# before the database is touched); the second streams it into the server and checks the
+# sha256 again. One pass there would import before the checksum is known, and the dump's
+# DROP TABLE statements come first; staging the object instead needs a volume as large as
+# the dump. Into a server that holds none (a fresh volume, the monthly test's scratch
+# server) a bad dump has nothing to destroy, so one pass: the import stream is checked as
+# it goes (crypt's per-block authentication, zstd's frame checksum, the sha256 at the end),
+# and a dump that fails any check is refused afterwards and what it imported dropped again,
+# which leaves the server without tables, as it was. The restore runbook gives the drill's
+# figures for both.
 #
 # The import runs several client sessions at once (o4g_import in backup-lib.sh: a table's
 # rows spread over IMPORT_SESSIONS sessions, default {{ import_sessions }}, everything else in
@@ -68,36 +73,50 @@ start=$(date +%s)
 # after the verify pass has downloaded the whole dump.
 mysql --defaults-extra-file="$cnf" --batch --skip-column-names -e 'SELECT 1' >/dev/null ||
   o4g_fail "cannot log in to MySQL as $MYSQL_USER, or cannot turn off its binary log for this session (see above): nothing was restored"
-# The verify pass also keeps the object's first MiB for the check below; it leaves the
-# checksum in $expected.
-trap 'rm -f "$WORK/restore.head"' EXIT
-o4g_verify "$object" "$WORK/restore.head"
-if [ -n "$verify_only" ]; then
-  o4g_log "verified $object: not imported (--verify-only)"
-  exit 0
-fi
-
-# The dump must create its schemas before they are dropped: the first CREATE DATABASE comes
-# right after mysqldump's header, well within the first MiB (a cut stream: the decompressor
-# complains about its end, hence its stderr and status are dropped).
-creates="$({ "${decompress[@]}" <"$WORK/restore.head" 2>/dev/null || true; } |
-  grep -a -m 1 '^CREATE DATABASE' || true)"
-rm -f "$WORK/restore.head"
-[ -n "$creates" ] ||
-  o4g_fail "$object creates no schema (not a mysqldump --databases dump): refusing to drop the target's schemas for it"
-listing="$(mysql --defaults-extra-file="$cnf" --batch --raw --skip-column-names --execute \
-  "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY schema_name")" ||
-  o4g_fail "cannot list the target's schemas (see above)"
-drops=""
-if [ -n "$listing" ]; then
+system="'mysql', 'information_schema', 'performance_schema', 'sys'"
+# Drops every schema but the server's own, logging "dropping the target's schemas WHEN".
+drop_schemas() {
+  listing="$(mysql --defaults-extra-file="$cnf" --batch --raw --skip-column-names --execute \
+    "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
+    o4g_fail "cannot list the target's schemas (see above)"
+  [ -n "$listing" ] || return 0
+  drops=""
   mapfile -t present <<<"$listing"
   for schema in "${present[@]}"; do
     drops="${drops}DROP DATABASE \`${schema//\`/\`\`}\`; "
   done
-  o4g_log "dropping the target's schemas before the import: ${present[*]}"
+  o4g_log "dropping the target's schemas $1: ${present[*]}"
   mysql --defaults-extra-file="$cnf" --batch --execute "$drops" ||
     o4g_fail "cannot drop the target's schemas (see above)"
+}
+# What a bad dump could destroy.
+held="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
+  "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.events WHERE event_schema NOT IN ($system))")" ||
+  o4g_fail "cannot count the target's tables (see above)"
+one_pass=
+if [ -n "$verify_only" ] || [ "$held" != 0 ]; then
+  # The verify pass also keeps the object's first MiB for the check below; it leaves the
+  # checksum in $expected.
+  trap 'rm -f "$WORK/restore.head"' EXIT
+  o4g_verify "$object" "$WORK/restore.head"
+  if [ -n "$verify_only" ]; then
+    o4g_log "verified $object: not imported (--verify-only)"
+    exit 0
+  fi
+  # The dump must create its schemas before they are dropped: the first CREATE DATABASE
+  # comes right after mysqldump's header, well within the first MiB (a cut stream: the
+  # decompressor complains about its end, hence its stderr and status are dropped).
+  creates="$({ "${decompress[@]}" <"$WORK/restore.head" 2>/dev/null || true; } |
+    grep -a -m 1 '^CREATE DATABASE' || true)"
+  rm -f "$WORK/restore.head"
+  [ -n "$creates" ] ||
+    o4g_fail "$object creates no schema (not a mysqldump --databases dump): refusing to drop the target's schemas for it"
+else
+  one_pass=1
+  o4g_log "the target holds no table: one pass, the dump checked as it is imported"
+  expected="$(o4g_expected "$object")"
 fi
+drop_schemas "before the import"
 o4g_log "importing $BACKUP_PREFIX/$object through $sessions sessions"
 import_start=$(date +%s)
 fifo="$WORK/restore.fifo"
@@ -105,11 +124,45 @@ rm -f "$fifo"
 mkfifo "$fifo"
 sha256sum <"$fifo" >"$WORK/restore.sha256" &
 sum_pid=$!
-o4g_rclone cat "vault:$object" | tee "$fifo" | "${decompress[@]}" | o4g_import "$sessions" "$cnf" ||
-  o4g_fail "the import of $object failed (see above): the database is now PARTLY restored (its schemas were dropped first, so it holds the dump's tables up to the failure and nothing else); fix the cause and run the restore again with the same object before letting XWiki use it"
-wait "$sum_pid"
+set +e
+o4g_rclone cat "vault:$object" | tee "$fifo" | "${decompress[@]}" | o4g_import "$sessions" "$cnf"
+status=("${PIPESTATUS[@]}")
+set -e
+wait "$sum_pid" || true
 actual="$(cut -d ' ' -f 1 <"$WORK/restore.sha256")"
-[ "$actual" = "$expected" ] ||
-  o4g_fail "$object changed between the check and the import (sha256 $actual): the database holds an unverified import"
+if [ -n "$one_pass" ]; then
+  # The first stage that failed of its own accord names the cause (141: killed by SIGPIPE,
+  # a later stage having stopped reading).
+  cause=("$object cannot be downloaded or decrypted (corrupted object or wrong key)"
+    "the checksum of $object could not be computed"
+    "$object does not decompress (${decompress[0]})"
+    "the import of $object failed (see above)")
+  why=""
+  for i in 0 1 2 3; do
+    case "${status[$i]}" in
+      0 | 141) ;;
+      *)
+        why="${cause[$i]}"
+        break
+        ;;
+    esac
+  done
+  if [ -z "$why" ] && [ "${status[*]}" != "0 0 0 0" ]; then
+    why="the import of $object stopped (exit statuses ${status[*]})"
+  fi
+  if [ -z "$why" ] && [ "$actual" != "$expected" ]; then
+    why="checksum mismatch for $object: expected $expected, got $actual"
+  fi
+  if [ -n "$why" ]; then
+    o4g_log "ERROR: $why"
+    drop_schemas "again (it held no table before this restore)"
+    o4g_fail "$why: refusing it; the target held no table before this restore, and what it imported was dropped again"
+  fi
+else
+  [ "${status[*]}" = "0 0 0 0" ] ||
+    o4g_fail "the import of $object failed (see above): the database is now PARTLY restored (its schemas were dropped first, so it holds the dump's tables up to the failure and nothing else); fix the cause and run the restore again with the same object before letting XWiki use it"
+  [ "$actual" = "$expected" ] ||
+    o4g_fail "$object changed between the check and the import (sha256 $actual): the database holds an unverified import"
+fi
 o4g_log "imported $object in $(($(date +%s) - import_start)) s"
 o4g_log "restored $object in $(($(date +%s) - start)) s"
