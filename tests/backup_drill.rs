@@ -743,7 +743,12 @@ fn a_flipped_byte_or_a_wrong_checksum_makes_the_restore_refuse() {
     let mid = bad.len() / 2;
     bad[mid] ^= 0x01;
     std::fs::write(&object, &bad).unwrap();
+    // A new volume's server: the application's schema, empty (the MySQL image's
+    // MYSQL_DATABASE), with a collation of its own.
     let target = scratch(drill.net());
+    target.sql("CREATE DATABASE xwiki CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    let as_made = "SELECT CONCAT(schema_name, ' ', default_collation_name) FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')";
+    let tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')";
     let run = drill.restore_test(&target);
     assert!(!run.ok(), "a corrupted object must be refused");
     assert!(
@@ -751,9 +756,12 @@ fn a_flipped_byte_or_a_wrong_checksum_makes_the_restore_refuse() {
         "{}",
         run.text()
     );
-    assert!(
-        !target.sql("SHOW DATABASES").contains("xwiki"),
-        "nothing was imported"
+    assert_eq!(target.sql(tables).trim(), "0", "nothing was imported");
+    assert_eq!(
+        target.sql(as_made).trim(),
+        "xwiki utf8mb4_bin",
+        "the empty schema is as it was:\n{}",
+        run.text()
     );
 
     // Intact object, wrong checksum beside it.
@@ -773,11 +781,14 @@ fn a_flipped_byte_or_a_wrong_checksum_makes_the_restore_refuse() {
     let run = drill.restore_test(&target);
     assert!(!run.ok());
     assert!(run.text().contains("checksum mismatch"), "{}", run.text());
-    assert!(!target.sql("SHOW DATABASES").contains("xwiki"));
+    // The whole dump went in before the checksum was known: all of it is gone again.
+    assert!(run.text().contains("holds none again"), "{}", run.text());
+    assert_eq!(target.sql(tables).trim(), "0");
+    assert_eq!(target.sql(as_made).trim(), "xwiki utf8mb4_bin");
 
     // The target above held no table, so each restore checked the dump as it imported it and
     // dropped what it had imported. A target with tables is checked before it is touched.
-    target.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT)");
+    target.sql("CREATE TABLE xwiki.kept (id INT)");
     std::fs::write(&object, &bad).unwrap();
     let run = drill.restore_test(&target);
     assert!(!run.ok(), "a corrupted object must be refused");
@@ -1022,6 +1033,12 @@ fn prod_like_target(drill: &Drill) -> MariaDb {
 /// Runs the main container of a printed restore Job against the server on port 3307 of the
 /// drill's network ([`prod_like_target`]), as root over TCP.
 fn run_job_against_target(drill: &Drill, job: &Value) -> Run {
+    run_job_against_target_wrapped(drill, job, &[])
+}
+
+/// [`run_job_against_target`] with the container's command run through `wrap` (its words
+/// put before the command).
+fn run_job_against_target_wrapped(drill: &Drill, job: &Value, wrap: &[&str]) -> Run {
     let scripts = find(
         &env_objects(common::fixture_env("live")),
         "ConfigMap",
@@ -1031,7 +1048,12 @@ fn run_job_against_target(drill: &Drill, job: &Value) -> Run {
     let objs = vec![job.clone(), scripts];
     let mut j = job_of(&objs[0], &objs, drill.net(), &drill.s3);
     set_env(&mut j.sandbox, "MYSQL_PORT", "3307");
-    j.run(None)
+    let argv: Vec<String> = wrap
+        .iter()
+        .map(|w| w.to_string())
+        .chain(j.argv.iter().cloned())
+        .collect();
+    j.run_with(&argv, None, |_| {})
 }
 
 /// The Job `o4g restore-job --env live` prints, with `extra` arguments.
@@ -1194,10 +1216,76 @@ fn a_failing_import_session_fails_the_restore_names_table_schema_and_line_and_st
         "{text}"
     );
     assert!(
-        text.contains(&format!("the import of {object} failed")) && text.contains("dropped again"),
+        text.contains(&format!("the import of {object} failed"))
+            && text.contains("holds none again"),
         "{text}"
     );
     assert!(!target.sql("SHOW DATABASES").contains("xwiki"), "{text}");
+    drop(target);
+
+    // The same where the container starts with SIGPIPE ignored (crun can leave it so): the
+    // decompressor then fails on the closed pipe too, and the cause must still be the import.
+    let target = prod_like_target(&drill);
+    let run = run_job_against_target_wrapped(
+        &drill,
+        &job,
+        &["/bin/sh", "-c", "trap '' PIPE; exec \"$@\"", "sh"],
+    );
+    let text = run.text();
+    assert!(!run.ok(), "the restore succeeded:\n{text}");
+    assert!(
+        text.contains(&format!("the import of {object} failed")),
+        "{text}"
+    );
+    assert!(!text.contains("does not decompress"), "{text}");
+    assert!(!target.sql("SHOW DATABASES").contains("xwiki"), "{text}");
+}
+
+/// A server lost during a one-pass restore: dropping what was imported fails as well, and the
+/// restore says the target holds a partial, unverified import (cold review of the one pass).
+#[test]
+fn a_server_lost_during_a_one_pass_restore_is_reported_as_holding_a_partial_import() {
+    need_tools!();
+    let drill = Drill::new(2_000, 24);
+    assert!(drill.backup().ok());
+    let job = printed_restore_job(&[]);
+    let target = prod_like_target(&drill);
+    let (socket, pid) = (target.socket.clone(), target.pid());
+    // Killed as soon as the import has made a table.
+    let killer = std::thread::spawn(move || {
+        let deadline = Instant::now() + std::time::Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let out = Command::new("mysql")
+                .arg(format!("--socket={}", socket.display()))
+                .args(["--user=root", "--batch", "--skip-column-names", "-e"])
+                .arg("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'xwiki'")
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u32>()
+                .unwrap_or(0)
+                > 0
+            {
+                Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status()
+                    .unwrap();
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let run = run_job_against_target(&drill, &job);
+    assert!(
+        killer.join().unwrap(),
+        "the import made no table within 120 s"
+    );
+    let text = run.text();
+    assert!(!run.ok(), "the restore succeeded:\n{text}");
+    assert!(text.contains("one pass"), "{text}");
+    assert!(text.contains("PARTIAL, UNVERIFIED import"), "{text}");
 }
 
 /// Issue 24, "Speed": `o4g_import` on MySQL 8.0's mysqldump layout (each INSERT on one line;
@@ -2899,7 +2987,7 @@ fn backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline() {
 /// `--verify-only` and before the restore drops anything, not halfway through the import;
 /// into a server without tables (one pass) it is refused after the import, which is dropped.
 #[test]
-fn a_committed_dump_that_does_not_decompress_is_refused_before_anything_is_dropped() {
+fn a_committed_dump_that_does_not_decompress_is_refused_and_the_target_left_as_it_was() {
     use sha2::Digest as _;
     need_tools!();
     let drill = Drill::new(300, 2);

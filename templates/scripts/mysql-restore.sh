@@ -33,6 +33,15 @@
 # stream into one plain `mysql`, the import before o4g_import.
 set -euo pipefail
 umask 077
+# The import pipeline's stages tell "a later stage stopped reading" from a failure of their
+# own by dying of SIGPIPE (status 141). A shell started with SIGPIPE ignored cannot reset it
+# (bash: a signal ignored on entry stays ignored) and its children inherit it (zstd then
+# exits 70 on the closed pipe, as if the dump were bad, and tee reads on to the end), so the
+# script runs again with SIGPIPE at its default (coreutils env --default-signal, 8.31 and
+# later; the MySQL image has coreutils-single 8.32).
+if [ -z "${O4G_SIGPIPE_DEFAULT:-}" ]; then
+  O4G_SIGPIPE_DEFAULT=1 exec env --default-signal=PIPE /bin/bash "$0" "$@"
+fi
 # shellcheck source=backup-lib.sh
 . "{{ scripts_dir }}/backup-lib.sh"
 : "${MYSQL_USER:?MYSQL_USER is not set}"
@@ -74,11 +83,12 @@ start=$(date +%s)
 mysql --defaults-extra-file="$cnf" --batch --skip-column-names -e 'SELECT 1' >/dev/null ||
   o4g_fail "cannot log in to MySQL as $MYSQL_USER, or cannot turn off its binary log for this session (see above): nothing was restored"
 system="'mysql', 'information_schema', 'performance_schema', 'sys'"
-# Drops every schema but the server's own, logging "dropping the target's schemas WHEN".
+sql() { mysql --defaults-extra-file="$cnf" --batch --raw --skip-column-names --execute "$1"; }
+# Drops every schema but the server's own, logging "dropping the target's schemas WHEN";
+# returns non-zero if it cannot.
 drop_schemas() {
-  listing="$(mysql --defaults-extra-file="$cnf" --batch --raw --skip-column-names --execute \
-    "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
-    o4g_fail "cannot list the target's schemas (see above)"
+  listing="$(sql "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
+    return 1
   [ -n "$listing" ] || return 0
   drops=""
   mapfile -t present <<<"$listing"
@@ -86,12 +96,10 @@ drop_schemas() {
     drops="${drops}DROP DATABASE \`${schema//\`/\`\`}\`; "
   done
   o4g_log "dropping the target's schemas $1: ${present[*]}"
-  mysql --defaults-extra-file="$cnf" --batch --execute "$drops" ||
-    o4g_fail "cannot drop the target's schemas (see above)"
+  sql "$drops"
 }
 # What a bad dump could destroy.
-held="$(mysql --defaults-extra-file="$cnf" --batch --skip-column-names --execute \
-  "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.events WHERE event_schema NOT IN ($system))")" ||
+held="$(sql "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.events WHERE event_schema NOT IN ($system))")" ||
   o4g_fail "cannot count the target's tables (see above)"
 one_pass=
 if [ -n "$verify_only" ] || [ "$held" != 0 ]; then
@@ -115,8 +123,13 @@ else
   one_pass=1
   o4g_log "the target holds no table: one pass, the dump checked as it is imported"
   expected="$(o4g_expected "$object")"
+  # Its (empty) schemas as they are, to make again if the dump is refused: the MySQL image
+  # creates the application's schema on a new volume (MYSQL_DATABASE), and XWiki's account
+  # is granted on it.
+  remake="$(sql "SELECT CONCAT('CREATE DATABASE \`', REPLACE(schema_name, '\`', '\`\`'), '\` CHARACTER SET ', default_character_set_name, ' COLLATE ', default_collation_name, ';') FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
+    o4g_fail "cannot list the target's schemas (see above)"
 fi
-drop_schemas "before the import"
+drop_schemas "before the import" || o4g_fail "cannot drop the target's schemas (see above): nothing was restored"
 o4g_log "importing $BACKUP_PREFIX/$object through $sessions sessions"
 import_start=$(date +%s)
 fifo="$WORK/restore.fifo"
@@ -132,31 +145,34 @@ wait "$sum_pid" || true
 actual="$(cut -d ' ' -f 1 <"$WORK/restore.sha256")"
 if [ -n "$one_pass" ]; then
   # The first stage that failed of its own accord names the cause (141: killed by SIGPIPE,
-  # a later stage having stopped reading).
-  cause=("$object cannot be downloaded or decrypted (corrupted object or wrong key)"
+  # a later stage having stopped reading); the tools' own errors are above.
+  stage=(download/decrypt checksum "${decompress[0]}" import)
+  cause=("$object cannot be downloaded or decrypted"
     "the checksum of $object could not be computed"
-    "$object does not decompress (${decompress[0]})"
-    "the import of $object failed (see above)")
+    "$object does not decompress"
+    "the import of $object failed")
   why=""
   for i in 0 1 2 3; do
     case "${status[$i]}" in
       0 | 141) ;;
       *)
-        why="${cause[$i]}"
+        why="${cause[$i]} (${stage[$i]} exited ${status[$i]}; see above)"
         break
         ;;
     esac
   done
   if [ -z "$why" ] && [ "${status[*]}" != "0 0 0 0" ]; then
-    why="the import of $object stopped (exit statuses ${status[*]})"
+    why="the import of $object stopped (exit statuses ${status[*]}; see above)"
   fi
   if [ -z "$why" ] && [ "$actual" != "$expected" ]; then
     why="checksum mismatch for $object: expected $expected, got $actual"
   fi
   if [ -n "$why" ]; then
     o4g_log "ERROR: $why"
-    drop_schemas "again (it held no table before this restore)"
-    o4g_fail "$why: refusing it; the target held no table before this restore, and what it imported was dropped again"
+    if drop_schemas "again (the target held no table before this restore)" && { [ -z "$remake" ] || sql "$remake"; }; then
+      o4g_fail "$why: refusing it; the target held no table before this restore and holds none again${remake:+ (its empty schemas were made again)}"
+    fi
+    o4g_fail "$why; dropping what it imported also failed (see above): the target holds a PARTIAL, UNVERIFIED import. Do not start XWiki on it: run the restore again once the server answers (it will see the tables and verify the dump before dropping them)"
   fi
 else
   [ "${status[*]}" = "0 0 0 0" ] ||
