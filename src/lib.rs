@@ -73,6 +73,7 @@ pub mod kustomize;
 pub mod lint;
 pub mod netpol;
 pub mod object;
+pub mod parallel;
 pub mod policy;
 pub mod quantity;
 pub mod render;

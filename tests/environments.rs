@@ -318,3 +318,109 @@ fn environment_roles_must_name_environments() {
         );
     }
 }
+
+/// A scratch copy of site A with `extra` environments more (`e01`, `e02`…: qa-7's `env.toml`
+/// with its own host, qa-7's recipient and a copy of its Secret files), enough that a render
+/// spreads their work over the cores there are (`src/parallel.rs`).
+fn with_environments(extra: usize) -> tempfile::TempDir {
+    let repo = common::scratch_repo();
+    let overlays = repo.path().join("overlays");
+    let qa = std::fs::read_to_string(overlays.join("qa-7/env.toml")).unwrap();
+    let mut cluster = std::fs::read_to_string(overlays.join("cluster.toml")).unwrap();
+    let key = cluster
+        .lines()
+        .find_map(|l| l.strip_prefix("\"qa-7\" = "))
+        .expect("qa-7's recipients in cluster.toml")
+        .to_string();
+    for i in 1..=extra {
+        let name = format!("e{i:02}");
+        common::copy_dir(
+            &overlays.join("qa-7/secrets"),
+            &overlays.join(&name).join("secrets"),
+        );
+        std::fs::write(
+            overlays.join(&name).join("env.toml"),
+            qa.replace(
+                "qa-7.docs.fixture.example",
+                &format!("{name}.docs.fixture.example"),
+            ),
+        )
+        .unwrap();
+        cluster = cluster.replace("\nplatform = [", &format!("\n{name} = {key}\nplatform = ["));
+    }
+    std::fs::write(overlays.join("cluster.toml"), cluster).unwrap();
+    repo
+}
+
+#[test]
+fn many_environments_render_the_same_on_one_core_as_on_all() {
+    if !common::has_tool("taskset", "--version") {
+        skip_or_fail!("taskset (util-linux) is not installed");
+    }
+    let all = with_environments(40);
+    let one = tempfile::tempdir().unwrap();
+    common::copy_dir(all.path(), one.path());
+    let on_all = common::o4g(all.path(), &["render"]);
+    // One CPU in the affinity mask: `available_parallelism` is 1, every map runs in one loop.
+    let on_one = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_o4g"), "render", "--root"])
+        .arg(one.path())
+        .output()
+        .unwrap();
+    assert!(on_all.status.success(), "{}", common::text(&on_all));
+    assert!(on_one.status.success(), "{}", common::text(&on_one));
+    assert_eq!(common::text(&on_all), common::text(&on_one));
+    assert!(
+        common::text(&on_all).contains("out/apps/overlays/e40/kustomization.yaml"),
+        "{}",
+        common::text(&on_all)
+    );
+    assert_eq!(
+        common::snapshot_dir(&all.path().join("out")),
+        common::snapshot_dir(&one.path().join("out"))
+    );
+    let check = common::o4g(all.path(), &["render", "--check"]);
+    assert!(check.status.success(), "{}", common::text(&check));
+}
+
+#[test]
+fn with_many_environments_the_first_error_in_listing_order_is_reported() {
+    let repo = with_environments(40);
+    let overlays = repo.path().join("overlays");
+    // Two broken env.toml files: the one listed first is named, whichever thread reads it.
+    for (env, line) in [("e05", "unknown_a = 1"), ("e31", "unknown_b = 1")] {
+        let file = overlays.join(env).join("env.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{line}\n{text}")).unwrap();
+    }
+    for _ in 0..3 {
+        let out = common::o4g(repo.path(), &["render"]);
+        let t = common::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(
+            t.contains("overlays/e05/env.toml") && t.contains("unknown_a"),
+            "{t}"
+        );
+        assert!(!t.contains("e31") && !t.contains("unknown_b"), "{t}");
+    }
+    for env in ["e05", "e31"] {
+        let file = overlays.join(env).join("env.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.split_once('\n').unwrap().1).unwrap();
+    }
+    // Two misplaced Secret files: the first in the walk of overlays/ (by name) is named.
+    for env in ["e07", "e33"] {
+        std::fs::copy(
+            overlays.join("qa-7/secrets/mysql-credentials.sops.yaml"),
+            overlays.join(env).join("secrets/misnamed.yaml"),
+        )
+        .unwrap();
+    }
+    for _ in 0..3 {
+        let out = common::o4g(repo.path(), &["render"]);
+        let t = common::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("overlays/e07/secrets/misnamed.yaml"), "{t}");
+        assert!(!t.contains("e33"), "{t}");
+    }
+}

@@ -435,128 +435,150 @@ pub fn add_to_tree(
     tree.add_folder(base_folder)?;
 
     let base_objects: Vec<Object> = base.into_iter().flat_map(|f| f.objects).collect();
+    // Each environment's overlay on the cores there are (they share nothing but the base),
+    // merged in listing order: the first error is the one a loop over them would meet.
+    let envs: Vec<Environment> = settings.environments().collect();
+    let overlays = crate::parallel::try_map(&envs, |&env| {
+        overlay(plan, env, &base_objects, &level, &allowed_registries)
+    })?;
     let mut violations = Vec::new();
-    for (env, _) in settings.envs() {
-        let mut env_objects: Vec<Object> = objects(plan.env(env))?
-            .into_iter()
-            .flat_map(|f| f.objects)
-            .collect();
-        let dir = layout::app_overlay(env);
-        let mut patches = Vec::new();
-        let mut extra = Vec::new();
-        for b in &base_objects {
-            if !env_objects.iter().any(|e| e.same_id(b)) {
-                return Err(Error::Build(format!(
-                    "{} is in the base but not in {env}: an overlay cannot delete it",
-                    b.id()
-                )));
-            }
-        }
-        for e in env_objects.iter_mut() {
-            let Some(b) = base_objects.iter().find(|b| b.same_id(e)) else {
-                extra.push(e.clone());
-                continue;
-            };
-            // The overlay's `labels:` adds the environment label to every object's metadata,
-            // so the patches leave it out there (pod templates keep theirs in the patch): the
-            // label is taken out for the diff, and the labels put back as they were.
-            let mut labels_before = None;
-            if b.body()["metadata"]["labels"][ENVIRONMENT_LABEL].is_null()
-                && let Some(labels) = e.labels_mut()
-            {
-                labels_before = Some(labels.clone());
-                labels.remove(ENVIRONMENT_LABEL);
-            }
-            let diff = strategic_patch(b.body(), e.body(), is_built_in(b));
-            if let (Some(before), Some(labels)) = (labels_before, e.labels_mut()) {
-                *labels = before;
-            }
-            if let Some(diff) = diff {
-                // Target first, as a reviewer reads it: apiVersion, kind, metadata.name.
-                let mut patch = serde_json::Map::new();
-                patch.insert("apiVersion".into(), b.api_version().into());
-                patch.insert("kind".into(), b.kind().into());
-                let mut meta = serde_json::Map::new();
-                meta.insert("name".into(), b.name().into());
-                if let Some(m) = diff["metadata"].as_object() {
-                    meta.extend(
-                        m.iter()
-                            .filter(|(k, _)| *k != "name")
-                            .map(|(k, v)| (k.clone(), v.clone())),
-                    );
-                }
-                patch.insert("metadata".into(), Value::Object(meta));
-                if let Some(d) = diff.as_object() {
-                    patch.extend(
-                        d.iter()
-                            .filter(|(k, _)| *k != "metadata")
-                            .map(|(k, v)| (k.clone(), v.clone())),
-                    );
-                }
-                let patch = Value::Object(patch);
-                let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
-                // Audited once applied (below), so nothing but the findings of that is kept.
-                tree.insert_audited(
-                    format!("{dir}/{file}"),
-                    crate::tree::to_yaml(&[&patch])?,
-                    &[patch],
-                    |_, _| Vec::new(),
-                )?;
-                patches.push(Patch {
-                    path: file,
-                    target: target(b),
-                });
-            }
-        }
-        let mut folder = Folder::new(&dir).resource("../../base");
-        // Objects only this environment has (the restore test and its policy), as resources.
-        if !extra.is_empty() {
-            let extra: Vec<Value> = extra.into_iter().map(Object::into_body).collect();
-            tree.insert_audited(
-                format!("{dir}/{ENV_ONLY_FILE}"),
-                crate::tree::to_yaml(&extra.iter().collect::<Vec<_>>())?,
-                &extra,
-                |path, objects| {
-                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
-                },
-            )?;
-            folder = folder.resource(ENV_ONLY_FILE);
-        }
-        for f in settings.secret_files_in(env.name()) {
-            let name = &f.file_name;
-            tree.insert_audited(
-                format!("{dir}/secrets/{name}"),
-                f.bytes.clone(),
-                std::slice::from_ref(&f.object),
-                |path, objects| {
-                    crate::policy::audit_objects(path, objects, &level, &allowed_registries)
-                },
-            )?;
-            folder = folder.resource(format!("secrets/{name}"));
-        }
-        let generated: Vec<&Value> = env_objects.iter().map(Object::body).collect();
-        folder = super::extra::add_env(tree, folder, &dir, settings, env, &generated)?;
-        tree.add_folder(folder.kustomization(|k| {
-            k.namespace = Some(env.name().to_string());
-            k.labels = vec![environment_label(env)];
-            k.patches = patches;
-        }))?;
-        // Audited now and freed: only the findings are kept.
-        let cfg = crate::policy::AuditConfig {
-            level: level(Some(env.name())),
-            version: crate::policy::PssVersion::Latest,
-            allowed_registries: allowed_registries.clone(),
-        };
-        for object in final_objects_from(settings, env, env_objects) {
-            violations.extend(crate::policy::audit_object(&object, &cfg).into_iter().map(
-                |mut v| {
-                    v.object = format!("{dir}: {}", v.object);
-                    v
-                },
-            ));
-        }
+    for (files, found) in overlays {
+        tree.merge(files)?;
+        violations.extend(found);
     }
     Ok(violations)
+}
+
+/// One environment's overlay (`out/apps/overlays/<env>/`), as a tree of its own, with what the
+/// audit finds in its objects as kustomize builds them.
+fn overlay(
+    plan: &Plan<'_>,
+    env: Environment,
+    base_objects: &[Object],
+    level: &impl Fn(Option<&str>) -> crate::policy::Level,
+    allowed_registries: &[String],
+) -> Result<(Tree, Vec<crate::error::Violation>), Error> {
+    let settings = plan.settings;
+    let mut files = Tree::new();
+    let tree = &mut files;
+    let mut violations = Vec::new();
+    let mut env_objects: Vec<Object> = objects(plan.env(env))?
+        .into_iter()
+        .flat_map(|f| f.objects)
+        .collect();
+    let dir = layout::app_overlay(env);
+    let mut patches = Vec::new();
+    let mut extra = Vec::new();
+    for b in base_objects {
+        if !env_objects.iter().any(|e| e.same_id(b)) {
+            return Err(Error::Build(format!(
+                "{} is in the base but not in {env}: an overlay cannot delete it",
+                b.id()
+            )));
+        }
+    }
+    for e in env_objects.iter_mut() {
+        let Some(b) = base_objects.iter().find(|b| b.same_id(e)) else {
+            extra.push(e.clone());
+            continue;
+        };
+        // The overlay's `labels:` adds the environment label to every object's metadata,
+        // so the patches leave it out there (pod templates keep theirs in the patch): the
+        // label is taken out for the diff, and the labels put back as they were.
+        let mut labels_before = None;
+        if b.body()["metadata"]["labels"][ENVIRONMENT_LABEL].is_null()
+            && let Some(labels) = e.labels_mut()
+        {
+            labels_before = Some(labels.clone());
+            labels.remove(ENVIRONMENT_LABEL);
+        }
+        let diff = strategic_patch(b.body(), e.body(), is_built_in(b));
+        if let (Some(before), Some(labels)) = (labels_before, e.labels_mut()) {
+            *labels = before;
+        }
+        if let Some(diff) = diff {
+            // Target first, as a reviewer reads it: apiVersion, kind, metadata.name.
+            let mut patch = serde_json::Map::new();
+            patch.insert("apiVersion".into(), b.api_version().into());
+            patch.insert("kind".into(), b.kind().into());
+            let mut meta = serde_json::Map::new();
+            meta.insert("name".into(), b.name().into());
+            if let Some(m) = diff["metadata"].as_object() {
+                meta.extend(
+                    m.iter()
+                        .filter(|(k, _)| *k != "name")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+            }
+            patch.insert("metadata".into(), Value::Object(meta));
+            if let Some(d) = diff.as_object() {
+                patch.extend(
+                    d.iter()
+                        .filter(|(k, _)| *k != "metadata")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+            }
+            let patch = Value::Object(patch);
+            let file = format!("patches/{}-{}.yaml", b.kind().to_lowercase(), b.name());
+            // Audited once applied (below), so nothing but the findings of that is kept.
+            tree.insert_audited(
+                format!("{dir}/{file}"),
+                crate::tree::to_yaml(&[&patch])?,
+                &[patch],
+                |_, _| Vec::new(),
+            )?;
+            patches.push(Patch {
+                path: file,
+                target: target(b),
+            });
+        }
+    }
+    let mut folder = Folder::new(&dir).resource("../../base");
+    // Objects only this environment has (the restore test and its policy), as resources.
+    if !extra.is_empty() {
+        let extra: Vec<Value> = extra.into_iter().map(Object::into_body).collect();
+        tree.insert_audited(
+            format!("{dir}/{ENV_ONLY_FILE}"),
+            crate::tree::to_yaml(&extra.iter().collect::<Vec<_>>())?,
+            &extra,
+            |path, objects| crate::policy::audit_objects(path, objects, level, allowed_registries),
+        )?;
+        folder = folder.resource(ENV_ONLY_FILE);
+    }
+    for f in settings.secret_files_in(env.name()) {
+        let name = &f.file_name;
+        tree.insert_audited(
+            format!("{dir}/secrets/{name}"),
+            f.bytes.clone(),
+            std::slice::from_ref(&f.object),
+            |path, objects| crate::policy::audit_objects(path, objects, level, allowed_registries),
+        )?;
+        folder = folder.resource(format!("secrets/{name}"));
+    }
+    let generated: Vec<&Value> = env_objects.iter().map(Object::body).collect();
+    folder = super::extra::add_env(tree, folder, &dir, settings, env, &generated)?;
+    tree.add_folder(folder.kustomization(|k| {
+        k.namespace = Some(env.name().to_string());
+        k.labels = vec![environment_label(env)];
+        k.patches = patches;
+    }))?;
+    // Audited now and freed: only the findings are kept.
+    let cfg = crate::policy::AuditConfig {
+        level: level(Some(env.name())),
+        version: crate::policy::PssVersion::Latest,
+        allowed_registries: allowed_registries.to_vec(),
+    };
+    for object in final_objects_from(settings, env, env_objects) {
+        violations.extend(
+            crate::policy::audit_object(&object, &cfg)
+                .into_iter()
+                .map(|mut v| {
+                    v.object = format!("{dir}: {}", v.object);
+                    v
+                }),
+        );
+    }
+    Ok((files, violations))
 }
 
 /// The applications: the base, one overlay per environment, and the Secrets each reads.

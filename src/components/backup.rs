@@ -1093,10 +1093,12 @@ pub fn runbook(plan: &super::params::Plan<'_>, tree: &mut crate::tree::Tree) -> 
     let namespaces = super::namespaces::applications(settings.environments());
     let level = super::namespaces::level_of(&namespaces);
     let allowed_registries = settings.allowed_registries();
-    let mut envs = Vec::new();
-    for (env, p) in plan.environments() {
+    // Each environment's row and restore Jobs on the cores there are, merged in listing order.
+    let environments: Vec<_> = plan.environments().collect();
+    let rows = crate::parallel::try_map(&environments, |&(env, p)| {
         let s = settings.env(env);
-        envs.push(RunbookEnv {
+        let mut jobs = crate::tree::Tree::new();
+        let row = RunbookEnv {
             name: env.name().into(),
             schedule: s.backup.schedule.as_str().into(),
             retention_days: p.backup.retention_days,
@@ -1124,11 +1126,11 @@ pub fn runbook(plan: &super::params::Plan<'_>, tree: &mut crate::tree::Tree) -> 
             .chain(wait_lines(env.name(), "restore", RESTORE_FAILED))
             .collect::<Vec<_>>()
             .join("\n"),
-        });
+        };
         // No metadata.name (generateName), so not an `Object`: `kubectl create` names it.
         let job = serde_json::to_value(restore_job(p, &[], false)?)
             .map_err(|e| Error::Build(format!("restore Job: {e}")))?;
-        tree.insert_audited(
+        jobs.insert_audited(
             format!("out/docs/runbooks/restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[&job])?,
             &[job],
@@ -1137,7 +1139,7 @@ pub fn runbook(plan: &super::params::Plan<'_>, tree: &mut crate::tree::Tree) -> 
             },
         )?;
         let job = Object::new(&files_restore_job(p, &[])?)?.into_body();
-        tree.insert_audited(
+        jobs.insert_audited(
             format!("out/docs/runbooks/files-restore-{}.yaml", env.name()),
             crate::tree::to_yaml(&[&job])?,
             &[job],
@@ -1145,6 +1147,12 @@ pub fn runbook(plan: &super::params::Plan<'_>, tree: &mut crate::tree::Tree) -> 
                 crate::policy::audit_objects(path, objects, &level, &allowed_registries)
             },
         )?;
+        Ok::<_, Error>((row, jobs))
+    })?;
+    let mut envs = Vec::new();
+    for (row, jobs) in rows {
+        envs.push(row);
+        tree.merge(jobs)?;
     }
     let doc = Runbook {
         bucket: s3.bucket.as_str().into(),
