@@ -92,9 +92,14 @@ impl Settings {
         )?;
         let mut envs = Vec::new();
         let mut hosts: Vec<(DnsName, Environment)> = Vec::new();
-        for &env in &roles.order {
+        // Every env.toml read and parsed on the cores there are, then checked in listing
+        // order (the first error is the one a loop over them meets).
+        let parsed = crate::parallel::map(&roles.order, |&env| {
+            read_toml::<EnvSettings>(root, &env_file(env))
+        });
+        for (&env, parsed) in roles.order.iter().zip(parsed) {
             let file = env_file(env);
-            let (settings, src) = read_toml::<EnvSettings>(root, &file)?;
+            let (settings, src) = parsed?;
             let host = settings.xwiki.host.get_ref();
             if let Some((_, other)) = hosts.iter().find(|(h, _)| h == host) {
                 return Err(SettingsError::at(
@@ -566,100 +571,139 @@ fn load_secrets(
     settings: &Settings,
 ) -> Result<(Vec<SecretFile>, Vec<extra::ExtraFile>), SettingsError> {
     let recipients = settings.recipients();
-    let mut out = Vec::new();
+    let walk: Vec<_> = walkdir::WalkDir::new(root.join(OVERLAYS_DIR))
+        .sort_by_file_name()
+        .into_iter()
+        .collect();
+    // Each file is read and checked on its own, on the cores there are; then, in walk order,
+    // the first error is returned (as one loop over the walk would) and no Secret may be
+    // defined twice in a scope.
+    let read = crate::parallel::map(&walk, |entry| read_overlay_file(root, &recipients, entry));
+    let mut out: Vec<SecretFile> = Vec::new();
     let mut extras = Vec::new();
-    let base = root.join(OVERLAYS_DIR);
-    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
-        let entry = entry.map_err(|e| SettingsError::unreadable(OVERLAYS_DIR, e.to_string()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .unwrap_or(entry.path())
-            .to_path_buf();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if entry.file_type().is_symlink() {
-            return Err(SettingsError::unreadable(
-                &rel,
-                "is a symlink: files under overlays/ must be regular files (the link is not followed)",
-            ));
-        }
-        if !entry.file_type().is_file() || !yaml {
-            continue;
-        }
-        let text = read_input(root, &rel)?;
-        // overlays/<scope>/secrets/<file>
-        let parts: Vec<String> = rel
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        if parts.len() >= 4 && parts[2] == extra::EXTRA_DIR {
-            if parts.len() > 4 || !recipients.contains_key(&parts[1]) {
-                return Err(SettingsError::unreadable(
-                    &rel,
-                    format!(
-                        "is not read: hand-written manifests go directly in overlays/<scope>/{}/ of a scope ({})",
-                        extra::EXTRA_DIR,
-                        recipients.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-            }
-            let scope = &parts[1];
-            extras.push(extra::check(scope, scope != PLATFORM_SCOPE, &rel, &text)?);
-            continue;
-        }
-        let scope = (parts.len() == 4 && parts[2] == "secrets").then(|| parts[1].clone());
-        match scope {
-            Some(scope) => {
-                let Some(expected) = recipients.get(&scope) else {
-                    return Err(SettingsError::unreadable(
-                        &rel,
-                        format!(
-                            "`{scope}` is not a scope: secrets live in overlays/<scope>/secrets/ for the scopes {}",
-                            recipients.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                };
-                if !name.ends_with(".sops.yaml") {
-                    return Err(SettingsError::unreadable(
-                        &rel,
-                        "secret files are named *.sops.yaml, so that the creation rule of .sops.yaml applies to them",
-                    ));
-                }
-                let (secret, object) = crate::secrets::read_file(&rel, &text, Some(expected))
-                    .map_err(SettingsError::secret)?;
+    for file in read {
+        match file? {
+            OverlayFile::Other => {}
+            OverlayFile::Extra(e) => extras.push(e),
+            OverlayFile::Secret(file) => {
                 if let Some(other) = out
                     .iter()
-                    .find(|f: &&SecretFile| f.scope == scope && f.secret.name == secret.name)
+                    .find(|f| f.scope == file.scope && f.secret.name == file.secret.name)
                 {
                     return Err(SettingsError::unreadable(
-                        &rel,
+                        &file.secret.file,
                         format!(
                             "defines Secret `{}`, which {} defines already: one file per Secret (kustomize would refuse the duplicate)",
-                            secret.name,
+                            file.secret.name,
                             other.secret.file.display()
                         ),
                     ));
                 }
-                out.push(SecretFile {
-                    scope,
-                    file_name: name,
-                    secret,
-                    object,
-                    bytes: text.into_bytes(),
-                });
-            }
-            None => {
-                // Any other YAML: a Secret in it is checked all the same.
-                let docs = crate::yaml_read::parse_documents(&rel, &text)
-                    .map_err(|e| SettingsError::unreadable(&rel, e.to_string()))?;
-                for doc in docs.iter().filter(|d| crate::secrets::is_secret(d)) {
-                    crate::secrets::check_secret(&rel, doc, None).map_err(SettingsError::secret)?;
-                }
+                out.push(file);
             }
         }
     }
     Ok((out, extras))
+}
+
+/// One entry of the walk of `overlays/`, read and checked by [`read_overlay_file`].
+enum OverlayFile {
+    /// A folder, a file that is not YAML, or YAML holding no Secret or only encrypted ones.
+    Other,
+    /// A hand-written manifest of `overlays/<scope>/extra/`.
+    Extra(extra::ExtraFile),
+    /// A Secret file of `overlays/<scope>/secrets/`.
+    Secret(SecretFile),
+}
+
+/// Reads and checks one entry of the walk of `overlays/` (see [`load_secrets`]).
+fn read_overlay_file(
+    root: &Path,
+    recipients: &BTreeMap<String, Vec<String>>,
+    entry: &walkdir::Result<walkdir::DirEntry>,
+) -> Result<OverlayFile, SettingsError> {
+    let entry = entry
+        .as_ref()
+        .map_err(|e| SettingsError::unreadable(OVERLAYS_DIR, e.to_string()))?;
+    let rel = entry
+        .path()
+        .strip_prefix(root)
+        .unwrap_or(entry.path())
+        .to_path_buf();
+    let name = entry.file_name().to_string_lossy().into_owned();
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    if entry.file_type().is_symlink() {
+        return Err(SettingsError::unreadable(
+            &rel,
+            "is a symlink: files under overlays/ must be regular files (the link is not followed)",
+        ));
+    }
+    if !entry.file_type().is_file() || !yaml {
+        return Ok(OverlayFile::Other);
+    }
+    let text = read_input(root, &rel)?;
+    // overlays/<scope>/secrets/<file>
+    let parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.len() >= 4 && parts[2] == extra::EXTRA_DIR {
+        if parts.len() > 4 || !recipients.contains_key(&parts[1]) {
+            return Err(SettingsError::unreadable(
+                &rel,
+                format!(
+                    "is not read: hand-written manifests go directly in overlays/<scope>/{}/ of a scope ({})",
+                    extra::EXTRA_DIR,
+                    recipients.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let scope = &parts[1];
+        return Ok(OverlayFile::Extra(extra::check(
+            scope,
+            scope != PLATFORM_SCOPE,
+            &rel,
+            &text,
+        )?));
+    }
+    let scope = (parts.len() == 4 && parts[2] == "secrets").then(|| parts[1].clone());
+    match scope {
+        Some(scope) => {
+            let Some(expected) = recipients.get(&scope) else {
+                return Err(SettingsError::unreadable(
+                    &rel,
+                    format!(
+                        "`{scope}` is not a scope: secrets live in overlays/<scope>/secrets/ for the scopes {}",
+                        recipients.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
+            if !name.ends_with(".sops.yaml") {
+                return Err(SettingsError::unreadable(
+                    &rel,
+                    "secret files are named *.sops.yaml, so that the creation rule of .sops.yaml applies to them",
+                ));
+            }
+            let (secret, object) = crate::secrets::read_file(&rel, &text, Some(expected))
+                .map_err(SettingsError::secret)?;
+            Ok(OverlayFile::Secret(SecretFile {
+                scope,
+                file_name: name,
+                secret,
+                object,
+                bytes: text.into_bytes(),
+            }))
+        }
+        None => {
+            // Any other YAML: a Secret in it is checked all the same.
+            let docs = crate::yaml_read::parse_documents(&rel, &text)
+                .map_err(|e| SettingsError::unreadable(&rel, e.to_string()))?;
+            for doc in docs.iter().filter(|d| crate::secrets::is_secret(d)) {
+                crate::secrets::check_secret(&rel, doc, None).map_err(SettingsError::secret)?;
+            }
+            Ok(OverlayFile::Other)
+        }
+    }
 }
 
 /// The compile-time image list must be allowed by the runtime allow-list.
