@@ -30,7 +30,7 @@ pub fn threads() -> usize {
 /// the work is large enough, the results in the order of `items`. A panic in `f` is raised
 /// again here.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    map_on(threads(), items, f)
+    map_on(threads, items, f)
 }
 
 /// [`map`] for work that can fail: every result in the order of `items`, or the error of the
@@ -42,8 +42,13 @@ pub fn try_map<T: Sync, R: Send, E: Send>(
     map(items, f).into_iter().collect()
 }
 
-/// [`map`] on at most `threads` threads.
-fn map_on<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// [`map`] on at most `threads()` threads, asked only when the work is worth a thread (the
+/// standard library reads the cgroup's CPU quota each time: ~40 µs here).
+fn map_on<T: Sync, R: Send>(
+    threads: impl FnOnce() -> usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     // Takes items from the shared counter until none is left or, if given, the time is up.
     let work = |until: Option<Instant>| {
@@ -66,7 +71,7 @@ fn map_on<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + S
         let helpers = if estimate < WORTH_A_THREAD {
             0
         } else {
-            threads.min(left).saturating_sub(1)
+            threads().min(left).saturating_sub(1)
         };
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..helpers).map(|_| s.spawn(|| work(None))).collect();
@@ -92,11 +97,15 @@ mod tests {
     fn results_keep_the_input_order_whatever_finishes_first() {
         let items: Vec<u64> = (0..64).collect();
         for threads in [1, 2, 3, 8] {
-            let out = map_on(threads, &items, |i| {
-                // Early items take longest, so later ones finish first on other threads.
-                std::thread::sleep(std::time::Duration::from_micros((64 - i) * 20));
-                i * 2
-            });
+            let out = map_on(
+                || threads,
+                &items,
+                |i| {
+                    // Early items take longest, so later ones finish first on other threads.
+                    std::thread::sleep(std::time::Duration::from_micros((64 - i) * 20));
+                    i * 2
+                },
+            );
             assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
         }
     }
@@ -106,12 +115,16 @@ mod tests {
         let items: Vec<usize> = (0..1000).collect();
         let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
         let ids = std::sync::Mutex::new(std::collections::HashSet::new());
-        let out = map_on(4, &items, |i| {
-            assert!(seen.lock().unwrap().insert(*i), "{i} done twice");
-            ids.lock().unwrap().insert(std::thread::current().id());
-            std::thread::sleep(std::time::Duration::from_micros(50));
-            *i
-        });
+        let out = map_on(
+            || 4,
+            &items,
+            |i| {
+                assert!(seen.lock().unwrap().insert(*i), "{i} done twice");
+                ids.lock().unwrap().insert(std::thread::current().id());
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                *i
+            },
+        );
         assert_eq!(out, items);
         assert!(ids.lock().unwrap().len() > 1, "ran on one thread only");
     }
@@ -132,7 +145,7 @@ mod tests {
                 Ok(*i)
             }
         };
-        let out: Result<Vec<u64>, String> = map_on(2, &items, fails).into_iter().collect();
+        let out: Result<Vec<u64>, String> = map_on(|| 2, &items, fails).into_iter().collect();
         assert_eq!(out, Err("item 7".to_string()));
         assert_eq!(try_map(&items, |i| Ok::<_, ()>(*i)), Ok(items.clone()));
     }
@@ -141,10 +154,14 @@ mod tests {
     fn a_panic_reaches_the_caller() {
         let items: Vec<u32> = (0..20).collect();
         let caught = std::panic::catch_unwind(|| {
-            map_on(2, &items, |i| {
-                assert!(*i != 13, "item 13");
-                *i
-            })
+            map_on(
+                || 2,
+                &items,
+                |i| {
+                    assert!(*i != 13, "item 13");
+                    *i
+                },
+            )
         });
         assert!(caught.is_err());
     }
@@ -153,10 +170,14 @@ mod tests {
     fn little_work_stays_on_the_calling_thread() {
         let items: Vec<u32> = (0..100).collect();
         let me = std::thread::current().id();
-        let out = map_on(8, &items, |i| {
-            assert_eq!(std::thread::current().id(), me);
-            i + 1
-        });
+        let out = map_on(
+            || 8,
+            &items,
+            |i| {
+                assert_eq!(std::thread::current().id(), me);
+                i + 1
+            },
+        );
         assert_eq!(out, (1..=100).collect::<Vec<_>>());
     }
 
