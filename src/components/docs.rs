@@ -276,13 +276,13 @@ fn mermaid_id(label: &str) -> String {
 /// Renders `out/docs/network.md` from the flows of each namespace.
 pub fn network(
     settings: &Settings,
-    sections: Vec<(String, Vec<crate::netpol::Flow>)>,
+    sections: &[(String, Vec<crate::netpol::Flow>)],
 ) -> Result<String, Error> {
     let net = &settings.cluster;
     let sections = sections
-        .into_iter()
+        .iter()
         .map(|(namespace, flows)| FlowSection {
-            namespace,
+            namespace: namespace.clone(),
             flows: flows
                 .iter()
                 .map(|f| {

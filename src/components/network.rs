@@ -483,20 +483,16 @@ pub fn observability_flows(
 pub fn observability_policies(
     plan: &super::params::Plan<'_>,
 ) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
-    let net = plan.network;
-    let mut flows = observability_flows(
-        &net,
-        plan.settings
-            .cluster
-            .monitoring
-            .alerting
-            .smtp_smarthost
-            .port(),
-        plan.settings.cluster.ingress.controller,
-    );
-    for (env, p) in plan.environments() {
-        flows.extend(app_flows(env.name(), &net, p));
-    }
+    // [`flows_of`] lists each environment's flows in listing order, then observability's.
+    let sections = flows_of(plan);
+    let envs = plan.environments().count();
+    debug_assert_eq!(sections[envs].0, OBSERVABILITY);
+    let flows: Vec<Flow> = sections[envs]
+        .1
+        .iter()
+        .chain(sections[..envs].iter().flat_map(|(_, f)| f))
+        .cloned()
+        .collect();
     crate::netpol::policies(OBSERVABILITY, &flows, &policy_labels())
 }
 
@@ -700,17 +696,24 @@ pub fn chart_namespace_policies(
     &'static str,
     Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
 )> {
-    let everything: Vec<Flow> = all_flows(settings)
-        .into_iter()
-        .flat_map(|(_, f)| f)
-        .collect();
+    chart_namespace_policies_of(&super::params::Plan::new(settings))
+}
+
+/// [`chart_namespace_policies`] within a build, from its plan.
+fn chart_namespace_policies_of(
+    plan: &super::params::Plan<'_>,
+) -> Vec<(
+    &'static str,
+    Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
+)> {
+    let everything: Vec<&Flow> = flows_of(plan).iter().flat_map(|(_, f)| f).collect();
     let mut isolated = vec![
         KYVERNO,
         CERT_MANAGER,
         super::runner::CONTROLLER_NAMESPACE,
         super::runner::RUNNER_NAMESPACE,
     ];
-    if settings.cluster.ingress.controller == IngressController::Traefik {
+    if plan.settings.cluster.ingress.controller == IngressController::Traefik {
         isolated.push(super::traefik::NAMESPACE);
     }
     isolated
@@ -719,7 +722,7 @@ pub fn chart_namespace_policies(
             let touching: Vec<Flow> = everything
                 .iter()
                 .filter(|f| f.from.namespace() == Some(ns) || f.to.namespace() == Some(ns))
-                .cloned()
+                .map(|f| (*f).clone())
                 .collect();
             (ns, crate::netpol::policies(ns, &touching, &policy_labels()))
         })
@@ -790,33 +793,36 @@ pub fn policy_labels() -> BTreeMap<String, String> {
 
 /// Every owned namespace with its declared flows, applications first.
 pub fn all_flows(settings: &Settings) -> Vec<(String, Vec<Flow>)> {
-    flows_of(&super::params::Plan::new(settings))
+    flows_of(&super::params::Plan::new(settings)).to_vec()
 }
 
-/// [`all_flows`] within a build, from its plan.
-pub fn flows_of(plan: &super::params::Plan<'_>) -> Vec<(String, Vec<Flow>)> {
-    let settings = plan.settings;
-    let net = plan.network;
-    let mut out: Vec<(String, Vec<Flow>)> = plan
-        .environments()
-        .map(|(env, p)| (env.name().to_string(), app_flows(env.name(), &net, p)))
-        .collect();
-    let ingress = settings.cluster.ingress.controller;
-    out.push((
-        OBSERVABILITY.to_string(),
-        observability_flows(
-            &net,
-            settings.cluster.monitoring.alerting.smtp_smarthost.port(),
-            ingress,
-        ),
-    ));
-    out.push((KYVERNO.to_string(), kyverno_flows(&net)));
-    out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net, ingress)));
-    if ingress == IngressController::Traefik {
-        out.push((super::traefik::NAMESPACE.to_string(), traefik_flows(&net)));
-    }
-    out.push(("arc".to_string(), runner_flows(&net)));
-    out
+/// [`all_flows`] within a build, from its plan: each environment's, in listing order, then
+/// the platform namespaces'. Computed once per plan.
+pub fn flows_of<'p>(plan: &'p super::params::Plan<'_>) -> &'p [(String, Vec<Flow>)] {
+    plan.flows.get_or_init(|| {
+        let settings = plan.settings;
+        let net = plan.network;
+        let mut out: Vec<(String, Vec<Flow>)> = plan
+            .environments()
+            .map(|(env, p)| (env.name().to_string(), app_flows(env.name(), &net, p)))
+            .collect();
+        let ingress = settings.cluster.ingress.controller;
+        out.push((
+            OBSERVABILITY.to_string(),
+            observability_flows(
+                &net,
+                settings.cluster.monitoring.alerting.smtp_smarthost.port(),
+                ingress,
+            ),
+        ));
+        out.push((KYVERNO.to_string(), kyverno_flows(&net)));
+        out.push((CERT_MANAGER.to_string(), cert_manager_flows(&net, ingress)));
+        if ingress == IngressController::Traefik {
+            out.push((super::traefik::NAMESPACE.to_string(), traefik_flows(&net)));
+        }
+        out.push(("arc".to_string(), runner_flows(&net)));
+        out
+    })
 }
 
 /// The NetworkPolicies of the platform namespaces (the environments' are in their overlays).
@@ -850,7 +856,7 @@ impl super::contribution::Component for Network {
                 objects(&longhorn_policies())?,
             ),
         ];
-        for (ns, policies) in chart_namespace_policies(plan.settings) {
+        for (ns, policies) in chart_namespace_policies_of(plan) {
             configs.push(("network", format!("{ns}.yaml"), objects(&policies)?));
         }
         Ok(super::contribution::Contribution {

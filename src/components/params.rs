@@ -259,6 +259,9 @@ pub struct Plan<'a> {
     pub base: AppParams,
     /// Each environment's values, in listing order.
     pub envs: Vec<AppParams>,
+    /// Every namespace's flows (`components::network::flows_of`), computed once per plan:
+    /// the docs and two parts' NetworkPolicies read them.
+    pub flows: std::sync::OnceLock<Vec<(String, Vec<crate::netpol::Flow>)>>,
 }
 
 impl<'a> Plan<'a> {
@@ -272,6 +275,7 @@ impl<'a> Plan<'a> {
                 .environments()
                 .map(|env| AppParams::for_env(settings, env))
                 .collect(),
+            flows: std::sync::OnceLock::new(),
         }
     }
 
