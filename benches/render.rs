@@ -11,6 +11,9 @@ use o4g_gitops::{components, render, settings::Settings};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As src/main.rs: no purging of freed memory (`mi_option_purge_delay` = -1).
+    // SAFETY: sets one integer of mimalloc's option table; no memory is touched.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
     divan::main();
 }
 
