@@ -49,24 +49,38 @@ fn map_on<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    map_sampled(threads, SAMPLE, items, f)
+}
+
+/// [`map_on`] with the calling thread working alone for `sample` first.
+fn map_sampled<T: Sync, R: Send>(
+    threads: impl FnOnce() -> usize,
+    sample: Duration,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    // Takes items from the shared counter until none is left or, if given, the time is up.
+    // Takes items from the shared counter until none is left or, if given, the time is up:
+    // the time is looked at after each item, so at least one is done whenever one is left.
     let work = |until: Option<Instant>| {
         let mut done = Vec::new();
-        while until.is_none_or(|t| Instant::now() < t) {
+        loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else {
                 break;
             };
             done.push((i, f(item)));
+            if until.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
         }
         done
     };
     let start = Instant::now();
-    let mut all = work(Some(start + SAMPLE));
+    let mut all = work(Some(start + sample));
     let left = items.len().saturating_sub(all.len());
     if left > 0 {
-        // At least one item was done: the deadline is checked before taking one.
+        // At least one item was done (`work` looks at the time after an item).
         let estimate = start.elapsed().mul_f64(left as f64 / all.len() as f64);
         let helpers = if estimate < WORTH_A_THREAD {
             0
@@ -92,6 +106,16 @@ fn map_on<T: Sync, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calling thread can lose its core between taking the time and its first item (a
+    /// loaded machine): the sample then ends with nothing done, and the estimate of the work
+    /// left divided by zero (a panic in `Duration::mul_f64`, seen in the suite under load).
+    #[test]
+    fn a_sample_that_ends_before_its_first_item_still_does_the_work() {
+        let items: Vec<u32> = (0..100).collect();
+        let out = map_sampled(|| 2, Duration::ZERO, &items, |i| i + 1);
+        assert_eq!(out, (1..=100).collect::<Vec<_>>());
+    }
 
     #[test]
     fn results_keep_the_input_order_whatever_finishes_first() {
