@@ -948,41 +948,43 @@ pub fn restore_steps(ns: &str, kustomization: &str, create: &str) -> Vec<String>
     lines
 }
 
-/// What the drill measured on the 2-core CI machine, shared with other builds (2026-12-07,
-/// zstd -1, the import through `IMPORT_SESSIONS` sessions, 122 MiB of tables, `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline`
-/// in `tests/backup_drill.rs`, one run), for the runbook: MiB/s of table data for the backup
-/// job end to end (dump + zstd + sha256 + encrypt + upload, commit, prune) and for the restore
-/// Job end to end over a server holding tables (verify pass, drop, download + decrypt + import
-/// pass). Both include each
-/// job's start-up (rclone set-up, listings: about a second), so a 50 GiB extrapolation is on
-/// the safe side.
-pub const MEASURED_DUMP_MIB_S: f64 = 19.9;
+/// What the drill measured on the 2-core CI machine (2026-12-08, zstd -1, the import through
+/// `IMPORT_SESSIONS` sessions, 122 MiB of tables,
+/// `backup_and_restore_speed_stage_by_stage_beside_the_stock_pipeline` in
+/// `tests/backup_drill.rs`, the slower of two back-to-back runs with no other build running;
+/// the servers, the S3 server included, share the two cores with the jobs), for the runbook:
+/// MiB/s of table data for the backup job end to end (dump + zstd + sha256 + encrypt +
+/// upload, commit, prune) and for the restore Job end to end over a server holding tables
+/// (verify pass, drop, download + decrypt + import pass). Both include each job's start-up
+/// (rclone set-up, listings: about half a second), so a 50 GiB extrapolation is on the safe
+/// side.
+pub const MEASURED_DUMP_MIB_S: f64 = 43.9;
 /// See [`MEASURED_DUMP_MIB_S`].
-pub const MEASURED_RESTORE_MIB_S: f64 = 11.5;
+pub const MEASURED_RESTORE_MIB_S: f64 = 25.3;
 /// The restore Job into a server that holds no table (one pass: no verify pass before the
 /// import), same run.
-pub const MEASURED_RESTORE_ONE_PASS_MIB_S: f64 = 11.5;
+pub const MEASURED_RESTORE_ONE_PASS_MIB_S: f64 = 32.6;
 /// The stock pipeline in the same run, same data, servers and rclone: `mysqldump
 /// --single-transaction | gzip -6 | rclone rcat` to a plain S3 remote, and `rclone cat |
 /// gunzip | mysql` back (MiB/s of table data).
-pub const MEASURED_STOCK_MIB_S: (f64, f64) = (19.7, 9.8);
+pub const MEASURED_STOCK_MIB_S: (f64, f64) = (30.8, 24.7);
 /// Each stage alone in the same run (MiB/s of table data), the runbook's table.
 pub const MEASURED_STAGES_MIB_S: [(&str, f64); 12] = [
-    ("mysqldump (the job's flags) to /dev/null", 99.5),
-    ("zstd -1 of the dump", 221.8),
-    ("sha256sum of the .zst", 302.9),
-    ("rclone rcat through crypt (encrypt + upload)", 68.5),
-    ("rclone cat through crypt (download + decrypt)", 335.2),
-    ("zstd -d", 1033.0),
-    ("import: `mysql` < the dump (one client)", 11.7),
-    ("import: `o4g_import` (the restore's), 1 session", 10.0),
+    ("mysqldump (the job's flags) to /dev/null", 304.6),
+    ("zstd -1 of the dump", 376.5),
+    ("sha256sum of the .zst", 442.5),
+    ("rclone rcat through crypt (encrypt + upload)", 145.9),
+    ("rclone cat through crypt (download + decrypt)", 440.9),
+    ("zstd -d", 922.2),
+    ("import: `mysql` < the dump (one client)", 36.4),
+    ("import: `o4g_import` (the restore's), 1 session", 37.4),
     (
         "import: `o4g_import` (the restore's), 4 sessions (the Job's)",
-        17.1,
+        61.3,
     ),
-    ("gzip -1 of the dump (the codec before zstd)", 30.5),
-    ("gzip -6 of the dump (the stock pipeline's)", 6.9),
-    ("gunzip of the gzip -1 dump", 62.5),
+    ("gzip -1 of the dump (the codec before zstd)", 55.5),
+    ("gzip -6 of the dump (the stock pipeline's)", 22.5),
+    ("gunzip of the gzip -1 dump", 119.4),
 ];
 /// The restore's first pass (download, decrypt, checksum) is at most this share of the two
 /// passes' time in the drill, which checks it.
