@@ -1241,6 +1241,27 @@ fn a_failing_import_session_fails_the_restore_names_table_schema_and_line_and_st
     assert!(!target.sql("SHOW DATABASES").contains("xwiki"), "{text}");
 }
 
+/// A drop that fails partway (MariaDB and MySQL cannot remove a schema's folder holding a file
+/// they did not make: errno 39) leaves the schemas dropped before it dropped; the restore must
+/// not say that nothing happened (second cold review of the one-pass restore).
+#[test]
+fn a_drop_that_fails_partway_is_not_reported_as_nothing_done() {
+    need_tools!();
+    let drill = Drill::new(50, 0);
+    assert!(drill.backup().ok());
+    let (target, run) = run_restore_job_on(&drill, &printed_restore_job(&[]), |t| {
+        t.sql("CREATE DATABASE xwiki; CREATE TABLE xwiki.kept (id INT); CREATE DATABASE zz_stray");
+        let data = t.socket.parent().unwrap().parent().unwrap().join("data");
+        std::fs::write(data.join("zz_stray").join("left-by-hand.txt"), b"x").unwrap();
+    });
+    let text = run.text();
+    assert!(!run.ok(), "the restore succeeded:\n{text}");
+    assert!(!text.contains("nothing was restored"), "{text}");
+    assert!(text.contains("may already be dropped"), "{text}");
+    // Indeed: xwiki went before zz_stray failed.
+    assert!(!target.sql("SHOW DATABASES").contains("xwiki"), "{text}");
+}
+
 /// A server lost during a one-pass restore: dropping what was imported fails as well, and the
 /// restore says the target holds a partial, unverified import (cold review of the one pass).
 #[test]

@@ -42,6 +42,7 @@ umask 077
 if [ -z "${O4G_SIGPIPE_DEFAULT:-}" ]; then
   O4G_SIGPIPE_DEFAULT=1 exec env --default-signal=PIPE /bin/bash "$0" "$@"
 fi
+unset O4G_SIGPIPE_DEFAULT
 # shellcheck source=backup-lib.sh
 . "{{ scripts_dir }}/backup-lib.sh"
 : "${MYSQL_USER:?MYSQL_USER is not set}"
@@ -102,6 +103,7 @@ drop_schemas() {
 held="$(sql "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema NOT IN ($system)) + (SELECT COUNT(*) FROM information_schema.events WHERE event_schema NOT IN ($system))")" ||
   o4g_fail "cannot count the target's tables (see above)"
 one_pass=
+remake=""
 if [ -n "$verify_only" ] || [ "$held" != 0 ]; then
   # The verify pass also keeps the object's first MiB for the check below; it leaves the
   # checksum in $expected.
@@ -126,10 +128,13 @@ else
   # Its (empty) schemas as they are, to make again if the dump is refused: the MySQL image
   # creates the application's schema on a new volume (MYSQL_DATABASE), and XWiki's account
   # is granted on it.
-  remake="$(sql "SELECT CONCAT('CREATE DATABASE \`', REPLACE(schema_name, '\`', '\`\`'), '\` CHARACTER SET ', default_character_set_name, ' COLLATE ', default_collation_name, ';') FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
+  remake="$(sql "SELECT CONCAT('CREATE DATABASE IF NOT EXISTS \`', REPLACE(schema_name, '\`', '\`\`'), '\` CHARACTER SET ', default_character_set_name, ' COLLATE ', default_collation_name, ';') FROM information_schema.schemata WHERE schema_name NOT IN ($system) ORDER BY schema_name")" ||
     o4g_fail "cannot list the target's schemas (see above)"
 fi
-drop_schemas "before the import" || o4g_fail "cannot drop the target's schemas (see above): nothing was restored"
+# The drops run one after another and each commits at once: one that fails leaves those before
+# it done.
+drop_schemas "before the import" ||
+  o4g_fail "cannot drop the target's schemas (see above): some of those listed may already be dropped; nothing was imported. Fix the cause and run the restore again before XWiki starts${remake:+ (the target held no table; its empty schemas to make again: $(printf '%s' "$remake" | tr '\n' ' '))}"
 o4g_log "importing $BACKUP_PREFIX/$object through $sessions sessions"
 import_start=$(date +%s)
 fifo="$WORK/restore.fifo"
@@ -169,10 +174,11 @@ if [ -n "$one_pass" ]; then
   fi
   if [ -n "$why" ]; then
     o4g_log "ERROR: $why"
-    if drop_schemas "again (the target held no table before this restore)" && { [ -z "$remake" ] || sql "$remake"; }; then
-      o4g_fail "$why: refusing it; the target held no table before this restore and holds none again${remake:+ (its empty schemas were made again)}"
-    fi
-    o4g_fail "$why; dropping what it imported also failed (see above): the target holds a PARTIAL, UNVERIFIED import. Do not start XWiki on it: run the restore again once the server answers (it will see the tables and verify the dump before dropping them)"
+    drop_schemas "again (the target held no table before this restore)" ||
+      o4g_fail "$why; dropping what it imported also failed (see above): the target holds a PARTIAL, UNVERIFIED import. Do not start XWiki on it: run the restore again once the server answers (it will see the tables and verify the dump before dropping them)"
+    [ -z "$remake" ] || sql "$remake" ||
+      o4g_fail "$why; what it imported was dropped, but its empty schemas could not be made again (see above): run this before XWiki starts: $(printf '%s' "$remake" | tr '\n' ' ')"
+    o4g_fail "$why: refusing it; the target held no table before this restore and holds none again${remake:+ (its empty schemas were made again)}"
   fi
 else
   [ "${status[*]}" = "0 0 0 0" ] ||
