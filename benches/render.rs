@@ -13,7 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // As src/main.rs: no purging of freed memory (`mi_option_purge_delay` = -1).
     // SAFETY: sets one integer of mimalloc's option table; no memory is touched.
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    unsafe { libmimalloc_sys::mi_option_set(o4g_gitops::parallel::MIMALLOC_PURGE_DELAY, -1) };
     divan::main();
 }
 

@@ -10,11 +10,6 @@ mod cli;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay`, the 16th option of mimalloc v2's `mi_option_e`
-/// (libmimalloc-sys 0.1.49 `c_src/mimalloc/v2/include/mimalloc.h:411`; the crate names only
-/// some of them).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 /// Turns mimalloc's purging off: by default it hands memory freed 10 ms ago back to the OS
 /// (`madvise(MADV_DONTNEED)`), and a thread's heap when the thread ends, so the next
 /// allocations fault fresh huge pages that the kernel zeroes again (about 1.5 ms each here).
@@ -25,7 +20,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn keep_freed_memory() {
     // SAFETY: sets one integer of mimalloc's option table (an index it defines, a value its
     // header documents: -1 = no purging); no memory of ours is touched.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    unsafe { libmimalloc_sys::mi_option_set(o4g_gitops::parallel::MIMALLOC_PURGE_DELAY, -1) };
 }
 
 fn main() -> ExitCode {

@@ -20,6 +20,13 @@ const SAMPLE: Duration = Duration::from_micros(300);
 /// started threads for nothing: 9.8 -> 11.8 ms CPU, 16 -> 22 MB peak RSS.
 const WORTH_A_THREAD: Duration = Duration::from_millis(3);
 
+/// `mi_option_purge_delay`, the option the `o4g` binary and the render bench set to -1 (no
+/// purging): a map's threads end when it is done, and with purging their heaps went back to
+/// the OS, so the next map's threads faulted and zeroed fresh huge pages again (see
+/// `src/main.rs`). Its index in mimalloc v2's `mi_option_e` (libmimalloc-sys 0.1.49
+/// `c_src/mimalloc/v2/include/mimalloc.h:411`); the crate names only some options.
+pub const MIMALLOC_PURGE_DELAY: std::ffi::c_int = 15;
+
 /// How many threads [`map`] may use: [`std::thread::available_parallelism`] (the CPUs this
 /// process may run on, its affinity and cgroup quota included), at least 1.
 pub fn threads() -> usize {
@@ -106,6 +113,20 @@ fn map_sampled<T: Sync, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index is written out: it must sit between the two options the crate names around
+    /// it, or a new mimalloc has moved it.
+    #[test]
+    fn the_purge_delay_option_sits_between_its_named_neighbours() {
+        assert_eq!(
+            MIMALLOC_PURGE_DELAY,
+            libmimalloc_sys::mi_option_eager_commit_delay + 1
+        );
+        assert_eq!(
+            MIMALLOC_PURGE_DELAY + 1,
+            libmimalloc_sys::mi_option_use_numa_nodes
+        );
+    }
 
     /// The calling thread can lose its core between taking the time and its first item (a
     /// loaded machine): the sample then ends with nothing done, and the estimate of the work

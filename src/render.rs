@@ -254,19 +254,8 @@ fn read_regular_into(path: &Path, expected: usize, buf: &mut Vec<u8>) -> Result<
 
 /// Reads a regular file without following a symlink; `None` when it does not exist.
 fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW)
-        .open(path);
-    match file {
-        Ok(mut f) => {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
-            Ok(Some(bytes))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
+    let mut bytes = Vec::new();
+    Ok(read_regular_into(path, 0, &mut bytes)?.then_some(bytes))
 }
 
 /// `(sha256, path)` lines of a manifest; other lines are ignored.
